@@ -1,0 +1,152 @@
+//! The HTTP error type and the one place where errors become the contract's
+//! error body `{"error": {"code", "message", "request_id"}}`.
+//!
+//! Handlers return [`ApiError`], which carries status, code and message in a
+//! response extension. The [`render_errors`] middleware then writes every error
+//! response (ours, axum's own extractor rejections, 404/405 from routing, 413
+//! from the body limit, a caught panic) in the contract's shape, with the request
+//! id, so no error escapes in another format.
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use docent_core::ServiceError;
+use serde_json::json;
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code_for(status),
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "missing, invalid or expired credential",
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "resource not found")
+    }
+}
+
+/// The contract's code for each status we answer with.
+fn code_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 405 | 422 => "invalid_request",
+        401 => "unauthorized",
+        402 => "quota_exceeded",
+        403 => "forbidden",
+        404 => "not_found",
+        409 => "conflict",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        429 => "rate_limited",
+        503 => "unavailable",
+        _ => "internal",
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Invalid(m) => ApiError::invalid(m),
+            ServiceError::Unauthorized => ApiError::unauthorized(),
+            ServiceError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
+            ServiceError::NotFound => ApiError::not_found(),
+            ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+            ServiceError::Internal(detail) => {
+                // Logged here, once; the client sees only the request id.
+                tracing::error!(error = %detail, "internal error");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE)
+            }
+        }
+    }
+}
+
+const INTERNAL_MESSAGE: &str = "internal error; quote the request id when reporting it";
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Writes every error response in the contract's shape (see the module docs).
+pub async fn render_errors(request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let error = match parts.extensions.remove::<ApiError>() {
+        Some(error) => error,
+        None if status.is_server_error() => {
+            tracing::error!(%status, "unhandled server error");
+            ApiError::new(status, INTERNAL_MESSAGE)
+        }
+        None => {
+            // A rejection from axum itself (bad JSON, wrong content type, unknown
+            // route, body too large): its plain-text message is useful to the client.
+            let bytes = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes).trim().to_string();
+            let message = if text.is_empty() {
+                status.canonical_reason().unwrap_or("error").to_string()
+            } else {
+                text
+            };
+            ApiError::new(status, message)
+        }
+    };
+    let body =
+        json!({"error": {"code": error.code, "message": error.message, "request_id": request_id}});
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+}
+
+/// The body of every error, for the OpenAPI document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable: `invalid_request`, `unauthorized`, `forbidden`, `not_found`, ...
+    pub code: String,
+    pub message: String,
+    pub request_id: String,
+}

@@ -1,0 +1,127 @@
+//! Extractors: the authenticated caller (`Auth`), resource ids from the path
+//! (`Id`), and paging parameters. Authentication happens here, once; handlers
+//! receive a `Ctx` whose tenant comes from the verified credential only.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query};
+use axum::http::header::{AUTHORIZATION, USER_AGENT};
+use axum::http::request::Parts;
+use docent_core::auth::secret::API_KEY_PREFIX;
+use docent_core::service::{ClientInfo, Ctx};
+use docent_core::store::PageRequest;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// The authenticated caller of a tenant route.
+pub struct Auth(pub Ctx);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+        let actor = if token.starts_with(API_KEY_PREFIX) {
+            state.services.actor_from_api_key(token).await?
+        } else {
+            state.services.actor_from_access_token(token).await?
+        };
+        tracing::Span::current().record("tenant_id", tracing::field::display(actor.tenant_id));
+        Ok(Auth(Ctx {
+            actor,
+            client: client_info(parts),
+        }))
+    }
+}
+
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
+}
+
+/// Peer address and user agent, for the audit trail. The peer is the TCP peer:
+/// behind a proxy it is the proxy (forwarded headers are not trusted by default).
+pub fn client_info(parts: &Parts) -> ClientInfo {
+    ClientInfo {
+        ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+        user_agent: parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect()),
+    }
+}
+
+/// The caller's request facts without authentication (sign-up, login).
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Client(client_info(parts)))
+    }
+}
+
+/// A typed id from the single path parameter. An id that does not parse names
+/// no resource, so it answers 404 like any other unknown id.
+pub struct Id<T>(pub T);
+
+impl<S: Send + Sync, T: FromStr> FromRequestParts<S> for Id<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        raw.parse().map(Id).map_err(|_| ApiError::not_found())
+    }
+}
+
+/// `?limit=&cursor=` as the contract defines them.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl Paging {
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=200).contains(&limit) {
+            return Err(ApiError::invalid("`limit` must be between 1 and 200"));
+        }
+        if let Some(cursor) = &self.cursor
+            && uuid::Uuid::parse_str(cursor).is_err()
+        {
+            return Err(ApiError::invalid(
+                "`cursor` is not a cursor this API returned",
+            ));
+        }
+        Ok(PageRequest {
+            limit,
+            after: self.cursor.clone(),
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<Paging>::from_request_parts(parts, state)
+            .await
+            .map(|Query(p)| p)
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}

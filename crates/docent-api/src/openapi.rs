@@ -1,0 +1,55 @@
+//! The OpenAPI document, generated from the handlers' annotations: the route
+//! table below is both the router and the spec, so they cannot drift apart.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::routes::{api_keys, auth, bots, ops, users};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Docent API", description = "Multi-tenant RAG chatbot server. \
+        Errors: `{\"error\": {\"code\", \"message\", \"request_id\"}}`; lists take `limit` and `cursor`."),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A user access token (JWT), an API key (`dct_…`) or an embed token",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::ready))
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(users::create, users::list))
+        .routes(routes!(users::update, users::delete))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(bots::create, bots::list))
+        .routes(routes!(bots::get, bots::update, bots::delete));
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
+}

@@ -1,0 +1,81 @@
+//! Bots: create, list, read, patch, delete.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use docent_core::domain::{Bot, BotPatch, NewBot};
+use docent_core::ids::BotId;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{ApiResult, Created, created};
+use crate::app::AppState;
+use crate::error::ErrorBody;
+use crate::extract::{Auth, Id, Paging};
+
+#[derive(Serialize, ToSchema)]
+pub struct BotList {
+    pub bots: Vec<Bot>,
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(post, path = "/bots", tag = "bots", security(("bearer" = [])), request_body = NewBot,
+    responses((status = 201, body = Bot), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Json(req): Json<NewBot>,
+) -> ApiResult<Created<Bot>> {
+    Ok(created(state.services.create_bot(&ctx, req).await?))
+}
+
+#[utoipa::path(get, path = "/bots", tag = "bots", security(("bearer" = [])), params(Paging),
+    responses((status = 200, body = BotList)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    paging: Paging,
+) -> ApiResult<Json<BotList>> {
+    let page = state.services.list_bots(&ctx, &paging.page()?).await?;
+    Ok(Json(BotList {
+        bots: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[utoipa::path(get, path = "/bots/{bot_id}", tag = "bots", security(("bearer" = [])),
+    params(("bot_id" = String, Path)),
+    responses((status = 200, body = Bot), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Id(id): Id<BotId>,
+) -> ApiResult<Json<Bot>> {
+    Ok(Json(state.services.get_bot(&ctx, id).await?))
+}
+
+/// Changes the fields given; `null` clears a nullable field.
+#[utoipa::path(patch, path = "/bots/{bot_id}", tag = "bots", security(("bearer" = [])),
+    params(("bot_id" = String, Path)), request_body = BotPatch,
+    responses((status = 200, body = Bot), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Id(id): Id<BotId>,
+    Json(patch): Json<BotPatch>,
+) -> ApiResult<Json<Bot>> {
+    Ok(Json(state.services.update_bot(&ctx, id, patch).await?))
+}
+
+/// Deletes the bot and everything that belongs to it.
+#[utoipa::path(delete, path = "/bots/{bot_id}", tag = "bots", security(("bearer" = [])),
+    params(("bot_id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Id(id): Id<BotId>,
+) -> ApiResult<StatusCode> {
+    state.services.delete_bot(&ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

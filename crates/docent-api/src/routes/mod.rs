@@ -1,0 +1,20 @@
+//! One module per resource of the contract; each handler is a few lines that
+//! extract, call a service, and shape the response.
+
+pub mod api_keys;
+pub mod auth;
+pub mod bots;
+pub mod ops;
+pub mod users;
+
+use axum::Json;
+use axum::http::StatusCode;
+
+use crate::error::ApiError;
+
+pub type ApiResult<T> = Result<T, ApiError>;
+pub type Created<T> = (StatusCode, Json<T>);
+
+pub fn created<T>(body: T) -> Created<T> {
+    (StatusCode::CREATED, Json(body))
+}

@@ -1,0 +1,94 @@
+//! Liveness, readiness and metrics.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    pub version: &'static str,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/health", tag = "ops", responses((status = 200, body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ok` when every required dependency answers, else `unavailable`.
+    pub status: &'static str,
+    pub checks: Checks,
+}
+
+/// Each check is `ok`, `error: <reason>`, or `not_configured` for a component
+/// this deployment does not run yet.
+#[derive(Serialize, ToSchema)]
+pub struct Checks {
+    pub database: String,
+    pub storage: String,
+    pub queue: String,
+    pub embedder: String,
+    pub llm: String,
+}
+
+/// Readiness: 200 when the database and storage answer, 503 otherwise.
+#[utoipa::path(get, path = "/ready", tag = "ops", responses(
+    (status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    let database = match state.store().ping().await {
+        Ok(()) => "ok".to_string(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database check failed");
+            "error: database unreachable".to_string()
+        }
+    };
+    let storage = match tokio::fs::metadata(&state.config.data_dir).await {
+        Ok(m) if m.is_dir() && !m.permissions().readonly() => "ok".to_string(),
+        _ => "error: data dir missing or read-only".to_string(),
+    };
+    let healthy = database == "ok" && storage == "ok";
+    let body = Readiness {
+        status: if healthy { "ok" } else { "unavailable" },
+        checks: Checks {
+            database,
+            storage,
+            queue: "not_configured".into(),
+            embedder: "not_configured".into(),
+            llm: "not_configured".into(),
+        },
+    };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}
+
+/// `/metrics` sits outside `/api/v1` and outside the OpenAPI document: it is
+/// for Prometheus, not for API clients.
+pub fn metrics_route(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|State(state): State<AppState>| async move {
+                state.metrics.run_upkeep();
+                (
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    state.metrics.render(),
+                )
+            }),
+        )
+        .with_state(state)
+}

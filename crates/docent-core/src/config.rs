@@ -1,0 +1,266 @@
+//! Configuration, in one place. Sources, later ones winning: built-in defaults,
+//! an optional `docent.toml`, `DOCENT_*` environment variables, command-line flags.
+//! `Config::load` validates everything once, at start, with messages that name the
+//! setting at fault.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// A value that must never reach a log line: `Debug` prints a placeholder.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Directory for the embedded database, stored files and generated secrets.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH`; defaults to `DATA_DIR/docent.db`.
+    pub database_url: Option<String>,
+    /// HS256 key for access tokens. Generated once into the data dir when unset.
+    pub jwt_secret: Option<Secret>,
+    /// Bearer token of the operator for `/api/v1/platform/*`. Platform routes are
+    /// disabled when unset.
+    pub admin_token: Option<Secret>,
+    /// Lifetime of access JWTs, in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of refresh tokens, in seconds.
+    pub refresh_token_ttl_secs: u64,
+    /// `text` (default) or `json` log lines.
+    pub log_format: LogFormat,
+    /// Largest JSON request body accepted, in bytes.
+    pub max_json_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            jwt_secret: None,
+            admin_token: None,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            log_format: LogFormat::Text,
+            max_json_body_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+/// Values given on the command line; they override every other source.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Source(#[from] Box<figment::Error>),
+    #[error("invalid setting `{setting}`: {reason}")]
+    Invalid {
+        setting: &'static str,
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Reads `config_file` (when it exists), the `DOCENT_*` environment and the
+    /// overrides, then validates the result.
+    pub fn load(config_file: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let file = config_file.unwrap_or(Path::new("docent.toml"));
+        if file.exists() {
+            figment = figment.merge(Toml::file_exact(file));
+        } else if config_file.is_some() {
+            return Err(ConfigError::Invalid {
+                setting: "--config",
+                reason: format!("file {} does not exist", file.display()),
+            });
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("DOCENT_").only(&Self::ENV_KEYS))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The environment variables this build reads (lower-case, without the prefix).
+    /// Others named `DOCENT_*` belong to later features or other tools and are ignored.
+    const ENV_KEYS: [&'static str; 9] = [
+        "listen",
+        "data_dir",
+        "database_url",
+        "jwt_secret",
+        "admin_token",
+        "access_token_ttl_secs",
+        "refresh_token_ttl_secs",
+        "log_format",
+        "max_json_body_bytes",
+    ];
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, reason: &str| {
+            Err(ConfigError::Invalid {
+                setting,
+                reason: reason.to_string(),
+            })
+        };
+        if let Some(url) = &self.database_url
+            && !url.starts_with("sqlite:")
+        {
+            return invalid(
+                "DOCENT_DATABASE_URL",
+                "this build supports `sqlite://PATH` only",
+            );
+        }
+        if let Some(secret) = &self.jwt_secret
+            && secret.expose().len() < 32
+        {
+            return invalid("DOCENT_JWT_SECRET", "must be at least 32 bytes long");
+        }
+        if let Some(token) = &self.admin_token
+            && token.expose().len() < 16
+        {
+            return invalid("DOCENT_ADMIN_TOKEN", "must be at least 16 bytes long");
+        }
+        if !(60..=86_400).contains(&self.access_token_ttl_secs) {
+            return invalid(
+                "DOCENT_ACCESS_TOKEN_TTL_SECS",
+                "must be between 60 and 86400 seconds",
+            );
+        }
+        if self.refresh_token_ttl_secs < self.access_token_ttl_secs {
+            return invalid(
+                "DOCENT_REFRESH_TOKEN_TTL_SECS",
+                "must not be shorter than the access token lifetime",
+            );
+        }
+        if self.max_json_body_bytes < 1024 {
+            return invalid("DOCENT_MAX_JSON_BODY_BYTES", "must be at least 1024");
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or the embedded file.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("docent.db").display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn short_jwt_secret_is_refused_with_the_setting_named() {
+        let config = Config {
+            jwt_secret: Some(Secret::new("short")),
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("DOCENT_JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn unsupported_database_scheme_is_refused() {
+        let config = Config {
+            database_url: Some("mysql://x".into()),
+            ..Config::default()
+        };
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let config = Config {
+            jwt_secret: Some(Secret::new("a-very-secret-value-that-is-long-enough")),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("a-very-secret"));
+    }
+
+    #[test]
+    fn missing_explicit_config_file_is_an_error() {
+        let err = Config::load(
+            Some(Path::new("/nonexistent/docent.toml")),
+            Overrides::default(),
+        );
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn toml_file_is_read_and_overrides_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("docent.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9999\"\naccess_token_ttl_secs = 120\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&file),
+            Overrides {
+                data_dir: Some(dir.path().to_path_buf()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 9999);
+        assert_eq!(config.access_token_ttl_secs, 120);
+        assert_eq!(config.data_dir, dir.path());
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("docent.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:9999\"\n").unwrap();
+        let err = Config::load(Some(&file), Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+    }
+}

@@ -1,0 +1,253 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use crate::ids::{BotId, TenantId};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RetrievalMode {
+    #[default]
+    Hybrid,
+    Vector,
+    Keyword,
+}
+
+/// How a bot searches its knowledge base before answering.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct RetrievalSettings {
+    pub mode: RetrievalMode,
+    /// Passages retrieved per question (1–50).
+    pub top_k: u32,
+    /// Relevance floor: passages scoring below it are not used, and a question
+    /// with none above it gets an "I don't know".
+    pub min_score: f32,
+}
+
+impl Default for RetrievalSettings {
+    fn default() -> Self {
+        Self {
+            mode: RetrievalMode::Hybrid,
+            top_k: 5,
+            min_score: 0.0,
+        }
+    }
+}
+
+/// One assistant: its prompt, model settings, widget settings and (through its
+/// documents) its own knowledge base.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Bot {
+    pub id: BotId,
+    #[serde(skip)]
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub description: Option<String>,
+    pub system_prompt: Option<String>,
+    pub welcome_message: Option<String>,
+    /// Model name passed to the LLM endpoint; the server default when null.
+    pub model: Option<String>,
+    pub temperature: Option<f32>,
+    /// Public bots may be embedded with the widget on `allowed_origins`.
+    pub public: bool,
+    pub allowed_origins: Vec<String>,
+    pub retrieval: RetrievalSettings,
+    /// Free-form widget styling (colours, position); an object.
+    #[schema(value_type = Object)]
+    pub theme: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Body of `POST /bots`.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+pub struct NewBot {
+    pub name: String,
+    pub description: Option<String>,
+    pub system_prompt: Option<String>,
+    pub welcome_message: Option<String>,
+    pub model: Option<String>,
+    pub temperature: Option<f32>,
+    #[serde(default)]
+    pub public: bool,
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub retrieval: RetrievalSettings,
+    #[schema(value_type = Object)]
+    pub theme: Option<serde_json::Value>,
+}
+
+/// Body of `PATCH /bots/{id}`: absent fields stay as they are, `null` clears a
+/// nullable one.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+pub struct BotPatch {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub system_prompt: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub welcome_message: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub model: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<f32>)]
+    pub temperature: Option<Option<f32>>,
+    pub public: Option<bool>,
+    pub allowed_origins: Option<Vec<String>>,
+    pub retrieval: Option<RetrievalSettings>,
+    #[schema(value_type = Option<Object>)]
+    pub theme: Option<serde_json::Value>,
+}
+
+/// Distinguishes a field sent as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+impl Bot {
+    /// Applies a patch in place.
+    pub fn apply(&mut self, patch: BotPatch) {
+        if let Some(name) = patch.name {
+            self.name = name;
+        }
+        if let Some(v) = patch.description {
+            self.description = v;
+        }
+        if let Some(v) = patch.system_prompt {
+            self.system_prompt = v;
+        }
+        if let Some(v) = patch.welcome_message {
+            self.welcome_message = v;
+        }
+        if let Some(v) = patch.model {
+            self.model = v;
+        }
+        if let Some(v) = patch.temperature {
+            self.temperature = v;
+        }
+        if let Some(v) = patch.public {
+            self.public = v;
+        }
+        if let Some(v) = patch.allowed_origins {
+            self.allowed_origins = v;
+        }
+        if let Some(v) = patch.retrieval {
+            self.retrieval = v;
+        }
+        if let Some(v) = patch.theme {
+            self.theme = v;
+        }
+    }
+
+    /// Checks every field against the limits the product promises; the message
+    /// names the field at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err("`name` must be 1 to 200 characters".into());
+        }
+        for (field, value, max) in [
+            ("description", &self.description, 2_000),
+            ("system_prompt", &self.system_prompt, 20_000),
+            ("welcome_message", &self.welcome_message, 2_000),
+            ("model", &self.model, 200),
+        ] {
+            if value.as_ref().is_some_and(|v| v.chars().count() > max) {
+                return Err(format!("`{field}` must be at most {max} characters"));
+            }
+        }
+        if let Some(t) = self.temperature
+            && !(0.0..=2.0).contains(&t)
+        {
+            return Err("`temperature` must be between 0 and 2".into());
+        }
+        if !(1..=50).contains(&self.retrieval.top_k) {
+            return Err("`retrieval.top_k` must be between 1 and 50".into());
+        }
+        if !self.retrieval.min_score.is_finite() || self.retrieval.min_score < 0.0 {
+            return Err("`retrieval.min_score` must be a number >= 0".into());
+        }
+        if self.allowed_origins.len() > 100 {
+            return Err("`allowed_origins` holds at most 100 origins".into());
+        }
+        for origin in &self.allowed_origins {
+            validate_origin_pattern(origin)?;
+        }
+        if !self.theme.is_object() {
+            return Err("`theme` must be a JSON object".into());
+        }
+        Ok(())
+    }
+}
+
+/// An allowed origin is `scheme://host[:port]` with no path, where the host may
+/// start with `*.` to allow every subdomain.
+fn validate_origin_pattern(origin: &str) -> Result<(), String> {
+    let bad = || {
+        Err(format!(
+            "`allowed_origins`: `{origin}` is not an origin like https://example.com or https://*.example.com"
+        ))
+    };
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return bad();
+    };
+    if !matches!(scheme, "http" | "https")
+        || rest.is_empty()
+        || rest.contains(['/', '?', '#', '@', ' '])
+    {
+        return bad();
+    }
+    let host = rest.strip_prefix("*.").unwrap_or(rest);
+    let (host, port) = match host.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (host, None),
+    };
+    if host.is_empty() || host.contains('*') || port.is_some_and(|p| p.parse::<u16>().is_err()) {
+        return bad();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_patterns() {
+        for ok in [
+            "https://example.com",
+            "http://localhost:3000",
+            "https://*.example.com",
+        ] {
+            validate_origin_pattern(ok).unwrap();
+        }
+        for bad in [
+            "example.com",
+            "ftp://example.com",
+            "https://example.com/path",
+            "https://",
+            "https://a*.b.com",
+            "https://x.com:99999",
+        ] {
+            assert!(validate_origin_pattern(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn patch_distinguishes_null_from_absent() {
+        let patch: BotPatch = serde_json::from_str(r#"{"description": null}"#).unwrap();
+        assert_eq!(patch.description, Some(None));
+        assert_eq!(patch.model, None);
+    }
+}

@@ -1,0 +1,13 @@
+//! The product's nouns, as they are stored and as the API shows them.
+
+mod api_key;
+mod audit;
+mod bot;
+mod tenant;
+mod user;
+
+pub use api_key::{ApiKey, NewApiKey};
+pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
+pub use bot::{Bot, BotPatch, NewBot, RetrievalMode, RetrievalSettings};
+pub use tenant::{Plan, Tenant};
+pub use user::{Email, Role, User};

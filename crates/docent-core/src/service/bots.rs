@@ -1,0 +1,72 @@
+//! Bots: editors and stronger change them, every role reads them.
+
+use chrono::Utc;
+
+use super::{Ctx, ServiceError, ServiceResult, Services};
+use crate::domain::{Bot, BotPatch, NewBot, Role};
+use crate::ids::BotId;
+use crate::store::{Page, PageRequest};
+
+impl Services {
+    pub async fn create_bot(&self, ctx: &Ctx, req: NewBot) -> ServiceResult<Bot> {
+        ctx.actor.require(Role::Editor)?;
+        let now = Utc::now();
+        let bot = Bot {
+            id: BotId::new(),
+            tenant_id: ctx.actor.tenant_id,
+            name: req.name.trim().to_string(),
+            description: req.description,
+            system_prompt: req.system_prompt,
+            welcome_message: req.welcome_message,
+            model: req.model,
+            temperature: req.temperature,
+            public: req.public,
+            allowed_origins: req.allowed_origins,
+            retrieval: req.retrieval,
+            theme: req.theme.unwrap_or_else(|| serde_json::json!({})),
+            created_at: now,
+            updated_at: now,
+        };
+        bot.validate().map_err(ServiceError::Invalid)?;
+        self.store().create_bot(&bot).await?;
+        self.audit(ctx, "bot.create", "bot", Some(bot.id.to_string()))
+            .await;
+        Ok(bot)
+    }
+
+    pub async fn get_bot(&self, ctx: &Ctx, id: BotId) -> ServiceResult<Bot> {
+        ctx.actor.require(Role::Viewer)?;
+        Ok(self.store().get_bot(ctx.actor.tenant_id, id).await?)
+    }
+
+    pub async fn list_bots(&self, ctx: &Ctx, page: &PageRequest) -> ServiceResult<Page<Bot>> {
+        ctx.actor.require(Role::Viewer)?;
+        Ok(self.store().list_bots(ctx.actor.tenant_id, page).await?)
+    }
+
+    pub async fn update_bot(&self, ctx: &Ctx, id: BotId, patch: BotPatch) -> ServiceResult<Bot> {
+        ctx.actor.require(Role::Editor)?;
+        let mut bot = self.store().get_bot(ctx.actor.tenant_id, id).await?;
+        if let Some(name) = &patch.name {
+            bot.name = name.trim().to_string();
+        }
+        bot.apply(BotPatch {
+            name: None,
+            ..patch
+        });
+        bot.updated_at = Utc::now();
+        bot.validate().map_err(ServiceError::Invalid)?;
+        self.store().update_bot(&bot).await?;
+        self.audit(ctx, "bot.update", "bot", Some(id.to_string()))
+            .await;
+        Ok(bot)
+    }
+
+    pub async fn delete_bot(&self, ctx: &Ctx, id: BotId) -> ServiceResult<()> {
+        ctx.actor.require(Role::Editor)?;
+        self.store().delete_bot(ctx.actor.tenant_id, id).await?;
+        self.audit(ctx, "bot.delete", "bot", Some(id.to_string()))
+            .await;
+        Ok(())
+    }
+}

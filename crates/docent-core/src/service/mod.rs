@@ -1,0 +1,165 @@
+//! Services: the product's rules (who may do what, what a valid change is, what
+//! gets audited), written once over the `Store` seam and called by every front
+//! end (HTTP today, CLI tools later).
+
+mod api_keys;
+mod auth;
+mod bots;
+mod users;
+
+use std::sync::Arc;
+
+use crate::auth::jwt::JwtKeys;
+use crate::domain::{NewAuditEntry, Role};
+use crate::ids::{ApiKeyId, TenantId, UserId};
+use crate::store::{Store, StoreError};
+
+pub use api_keys::{CreateApiKey, CreatedApiKey};
+pub use auth::{Login, Me, Signup, TenantSession, TokenPair};
+pub use users::{CreateUser, UpdateUser};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    /// Something failed that the caller could not cause; logged, never shown.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ServiceError::NotFound,
+            StoreError::Conflict(what) => ServiceError::Conflict(what),
+            StoreError::Backend(detail) => ServiceError::Internal(detail),
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// Who is acting. The tenant always comes from the verified credential.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Principal {
+    User(UserId),
+    ApiKey(ApiKeyId),
+}
+
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub tenant_id: TenantId,
+    pub principal: Principal,
+    pub role: Role,
+}
+
+impl Actor {
+    /// `Forbidden` unless the actor's role is at least `min`.
+    pub fn require(&self, min: Role) -> ServiceResult<()> {
+        if self.role >= min {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(format!(
+                "this action needs the {min} role or higher"
+            )))
+        }
+    }
+
+    fn audit_identity(&self) -> (&'static str, String) {
+        match self.principal {
+            Principal::User(id) => ("user", id.to_string()),
+            Principal::ApiKey(id) => ("api_key", id.to_string()),
+        }
+    }
+}
+
+/// Where a request came from, for the audit trail.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// An actor plus the request facts that every audited action records.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub actor: Actor,
+    pub client: ClientInfo,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct TokenSettings {
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+}
+
+/// The services, sharing one store and one key set. Cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    store: Arc<dyn Store>,
+    jwt: JwtKeys,
+    tokens: TokenSettings,
+}
+
+impl Services {
+    pub fn new(store: Arc<dyn Store>, jwt: JwtKeys, tokens: TokenSettings) -> Self {
+        Self { store, jwt, tokens }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn jwt(&self) -> &JwtKeys {
+        &self.jwt
+    }
+
+    /// Appends to the tenant's audit trail. A failure here is logged and does not
+    /// undo the action it describes, which has already happened.
+    async fn audit(
+        &self,
+        ctx: &Ctx,
+        action: &'static str,
+        resource_type: &'static str,
+        resource_id: Option<String>,
+    ) {
+        let (actor_type, actor_id) = ctx.actor.audit_identity();
+        let entry = NewAuditEntry {
+            actor_type,
+            actor_id: Some(actor_id),
+            action,
+            resource_type,
+            resource_id,
+            ip: ctx.client.ip.clone(),
+            user_agent: ctx.client.user_agent.clone(),
+        };
+        if let Err(error) = self.store.append_audit(ctx.actor.tenant_id, &entry).await {
+            tracing::error!(%error, action, "audit entry could not be written");
+        }
+    }
+}
+
+/// Runs CPU-heavy work (argon2) off the async executor.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ServiceResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))
+}
+
+fn limit_len(field: &str, value: &str, min: usize, max: usize) -> ServiceResult<()> {
+    let n = value.trim().chars().count();
+    if n < min || n > max {
+        return Err(ServiceError::Invalid(format!(
+            "`{field}` must be {min} to {max} characters"
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! Tenant users: owners and admins manage them. An admin cannot create, change
+//! or remove an owner, nor make anyone an owner; the last owner cannot leave.
+
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::auth::{check_new_password, hash_password, parse_email};
+use super::{Ctx, ServiceError, ServiceResult, Services};
+use crate::domain::{Role, User};
+use crate::ids::UserId;
+use crate::store::{Page, PageRequest};
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateUser {
+    pub email: String,
+    pub password: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateUser {
+    pub role: Role,
+}
+
+impl Services {
+    pub async fn create_user(&self, ctx: &Ctx, req: CreateUser) -> ServiceResult<User> {
+        ctx.actor.require(Role::Admin)?;
+        may_grant(ctx, req.role)?;
+        let email = parse_email(&req.email)?;
+        check_new_password(&req.password)?;
+        let user = User {
+            id: UserId::new(),
+            tenant_id: ctx.actor.tenant_id,
+            email,
+            role: req.role,
+            created_at: Utc::now(),
+            password_hash: hash_password(req.password).await?,
+        };
+        self.store()
+            .create_user(&user)
+            .await
+            .map_err(|e| match ServiceError::from(e) {
+                ServiceError::Conflict(_) => {
+                    ServiceError::Conflict("an account with this email already exists".into())
+                }
+                other => other,
+            })?;
+        self.audit(ctx, "user.create", "user", Some(user.id.to_string()))
+            .await;
+        Ok(user)
+    }
+
+    pub async fn list_users(&self, ctx: &Ctx, page: &PageRequest) -> ServiceResult<Page<User>> {
+        ctx.actor.require(Role::Admin)?;
+        Ok(self.store().list_users(ctx.actor.tenant_id, page).await?)
+    }
+
+    pub async fn update_user(&self, ctx: &Ctx, id: UserId, req: UpdateUser) -> ServiceResult<User> {
+        ctx.actor.require(Role::Admin)?;
+        let target = self.store().get_user(ctx.actor.tenant_id, id).await?;
+        may_manage(ctx, &target)?;
+        may_grant(ctx, req.role)?;
+        if target.role == Role::Owner && req.role != Role::Owner {
+            self.keep_an_owner(ctx).await?;
+        }
+        let user = self
+            .store()
+            .set_user_role(ctx.actor.tenant_id, id, req.role)
+            .await?;
+        self.audit(ctx, "user.update", "user", Some(id.to_string()))
+            .await;
+        Ok(user)
+    }
+
+    pub async fn delete_user(&self, ctx: &Ctx, id: UserId) -> ServiceResult<()> {
+        ctx.actor.require(Role::Admin)?;
+        let target = self.store().get_user(ctx.actor.tenant_id, id).await?;
+        may_manage(ctx, &target)?;
+        if target.role == Role::Owner {
+            self.keep_an_owner(ctx).await?;
+        }
+        self.store().delete_user(ctx.actor.tenant_id, id).await?;
+        self.audit(ctx, "user.delete", "user", Some(id.to_string()))
+            .await;
+        Ok(())
+    }
+
+    async fn keep_an_owner(&self, ctx: &Ctx) -> ServiceResult<()> {
+        if self.store().count_owners(ctx.actor.tenant_id).await? <= 1 {
+            return Err(ServiceError::Conflict(
+                "a tenant must keep at least one owner".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn may_grant(ctx: &Ctx, role: Role) -> ServiceResult<()> {
+    if role > ctx.actor.role {
+        return Err(ServiceError::Forbidden(format!(
+            "a {} cannot grant the {role} role",
+            ctx.actor.role
+        )));
+    }
+    Ok(())
+}
+
+fn may_manage(ctx: &Ctx, target: &User) -> ServiceResult<()> {
+    if target.role > ctx.actor.role {
+        return Err(ServiceError::Forbidden(format!(
+            "a {} cannot change an {}",
+            ctx.actor.role, target.role
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! Storage backends behind `docent_core::store::Store`. SQL lives here and only
+//! here. The embedded SQLite backend is the default; the backend is chosen once,
+//! at start, from the database URL.
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use docent_core::store::{Store, StoreError};
+
+/// Opens the database named by `url`, applying pending migrations.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::Backend(format!(
+            "unsupported database URL scheme in `{}`",
+            url.split(':').next().unwrap_or_default()
+        )))
+    }
+}

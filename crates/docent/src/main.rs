@@ -1,0 +1,116 @@
+//! `docent`: one binary for the API server and its maintenance commands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use docent_api::App;
+use docent_core::config::{Config, LogFormat, Overrides};
+use tracing_subscriber::EnvFilter;
+
+/// Docent: a multi-tenant RAG chatbot server.
+///
+/// Settings come from built-in defaults, then `docent.toml` (or --config), then
+/// `DOCENT_*` environment variables, then the flags below.
+#[derive(Parser)]
+#[command(name = "docent", version, about, long_about)]
+struct Cli {
+    /// Configuration file (TOML). Default: ./docent.toml when present.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API on the embedded default (SQLite file and local storage
+    /// in the data dir), applying pending migrations first.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080, env: DOCENT_LISTEN].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Apply pending database migrations, then exit.
+    Migrate {
+        #[command(flatten)]
+        data: DataDir,
+    },
+}
+
+#[derive(Args)]
+struct DataDir {
+    /// Directory for the database, files and generated secrets
+    /// [default: ./data, env: DOCENT_DATA_DIR].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = match &cli.command {
+        Command::Serve { listen, data } => Overrides {
+            listen: *listen,
+            data_dir: data.data_dir.clone(),
+        },
+        Command::Migrate { data } => Overrides {
+            listen: None,
+            data_dir: data.data_dir.clone(),
+        },
+    };
+    let config = match Config::load(cli.config.as_deref(), overrides) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("docent: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(config.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime starts");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { .. } => serve(config).await,
+            Command::Migrate { .. } => migrate(config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("docent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = App::build(config).await?;
+    app.run(docent_api::app::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let url = config.database_url();
+    docent_store::open(&url).await?;
+    tracing::info!("migrations applied");
+    println!("migrations applied");
+    Ok(())
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("DOCENT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
