@@ -1,0 +1,185 @@
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use docent_api::App;
+use docent_core::config::{Config, Secret};
+use docent_core::store::Store;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        jwt_secret: Some(Secret::new("test-secret-test-secret-test-secret")),
+        ..Config::default()
+    };
+    tweak(&mut config);
+    let app = App::build(config).await.expect("app builds");
+    let addr = app.local_addr();
+    let store = app.state().store().clone();
+    tokio::spawn(app.run(std::future::pending()));
+    TestApp {
+        addr,
+        client: reqwest::Client::builder()
+            .user_agent("docent-tests/1")
+            .build()
+            .unwrap(),
+        store,
+        _dir: dir,
+    }
+}
+
+/// A tenant signed up through the API, with its owner's credentials.
+pub struct Tenant {
+    pub id: String,
+    pub user_id: String,
+    pub token: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body; returns the
+    /// status and the parsed body (`Null` when empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request is sent");
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body {status}: {text}"))
+        };
+        (status, body)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    pub async fn signup(&self, email: &str) -> Tenant {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/v1/tenants",
+                None,
+                Some(json!({"name": format!("Org of {email}"), "email": email, "password": "password123"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Tenant {
+            id: body["tenant"]["id"].as_str().unwrap().into(),
+            user_id: body["user"]["id"].as_str().unwrap().into(),
+            token: body["access_token"].as_str().unwrap().into(),
+            refresh: body["refresh_token"].as_str().unwrap().into(),
+        }
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
+    /// Adds a user with `role` to the owner's tenant and returns their access token.
+    pub async fn user_with_role(&self, owner: &Tenant, email: &str, role: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/users",
+                &owner.token,
+                json!({"email": email, "password": "password123", "role": role}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = self.login(email, "password123").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["access_token"].as_str().unwrap().into()
+    }
+
+    pub async fn create_bot(&self, token: &str, name: &str) -> String {
+        let (status, body) = self
+            .post("/api/v1/bots", token, json!({"name": name}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().into()
+    }
+
+    pub async fn api_key(&self, token: &str, role: &str) -> (String, String) {
+        let (status, body) = self
+            .post(
+                "/api/v1/api-keys",
+                token,
+                json!({"name": "ci", "role": role}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (
+            body["id"].as_str().unwrap().into(),
+            body["key"].as_str().unwrap().into(),
+        )
+    }
+}
+
+/// Asserts the contract's error body: the code, a message, and the request id
+/// that the response header also carries.
+pub fn assert_error(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["error"]["request_id"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}

@@ -1,0 +1,138 @@
+//! Tenant isolation: every route of the OpenAPI document that names a resource
+//! is tried with a second tenant's credentials against the first tenant's
+//! resources, and must answer 404 and change nothing. Walking the generated
+//! spec means a route added later is covered without editing this test.
+
+use std::collections::HashMap;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+struct Victim {
+    ids: HashMap<&'static str, String>,
+    token: String,
+}
+
+async fn victim(app: &TestApp) -> Victim {
+    let owner = app.signup("victim@a.io").await;
+    let bot = app.create_bot(&owner.token, "secret bot").await;
+    let (status, user) = app
+        .post(
+            "/api/v1/users",
+            &owner.token,
+            json!({"email": "staff@a.io", "password": "password123", "role": "editor"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (key_id, _) = app.api_key(&owner.token, "viewer").await;
+    let ids = HashMap::from([
+        ("bot_id", bot),
+        ("user_id", user["id"].as_str().unwrap().to_string()),
+        ("key_id", key_id),
+    ]);
+    Victim {
+        ids,
+        token: owner.token,
+    }
+}
+
+fn body_for(method: &Method) -> Option<Value> {
+    match *method {
+        Method::POST | Method::PATCH | Method::PUT => {
+            Some(json!({"name": "pwned", "role": "viewer"}))
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn every_resource_route_answers_404_across_tenants() {
+    let app = spawn_app().await;
+    let victim = victim(&app).await;
+    let attacker = app.signup("attacker@b.io").await;
+    let (_, attacker_key) = app.api_key(&attacker.token, "owner").await;
+
+    let spec: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut tried = 0;
+    for (path, ops) in spec["paths"].as_object().unwrap() {
+        if !path.contains('{') {
+            continue;
+        }
+        let mut concrete = path.clone();
+        for (param, id) in &victim.ids {
+            concrete = concrete.replace(&format!("{{{param}}}"), id);
+        }
+        assert!(
+            !concrete.contains('{'),
+            "no resource of the victim tenant for {path}: extend `victim()`"
+        );
+        for method in ops.as_object().unwrap().keys() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            for credential in [&attacker.token, &attacker_key] {
+                let (status, body) = app
+                    .call(
+                        method.clone(),
+                        &concrete,
+                        Some(credential),
+                        body_for(&method),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+                assert_eq!(body["error"]["code"], "not_found");
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried >= 12, "only {tried} cross-tenant calls were made");
+
+    // Nothing of the victim's changed.
+    let (status, bot) = app
+        .get(
+            &format!("/api/v1/bots/{}", victim.ids["bot_id"]),
+            &victim.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bot["name"], "secret bot");
+    let (_, users) = app.get("/api/v1/users", &victim.token).await;
+    assert_eq!(users["users"].as_array().unwrap().len(), 2);
+    let (_, keys) = app.get("/api/v1/api-keys", &victim.token).await;
+    assert_eq!(keys["api_keys"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn lists_show_only_the_callers_tenant() {
+    let app = spawn_app().await;
+    let victim = victim(&app).await;
+    let attacker = app.signup("attacker@b.io").await;
+    for path in [
+        "/api/v1/bots",
+        "/api/v1/users",
+        "/api/v1/api-keys",
+        "/api/v1/auth/me",
+    ] {
+        let (status, body) = app.get(path, &attacker.token).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let text = body.to_string();
+        for id in victim.ids.values() {
+            assert!(
+                !text.contains(id.as_str()),
+                "{path} shows another tenant's {id}"
+            );
+        }
+        assert!(
+            !text.contains("victim@a.io") && !text.contains("staff@a.io"),
+            "{path}"
+        );
+    }
+}

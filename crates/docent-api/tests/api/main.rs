@@ -1,0 +1,13 @@
+//! HTTP-boundary tests: each test starts the real server on a random port over
+//! its own SQLite file and talks to it with a real HTTP client.
+
+mod helpers;
+
+mod api_keys;
+mod audit;
+mod auth;
+mod bots;
+mod errors;
+mod isolation;
+mod ops;
+mod users;

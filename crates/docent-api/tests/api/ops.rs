@@ -1,0 +1,109 @@
+use reqwest::StatusCode;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn health_and_ready() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert!(body["version"].is_string());
+
+    let res = app
+        .client
+        .get(app.url("/api/v1/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["checks"]["database"], "ok");
+    assert_eq!(body["checks"]["storage"], "ok");
+    for check in ["queue", "embedder", "llm"] {
+        assert!(body["checks"][check].is_string(), "{check}");
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let app = spawn_app().await;
+    let owner = app.signup("metrics@acme.io").await;
+    app.get("/api/v1/bots", &owner.token).await;
+    app.get("/api/v1/bots/not-an-id", &owner.token).await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("docent_http_requests_total")
+                && l.contains(r#"route="/api/v1/bots""#)
+                && l.contains(r#"status="200""#)),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/api/v1/bots/{bot_id}""#),
+        "route patterns, not raw paths"
+    );
+    assert!(
+        text.contains("docent_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn openapi_documents_every_route_and_docs_are_served() {
+    let app = spawn_app().await;
+    let spec: serde_json::Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    let expected = [
+        ("/api/v1/health", "get"),
+        ("/api/v1/ready", "get"),
+        ("/api/v1/tenants", "post"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/refresh", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/auth/me", "get"),
+        ("/api/v1/users", "post"),
+        ("/api/v1/users", "get"),
+        ("/api/v1/users/{user_id}", "patch"),
+        ("/api/v1/users/{user_id}", "delete"),
+        ("/api/v1/api-keys", "post"),
+        ("/api/v1/api-keys", "get"),
+        ("/api/v1/api-keys/{key_id}", "delete"),
+        ("/api/v1/bots", "post"),
+        ("/api/v1/bots", "get"),
+        ("/api/v1/bots/{bot_id}", "get"),
+        ("/api/v1/bots/{bot_id}", "patch"),
+        ("/api/v1/bots/{bot_id}", "delete"),
+    ];
+    for (path, method) in expected {
+        assert!(
+            spec["paths"][path][method].is_object(),
+            "{method} {path} missing from the spec"
+        );
+    }
+    let res = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().to_lowercase().contains("swagger"));
+}
