@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod embed;
 pub mod ids;
 pub mod service;
 pub mod store;
