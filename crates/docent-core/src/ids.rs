@@ -56,3 +56,7 @@ id_type!(
     /// token can revoke every token of that login at once.
     TokenFamilyId
 );
+id_type!(DocumentId);
+id_type!(FileId);
+id_type!(ChunkId);
+id_type!(JobId);

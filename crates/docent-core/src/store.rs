@@ -9,10 +9,15 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use std::collections::HashMap;
+
 use crate::domain::{
-    ApiKey, AuditEntry, AuditQuery, Bot, Email, NewApiKey, NewAuditEntry, Plan, Role, Tenant, User,
+    ApiKey, AuditEntry, AuditQuery, Bot, Chunk, ChunkView, Document, DocumentStatus, Email, Job,
+    NewApiKey, NewAuditEntry, NewJob, Plan, Progress, Role, StoredFile, Tenant, User,
 };
-use crate::ids::{ApiKeyId, BotId, TenantId, TokenFamilyId, UserId};
+use crate::ids::{
+    ApiKeyId, BotId, ChunkId, DocumentId, FileId, JobId, TenantId, TokenFamilyId, UserId,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -66,7 +71,7 @@ pub enum RefreshUse {
 /// Everything a backend provides. The parts are separate traits so a backend
 /// can implement them in separate modules.
 #[async_trait]
-pub trait Store: AccountStore + BotStore + AuditStore {
+pub trait Store: AccountStore + BotStore + AuditStore + KnowledgeStore + JobStore {
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
 }
@@ -137,4 +142,157 @@ pub trait AuditStore: Send + Sync + 'static {
         tenant: TenantId,
         query: &AuditQuery,
     ) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// Filters of the document list.
+#[derive(Clone, Debug, Default)]
+pub struct DocumentFilter {
+    pub bot_id: Option<BotId>,
+    pub status: Option<DocumentStatus>,
+}
+
+/// A chunk found by search, with what a citation needs.
+#[derive(Clone, Debug)]
+pub struct ChunkHit {
+    pub chunk_id: ChunkId,
+    pub document_id: DocumentId,
+    pub title: String,
+    pub source_url: Option<String>,
+    pub text: String,
+    pub page: Option<u32>,
+    pub heading: Option<String>,
+}
+
+/// Every vector of one bot, with the index version it was read at.
+#[derive(Clone, Debug, Default)]
+pub struct BotVectors {
+    pub version: i64,
+    pub ids: Vec<ChunkId>,
+    /// `ids.len() * dims` floats, row-major.
+    pub vectors: Vec<f32>,
+    pub dims: usize,
+}
+
+/// Files, documents and their chunks (with the keyword index kept in step).
+#[async_trait]
+pub trait KnowledgeStore: Send + Sync + 'static {
+    async fn create_file(&self, file: &StoredFile) -> StoreResult<()>;
+    async fn get_file(&self, tenant: TenantId, file: FileId) -> StoreResult<StoredFile>;
+    /// Records that the bytes arrived (actual size, digest, detected format).
+    async fn mark_file_uploaded(&self, file: &StoredFile) -> StoreResult<()>;
+
+    /// Inserts a document and enqueues its job in one transaction.
+    async fn create_document(&self, doc: &Document, job: &NewJob) -> StoreResult<()>;
+    async fn get_document(&self, tenant: TenantId, doc: DocumentId) -> StoreResult<Document>;
+    async fn list_documents(
+        &self,
+        tenant: TenantId,
+        filter: &DocumentFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Document>>;
+    async fn find_document_by_source_url(
+        &self,
+        tenant: TenantId,
+        bot: BotId,
+        source_url: &str,
+    ) -> StoreResult<Option<Document>>;
+    /// Replaces a document's source (new bytes, hash, title) and queues it again,
+    /// in one transaction with its job.
+    async fn update_document_source(&self, doc: &Document, job: &NewJob) -> StoreResult<()>;
+    /// Sets status `queued` and enqueues `job`, in one transaction.
+    async fn requeue_document(
+        &self,
+        tenant: TenantId,
+        doc: DocumentId,
+        job: &NewJob,
+    ) -> StoreResult<()>;
+    async fn set_document_status(
+        &self,
+        tenant: TenantId,
+        doc: DocumentId,
+        status: DocumentStatus,
+        error: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Deletes a document with its chunks from every index in one transaction.
+    async fn delete_document(&self, tenant: TenantId, doc: DocumentId) -> StoreResult<Document>;
+
+    /// Atomically swaps a document's chunks for `chunks` and marks it ready.
+    /// Running it twice leaves one set of chunks: retries cannot duplicate.
+    async fn replace_chunks(
+        &self,
+        tenant: TenantId,
+        doc: DocumentId,
+        chunks: &[Chunk],
+    ) -> StoreResult<()>;
+    async fn list_chunks(&self, tenant: TenantId, doc: DocumentId) -> StoreResult<Vec<ChunkView>>;
+    /// Embeddings already computed by `embedder_id` for texts with these digests.
+    async fn find_embeddings(
+        &self,
+        tenant: TenantId,
+        embedder_id: &str,
+        text_hashes: &[String],
+    ) -> StoreResult<HashMap<String, Vec<f32>>>;
+    /// Changes whenever a bot's chunks change, so in-memory indexes know to reload.
+    async fn bot_index_version(&self, tenant: TenantId, bot: BotId) -> StoreResult<i64>;
+    async fn bot_vectors(&self, tenant: TenantId, bot: BotId) -> StoreResult<BotVectors>;
+    /// BM25 over the bot's chunks; higher score is better.
+    async fn keyword_search(
+        &self,
+        tenant: TenantId,
+        bot: BotId,
+        query: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(ChunkId, f32)>>;
+    async fn get_chunk_hits(&self, tenant: TenantId, ids: &[ChunkId])
+    -> StoreResult<Vec<ChunkHit>>;
+}
+
+/// Jobs by kind and status, for metrics.
+#[derive(Clone, Debug, Default)]
+pub struct QueueDepth {
+    pub queued: u64,
+    pub running: u64,
+}
+
+/// The durable job queue. A claimed job is leased to one worker until
+/// `lease_until`; a job whose lease lapsed (its worker died) is claimed again.
+/// Completion and failure only count from the worker holding the lease.
+#[async_trait]
+pub trait JobStore: Send + Sync + 'static {
+    async fn enqueue(&self, job: &NewJob) -> StoreResult<()>;
+    /// Leases the next runnable job, fairly across tenants: tenants with fewer
+    /// running jobs first, then the one served least recently.
+    async fn claim(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Job>>;
+    /// Extends the lease; false if the worker no longer holds it.
+    async fn heartbeat(
+        &self,
+        job: JobId,
+        worker: &str,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    async fn set_progress(&self, job: JobId, progress: Progress) -> StoreResult<()>;
+    async fn complete(&self, job: JobId, worker: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Back to `queued` until `run_at`, keeping the error.
+    async fn retry_later(
+        &self,
+        job: JobId,
+        worker: &str,
+        error: &str,
+        run_at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Gives up: `failed`, keeping the error.
+    async fn fail(
+        &self,
+        job: JobId,
+        worker: &str,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    async fn get_job(&self, tenant: TenantId, job: JobId) -> StoreResult<Job>;
+    async fn queue_depth(&self) -> StoreResult<QueueDepth>;
 }

@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use docent_core::domain::{
-    ApiKey, AuditQuery, Bot, Email, NewApiKey, NewAuditEntry, Plan, RetrievalSettings, Role,
-    Tenant, User,
+    ApiKey, AuditQuery, Bot, Chunk, Document, DocumentStatus, Email, JobSpec, JobStatus, NewApiKey,
+    NewAuditEntry, NewJob, Plan, Progress, RetrievalSettings, Role, SourceType, Tenant, User,
 };
-use docent_core::ids::{ApiKeyId, BotId, TenantId, TokenFamilyId, UserId};
-use docent_core::store::{PageRequest, RefreshToken, RefreshUse, Store, StoreError};
+use docent_core::ids::{ApiKeyId, BotId, ChunkId, DocumentId, TenantId, TokenFamilyId, UserId};
+use docent_core::store::{
+    DocumentFilter, PageRequest, RefreshToken, RefreshUse, Store, StoreError,
+};
 
 fn tenant(name: &str) -> Tenant {
     Tenant {
@@ -467,6 +469,449 @@ pub async fn tenant_plan_can_be_changed(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
 }
 
+fn document(tenant: TenantId, bot: BotId, title: &str) -> Document {
+    Document {
+        id: DocumentId::new(),
+        tenant_id: tenant,
+        bot_id: bot,
+        title: title.into(),
+        status: DocumentStatus::Queued,
+        source_type: SourceType::Text,
+        source_url: Some(format!("https://example.com/{title}")),
+        format: "text".into(),
+        file_id: None,
+        object_key: format!("k/{title}"),
+        content_hash: "h".into(),
+        size_bytes: 10,
+        chunk_count: 0,
+        error: None,
+        metadata: serde_json::json!({}),
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    }
+}
+
+fn chunks_for(doc: &Document, texts: &[&str]) -> Vec<Chunk> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut v = vec![0.0f32; 4];
+            v[i % 4] = 1.0;
+            Chunk {
+                id: ChunkId::new(),
+                tenant_id: doc.tenant_id,
+                bot_id: doc.bot_id,
+                document_id: doc.id,
+                index: i as u32,
+                text: t.to_string(),
+                token_count: 3,
+                page: Some(1),
+                heading: Some("Intro".into()),
+                text_hash: format!("hash-{t}"),
+                embedder_id: "test-4".into(),
+                embedding: v,
+            }
+        })
+        .collect()
+}
+
+fn ingest(doc: &Document) -> NewJob {
+    NewJob::new(
+        doc.tenant_id,
+        JobSpec::IngestDocument {
+            document_id: doc.id,
+        },
+    )
+}
+
+pub async fn documents_chunks_and_indexes_stay_in_step(store: Arc<dyn Store>) {
+    let (a, b) = two_tenants(&*store).await;
+    let bot_a = bot(a.id, "a");
+    let other_bot = bot(a.id, "a2");
+    store.create_bot(&bot_a).await.unwrap();
+    store.create_bot(&other_bot).await.unwrap();
+    let doc = document(a.id, bot_a.id, "pricing");
+    store.create_document(&doc, &ingest(&doc)).await.unwrap();
+    let v0 = store.bot_index_version(a.id, bot_a.id).await.unwrap();
+
+    let chunks = chunks_for(
+        &doc,
+        &[
+            "the pro plan costs nine euros",
+            "refunds within thirty days",
+        ],
+    );
+    store.replace_chunks(a.id, doc.id, &chunks).await.unwrap();
+    // A retry replaces rather than duplicates.
+    let chunks = chunks_for(
+        &doc,
+        &[
+            "the pro plan costs nine euros",
+            "refunds within thirty days",
+        ],
+    );
+    store.replace_chunks(a.id, doc.id, &chunks).await.unwrap();
+    assert_eq!(store.list_chunks(a.id, doc.id).await.unwrap().len(), 2);
+    let ready = store.get_document(a.id, doc.id).await.unwrap();
+    assert_eq!(
+        (ready.status, ready.chunk_count),
+        (DocumentStatus::Ready, 2)
+    );
+    assert!(store.bot_index_version(a.id, bot_a.id).await.unwrap() > v0);
+
+    let hits = store
+        .keyword_search(a.id, bot_a.id, "How much is the PRO plan?", 5)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].0, chunks[0].id);
+    assert!(hits[0].1 > 0.0);
+    assert!(
+        store
+            .keyword_search(a.id, other_bot.id, "pro plan", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .keyword_search(b.id, bot_a.id, "pro plan", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .keyword_search(a.id, bot_a.id, "\"*)(:^", 5)
+            .await
+            .unwrap()
+            .is_empty(),
+        "syntax-proof"
+    );
+
+    let vectors = store.bot_vectors(a.id, bot_a.id).await.unwrap();
+    assert_eq!(
+        (vectors.ids.len(), vectors.dims, vectors.vectors.len()),
+        (2, 4, 8)
+    );
+    let hits = store
+        .get_chunk_hits(a.id, &[chunks[1].id, chunks[0].id])
+        .await
+        .unwrap();
+    assert_eq!(hits[0].chunk_id, chunks[1].id, "ranking order kept");
+    assert_eq!(hits[0].title, "pricing");
+    assert!(
+        store
+            .get_chunk_hits(b.id, &[chunks[0].id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let cached = store
+        .find_embeddings(
+            a.id,
+            "test-4",
+            &["hash-refunds within thirty days".into(), "nope".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cached.len(), 1);
+    assert!(
+        store
+            .find_embeddings(b.id, "test-4", &["hash-refunds within thirty days".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert!(matches!(
+        store.delete_document(b.id, doc.id).await,
+        Err(StoreError::NotFound)
+    ));
+    store.delete_document(a.id, doc.id).await.unwrap();
+    assert!(
+        store
+            .keyword_search(a.id, bot_a.id, "pro plan", 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .bot_vectors(a.id, bot_a.id)
+            .await
+            .unwrap()
+            .ids
+            .is_empty()
+    );
+    assert!(matches!(
+        store.replace_chunks(a.id, doc.id, &chunks).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn documents_list_filter_and_isolate(store: Arc<dyn Store>) {
+    let (a, b) = two_tenants(&*store).await;
+    let bot_a = bot(a.id, "a");
+    store.create_bot(&bot_a).await.unwrap();
+    let d1 = document(a.id, bot_a.id, "one");
+    let d2 = document(a.id, bot_a.id, "two");
+    store.create_document(&d1, &ingest(&d1)).await.unwrap();
+    store.create_document(&d2, &ingest(&d2)).await.unwrap();
+    store
+        .set_document_status(a.id, d2.id, DocumentStatus::Failed, Some("bad pdf"))
+        .await
+        .unwrap();
+    let all = store
+        .list_documents(a.id, &DocumentFilter::default(), &page(50))
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 2);
+    let failed = DocumentFilter {
+        status: Some(DocumentStatus::Failed),
+        ..Default::default()
+    };
+    let failed = store
+        .list_documents(a.id, &failed, &page(50))
+        .await
+        .unwrap();
+    assert_eq!(failed.items.len(), 1);
+    assert_eq!(failed.items[0].error.as_deref(), Some("bad pdf"));
+    assert!(
+        store
+            .list_documents(b.id, &DocumentFilter::default(), &page(50))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(matches!(
+        store.get_document(b.id, d1.id).await,
+        Err(StoreError::NotFound)
+    ));
+    let found = store
+        .find_document_by_source_url(a.id, bot_a.id, "https://example.com/one")
+        .await
+        .unwrap();
+    assert_eq!(found.unwrap().id, d1.id);
+    assert!(
+        store
+            .find_document_by_source_url(b.id, bot_a.id, "https://example.com/one")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Deleting the bot removes its documents and chunks.
+    store
+        .replace_chunks(a.id, d1.id, &chunks_for(&d1, &["alpha beta"]))
+        .await
+        .unwrap();
+    store.delete_bot(a.id, bot_a.id).await.unwrap();
+    assert!(
+        store
+            .list_documents(a.id, &DocumentFilter::default(), &page(50))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .find_embeddings(a.id, "test-4", &["hash-alpha beta".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn jobs_lease_once_retry_and_fail(store: Arc<dyn Store>) {
+    let (a, b) = two_tenants(&*store).await;
+    let job = NewJob::new(
+        a.id,
+        JobSpec::IngestDocument {
+            document_id: DocumentId::new(),
+        },
+    );
+    store.enqueue(&job).await.unwrap();
+    let now = Utc::now();
+    let lease = now + Duration::seconds(30);
+    let claimed = store.claim("w1", now, lease).await.unwrap().unwrap();
+    assert_eq!(
+        (claimed.id, claimed.attempts, claimed.status),
+        (job.id, 1, JobStatus::Running)
+    );
+    assert_eq!(claimed.spec, Some(job.spec.clone()));
+    assert!(
+        store.claim("w2", now, lease).await.unwrap().is_none(),
+        "leased jobs are not claimed twice"
+    );
+    assert!(matches!(
+        store.get_job(b.id, job.id).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // The worker died: once the lease lapses another worker takes over.
+    let later = lease + Duration::seconds(1);
+    let again = store
+        .claim("w2", later, later + Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (job.id, 2));
+    assert!(
+        !store.complete(job.id, "w1", later).await.unwrap(),
+        "the old worker lost its lease"
+    );
+    assert!(!store.heartbeat(job.id, "w1", later).await.unwrap());
+    assert!(
+        store
+            .heartbeat(job.id, "w2", later + Duration::seconds(60))
+            .await
+            .unwrap()
+    );
+
+    store
+        .set_progress(job.id, Progress { done: 3, total: 7 })
+        .await
+        .unwrap();
+    let retry_at = later + Duration::seconds(10);
+    assert!(
+        store
+            .retry_later(job.id, "w2", "embedder down", retry_at)
+            .await
+            .unwrap()
+    );
+    let queued = store.get_job(a.id, job.id).await.unwrap();
+    assert_eq!(
+        (queued.status, queued.error.as_deref()),
+        (JobStatus::Queued, Some("embedder down"))
+    );
+    assert_eq!(queued.progress, Progress { done: 3, total: 7 });
+    assert!(
+        store
+            .claim("w3", later, later + Duration::seconds(30))
+            .await
+            .unwrap()
+            .is_none(),
+        "backing off"
+    );
+    let third = store
+        .claim("w3", retry_at, retry_at + Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third.attempts, 3);
+    assert!(store.fail(job.id, "w3", "gave up", retry_at).await.unwrap());
+    let failed = store.get_job(a.id, job.id).await.unwrap();
+    assert_eq!(
+        (failed.status, failed.error.as_deref()),
+        (JobStatus::Failed, Some("gave up"))
+    );
+    assert!(failed.finished_at.is_some());
+
+    let ok = NewJob::new(
+        a.id,
+        JobSpec::IngestDocument {
+            document_id: DocumentId::new(),
+        },
+    );
+    store.enqueue(&ok).await.unwrap();
+    let c = store
+        .claim("w1", retry_at, retry_at + Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.complete(c.id, "w1", retry_at).await.unwrap());
+    assert_eq!(
+        store.get_job(a.id, ok.id).await.unwrap().status,
+        JobStatus::Succeeded
+    );
+    let depth = store.queue_depth().await.unwrap();
+    assert_eq!((depth.queued, depth.running), (0, 0));
+}
+
+pub async fn concurrent_claims_never_share_a_job(store: Arc<dyn Store>) {
+    let (a, _) = two_tenants(&*store).await;
+    for _ in 0..20 {
+        store
+            .enqueue(&NewJob::new(
+                a.id,
+                JobSpec::IngestDocument {
+                    document_id: DocumentId::new(),
+                },
+            ))
+            .await
+            .unwrap();
+    }
+    let tasks: Vec<_> = (0..4)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                let worker = format!("w{w}");
+                while let Some(job) = store
+                    .claim(&worker, Utc::now(), Utc::now() + Duration::seconds(60))
+                    .await
+                    .unwrap()
+                {
+                    mine.push(job.id);
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let unique: std::collections::HashSet<_> = all.iter().collect();
+    assert_eq!((all.len(), unique.len()), (20, 20));
+}
+
+pub async fn one_tenants_backlog_does_not_starve_another(store: Arc<dyn Store>) {
+    let (big, small) = two_tenants(&*store).await;
+    for _ in 0..50 {
+        store
+            .enqueue(&NewJob::new(
+                big.id,
+                JobSpec::IngestDocument {
+                    document_id: DocumentId::new(),
+                },
+            ))
+            .await
+            .unwrap();
+    }
+    // The big tenant has been served already.
+    let t0 = Utc::now();
+    let first = store
+        .claim("w", t0, t0 + Duration::seconds(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.tenant_id, big.id);
+    store.complete(first.id, "w", t0).await.unwrap();
+    let single = NewJob::new(
+        small.id,
+        JobSpec::IngestDocument {
+            document_id: DocumentId::new(),
+        },
+    );
+    store.enqueue(&single).await.unwrap();
+    let now = Utc::now() + Duration::seconds(1);
+    let next = store
+        .claim("w", now, now + Duration::seconds(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        next.id, single.id,
+        "the single upload goes before the backlog"
+    );
+}
+
 /// Instantiates every conformance test for one backend, given an async
 /// expression that yields a fresh, empty `Arc<dyn Store>`.
 macro_rules! conformance {
@@ -482,6 +927,11 @@ macro_rules! conformance {
                 api_keys_are_found_by_digest_and_revoked_per_tenant,
                 audit_entries_filter_and_page_newest_first,
                 tenant_plan_can_be_changed,
+                documents_chunks_and_indexes_stay_in_step,
+                documents_list_filter_and_isolate,
+                jobs_lease_once_retry_and_fail,
+                concurrent_claims_never_share_a_job,
+                one_tenants_backlog_does_not_starve_another,
             );
         }
     };

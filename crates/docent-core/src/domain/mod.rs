@@ -3,11 +3,15 @@
 mod api_key;
 mod audit;
 mod bot;
+mod document;
+mod job;
 mod tenant;
 mod user;
 
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
 pub use bot::{Bot, BotPatch, NewBot, RetrievalMode, RetrievalSettings};
+pub use document::{Chunk, ChunkView, Document, DocumentStatus, SourceType, StoredFile};
+pub use job::{Job, JobSpec, JobStatus, NewJob, Progress};
 pub use tenant::{Plan, Tenant};
 pub use user::{Email, Role, User};

@@ -150,15 +150,24 @@ impl BotStore for SqliteStore {
     }
 
     async fn delete_bot(&self, tenant: TenantId, bot: BotId) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        // Chunks go first, explicitly, so the keyword-index triggers run;
+        // documents, files and the rest follow by cascade.
+        sqlx::query("DELETE FROM chunks WHERE tenant_id = ? AND bot_id = ?")
+            .bind(tenant.to_string())
+            .bind(bot.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         let done = sqlx::query("DELETE FROM bots WHERE tenant_id = ? AND id = ?")
             .bind(tenant.to_string())
             .bind(bot.to_string())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        Ok(())
+        tx.commit().await.map_err(map_err)
     }
 }

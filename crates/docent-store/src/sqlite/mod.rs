@@ -5,6 +5,8 @@
 mod accounts;
 mod audit;
 mod bots;
+mod jobs;
+mod knowledge;
 
 use std::str::FromStr;
 use std::time::Duration;
