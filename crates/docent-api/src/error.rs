@@ -11,7 +11,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use docent_core::ServiceError;
+use docent_service::ServiceError;
 use serde_json::json;
 
 #[derive(Debug, Clone)]

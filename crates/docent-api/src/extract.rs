@@ -9,8 +9,8 @@ use axum::extract::{ConnectInfo, FromRequestParts, Path, Query};
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
 use docent_core::auth::secret::API_KEY_PREFIX;
-use docent_core::service::{ClientInfo, Ctx};
 use docent_core::store::PageRequest;
+use docent_service::{ClientInfo, Ctx};
 use serde::Deserialize;
 
 use crate::app::AppState;

@@ -2,6 +2,7 @@
 //! here. The embedded SQLite backend is the default; the backend is chosen once,
 //! at start, from the database URL.
 
+pub mod blob;
 pub mod sqlite;
 
 use std::sync::Arc;

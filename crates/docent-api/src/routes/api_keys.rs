@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use docent_core::domain::ApiKey;
 use docent_core::ids::ApiKeyId;
-use docent_core::service::{CreateApiKey, CreatedApiKey};
+use docent_service::{CreateApiKey, CreatedApiKey};
 use serde::Serialize;
 use utoipa::ToSchema;
 

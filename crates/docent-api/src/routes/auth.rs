@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use docent_core::service::{Login, Me, Signup, TenantSession};
+use docent_service::{Login, Me, Signup, TenantSession};
 use serde::Deserialize;
 use utoipa::ToSchema;
 

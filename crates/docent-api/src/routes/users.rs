@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use docent_core::domain::User;
 use docent_core::ids::UserId;
-use docent_core::service::{CreateUser, UpdateUser};
+use docent_service::{CreateUser, UpdateUser};
 use serde::Serialize;
 use utoipa::ToSchema;
 

@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 
 use super::auth::{check_new_password, hash_password, parse_email};
 use super::{Ctx, ServiceError, ServiceResult, Services};
-use crate::domain::{Role, User};
-use crate::ids::UserId;
-use crate::store::{Page, PageRequest};
+use docent_core::domain::{Role, User};
+use docent_core::ids::UserId;
+use docent_core::store::{Page, PageRequest};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateUser {

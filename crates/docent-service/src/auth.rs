@@ -7,10 +7,10 @@ use utoipa::ToSchema;
 use super::{
     Actor, ClientInfo, Ctx, Principal, ServiceError, ServiceResult, Services, blocking, limit_len,
 };
-use crate::auth::{password, secret};
-use crate::domain::{ApiKey, Email, Plan, Role, Tenant, User};
-use crate::ids::{TenantId, TokenFamilyId, UserId};
-use crate::store::{RefreshToken, RefreshUse};
+use docent_core::auth::{password, secret};
+use docent_core::domain::{ApiKey, Email, Plan, Role, Tenant, User};
+use docent_core::ids::{TenantId, TokenFamilyId, UserId};
+use docent_core::store::{RefreshToken, RefreshUse};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Signup {
@@ -181,7 +181,9 @@ impl Services {
         };
         let user = match self.store().get_user(used.tenant_id, used.user_id).await {
             Ok(user) => user,
-            Err(crate::store::StoreError::NotFound) => return Err(ServiceError::Unauthorized),
+            Err(docent_core::store::StoreError::NotFound) => {
+                return Err(ServiceError::Unauthorized);
+            }
             Err(e) => return Err(e.into()),
         };
         let tenant = self.store().get_tenant(user.tenant_id).await?;
@@ -266,7 +268,7 @@ impl Services {
                 principal: Principal::User(user.id),
                 role: user.role,
             }),
-            Err(crate::store::StoreError::NotFound) => Err(ServiceError::Unauthorized),
+            Err(docent_core::store::StoreError::NotFound) => Err(ServiceError::Unauthorized),
             Err(e) => Err(e.into()),
         }
     }

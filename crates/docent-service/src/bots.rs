@@ -3,9 +3,9 @@
 use chrono::Utc;
 
 use super::{Ctx, ServiceError, ServiceResult, Services};
-use crate::domain::{Bot, BotPatch, NewBot, Role};
-use crate::ids::BotId;
-use crate::store::{Page, PageRequest};
+use docent_core::domain::{Bot, BotPatch, NewBot, Role};
+use docent_core::ids::BotId;
+use docent_core::store::{Page, PageRequest};
 
 impl Services {
     pub async fn create_bot(&self, ctx: &Ctx, req: NewBot) -> ServiceResult<Bot> {

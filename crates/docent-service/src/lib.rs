@@ -9,10 +9,10 @@ mod users;
 
 use std::sync::Arc;
 
-use crate::auth::jwt::JwtKeys;
-use crate::domain::{NewAuditEntry, Role};
-use crate::ids::{ApiKeyId, TenantId, UserId};
-use crate::store::{Store, StoreError};
+use docent_core::auth::jwt::JwtKeys;
+use docent_core::domain::{NewAuditEntry, Role};
+use docent_core::ids::{ApiKeyId, TenantId, UserId};
+use docent_core::store::{Store, StoreError};
 
 pub use api_keys::{CreateApiKey, CreatedApiKey};
 pub use auth::{Login, Me, Signup, TenantSession, TokenPair};

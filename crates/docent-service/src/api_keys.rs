@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Ctx, Principal, ServiceError, ServiceResult, Services, limit_len};
-use crate::auth::secret;
-use crate::domain::{ApiKey, NewApiKey, Role};
-use crate::ids::{ApiKeyId, TenantId};
-use crate::store::{Page, PageRequest};
+use docent_core::auth::secret;
+use docent_core::domain::{ApiKey, NewApiKey, Role};
+use docent_core::ids::{ApiKeyId, TenantId};
+use docent_core::store::{Page, PageRequest};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateApiKey {

@@ -1,0 +1,230 @@
+//! Object storage through the `object_store` crate: a directory on local disk
+//! by default, any S3-compatible service for `s3://bucket?endpoint=…&region=…`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use docent_core::blob::{BlobError, BlobStore};
+use futures::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::signer::Signer;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+pub struct ObjectBlobStore {
+    inner: Arc<dyn ObjectStore>,
+    signer: Option<Arc<AmazonS3>>,
+    description: String,
+}
+
+impl ObjectBlobStore {
+    /// Opens the store named by `url` (`file://DIR`, `s3://BUCKET?…`), or the
+    /// `files/` directory of the data dir when `url` is `None`. S3 credentials
+    /// come from the usual `AWS_*` environment variables.
+    pub fn open(url: Option<&str>, data_dir: &Path) -> Result<Self, BlobError> {
+        match url {
+            None => Self::local(&data_dir.join("files")),
+            Some(u) if u.starts_with("file://") => Self::local(Path::new(&u["file://".len()..])),
+            Some(u) if u.starts_with("s3://") => Self::s3(u),
+            Some(u) => Err(BlobError::Backend(format!(
+                "unsupported storage URL `{u}`: use file://DIR or s3://BUCKET?endpoint=…&region=…"
+            ))),
+        }
+    }
+
+    fn local(dir: &Path) -> Result<Self, BlobError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| BlobError::Backend(format!("{}: {e}", dir.display())))?;
+        let fs = LocalFileSystem::new_with_prefix(dir).map_err(backend)?;
+        Ok(Self {
+            inner: Arc::new(fs),
+            signer: None,
+            description: format!("local:{}", dir.display()),
+        })
+    }
+
+    fn s3(raw: &str) -> Result<Self, BlobError> {
+        let url =
+            url::Url::parse(raw).map_err(|e| BlobError::Backend(format!("storage URL: {e}")))?;
+        let bucket = url
+            .host_str()
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| BlobError::Backend("storage URL names no bucket".into()))?;
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        for (key, value) in url.query_pairs() {
+            builder = match key.as_ref() {
+                "endpoint" => builder
+                    .with_endpoint(value.to_string())
+                    .with_allow_http(value.starts_with("http://"))
+                    .with_virtual_hosted_style_request(false),
+                "region" => builder.with_region(value.to_string()),
+                other => {
+                    return Err(BlobError::Backend(format!(
+                        "storage URL: unknown parameter `{other}` (endpoint, region)"
+                    )));
+                }
+            };
+        }
+        let s3 = Arc::new(builder.build().map_err(backend)?);
+        Ok(Self {
+            inner: s3.clone(),
+            signer: Some(s3),
+            description: format!("s3://{bucket}"),
+        })
+    }
+}
+
+fn backend(e: impl std::fmt::Display) -> BlobError {
+    BlobError::Backend(e.to_string())
+}
+
+fn map(e: object_store::Error) -> BlobError {
+    match e {
+        object_store::Error::NotFound { .. } => BlobError::NotFound,
+        other => backend(other),
+    }
+}
+
+fn path(key: &str) -> Result<ObjectPath, BlobError> {
+    ObjectPath::parse(key).map_err(backend)
+}
+
+#[async_trait]
+impl BlobStore for ObjectBlobStore {
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<(), BlobError> {
+        self.inner
+            .put(&path(key)?, PutPayload::from_bytes(bytes))
+            .await
+            .map(|_| ())
+            .map_err(map)
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes, BlobError> {
+        self.inner
+            .get(&path(key)?)
+            .await
+            .map_err(map)?
+            .bytes()
+            .await
+            .map_err(map)
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        match self.inner.head(&path(key)?).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(map(e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        match self.inner.delete(&path(key)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(map(e)),
+        }
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
+        let prefix = path(prefix)?;
+        let locations = self
+            .inner
+            .list(Some(&prefix))
+            .map_ok(|m| m.location)
+            .boxed();
+        self.inner
+            .delete_stream(locations)
+            .try_for_each(|_| async { Ok(()) })
+            .await
+            .or_else(|e| match e {
+                object_store::Error::NotFound { .. } => Ok(()),
+                e => Err(map(e)),
+            })
+    }
+
+    async fn presign_put(
+        &self,
+        key: &str,
+        expires_in: Duration,
+    ) -> Result<Option<String>, BlobError> {
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        let url = signer
+            .signed_url(http::Method::PUT, &path(key)?, expires_in)
+            .await
+            .map_err(map)?;
+        Ok(Some(url.to_string()))
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    async fn check(&self) -> Result<(), BlobError> {
+        // Listing one level of a prefix that need not exist: cheap everywhere.
+        self.inner
+            .list_with_delimiter(Some(&ObjectPath::from("_ready")))
+            .await
+            .map(|_| ())
+            .map_err(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_store_round_trips_and_deletes_by_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectBlobStore::open(None, dir.path()).unwrap();
+        store
+            .put("t/1/a", Bytes::from_static(b"hello"))
+            .await
+            .unwrap();
+        store
+            .put("t/1/b", Bytes::from_static(b"world!"))
+            .await
+            .unwrap();
+        store
+            .put("t/2/a", Bytes::from_static(b"other"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get("t/1/a").await.unwrap(),
+            Bytes::from_static(b"hello")
+        );
+        assert_eq!(store.size("t/1/b").await.unwrap(), Some(6));
+        assert_eq!(store.size("t/1/zzz").await.unwrap(), None);
+        assert!(matches!(store.get("nope").await, Err(BlobError::NotFound)));
+        store.delete_prefix("t/1").await.unwrap();
+        assert_eq!(store.size("t/1/a").await.unwrap(), None);
+        assert_eq!(store.size("t/2/a").await.unwrap(), Some(5));
+        store.delete("t/2/a").await.unwrap();
+        store.delete("t/2/a").await.unwrap();
+        assert!(
+            store
+                .presign_put("x", Duration::from_secs(60))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        store.check().await.unwrap();
+    }
+
+    #[test]
+    fn storage_urls_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(ObjectBlobStore::open(Some("ftp://x"), dir.path()).is_err());
+        assert!(ObjectBlobStore::open(Some("s3://bucket?colour=red"), dir.path()).is_err());
+        let s3 = ObjectBlobStore::open(
+            Some("s3://bucket?endpoint=http://127.0.0.1:9000&region=us-east-1"),
+            dir.path(),
+        );
+        assert_eq!(s3.unwrap().describe(), "s3://bucket");
+    }
+}
