@@ -116,7 +116,7 @@ fn vector_to_blob(v: &[f32]) -> Vec<u8> {
 }
 
 fn blob_to_vector(b: &[u8]) -> StoreResult<Vec<f32>> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err(backend("embedding blob length is not a multiple of 4"));
     }
     Ok(b.chunks_exact(4)
