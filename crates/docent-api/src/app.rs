@@ -4,17 +4,24 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use docent_core::auth::jwt::{JwtKeys, load_or_create_secret};
+use docent_core::auth::upload::UploadSigner;
+use docent_core::blob::BlobStore;
 use docent_core::config::Config;
+use docent_core::embed::Embedder;
 use docent_core::store::Store;
-use docent_service::{Services, TokenSettings};
+use docent_service::pipeline::{JobContext, PipelineSettings, Worker, WorkerSettings};
+use docent_service::{Deps, Services, Settings, TokenSettings};
+use docent_store::blob::ObjectBlobStore;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -27,28 +34,60 @@ pub struct AppState {
     pub services: Services,
     pub config: Arc<Config>,
     pub metrics: PrometheusHandle,
+    pub embedder: Arc<dyn Embedder>,
+    /// Wakes this process's idle workers after an enqueue.
+    pub wake: Arc<Notify>,
 }
 
 impl AppState {
     pub fn store(&self) -> &Arc<dyn Store> {
         self.services.store()
     }
+
+    pub fn wake_workers(&self) {
+        self.wake.notify_waiters();
+    }
 }
 
-pub struct App {
-    listener: TcpListener,
-    router: Router,
-    state: AppState,
+/// The parts every process role is built from: storage, blobs, the embedder
+/// and the services over them. `serve` and `worker` build the same thing.
+pub struct Components {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub blob: Arc<dyn BlobStore>,
+    pub embedder: Arc<dyn Embedder>,
+    pub services: Services,
 }
 
-impl App {
-    /// Opens the database (migrating it), prepares secrets and binds the listener.
-    pub async fn build(config: Config) -> anyhow::Result<App> {
+impl Components {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
         let store = docent_store::open(&config.database_url())
             .await
             .context("cannot open the database")?;
+        let blob: Arc<dyn BlobStore> = Arc::new(
+            ObjectBlobStore::open(config.storage_url.as_deref(), &config.data_dir)
+                .context("cannot open the object storage")?,
+        );
+        let embedder = docent_llm::embed::build(&docent_llm::embed::EmbedSettings {
+            kind: config
+                .embedder
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: String| anyhow::anyhow!(e))?,
+            model_dir: config.embed_model_dir.clone(),
+            base_url: config.embed_base_url.clone(),
+            api_key: config
+                .embed_api_key
+                .as_ref()
+                .map(|s| s.expose().to_string()),
+            model: config.embed_model.clone(),
+            dims: config.embed_dims,
+        })
+        .context("cannot set up the embedder")?;
+        tracing::info!(embedder = embedder.id(), storage = %blob.describe(), "components ready");
         let jwt_secret = match &config.jwt_secret {
             Some(secret) => secret.clone(),
             None => {
@@ -64,27 +103,90 @@ impl App {
                 secret
             }
         };
-        let services = Services::new(
-            store,
-            JwtKeys::new(&jwt_secret),
-            TokenSettings {
-                access_ttl_secs: config.access_token_ttl_secs,
-                refresh_ttl_secs: config.refresh_token_ttl_secs,
+        let services = Services::new(Deps {
+            store: store.clone(),
+            blob: blob.clone(),
+            jwt: JwtKeys::new(&jwt_secret),
+            uploads: UploadSigner::new(&jwt_secret),
+            settings: Settings {
+                tokens: TokenSettings {
+                    access_ttl_secs: config.access_token_ttl_secs,
+                    refresh_ttl_secs: config.refresh_token_ttl_secs,
+                },
+                max_upload_bytes: config.max_upload_bytes,
+                upload_url_ttl_secs: config.upload_url_ttl_secs,
+                job_max_attempts: config.job_max_attempts,
             },
-        );
-        let state = AppState {
+        });
+        Ok(Self {
+            config: Arc::new(config),
+            store,
+            blob,
+            embedder,
             services,
-            config: Arc::new(config.clone()),
-            metrics: metrics::handle(),
+        })
+    }
+
+    /// A worker over these components, sharing `wake` with the API.
+    pub fn worker(&self, wake: Arc<Notify>) -> Worker {
+        let c = &self.config;
+        let ctx = JobContext {
+            store: self.store.clone(),
+            blob: self.blob.clone(),
+            embedder: self.embedder.clone(),
+            settings: PipelineSettings {
+                extract_timeout: Duration::from_secs(c.extract_timeout_secs),
+                chunk_max_tokens: c.chunk_max_tokens,
+                chunk_overlap_tokens: c.chunk_overlap_tokens,
+                crawl_concurrency: c.crawl_concurrency,
+                crawl_delay: Duration::from_millis(c.crawl_delay_ms),
+                max_page_bytes: c.max_upload_bytes as usize,
+                job_max_attempts: c.job_max_attempts,
+            },
+            http: docent_service::pipeline::crawler_client(),
         };
-        let listener = TcpListener::bind(config.listen)
+        Worker::new(
+            ctx,
+            WorkerSettings {
+                concurrency: c.worker_concurrency,
+                lease: Duration::from_secs(c.job_lease_secs),
+                backoff_base: Duration::from_millis(c.job_backoff_base_ms),
+                ..WorkerSettings::default()
+            },
+            wake,
+        )
+    }
+}
+
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    components: Components,
+}
+
+impl App {
+    /// Opens the database (migrating it), storage and embedder, prepares
+    /// secrets and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let listen = config.listen;
+        let components = Components::build(config).await?;
+        let state = AppState {
+            services: components.services.clone(),
+            config: components.config.clone(),
+            metrics: metrics::handle(),
+            embedder: components.embedder.clone(),
+            wake: Arc::new(Notify::new()),
+        };
+        let listener = TcpListener::bind(listen)
             .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
+            .with_context(|| format!("cannot listen on {listen}"))?;
         let router = router(state.clone());
         Ok(App {
             listener,
             router,
             state,
+            components,
         })
     }
 
@@ -96,6 +198,17 @@ impl App {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// Starts this process's workers, sharing the API's wake-up signal so a
+    /// job enqueued here starts at once. They stop when `shutdown` resolves,
+    /// after their current jobs.
+    pub fn spawn_workers(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let worker = self.components.worker(self.state.wake.clone());
+        tokio::spawn(worker.run(shutdown))
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
@@ -120,7 +233,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// tracing, id propagation to the response, error rendering, panic capture.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_json_body_bytes;
-    let (api, spec) = openapi::routes()
+    // Multipart framing adds a little to the file itself.
+    let upload_limit = (state.config.max_upload_bytes as usize).saturating_add(64 * 1024);
+    let (api, spec) = openapi::routes(upload_limit)
         .with_state(state.clone())
         .split_for_parts();
     api.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", spec))

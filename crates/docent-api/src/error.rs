@@ -75,6 +75,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, m),
             ServiceError::NotFound => ApiError::not_found(),
             ServiceError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+            ServiceError::TooLarge(m) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, m),
+            ServiceError::UnsupportedType(m) => {
+                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, m)
+            }
             ServiceError::Internal(detail) => {
                 // Logged here, once; the client sees only the request id.
                 tracing::error!(error = %detail, "internal error");

@@ -1,13 +1,14 @@
 //! The OpenAPI document, generated from the handlers' annotations: the route
 //! table below is both the router and the spec, so they cannot drift apart.
 
+use axum::extract::DefaultBodyLimit;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::routes::{api_keys, auth, bots, ops, users};
+use crate::routes::{api_keys, auth, bots, knowledge, ops, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,7 +37,9 @@ impl Modify for BearerAuth {
     }
 }
 
-pub fn routes() -> OpenApiRouter<AppState> {
+/// `upload_limit`: body limit of the file upload routes (the file size limit
+/// plus room for multipart framing).
+pub fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))
@@ -50,6 +53,18 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(bots::create, bots::list))
-        .routes(routes!(bots::get, bots::update, bots::delete));
+        .routes(routes!(bots::get, bots::update, bots::delete))
+        .routes(routes!(
+            knowledge::create_document,
+            knowledge::list_documents
+        ))
+        .routes(routes!(knowledge::get_document, knowledge::delete_document))
+        .routes(routes!(knowledge::reingest_document))
+        .routes(routes!(knowledge::upload_file).layer(DefaultBodyLimit::max(upload_limit)))
+        .routes(routes!(knowledge::create_upload_url))
+        .routes(routes!(knowledge::receive_upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .routes(routes!(knowledge::ingest_file))
+        .routes(routes!(knowledge::start_crawl))
+        .routes(routes!(knowledge::get_job));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

@@ -61,6 +61,43 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Largest JSON request body accepted, in bytes.
     pub max_json_body_bytes: usize,
+    /// `file://DIR` or `s3://BUCKET?endpoint=…&region=…`; default: `DATA_DIR/files`.
+    pub storage_url: Option<String>,
+    /// Base URL clients reach this server at (for signed upload URLs); default:
+    /// from the request's `Host` header.
+    pub public_url: Option<String>,
+    /// Largest uploaded file, in bytes.
+    pub max_upload_bytes: u64,
+    /// Lifetime of a signed upload URL, in seconds.
+    pub upload_url_ttl_secs: u64,
+    /// Jobs run at once by each process's worker.
+    pub worker_concurrency: usize,
+    /// Visibility timeout: a job whose worker stops heart-beating for this long
+    /// is handed to another worker.
+    pub job_lease_secs: u64,
+    /// Attempts before a job is marked failed.
+    pub job_max_attempts: u32,
+    /// First retry delay; doubles each attempt, with jitter, capped at 10 minutes.
+    pub job_backoff_base_ms: u64,
+    /// Time limit for extracting one document's text.
+    pub extract_timeout_secs: u64,
+    /// Chunk size in the embedder's tokens; default: fitted to the embedder.
+    pub chunk_max_tokens: Option<usize>,
+    /// Tokens shared by consecutive chunks; default: about 15% of the chunk size.
+    pub chunk_overlap_tokens: Option<usize>,
+    /// `hash`, `local` or `openai`; default: `local` when `embed_model_dir` holds a model, else `hash`.
+    pub embedder: Option<String>,
+    /// Directory with config.json, tokenizer.json and model.safetensors of all-MiniLM-L6-v2.
+    pub embed_model_dir: Option<PathBuf>,
+    /// OpenAI-compatible base URL (`…/v1`) for `embedder = "openai"`.
+    pub embed_base_url: Option<String>,
+    pub embed_api_key: Option<Secret>,
+    pub embed_model: Option<String>,
+    pub embed_dims: Option<usize>,
+    /// Pages fetched at once by one crawl.
+    pub crawl_concurrency: usize,
+    /// Minimum gap between two requests of a crawl to the same host, in ms.
+    pub crawl_delay_ms: u64,
 }
 
 impl Default for Config {
@@ -75,6 +112,25 @@ impl Default for Config {
             refresh_token_ttl_secs: 30 * 24 * 3600,
             log_format: LogFormat::Text,
             max_json_body_bytes: 2 * 1024 * 1024,
+            storage_url: None,
+            public_url: None,
+            max_upload_bytes: 50 * 1024 * 1024,
+            upload_url_ttl_secs: 15 * 60,
+            worker_concurrency: 2,
+            job_lease_secs: 60,
+            job_max_attempts: 5,
+            job_backoff_base_ms: 2_000,
+            extract_timeout_secs: 120,
+            chunk_max_tokens: None,
+            chunk_overlap_tokens: None,
+            embedder: None,
+            embed_model_dir: None,
+            embed_base_url: None,
+            embed_api_key: None,
+            embed_model: None,
+            embed_dims: None,
+            crawl_concurrency: 4,
+            crawl_delay_ms: 250,
         }
     }
 }
@@ -124,7 +180,7 @@ impl Config {
 
     /// The environment variables this build reads (lower-case, without the prefix).
     /// Others named `DOCENT_*` belong to later features or other tools and are ignored.
-    const ENV_KEYS: [&'static str; 9] = [
+    const ENV_KEYS: [&'static str; 28] = [
         "listen",
         "data_dir",
         "database_url",
@@ -134,6 +190,25 @@ impl Config {
         "refresh_token_ttl_secs",
         "log_format",
         "max_json_body_bytes",
+        "storage_url",
+        "public_url",
+        "max_upload_bytes",
+        "upload_url_ttl_secs",
+        "worker_concurrency",
+        "job_lease_secs",
+        "job_max_attempts",
+        "job_backoff_base_ms",
+        "extract_timeout_secs",
+        "chunk_max_tokens",
+        "chunk_overlap_tokens",
+        "embedder",
+        "embed_model_dir",
+        "embed_base_url",
+        "embed_api_key",
+        "embed_model",
+        "embed_dims",
+        "crawl_concurrency",
+        "crawl_delay_ms",
     ];
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -175,6 +250,74 @@ impl Config {
         }
         if self.max_json_body_bytes < 1024 {
             return invalid("DOCENT_MAX_JSON_BODY_BYTES", "must be at least 1024");
+        }
+        if let Some(url) = &self.storage_url
+            && !(url.starts_with("file://") || url.starts_with("s3://"))
+        {
+            return invalid(
+                "DOCENT_STORAGE_URL",
+                "must be file://DIR or s3://BUCKET?endpoint=…&region=…",
+            );
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid("DOCENT_PUBLIC_URL", "must start with http:// or https://");
+        }
+        if self.max_upload_bytes == 0 {
+            return invalid("DOCENT_MAX_UPLOAD_BYTES", "must be greater than 0");
+        }
+        if !(10..=7 * 24 * 3600).contains(&self.upload_url_ttl_secs) {
+            return invalid(
+                "DOCENT_UPLOAD_URL_TTL_SECS",
+                "must be between 10 seconds and 7 days",
+            );
+        }
+        if !(1..=64).contains(&self.worker_concurrency) {
+            return invalid("DOCENT_WORKER_CONCURRENCY", "must be between 1 and 64");
+        }
+        if self.job_lease_secs < 2 {
+            return invalid("DOCENT_JOB_LEASE_SECS", "must be at least 2 seconds");
+        }
+        if !(1..=100).contains(&self.job_max_attempts) {
+            return invalid("DOCENT_JOB_MAX_ATTEMPTS", "must be between 1 and 100");
+        }
+        if self.extract_timeout_secs == 0 {
+            return invalid("DOCENT_EXTRACT_TIMEOUT_SECS", "must be greater than 0");
+        }
+        if let (Some(max), Some(overlap)) = (self.chunk_max_tokens, self.chunk_overlap_tokens)
+            && overlap >= max
+        {
+            return invalid(
+                "DOCENT_CHUNK_OVERLAP_TOKENS",
+                "must be smaller than DOCENT_CHUNK_MAX_TOKENS",
+            );
+        }
+        if self
+            .chunk_max_tokens
+            .is_some_and(|m| !(16..=8192).contains(&m))
+        {
+            return invalid("DOCENT_CHUNK_MAX_TOKENS", "must be between 16 and 8192");
+        }
+        if let Some(e) = &self.embedder
+            && !matches!(e.as_str(), "hash" | "local" | "openai")
+        {
+            return invalid("DOCENT_EMBEDDER", "must be hash, local or openai");
+        }
+        if self.embedder.as_deref() == Some("local") && self.embed_model_dir.is_none() {
+            return invalid(
+                "DOCENT_EMBED_MODEL_DIR",
+                "is required when DOCENT_EMBEDDER=local",
+            );
+        }
+        if self.embedder.as_deref() == Some("openai") && self.embed_base_url.is_none() {
+            return invalid(
+                "DOCENT_EMBED_BASE_URL",
+                "is required when DOCENT_EMBEDDER=openai",
+            );
+        }
+        if !(1..=16).contains(&self.crawl_concurrency) {
+            return invalid("DOCENT_CRAWL_CONCURRENCY", "must be between 1 and 16");
         }
         Ok(())
     }

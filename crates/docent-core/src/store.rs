@@ -223,6 +223,7 @@ pub trait KnowledgeStore: Send + Sync + 'static {
         tenant: TenantId,
         doc: DocumentId,
         chunks: &[Chunk],
+        title: Option<&str>,
     ) -> StoreResult<()>;
     async fn list_chunks(&self, tenant: TenantId, doc: DocumentId) -> StoreResult<Vec<ChunkView>>;
     /// Embeddings already computed by `embedder_id` for texts with these digests.
@@ -234,7 +235,21 @@ pub trait KnowledgeStore: Send + Sync + 'static {
     ) -> StoreResult<HashMap<String, Vec<f32>>>;
     /// Changes whenever a bot's chunks change, so in-memory indexes know to reload.
     async fn bot_index_version(&self, tenant: TenantId, bot: BotId) -> StoreResult<i64>;
-    async fn bot_vectors(&self, tenant: TenantId, bot: BotId) -> StoreResult<BotVectors>;
+    /// The bot's vectors made by `embedder_id` (vectors of another embedder are
+    /// not comparable and wait for re-embedding).
+    async fn bot_vectors(
+        &self,
+        tenant: TenantId,
+        bot: BotId,
+        embedder_id: &str,
+    ) -> StoreResult<BotVectors>;
+    /// Documents with chunks embedded by another embedder than `embedder_id`:
+    /// after the embedder changes, these are ingested again.
+    async fn stale_documents(
+        &self,
+        embedder_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(TenantId, DocumentId)>>;
     /// BM25 over the bot's chunks; higher score is better.
     async fn keyword_search(
         &self,

@@ -65,6 +65,12 @@ impl Services {
     pub async fn delete_bot(&self, ctx: &Ctx, id: BotId) -> ServiceResult<()> {
         ctx.actor.require(Role::Editor)?;
         self.store().delete_bot(ctx.actor.tenant_id, id).await?;
+        // The rows are gone; the stored files follow. A failure leaves orphaned
+        // bytes (logged), never a bot that is half there.
+        let prefix = super::knowledge::bot_prefix(ctx.actor.tenant_id, id);
+        if let Err(error) = self.blob.delete_prefix(&prefix).await {
+            tracing::warn!(%error, "could not delete the files of a deleted bot");
+        }
         self.audit(ctx, "bot.delete", "bot", Some(id.to_string()))
             .await;
         Ok(())

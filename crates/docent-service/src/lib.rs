@@ -5,17 +5,25 @@
 mod api_keys;
 mod auth;
 mod bots;
+mod knowledge;
+pub mod pipeline;
 mod users;
 
 use std::sync::Arc;
 
 use docent_core::auth::jwt::JwtKeys;
+use docent_core::auth::upload::UploadSigner;
+use docent_core::blob::{BlobError, BlobStore};
 use docent_core::domain::{NewAuditEntry, Role};
 use docent_core::ids::{ApiKeyId, TenantId, UserId};
 use docent_core::store::{Store, StoreError};
 
 pub use api_keys::{CreateApiKey, CreatedApiKey};
 pub use auth::{Login, Me, Signup, TenantSession, TokenPair};
+pub use knowledge::{
+    CrawlRequest, DocumentAccepted, DocumentDetail, FileAccepted, JobAccepted, NewDocumentRequest,
+    UploadParams, UploadTicket, UploadUrlRequest,
+};
 pub use users::{CreateUser, UpdateUser};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +38,10 @@ pub enum ServiceError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedType(String),
     /// Something failed that the caller could not cause; logged, never shown.
     #[error("internal: {0}")]
     Internal(String),
@@ -42,6 +54,12 @@ impl From<StoreError> for ServiceError {
             StoreError::Conflict(what) => ServiceError::Conflict(what),
             StoreError::Backend(detail) => ServiceError::Internal(detail),
         }
+    }
+}
+
+impl From<BlobError> for ServiceError {
+    fn from(e: BlobError) -> Self {
+        ServiceError::Internal(e.to_string())
     }
 }
 
@@ -101,17 +119,49 @@ pub struct TokenSettings {
     pub refresh_ttl_secs: u64,
 }
 
-/// The services, sharing one store and one key set. Cheap to clone.
+/// Limits and defaults the services enforce, taken from the configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub tokens: TokenSettings,
+    pub max_upload_bytes: u64,
+    pub upload_url_ttl_secs: u64,
+    pub job_max_attempts: u32,
+}
+
+/// What the services are built from.
+pub struct Deps {
+    pub store: Arc<dyn Store>,
+    pub blob: Arc<dyn BlobStore>,
+    pub jwt: JwtKeys,
+    pub uploads: UploadSigner,
+    pub settings: Settings,
+}
+
+/// The services, sharing one store, blob store and key set. Cheap to clone.
 #[derive(Clone)]
 pub struct Services {
     store: Arc<dyn Store>,
+    blob: Arc<dyn BlobStore>,
     jwt: JwtKeys,
+    uploads: UploadSigner,
+    settings: Arc<Settings>,
     tokens: TokenSettings,
 }
 
 impl Services {
-    pub fn new(store: Arc<dyn Store>, jwt: JwtKeys, tokens: TokenSettings) -> Self {
-        Self { store, jwt, tokens }
+    pub fn new(deps: Deps) -> Self {
+        Self {
+            store: deps.store,
+            blob: deps.blob,
+            jwt: deps.jwt,
+            uploads: deps.uploads,
+            tokens: deps.settings.tokens,
+            settings: Arc::new(deps.settings),
+        }
+    }
+
+    pub fn blob(&self) -> &Arc<dyn BlobStore> {
+        &self.blob
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

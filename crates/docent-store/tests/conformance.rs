@@ -542,7 +542,10 @@ pub async fn documents_chunks_and_indexes_stay_in_step(store: Arc<dyn Store>) {
             "refunds within thirty days",
         ],
     );
-    store.replace_chunks(a.id, doc.id, &chunks).await.unwrap();
+    store
+        .replace_chunks(a.id, doc.id, &chunks, None)
+        .await
+        .unwrap();
     // A retry replaces rather than duplicates.
     let chunks = chunks_for(
         &doc,
@@ -551,7 +554,10 @@ pub async fn documents_chunks_and_indexes_stay_in_step(store: Arc<dyn Store>) {
             "refunds within thirty days",
         ],
     );
-    store.replace_chunks(a.id, doc.id, &chunks).await.unwrap();
+    store
+        .replace_chunks(a.id, doc.id, &chunks, None)
+        .await
+        .unwrap();
     assert_eq!(store.list_chunks(a.id, doc.id).await.unwrap().len(), 2);
     let ready = store.get_document(a.id, doc.id).await.unwrap();
     assert_eq!(
@@ -590,7 +596,7 @@ pub async fn documents_chunks_and_indexes_stay_in_step(store: Arc<dyn Store>) {
         "syntax-proof"
     );
 
-    let vectors = store.bot_vectors(a.id, bot_a.id).await.unwrap();
+    let vectors = store.bot_vectors(a.id, bot_a.id, "test-4").await.unwrap();
     assert_eq!(
         (vectors.ids.len(), vectors.dims, vectors.vectors.len()),
         (2, 4, 8)
@@ -640,14 +646,14 @@ pub async fn documents_chunks_and_indexes_stay_in_step(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .bot_vectors(a.id, bot_a.id)
+            .bot_vectors(a.id, bot_a.id, "test-4")
             .await
             .unwrap()
             .ids
             .is_empty()
     );
     assert!(matches!(
-        store.replace_chunks(a.id, doc.id, &chunks).await,
+        store.replace_chunks(a.id, doc.id, &chunks, None).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -706,7 +712,7 @@ pub async fn documents_list_filter_and_isolate(store: Arc<dyn Store>) {
 
     // Deleting the bot removes its documents and chunks.
     store
-        .replace_chunks(a.id, d1.id, &chunks_for(&d1, &["alpha beta"]))
+        .replace_chunks(a.id, d1.id, &chunks_for(&d1, &["alpha beta"]), None)
         .await
         .unwrap();
     store.delete_bot(a.id, bot_a.id).await.unwrap();
@@ -912,6 +918,78 @@ pub async fn one_tenants_backlog_does_not_starve_another(store: Arc<dyn Store>) 
     );
 }
 
+/// Vectors are read per embedder, and documents indexed by another embedder
+/// are found for re-embedding (only once they are ready).
+pub async fn vectors_are_scoped_by_embedder_and_stale_documents_found(store: Arc<dyn Store>) {
+    let (a, b) = two_tenants(&*store).await;
+    let bot_a = bot(a.id, "a");
+    let bot_b = bot(b.id, "b");
+    store.create_bot(&bot_a).await.unwrap();
+    store.create_bot(&bot_b).await.unwrap();
+    let old = document(a.id, bot_a.id, "old");
+    let new = document(a.id, bot_a.id, "new");
+    let other = document(b.id, bot_b.id, "other");
+    let queued = document(a.id, bot_a.id, "queued");
+    for d in [&old, &new, &other, &queued] {
+        store.create_document(d, &ingest(d)).await.unwrap();
+    }
+    let with = |doc: &Document, embedder: &str| -> Vec<Chunk> {
+        chunks_for(doc, &["some text"])
+            .into_iter()
+            .map(|mut c| {
+                c.embedder_id = embedder.into();
+                c
+            })
+            .collect()
+    };
+    store
+        .replace_chunks(a.id, old.id, &with(&old, "model-a"), None)
+        .await
+        .unwrap();
+    store
+        .replace_chunks(a.id, new.id, &with(&new, "model-b"), Some("New title"))
+        .await
+        .unwrap();
+    store
+        .replace_chunks(b.id, other.id, &with(&other, "model-a"), None)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.get_document(a.id, new.id).await.unwrap().title,
+        "New title"
+    );
+    assert_eq!(
+        store.get_document(a.id, old.id).await.unwrap().title,
+        old.title
+    );
+    let only_b = store.bot_vectors(a.id, bot_a.id, "model-b").await.unwrap();
+    assert_eq!(only_b.ids.len(), 1);
+    assert!(
+        store
+            .bot_vectors(a.id, bot_a.id, "model-c")
+            .await
+            .unwrap()
+            .ids
+            .is_empty()
+    );
+
+    let mut stale = store.stale_documents("model-b", 100).await.unwrap();
+    stale.sort_by_key(|(_, d)| d.to_string());
+    let mut want = vec![(a.id, old.id), (b.id, other.id)];
+    want.sort_by_key(|(_, d)| d.to_string());
+    assert_eq!(stale, want);
+    // Queued again (status no longer ready): not reported twice.
+    store
+        .requeue_document(a.id, old.id, &ingest(&old))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.stale_documents("model-b", 100).await.unwrap(),
+        vec![(b.id, other.id)]
+    );
+}
+
 /// Instantiates every conformance test for one backend, given an async
 /// expression that yields a fresh, empty `Arc<dyn Store>`.
 macro_rules! conformance {
@@ -932,6 +1010,7 @@ macro_rules! conformance {
                 jobs_lease_once_retry_and_fail,
                 concurrent_claims_never_share_a_job,
                 one_tenants_backlog_does_not_starve_another,
+                vectors_are_scoped_by_embedder_and_stale_documents_found,
             );
         }
     };

@@ -34,6 +34,12 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Run job workers only (ingestion, crawls), without the HTTP API. Start
+    /// any number of them against the same database.
+    Worker {
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Apply pending database migrations, then exit.
     Migrate {
         #[command(flatten)]
@@ -56,7 +62,7 @@ fn main() -> ExitCode {
             listen: *listen,
             data_dir: data.data_dir.clone(),
         },
-        Command::Migrate { data } => Overrides {
+        Command::Migrate { data } | Command::Worker { data } => Overrides {
             listen: None,
             data_dir: data.data_dir.clone(),
         },
@@ -76,6 +82,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve { .. } => serve(config).await,
+            Command::Worker { .. } => worker(config).await,
             Command::Migrate { .. } => migrate(config).await,
         }
     });
@@ -90,9 +97,32 @@ fn main() -> ExitCode {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let app = App::build(config).await?;
-    app.run(docent_api::app::shutdown_signal()).await?;
+    // One signal stops both the API and the workers; the workers finish their
+    // current jobs (or leave them to lapse and be retried elsewhere).
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let workers = app.spawn_workers(stopped(stop_rx));
+    app.run(async move {
+        docent_api::app::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await?;
+    let _ = workers.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn worker(config: Config) -> anyhow::Result<()> {
+    let components = docent_api::app::Components::build(config).await?;
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    components
+        .worker(wake)
+        .run(docent_api::app::shutdown_signal())
+        .await;
+    Ok(())
+}
+
+async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {

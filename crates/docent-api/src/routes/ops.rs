@@ -31,8 +31,8 @@ pub struct Readiness {
     pub checks: Checks,
 }
 
-/// Each check is `ok`, `error: <reason>`, or `not_configured` for a component
-/// this deployment does not run yet.
+/// Each check is `ok` (the embedder's adds which one: `ok: hash-384`),
+/// `error: <reason>`, or `not_configured` (no LLM: chat answers extractively).
 #[derive(Serialize, ToSchema)]
 pub struct Checks {
     pub database: String,
@@ -42,7 +42,7 @@ pub struct Checks {
     pub llm: String,
 }
 
-/// Readiness: 200 when the database and storage answer, 503 otherwise.
+/// Readiness: 200 when the database, storage and queue answer, 503 otherwise.
 #[utoipa::path(get, path = "/ready", tag = "ops", responses(
     (status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
@@ -53,18 +53,27 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             "error: database unreachable".to_string()
         }
     };
-    let storage = match tokio::fs::metadata(&state.config.data_dir).await {
-        Ok(m) if m.is_dir() && !m.permissions().readonly() => "ok".to_string(),
-        _ => "error: data dir missing or read-only".to_string(),
+    let storage = match state.services.blob().check().await {
+        Ok(()) => "ok".to_string(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: storage check failed");
+            "error: object storage unreachable".to_string()
+        }
     };
-    let healthy = database == "ok" && storage == "ok";
+    let queue = match state.store().queue_depth().await {
+        Ok(_) => "ok".to_string(),
+        Err(_) => "error: job queue unreachable".to_string(),
+    };
+    // The embedder in use is named, so operators see which one they run.
+    let embedder = format!("ok: {}", state.embedder.id());
+    let healthy = database == "ok" && storage == "ok" && queue == "ok";
     let body = Readiness {
         status: if healthy { "ok" } else { "unavailable" },
         checks: Checks {
             database,
             storage,
-            queue: "not_configured".into(),
-            embedder: "not_configured".into(),
+            queue,
+            embedder,
             llm: "not_configured".into(),
         },
     };
@@ -83,6 +92,10 @@ pub fn metrics_route(state: AppState) -> Router {
         .route(
             "/metrics",
             axum::routing::get(|State(state): State<AppState>| async move {
+                if let Ok(depth) = state.store().queue_depth().await {
+                    metrics::gauge!("docent_jobs_queued").set(depth.queued as f64);
+                    metrics::gauge!("docent_jobs_running").set(depth.running as f64);
+                }
                 state.metrics.run_upkeep();
                 (
                     [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -14,6 +14,8 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
+pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret";
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -23,13 +25,16 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_path_buf(),
-        jwt_secret: Some(Secret::new("test-secret-test-secret-test-secret")),
+        jwt_secret: Some(Secret::new(TEST_SECRET)),
+        embedder: Some("hash".into()),
+        job_backoff_base_ms: 20,
         ..Config::default()
     };
     tweak(&mut config);
     let app = App::build(config).await.expect("app builds");
     let addr = app.local_addr();
     let store = app.state().store().clone();
+    app.spawn_workers(std::future::pending());
     tokio::spawn(app.run(std::future::pending()));
     TestApp {
         addr,
@@ -148,6 +153,66 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_str().unwrap().into()
+    }
+
+    /// Polls a job until it finishes (succeeded or failed), failing the test
+    /// after a generous deadline. Returns the job's final JSON.
+    pub async fn wait_job(&self, token: &str, job_id: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let (status, job) = self.get(&format!("/api/v1/jobs/{job_id}"), token).await;
+            assert_eq!(status, StatusCode::OK, "{job}");
+            if job["status"] == "succeeded" || job["status"] == "failed" {
+                return job;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "job did not finish: {job}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Posts a text document and waits for its ingestion.
+    pub async fn add_text(
+        &self,
+        token: &str,
+        bot: &str,
+        title: &str,
+        text: &str,
+    ) -> (String, Value) {
+        let (status, body) = self
+            .post(
+                "/api/v1/docs",
+                token,
+                json!({"bot_id": bot, "title": title, "text": text}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let job = self.wait_job(token, body["job_id"].as_str().unwrap()).await;
+        assert_eq!(job["status"], "succeeded", "{job}");
+        (body["document"]["id"].as_str().unwrap().to_string(), job)
+    }
+
+    pub async fn upload(
+        &self,
+        token: &str,
+        bot: &str,
+        filename: &str,
+        bytes: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let res = self
+            .client
+            .post(self.url(&format!("/api/v1/bots/{bot}/files")))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn api_key(&self, token: &str, role: &str) -> (String, String) {

@@ -40,6 +40,8 @@ CREATE TABLE documents (
 CREATE INDEX documents_by_tenant ON documents (tenant_id, id);
 CREATE INDEX documents_by_bot ON documents (tenant_id, bot_id, id);
 CREATE INDEX documents_by_source ON documents (bot_id, source_url);
+-- One document per uploaded file: ingesting it twice is a conflict.
+CREATE UNIQUE INDEX documents_by_file ON documents (file_id);
 
 CREATE TABLE chunks (
     id            TEXT PRIMARY KEY,

@@ -418,6 +418,7 @@ impl KnowledgeStore for SqliteStore {
         tenant: TenantId,
         doc: DocumentId,
         chunks: &[Chunk],
+        title: Option<&str>,
     ) -> StoreResult<()> {
         let mut tx = self.pool().begin().await.map_err(map_err)?;
         let bot: Option<(String,)> =
@@ -460,11 +461,13 @@ impl KnowledgeStore for SqliteStore {
             insert.build().execute(&mut *tx).await.map_err(map_err)?;
         }
         sqlx::query(
-            "UPDATE documents SET status = 'ready', error = NULL, chunk_count = ?, updated_at = ?
+            "UPDATE documents SET status = 'ready', error = NULL, chunk_count = ?, updated_at = ?,
+                 title = coalesce(?, title)
              WHERE tenant_id = ? AND id = ?",
         )
         .bind(chunks.len() as i64)
         .bind(ts(Utc::now()))
+        .bind(title)
         .bind(tenant.to_string())
         .bind(doc.to_string())
         .execute(&mut *tx)
@@ -540,7 +543,12 @@ impl KnowledgeStore for SqliteStore {
         Ok(v)
     }
 
-    async fn bot_vectors(&self, tenant: TenantId, bot: BotId) -> StoreResult<BotVectors> {
+    async fn bot_vectors(
+        &self,
+        tenant: TenantId,
+        bot: BotId,
+        embedder_id: &str,
+    ) -> StoreResult<BotVectors> {
         // Version and rows in one read transaction, so they agree.
         let mut tx = self.pool().begin().await.map_err(map_err)?;
         let (version,): (i64,) =
@@ -551,9 +559,10 @@ impl KnowledgeStore for SqliteStore {
                 .await
                 .map_err(map_err)?;
         let rows: Vec<(String, Vec<u8>)> =
-            sqlx::query_as("SELECT id, embedding FROM chunks WHERE tenant_id = ? AND bot_id = ?")
+            sqlx::query_as("SELECT id, embedding FROM chunks WHERE tenant_id = ? AND bot_id = ? AND embedder_id = ?")
                 .bind(tenant.to_string())
                 .bind(bot.to_string())
+                .bind(embedder_id)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(map_err)?;
@@ -568,14 +577,32 @@ impl KnowledgeStore for SqliteStore {
                 out.dims = v.len();
             }
             if v.len() != out.dims {
-                // Mixed dimensions only exist mid re-embedding; the rows of the
-                // old embedder are left out until they are replaced.
-                continue;
+                return Err(backend("vectors of one embedder differ in dimension"));
             }
             out.ids.push(parse_id(&id)?);
             out.vectors.extend_from_slice(&v);
         }
         Ok(out)
+    }
+
+    async fn stale_documents(
+        &self,
+        embedder_id: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(TenantId, DocumentId)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT DISTINCT c.tenant_id, c.document_id FROM chunks c
+             JOIN documents d ON d.id = c.document_id AND d.tenant_id = c.tenant_id
+             WHERE c.embedder_id != ? AND d.status = 'ready' LIMIT ?",
+        )
+        .bind(embedder_id)
+        .bind(limit as i64)
+        .fetch_all(self.pool())
+        .await
+        .map_err(map_err)?;
+        rows.iter()
+            .map(|(t, d)| Ok((parse_id(t)?, parse_id(d)?)))
+            .collect()
     }
 
     async fn keyword_search(

@@ -1,0 +1,158 @@
+//! Crawling a real (local) website through the API: pages become documents,
+//! robots.txt and the sitemap are used, and a re-crawl updates changed pages
+//! and skips unchanged ones.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::get;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+type Pricing = Arc<Mutex<String>>;
+
+async fn site(pricing: Pricing) -> String {
+    let page = |title: &'static str, body: &'static str| {
+        move || async move {
+            Html(format!(
+                "<html><head><title>{title}</title></head><body><main>{body}</main></body></html>"
+            ))
+        }
+    };
+    let app = Router::new()
+        .route("/", get(page("Home", r#"<h1>Welcome</h1><p>Docent answers from your docs.</p>
+            <a href="/guide">Guide</a> <a href="/pricing#plans">Pricing</a> <a href="/private/notes">Notes</a>
+            <a href="https://elsewhere.example/">Elsewhere</a>"#)))
+        .route("/guide", get(page("Guide", r#"<p>Install the binary and run serve.</p><a href="/">Home</a>"#)))
+        .route("/pricing", get(|State(p): State<Pricing>| async move {
+            let body = p.lock().unwrap().clone();
+            Html(format!("<html><head><title>Pricing</title></head><body><main><p>{body}</p></main></body></html>"))
+        }))
+        .route("/private/notes", get(page("Secret", "<p>Internal notes must not be crawled.</p>")))
+        .route("/orphan", get(page("Orphan", "<p>Only the sitemap links to this page.</p>")))
+        .route("/robots.txt", get(|| async { "User-agent: *\nDisallow: /private/\n" }))
+        .route("/sitemap.xml", get(|| async {
+            ([("content-type", "application/xml")], r#"<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>/orphan</loc></url></urlset>"#)
+        }))
+        .with_state(pricing);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+async fn crawl(app: &TestApp, token: &str, bot: &str, url: &str) -> Value {
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/bots/{bot}/crawl"),
+            token,
+            json!({"url": url, "max_pages": 20, "max_depth": 3}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let job = app.wait_job(token, body["job_id"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["kind"], "crawl");
+    job
+}
+
+/// Waits until every document of the bot is ready; returns them by URL path.
+async fn ready_docs(app: &TestApp, token: &str, bot: &str) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, list) = app.get(&format!("/api/v1/docs?bot_id={bot}"), token).await;
+        let docs = list["documents"].as_array().unwrap().clone();
+        if !docs.is_empty() && docs.iter().all(|d| d["status"] == "ready") {
+            let mut docs = docs;
+            docs.sort_by_key(|d| d["source_url"].as_str().unwrap().to_string());
+            return docs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "documents not ready: {list}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_crawl_indexes_the_site_and_a_recrawl_only_updates_what_changed() {
+    let pricing: Pricing = Arc::new(Mutex::new("The Pro plan costs nine euros.".into()));
+    let base = site(pricing.clone()).await;
+    let app = spawn_app_with(|c| c.crawl_delay_ms = 5).await;
+    let owner = app.signup("ann@acme.io").await;
+    let bot = app.create_bot(&owner.token, "Site").await;
+
+    let job = crawl(&app, &owner.token, &bot, &format!("{base}/")).await;
+    assert_eq!(job["progress"]["done"], 4, "{job}");
+    let docs = ready_docs(&app, &owner.token, &bot).await;
+    let urls: Vec<&str> = docs
+        .iter()
+        .map(|d| d["source_url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            format!("{base}/"),
+            format!("{base}/guide"),
+            format!("{base}/orphan"),
+            format!("{base}/pricing")
+        ],
+        "robots.txt keeps /private out, the sitemap brings /orphan in, fragments are dropped"
+    );
+    let titles: Vec<&str> = docs.iter().map(|d| d["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Home", "Guide", "Orphan", "Pricing"]);
+    assert!(docs.iter().all(|d| d["source_type"] == "crawl"));
+
+    // The site changes one page; a re-crawl touches only that one.
+    *pricing.lock().unwrap() = "The Pro plan now costs twelve euros.".into();
+    crawl(&app, &owner.token, &bot, &format!("{base}/")).await;
+    let again = ready_docs(&app, &owner.token, &bot).await;
+    assert_eq!(again.len(), 4, "no duplicates: {again:?}");
+    for (before, after) in docs.iter().zip(&again) {
+        assert_eq!(before["id"], after["id"]);
+        let changed = before["source_url"].as_str().unwrap().ends_with("/pricing");
+        assert_eq!(
+            before["updated_at"] != after["updated_at"],
+            changed,
+            "{before} → {after}"
+        );
+    }
+    let pricing_doc = again[3]["id"].as_str().unwrap();
+    let (_, detail) = app
+        .get(&format!("/api/v1/docs/{pricing_doc}"), &owner.token)
+        .await;
+    let text = detail["chunks"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("twelve euros") && !text.contains("nine"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn crawling_an_unreachable_site_fails_the_job_with_its_reason() {
+    let app = spawn_app_with(|c| {
+        c.crawl_delay_ms = 5;
+        c.job_max_attempts = 1;
+    })
+    .await;
+    let owner = app.signup("ann@acme.io").await;
+    let bot = app.create_bot(&owner.token, "Site").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/bots/{bot}/crawl"),
+            &owner.token,
+            json!({"url": "http://127.0.0.1:9/"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let job = app
+        .wait_job(&owner.token, body["job_id"].as_str().unwrap())
+        .await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(!job["error"].as_str().unwrap().is_empty());
+}

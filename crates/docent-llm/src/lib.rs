@@ -1,0 +1,5 @@
+//! Model providers of Docent. Embedders: feature hashing (no download, the
+//! fallback), a local all-MiniLM-L6-v2 on the CPU through candle, and any
+//! OpenAI-compatible embeddings API.
+
+pub mod embed;

@@ -1,0 +1,151 @@
+//! Embedders against real counterparts: the OpenAI wire format over HTTP (a
+//! fake server speaking it), and the genuine all-MiniLM-L6-v2 weights.
+
+use std::path::PathBuf;
+
+use docent_core::embed::{EmbedError, Embedder};
+use docent_llm::embed::{EmbedSettings, EmbedderKind, LocalEmbedder, OpenAiEmbedder, build};
+use docent_testkit::{FakeOpenAi, Script, fake_embedding};
+
+fn cos(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[tokio::test]
+async fn openai_embedder_speaks_the_wire_format() {
+    let fake = FakeOpenAi::start().await;
+    let e = OpenAiEmbedder::new(
+        &fake.base_url(),
+        Some("sk-test".into()),
+        "m".into(),
+        Some(384),
+    )
+    .unwrap();
+    let texts = vec!["first text".to_string(), "second text".to_string()];
+    let got = e.embed(&texts).await.unwrap();
+    assert_eq!(got.len(), 2);
+    for (v, t) in got.iter().zip(&texts) {
+        let want = fake_embedding(t);
+        assert!((cos(v, &want) - 1.0).abs() < 1e-5);
+    }
+    assert_eq!(e.dims(), 384);
+    assert_eq!(e.id(), "openai:m:384");
+}
+
+#[tokio::test]
+async fn openai_errors_are_classified_for_retry() {
+    // Two 503s are retried inside one call, with backoff.
+    let fake = FakeOpenAi::start_with(Script {
+        fail_first: 2,
+        fail_status: 503,
+        ..Script::default()
+    })
+    .await;
+    let e = OpenAiEmbedder::new(&fake.base_url(), None, "m".into(), Some(384)).unwrap();
+    let texts = vec!["x".to_string()];
+    assert!(e.embed(&texts).await.is_ok());
+    assert_eq!(fake.requests(), 3);
+    // Persistent 429s give up after three tries, as retryable for the job queue.
+    fake.set_script(Script {
+        fail_first: 6,
+        fail_status: 429,
+        ..Script::default()
+    })
+    .await;
+    assert!(matches!(
+        e.embed(&texts).await,
+        Err(EmbedError::Unavailable(_))
+    ));
+    assert_eq!(fake.requests(), 6);
+
+    fake.set_script(Script {
+        fail_first: 100,
+        fail_status: 400,
+        ..Script::default()
+    })
+    .await;
+    assert!(matches!(e.embed(&texts).await, Err(EmbedError::Failed(_))));
+    assert_eq!(fake.requests(), 7, "a 400 is not retried");
+
+    let wrong_dims = OpenAiEmbedder::new(
+        &FakeOpenAi::start().await.base_url(),
+        None,
+        "m".into(),
+        Some(768),
+    )
+    .unwrap();
+    let err = wrong_dims.embed(&texts).await.unwrap_err();
+    assert!(err.to_string().contains("DOCENT_EMBED_DIMS"), "{err}");
+
+    let down = OpenAiEmbedder::new("http://127.0.0.1:9/v1", None, "m".into(), Some(384)).unwrap();
+    assert!(matches!(
+        down.embed(&texts).await,
+        Err(EmbedError::Unavailable(_))
+    ));
+}
+
+#[test]
+fn build_picks_and_validates() {
+    let hash = build(&EmbedSettings::default()).unwrap();
+    assert_eq!(hash.id(), "hash-384");
+    let missing = build(&EmbedSettings {
+        kind: Some(EmbedderKind::Local),
+        ..EmbedSettings::default()
+    });
+    assert!(missing.is_err());
+    let no_dir = build(&EmbedSettings {
+        model_dir: Some("/nonexistent/model".into()),
+        ..EmbedSettings::default()
+    });
+    assert!(
+        no_dir
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("/nonexistent/model")
+    );
+    assert!("nope".parse::<EmbedderKind>().is_err());
+}
+
+/// The weights `scripts/fetch-model.sh` installs (the test script runs it).
+fn model_dir() -> PathBuf {
+    let dir = std::env::var_os("DOCENT_TEST_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.tools/models/all-MiniLM-L6-v2")
+        });
+    assert!(
+        dir.join("model.safetensors").exists(),
+        "no model in {}: run scripts/fetch-model.sh",
+        dir.display()
+    );
+    dir
+}
+
+#[tokio::test]
+async fn local_minilm_matches_sentence_transformers() {
+    let e = LocalEmbedder::load(&model_dir()).unwrap();
+    assert_eq!(e.dims(), 384);
+    let texts: Vec<String> = [
+        "This is an example sentence",
+        "How do I reset my password?",
+        "Steps to recover access to your account when you forgot the login secret",
+        "The weather in Lisbon is sunny today",
+    ]
+    .map(String::from)
+    .to_vec();
+    let v = e.embed(&texts).await.unwrap();
+    // Reference values from sentence-transformers for the first sentence.
+    for (got, want) in v[0].iter().zip([0.0677f32, 0.0634, 0.0488]) {
+        assert!((got - want).abs() < 2e-3, "{:?}", &v[0][..3]);
+    }
+    assert!(
+        cos(&v[1], &v[2]) > cos(&v[1], &v[3]) + 0.2,
+        "meaning, not words, should match"
+    );
+    // Batching and padding do not change a text's vector.
+    let alone = e.embed(&texts[3..]).await.unwrap();
+    assert!((cos(&alone[0], &v[3]) - 1.0).abs() < 1e-4);
+    // The tokenizer counts word pieces without special tokens.
+    assert_eq!(e.tokens().count("This is an example sentence"), 5);
+}

@@ -1,0 +1,207 @@
+//! The crawl job: walks a site with `docent-crawl` and turns each page into a
+//! document of the bot, keyed by its canonical URL. A page seen before with the
+//! same content hash is skipped; a changed one gets its new source and is
+//! ingested again; a new one is created. Because pages are matched by URL, a
+//! crawl retried after a crash creates no duplicates.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::Utc;
+use docent_core::domain::{Document, DocumentStatus, Job, JobSpec, NewJob, Progress, SourceType};
+use docent_core::ids::{BotId, DocumentId};
+use docent_core::store::StoreError;
+use docent_crawl::{CrawlEvent, CrawlOptions, Page};
+use docent_ingest::SourceKind;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Notify, mpsc};
+
+use super::{JobContext, JobError};
+
+pub(super) async fn run(ctx: &JobContext, job: &Job, wake: &Arc<Notify>) -> Result<(), JobError> {
+    let Some(JobSpec::Crawl {
+        bot_id,
+        url,
+        max_pages,
+        max_depth,
+        include,
+        exclude,
+    }) = &job.spec
+    else {
+        return Err(JobError::Fatal("not a crawl job".into()));
+    };
+    match ctx.store.get_bot(job.tenant_id, *bot_id).await {
+        Err(StoreError::NotFound) => return Ok(()), // bot deleted meanwhile
+        other => other?,
+    };
+    let start = url::Url::parse(url).map_err(|e| JobError::Fatal(format!("bad start URL: {e}")))?;
+    let options = CrawlOptions {
+        max_pages: *max_pages,
+        max_depth: *max_depth,
+        include: include.clone(),
+        exclude: exclude.clone(),
+        concurrency: ctx.settings.crawl_concurrency.max(1),
+        delay: ctx.settings.crawl_delay,
+        max_page_bytes: ctx.settings.max_page_bytes,
+        ..CrawlOptions::new(start)
+    };
+    let total = u64::from(*max_pages);
+    ctx.store
+        .set_progress(job.id, Progress { done: 0, total })
+        .await?;
+
+    let (tx, mut rx) = mpsc::channel(16);
+    let http = ctx.http.clone();
+    let crawler = tokio::spawn(async move { docent_crawl::crawl(&http, options, tx).await });
+    let mut stats = Stats::default();
+    while let Some(event) = rx.recv().await {
+        match event {
+            CrawlEvent::Page(page) => {
+                save_page(ctx, job, *bot_id, page, &mut stats).await?;
+                wake.notify_waiters();
+                let done = u64::from(stats.pages());
+                ctx.store
+                    .set_progress(
+                        job.id,
+                        Progress {
+                            done,
+                            total: total.max(done),
+                        },
+                    )
+                    .await?;
+            }
+            CrawlEvent::Skipped { url, reason } => {
+                stats.skipped += 1;
+                tracing::debug!(%url, %reason, "page skipped");
+            }
+        }
+    }
+    let summary = crawler
+        .await
+        .map_err(|e| JobError::Fatal(format!("the crawler crashed: {e}")))?
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+    let done = u64::from(stats.pages());
+    ctx.store
+        .set_progress(job.id, Progress { done, total: done })
+        .await?;
+    tracing::info!(
+        created = stats.created,
+        updated = stats.updated,
+        unchanged = stats.unchanged,
+        skipped = stats.skipped,
+        fetched = summary.pages,
+        "crawl finished"
+    );
+    Ok(())
+}
+
+#[derive(Default)]
+struct Stats {
+    created: u32,
+    updated: u32,
+    unchanged: u32,
+    skipped: u32,
+}
+
+impl Stats {
+    fn pages(&self) -> u32 {
+        self.created + self.updated + self.unchanged
+    }
+}
+
+async fn save_page(
+    ctx: &JobContext,
+    job: &Job,
+    bot: BotId,
+    page: Page,
+    stats: &mut Stats,
+) -> Result<(), JobError> {
+    let tenant = job.tenant_id;
+    let Some(kind) = page_kind(&page) else {
+        stats.skipped += 1;
+        return Ok(());
+    };
+    let url = page.url.to_string();
+    let hash = sha256_hex(&page.body);
+    let existing = ctx
+        .store
+        .find_document_by_source_url(tenant, bot, &url)
+        .await?;
+    let ingest = |doc: DocumentId| NewJob {
+        max_attempts: ctx.settings.job_max_attempts,
+        ..NewJob::new(tenant, JobSpec::IngestDocument { document_id: doc })
+    };
+    match existing {
+        Some(doc) if doc.content_hash == hash && doc.status != DocumentStatus::Failed => {
+            stats.unchanged += 1;
+        }
+        Some(mut doc) => {
+            ctx.blob.put(&doc.object_key, page.body.clone()).await?;
+            doc.content_hash = hash;
+            doc.size_bytes = page.body.len() as u64;
+            doc.format = kind.as_str().into();
+            doc.status = DocumentStatus::Queued;
+            doc.error = None;
+            ctx.store
+                .update_document_source(&doc, &ingest(doc.id))
+                .await?;
+            stats.updated += 1;
+        }
+        None => {
+            let id = DocumentId::new();
+            let now = Utc::now();
+            let doc = Document {
+                id,
+                tenant_id: tenant,
+                bot_id: bot,
+                // The page's own <title> replaces this once extracted.
+                title: url.chars().take(500).collect(),
+                status: DocumentStatus::Queued,
+                source_type: SourceType::Crawl,
+                source_url: Some(url),
+                format: kind.as_str().into(),
+                file_id: None,
+                object_key: format!("{tenant}/{bot}/docs/{id}"),
+                content_hash: hash,
+                size_bytes: page.body.len() as u64,
+                chunk_count: 0,
+                error: None,
+                metadata: serde_json::json!({ "crawl_job_id": job.id, "depth": page.depth }),
+                created_at: now,
+                updated_at: now,
+            };
+            ctx.blob.put(&doc.object_key, page.body.clone()).await?;
+            if let Err(e) = ctx.store.create_document(&doc, &ingest(id)).await {
+                let _ = ctx.blob.delete(&doc.object_key).await;
+                return Err(e.into());
+            }
+            stats.created += 1;
+        }
+    }
+    Ok(())
+}
+
+/// The format of a fetched page: binary formats by their bytes, text formats
+/// by the server's content type (a `text/plain` page that looks like Markdown
+/// is still text).
+fn page_kind(page: &Page) -> Option<SourceKind> {
+    let detected = docent_ingest::detect(&page.body, Some(page.url.path()))?;
+    if matches!(detected, SourceKind::Pdf | SourceKind::Docx) {
+        return Some(detected);
+    }
+    Some(match page.content_type.as_str() {
+        "text/html" | "application/xhtml+xml" => SourceKind::Html,
+        "text/markdown" | "text/x-markdown" => SourceKind::Markdown,
+        "text/csv" => SourceKind::Csv,
+        "application/json" => SourceKind::Json,
+        "text/plain" => SourceKind::Text,
+        _ => detected,
+    })
+}
+
+fn sha256_hex(bytes: &Bytes) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

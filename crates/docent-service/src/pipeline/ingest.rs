@@ -1,0 +1,194 @@
+//! Ingesting one document: source bytes → text (with page and heading
+//! metadata) → chunks sized for the embedder → vectors → both indexes, swapped
+//! in atomically so a retry or a re-ingest never leaves duplicates.
+
+use std::collections::HashMap;
+
+use docent_core::domain::{Chunk, DocumentStatus, Job, Progress};
+use docent_core::ids::{ChunkId, DocumentId};
+use docent_core::store::StoreError;
+use docent_ingest::{Extracted, Limits, SourceKind};
+use sha2::{Digest, Sha256};
+
+use super::{JobContext, JobError};
+
+pub(super) async fn run(
+    ctx: &JobContext,
+    job: &Job,
+    document_id: DocumentId,
+) -> Result<(), JobError> {
+    let tenant = job.tenant_id;
+    let doc = match ctx.store.get_document(tenant, document_id).await {
+        Ok(doc) => doc,
+        // Deleted while queued: nothing left to do.
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    ctx.store
+        .set_document_status(tenant, doc.id, DocumentStatus::Processing, None)
+        .await?;
+    let bytes = ctx.blob.get(&doc.object_key).await?;
+    let kind = source_kind(&doc.format)
+        .ok_or_else(|| JobError::Fatal(format!("unsupported format `{}`", doc.format)))?;
+    let extracted = extract(ctx, kind, bytes).await?;
+
+    let config = ctx.settings.chunking(ctx.embedder.as_ref());
+    let tokens = ctx.embedder.tokens();
+    let (pieces, title) = tokio::task::spawn_blocking(move || {
+        let chunks = docent_ingest::chunk(&extracted, &config, tokens.as_ref());
+        (chunks, extracted.title)
+    })
+    .await
+    .map_err(|e| JobError::Fatal(format!("chunking failed: {e}")))?;
+
+    let hashes: Vec<String> = pieces
+        .iter()
+        .map(|p| sha256_hex(p.text.as_bytes()))
+        .collect();
+    let vectors = embed(
+        ctx,
+        job,
+        &pieces.iter().map(|p| p.text.clone()).collect::<Vec<_>>(),
+        &hashes,
+    )
+    .await?;
+    let chunks: Vec<Chunk> = pieces
+        .into_iter()
+        .zip(hashes)
+        .zip(vectors)
+        .map(|((p, text_hash), embedding)| Chunk {
+            id: ChunkId::new(),
+            tenant_id: tenant,
+            bot_id: doc.bot_id,
+            document_id: doc.id,
+            index: p.index,
+            text: p.text,
+            token_count: p.token_count,
+            page: p.page,
+            heading: p.heading,
+            text_hash,
+            embedder_id: ctx.embedder.id().to_string(),
+            embedding,
+        })
+        .collect();
+    // Crawled pages are first stored under their URL; the page's own title is
+    // better once known. Files and posted documents keep the title they were given.
+    let better_title = match doc.source_type {
+        docent_core::domain::SourceType::Crawl => title.as_deref(),
+        _ => None,
+    };
+    match ctx
+        .store
+        .replace_chunks(tenant, doc.id, &chunks, better_title)
+        .await
+    {
+        // Deleted while being ingested: nothing to index.
+        Ok(()) | Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    metrics::counter!("docent_chunks_indexed_total").increment(chunks.len() as u64);
+    tracing::info!(chunks = chunks.len(), "document indexed");
+    Ok(())
+}
+
+fn source_kind(format: &str) -> Option<SourceKind> {
+    Some(match format {
+        "pdf" => SourceKind::Pdf,
+        "docx" => SourceKind::Docx,
+        "html" => SourceKind::Html,
+        "markdown" => SourceKind::Markdown,
+        "text" => SourceKind::Text,
+        "csv" => SourceKind::Csv,
+        "json" => SourceKind::Json,
+        _ => return None,
+    })
+}
+
+/// Extraction runs on a blocking thread under a time limit. A parser stuck
+/// past it cannot be killed from here; the job fails and its thread is left to
+/// finish on its own (the blocking pool is bounded).
+async fn extract(
+    ctx: &JobContext,
+    kind: SourceKind,
+    bytes: bytes::Bytes,
+) -> Result<Extracted, JobError> {
+    let task = tokio::task::spawn_blocking(move || {
+        docent_ingest::extract(kind, &bytes, &Limits::default())
+    });
+    match tokio::time::timeout(ctx.settings.extract_timeout, task).await {
+        Err(_) => Err(JobError::Fatal(format!(
+            "text extraction took longer than {} s",
+            ctx.settings.extract_timeout.as_secs()
+        ))),
+        Ok(Err(join)) => Err(JobError::Fatal(format!("text extraction crashed: {join}"))),
+        Ok(Ok(Err(e))) => Err(JobError::Fatal(e.to_string())),
+        Ok(Ok(Ok(extracted))) => Ok(extracted),
+    }
+}
+
+/// Embeds in the embedder's batch size, reusing vectors already computed for
+/// identical text in this tenant (re-uploads, re-crawls, re-ingests), and
+/// reports progress as chunks done over chunks total.
+async fn embed(
+    ctx: &JobContext,
+    job: &Job,
+    texts: &[String],
+    hashes: &[String],
+) -> Result<Vec<Vec<f32>>, JobError> {
+    let known = ctx
+        .store
+        .find_embeddings(job.tenant_id, ctx.embedder.id(), hashes)
+        .await?;
+    let mut out: Vec<Option<Vec<f32>>> = hashes.iter().map(|h| known.get(h).cloned()).collect();
+    let missing: Vec<usize> = (0..texts.len()).filter(|&i| out[i].is_none()).collect();
+    let total = texts.len() as u64;
+    let mut done = total - missing.len() as u64;
+    ctx.store
+        .set_progress(job.id, Progress { done, total })
+        .await?;
+    // Identical texts inside one document are embedded once.
+    let mut first_of: HashMap<&str, usize> = HashMap::new();
+    let mut todo = Vec::new();
+    for &i in &missing {
+        if !first_of.contains_key(hashes[i].as_str()) {
+            first_of.insert(hashes[i].as_str(), i);
+            todo.push(i);
+        }
+    }
+    for batch in todo.chunks(ctx.embedder.batch_size().max(1)) {
+        let inputs: Vec<String> = batch.iter().map(|&i| texts[i].clone()).collect();
+        let vectors = ctx.embedder.embed(&inputs).await?;
+        if vectors.len() != inputs.len() {
+            return Err(JobError::Fatal(
+                "the embedder returned a wrong number of vectors".into(),
+            ));
+        }
+        for (&i, v) in batch.iter().zip(vectors) {
+            out[i] = Some(v);
+        }
+        done += batch.len() as u64;
+        ctx.store
+            .set_progress(
+                job.id,
+                Progress {
+                    done: done.min(total),
+                    total,
+                },
+            )
+            .await?;
+    }
+    for &i in &missing {
+        if out[i].is_none() {
+            out[i] = out[first_of[hashes[i].as_str()]].clone();
+        }
+    }
+    metrics::counter!("docent_embeddings_computed_total").increment(todo.len() as u64);
+    Ok(out.into_iter().map(|v| v.unwrap_or_default()).collect())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

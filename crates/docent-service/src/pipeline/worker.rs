@@ -1,0 +1,264 @@
+//! The worker: a few slots, each leasing one job at a time from the queue,
+//! heart-beating its lease while the job runs, and recording the outcome with
+//! retries (exponential backoff with jitter) until `max_attempts`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use docent_core::domain::{Job, JobSpec, NewJob};
+use tokio::sync::{Notify, watch};
+
+use super::{JobContext, JobError, crawl, ingest};
+
+#[derive(Clone, Debug)]
+pub struct WorkerSettings {
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// Visibility timeout of a lease; renewed every third of it.
+    pub lease: Duration,
+    /// First retry delay, doubled per attempt, capped at `max_backoff`.
+    pub backoff_base: Duration,
+    pub max_backoff: Duration,
+    /// How often an idle slot looks for work (enqueues in this process wake
+    /// it sooner).
+    pub poll: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 2,
+            lease: Duration::from_secs(60),
+            backoff_base: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(600),
+            poll: Duration::from_millis(500),
+        }
+    }
+}
+
+pub struct Worker {
+    ctx: JobContext,
+    settings: WorkerSettings,
+    id: String,
+    wake: Arc<Notify>,
+}
+
+impl Worker {
+    /// `wake` is notified after enqueues in this process, so idle slots start
+    /// at once instead of at their next poll.
+    pub fn new(ctx: JobContext, settings: WorkerSettings, wake: Arc<Notify>) -> Self {
+        let id = format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple());
+        Self {
+            ctx,
+            settings,
+            id,
+            wake,
+        }
+    }
+
+    /// Runs until `shutdown` resolves, then lets running jobs finish.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        tracing::info!(worker = %self.id, slots = self.settings.concurrency, "worker started");
+        self.requeue_stale().await;
+        let this = Arc::new(self);
+        let slots: Vec<_> = (0..this.settings.concurrency)
+            .map(|_| {
+                let this = this.clone();
+                let stop = stop_rx.clone();
+                tokio::spawn(async move { this.slot(stop).await })
+            })
+            .collect();
+        for slot in slots {
+            let _ = slot.await;
+        }
+        tracing::info!(worker = %this.id, "worker stopped");
+    }
+
+    /// Documents indexed by another embedder than the one configured now are
+    /// queued again, so switching models re-embeds the knowledge base instead
+    /// of leaving it unsearchable by vector. Only `ready` documents qualify, so
+    /// several workers starting together queue each at most once or twice, and
+    /// a repeated ingest is idempotent anyway.
+    async fn requeue_stale(&self) {
+        let embedder = self.ctx.embedder.id();
+        let stale = match self.ctx.store.stale_documents(embedder, 100_000).await {
+            Ok(stale) => stale,
+            Err(error) => return tracing::warn!(%error, "could not look for documents to re-embed"),
+        };
+        if stale.is_empty() {
+            return;
+        }
+        let mut queued = 0;
+        for (tenant, doc) in stale {
+            let job = NewJob {
+                max_attempts: self.ctx.settings.job_max_attempts,
+                ..NewJob::new(tenant, JobSpec::IngestDocument { document_id: doc })
+            };
+            match self.ctx.store.requeue_document(tenant, doc, &job).await {
+                Ok(()) => queued += 1,
+                Err(error) => tracing::warn!(%error, document = %doc, "could not queue a re-embed"),
+            }
+        }
+        tracing::info!(
+            documents = queued,
+            embedder,
+            "queued documents embedded by another model"
+        );
+    }
+
+    async fn slot(&self, mut stop: watch::Receiver<bool>) {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let now = Utc::now();
+            let lease_until =
+                now + chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
+            match self.ctx.store.claim(&self.id, now, lease_until).await {
+                Ok(Some(job)) => self.process(job).await,
+                Ok(None) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.settings.poll) => {}
+                        _ = self.wake.notified() => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "could not claim a job; backing off");
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.settings.poll * 4) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(job_id = %job.id, kind = %job.kind, attempt = job.attempts))]
+    async fn process(&self, job: Job) {
+        let started = std::time::Instant::now();
+        let heartbeat = self.heartbeat(&job);
+        let outcome = tokio::select! {
+            outcome = self.dispatch(&job) => outcome,
+            () = heartbeat => Err(JobError::Retry("lost the job's lease".into())),
+        };
+        let store = &self.ctx.store;
+        let now = Utc::now();
+        let recorded = match &outcome {
+            Ok(()) => store.complete(job.id, &self.id, now).await,
+            Err(JobError::Retry(error)) if job.attempts < job.max_attempts => {
+                let delay = backoff(&self.settings, job.attempts);
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
+                let run_at = now + chrono::Duration::from_std(delay).unwrap_or_default();
+                store.retry_later(job.id, &self.id, error, run_at).await
+            }
+            Err(JobError::Retry(error) | JobError::Fatal(error)) => {
+                tracing::warn!(%error, "job failed for good");
+                self.on_final_failure(&job, error).await;
+                store.fail(job.id, &self.id, error, now).await
+            }
+        };
+        metrics::counter!("docent_jobs_finished_total", "kind" => job.kind.clone(),
+            "outcome" => match &outcome { Ok(()) => "succeeded", Err(JobError::Retry(_)) => "retry", Err(JobError::Fatal(_)) => "failed" })
+        .increment(1);
+        metrics::histogram!("docent_job_duration_seconds", "kind" => job.kind.clone())
+            .record(started.elapsed().as_secs_f64());
+        match recorded {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!("the job's lease had passed to another worker; outcome not recorded")
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not record the job's outcome; its lease will lapse and it will run again")
+            }
+        }
+    }
+
+    async fn dispatch(&self, job: &Job) -> Result<(), JobError> {
+        match &job.spec {
+            Some(JobSpec::IngestDocument { document_id }) => {
+                ingest::run(&self.ctx, job, *document_id).await
+            }
+            Some(JobSpec::Crawl { .. }) => crawl::run(&self.ctx, job, &self.wake).await,
+            None => Err(JobError::Fatal(format!("unknown job kind `{}`", job.kind))),
+        }
+    }
+
+    /// Keeps the lease alive; resolves only if the lease is lost.
+    async fn heartbeat(&self, job: &Job) {
+        let every = self.settings.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            let until =
+                Utc::now() + chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
+            match self.ctx.store.heartbeat(job.id, &self.id, until).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(error) => tracing::warn!(%error, "heartbeat failed; retrying"),
+            }
+        }
+    }
+
+    /// A job that gives up leaves its document marked failed, with the reason.
+    async fn on_final_failure(&self, job: &Job, error: &str) {
+        if let Some(JobSpec::IngestDocument { document_id }) = &job.spec {
+            let _ = self
+                .ctx
+                .store
+                .set_document_status(
+                    job.tenant_id,
+                    *document_id,
+                    docent_core::domain::DocumentStatus::Failed,
+                    Some(error),
+                )
+                .await;
+        }
+    }
+}
+
+/// `base × 2^(attempt−1)`, capped, then scaled by a random factor in [0.5, 1]
+/// so that jobs failing together do not retry together.
+fn backoff(settings: &WorkerSettings, attempt: u32) -> Duration {
+    let exp = settings
+        .backoff_base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+        .min(settings.max_backoff);
+    exp.mul_f64(0.5 + rand::random::<f64>() * 0.5)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "worker".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let s = WorkerSettings {
+            backoff_base: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(60),
+            ..WorkerSettings::default()
+        };
+        for attempt in 1..=10 {
+            let full = Duration::from_secs(2 * 2u64.pow(attempt - 1)).min(Duration::from_secs(60));
+            let d = backoff(&s, attempt);
+            assert!(
+                d >= full / 2 && d <= full,
+                "attempt {attempt}: {d:?} not in [{:?}, {full:?}]",
+                full / 2
+            );
+        }
+        assert!(backoff(&s, 1000) <= Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,144 @@
+//! An OpenAI-compatible fake model server for tests: no model service is
+//! reachable here, so tests point the production HTTP clients at this one.
+//! It speaks the wire format (`/v1/embeddings`) over real HTTP on a random
+//! loopback port, and can be told to fail, stall or count.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+/// How the next requests are answered.
+#[derive(Clone, Debug, Default)]
+pub struct Script {
+    /// Answer this many requests with `fail_status` before answering normally.
+    pub fail_first: usize,
+    pub fail_status: u16,
+    /// Hold each answer this long (simulates a slow or hung provider).
+    pub delay: Duration,
+}
+
+#[derive(Default)]
+struct Inner {
+    script: Mutex<Script>,
+    requests: AtomicUsize,
+    failed: AtomicUsize,
+}
+
+/// A running fake; dropped with the test's runtime.
+#[derive(Clone)]
+pub struct FakeOpenAi {
+    pub addr: SocketAddr,
+    inner: Arc<Inner>,
+}
+
+impl FakeOpenAi {
+    pub async fn start() -> Self {
+        Self::start_with(Script::default()).await
+    }
+
+    pub async fn start_with(script: Script) -> Self {
+        Self::start_on("127.0.0.1:0".parse().expect("loopback address"), script).await
+    }
+
+    /// On a given address (to restart a fake where a server expects it).
+    pub async fn start_on(addr: SocketAddr, script: Script) -> Self {
+        let inner = Arc::new(Inner {
+            script: Mutex::new(script),
+            ..Inner::default()
+        });
+        let app = Router::new()
+            .route("/v1/embeddings", post(embeddings))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind fake");
+        let addr = listener.local_addr().expect("bound");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, inner }
+    }
+
+    /// `http://127.0.0.1:PORT/v1`, as an OpenAI base URL.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub async fn set_script(&self, script: Script) {
+        *self.inner.script.lock().await = script;
+    }
+
+    /// Requests received so far (including failed ones).
+    pub fn requests(&self) -> usize {
+        self.inner.requests.load(Ordering::SeqCst)
+    }
+}
+
+/// A deterministic 384-dimension embedding of a text (byte trigram hashing),
+/// so equal texts get equal vectors and similar texts similar ones.
+pub fn fake_embedding(text: &str) -> Vec<f32> {
+    let mut v = vec![0f32; 384];
+    let bytes = text.to_lowercase().into_bytes();
+    for w in bytes.windows(3) {
+        let h = w
+            .iter()
+            .fold(2166136261u32, |h, b| (h ^ *b as u32).wrapping_mul(16777619));
+        v[(h % 384) as usize] += 1.0;
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+    v.iter().map(|x| x / norm).collect()
+}
+
+async fn embeddings(State(inner): State<Arc<Inner>>, Json(req): Json<Value>) -> Response {
+    let n = inner.requests.fetch_add(1, Ordering::SeqCst);
+    let script = inner.script.lock().await.clone();
+    if !script.delay.is_zero() {
+        tokio::time::sleep(script.delay).await;
+    }
+    if n < script.fail_first {
+        inner.failed.fetch_add(1, Ordering::SeqCst);
+        let status =
+            StatusCode::from_u16(script.fail_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (
+            status,
+            Json(json!({"error": {"message": "scripted failure", "type": "server_error"}})),
+        )
+            .into_response();
+    }
+    let inputs: Vec<String> = match &req["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().unwrap_or_default().to_string())
+            .collect(),
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": {"message": "input required"}})),
+            )
+                .into_response();
+        }
+    };
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": fake_embedding(t)}))
+        .collect();
+    let tokens: usize = inputs.iter().map(|t| t.split_whitespace().count()).sum();
+    Json(json!({
+        "object": "list",
+        "data": data,
+        "model": req["model"],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens}
+    }))
+    .into_response()
+}
