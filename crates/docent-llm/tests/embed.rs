@@ -93,7 +93,10 @@ fn build_picks_and_validates() {
         ..EmbedSettings::default()
     });
     assert!(missing.is_err());
+    // Asked for explicitly, a missing model is an error naming the path; by
+    // default an absent model falls back to hashing.
     let no_dir = build(&EmbedSettings {
+        kind: Some(EmbedderKind::Local),
         model_dir: Some("/nonexistent/model".into()),
         ..EmbedSettings::default()
     });
@@ -104,6 +107,16 @@ fn build_picks_and_validates() {
             .to_string()
             .contains("/nonexistent/model")
     );
+    let fallback = build(&EmbedSettings {
+        model_dir: Some("/nonexistent/model".into()),
+        ..EmbedSettings::default()
+    });
+    assert_eq!(fallback.unwrap().id(), "hash-384");
+    let local = build(&EmbedSettings {
+        model_dir: Some(model_dir()),
+        ..EmbedSettings::default()
+    });
+    assert_eq!(local.unwrap().id(), "local:all-MiniLM-L6-v2");
     assert!("nope".parse::<EmbedderKind>().is_err());
 }
 

@@ -1,5 +1,7 @@
 //! `docent`: one binary for the API server and its maintenance commands.
 
+mod bench;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +47,9 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Run a performance scenario and print its figures (see docs/BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(bench::Scenario),
 }
 
 #[derive(Args)]
@@ -58,6 +63,7 @@ struct DataDir {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let overrides = match &cli.command {
+        Command::Bench(_) => Overrides::default(),
         Command::Serve { listen, data } => Overrides {
             listen: *listen,
             data_dir: data.data_dir.clone(),
@@ -84,6 +90,7 @@ fn main() -> ExitCode {
             Command::Serve { .. } => serve(config).await,
             Command::Worker { .. } => worker(config).await,
             Command::Migrate { .. } => migrate(config).await,
+            Command::Bench(scenario) => bench::run(scenario).await,
         }
     });
     match result {

@@ -11,7 +11,9 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
+    stop: tokio::sync::watch::Sender<bool>,
+    workers: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret";
@@ -22,9 +24,16 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
+    let mut app = spawn_app_at(dir.path(), tweak).await;
+    app._dir = Some(dir);
+    app
+}
+
+/// A server over an existing data dir (to restart on the same data).
+pub async fn spawn_app_at(data_dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
+        data_dir: data_dir.to_path_buf(),
         jwt_secret: Some(Secret::new(TEST_SECRET)),
         embedder: Some("hash".into()),
         job_backoff_base_ms: 20,
@@ -34,8 +43,15 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let app = App::build(config).await.expect("app builds");
     let addr = app.local_addr();
     let store = app.state().store().clone();
-    app.spawn_workers(std::future::pending());
-    tokio::spawn(app.run(std::future::pending()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = move || {
+        let mut rx = stopped.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let workers = app.spawn_workers(until_stopped());
+    tokio::spawn(app.run(until_stopped()));
     TestApp {
         addr,
         client: reqwest::Client::builder()
@@ -43,7 +59,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
             .build()
             .unwrap(),
         store,
-        _dir: dir,
+        stop,
+        workers: tokio::sync::Mutex::new(Some(workers)),
+        _dir: None,
     }
 }
 
@@ -56,6 +74,14 @@ pub struct Tenant {
 }
 
 impl TestApp {
+    /// Stops the server and waits for its workers to finish.
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        if let Some(workers) = self.workers.lock().await.take() {
+            let _ = workers.await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

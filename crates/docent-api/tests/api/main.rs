@@ -14,4 +14,5 @@ mod formats;
 mod isolation;
 mod knowledge;
 mod ops;
+mod reembed;
 mod users;

@@ -93,7 +93,39 @@ impl LocalEmbedder {
     }
 }
 
+/// Texts run through the model together. Small batches of similar length:
+/// padding is wasted work, and large batches make attention tensors that
+/// spill out of cache (measured: batch 4–8 beats 32 on this CPU).
+const MICRO_BATCH: usize = 8;
+
 impl Model {
+    /// Sorts the texts by token length (as sentence-transformers does), runs
+    /// them in micro-batches, and returns the vectors in the original order.
+    fn embed_all(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut order: Vec<(usize, usize)> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                (
+                    self.tokenizer
+                        .encode_fast(t.as_str(), true)
+                        .map(|e| e.len())
+                        .unwrap_or(0),
+                    i,
+                )
+            })
+            .collect();
+        order.sort_unstable_by(|a, b| b.cmp(a));
+        let mut out = vec![Vec::new(); texts.len()];
+        for group in order.chunks(MICRO_BATCH) {
+            let batch: Vec<String> = group.iter().map(|&(_, i)| texts[i].clone()).collect();
+            for (vector, &(_, i)) in self.embed(&batch)?.into_iter().zip(group) {
+                out[i] = vector;
+            }
+        }
+        Ok(out)
+    }
+
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let encodings = self
             .tokenizer
@@ -136,7 +168,8 @@ impl Embedder for LocalEmbedder {
     }
 
     fn batch_size(&self) -> usize {
-        32
+        // Per call; the model runs micro-batches of similar length inside.
+        64
     }
 
     fn max_tokens(&self) -> usize {
@@ -153,7 +186,7 @@ impl Embedder for LocalEmbedder {
         }
         let model = self.inner.clone();
         let texts = texts.to_vec();
-        tokio::task::spawn_blocking(move || model.embed(&texts))
+        tokio::task::spawn_blocking(move || model.embed_all(&texts))
             .await
             .map_err(|e| EmbedError::Failed(format!("embedding task crashed: {e}")))?
     }

@@ -42,7 +42,7 @@ impl FromStr for EmbedderKind {
 /// The embedding part of the configuration.
 #[derive(Clone, Debug, Default)]
 pub struct EmbedSettings {
-    /// `None`: `local` when `model_dir` is set, else `hash`.
+    /// `None`: `local` when `model_dir` holds a model, else `hash`.
     pub kind: Option<EmbedderKind>,
     pub model_dir: Option<PathBuf>,
     pub base_url: Option<String>,
@@ -54,10 +54,13 @@ pub struct EmbedSettings {
 /// Builds the configured embedder; a missing model or URL is an error here,
 /// at start, not at the first document.
 pub fn build(settings: &EmbedSettings) -> Result<Arc<dyn Embedder>, EmbedError> {
-    let kind = settings.kind.unwrap_or(if settings.model_dir.is_some() {
-        EmbedderKind::Local
-    } else {
-        EmbedderKind::Hash
+    let kind = settings.kind.unwrap_or_else(|| match &settings.model_dir {
+        Some(dir) if dir.join("model.safetensors").is_file() => EmbedderKind::Local,
+        Some(dir) => {
+            tracing::warn!(dir = %dir.display(), "no model.safetensors in the model dir; using the hash embedder");
+            EmbedderKind::Hash
+        }
+        None => EmbedderKind::Hash,
     });
     Ok(match kind {
         EmbedderKind::Hash => Arc::new(HashEmbedder::new(

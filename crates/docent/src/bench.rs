@@ -1,0 +1,177 @@
+//! `docent bench`: self-contained performance scenarios that print a table and
+//! one JSON line for history. Figures are reported, never asserted.
+//!
+//! `embed`: on a directory of HTML pages (the PostgreSQL manual in the report),
+//! times extraction (pages/s), chunking with the model's own tokenizer
+//! (chunks/s) and local MiniLM embedding (chunks/s at a batch size), each on
+//! one thread of work, and writes the chunk texts so another implementation can
+//! embed exactly the same inputs.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use docent_core::embed::Embedder;
+use docent_ingest::{ChunkConfig, Limits, SourceKind};
+use docent_llm::embed::LocalEmbedder;
+
+#[derive(Subcommand)]
+pub enum Scenario {
+    /// Extraction, chunking and local embedding throughput on HTML files.
+    Embed(EmbedArgs),
+}
+
+#[derive(Args)]
+pub struct EmbedArgs {
+    /// Directory of .html files, read in name order.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/usr/share/doc/postgresql-doc-15/html"
+    )]
+    corpus: PathBuf,
+    /// all-MiniLM-L6-v2 directory (config.json, tokenizer.json, model.safetensors).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = ".tools/models/all-MiniLM-L6-v2"
+    )]
+    model_dir: PathBuf,
+    /// Pages to read (0 = all).
+    #[arg(long, default_value_t = 0)]
+    pages: usize,
+    /// Chunks to embed (0 = all); embedding is the slow part.
+    #[arg(long, default_value_t = 2000)]
+    embed: usize,
+    /// Texts per embed call (0 = the embedder's own batch size, as ingestion uses).
+    #[arg(long, default_value_t = 0)]
+    batch: usize,
+    /// Write the embedded chunk texts here as a JSON array.
+    #[arg(long, value_name = "FILE")]
+    texts_out: Option<PathBuf>,
+}
+
+pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
+    match scenario {
+        Scenario::Embed(args) => embed(args).await,
+    }
+}
+
+async fn embed(args: EmbedArgs) -> anyhow::Result<()> {
+    let files = html_files(&args.corpus, args.pages)?;
+    let embedder = LocalEmbedder::load(&args.model_dir).context("cannot load the local model")?;
+
+    let started = Instant::now();
+    let mut docs = Vec::with_capacity(files.len());
+    let mut bytes = 0usize;
+    for file in &files {
+        let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        bytes += raw.len();
+        if let Ok(doc) = docent_ingest::extract(SourceKind::Html, &raw, &Limits::default()) {
+            docs.push(doc);
+        }
+    }
+    let extract_secs = started.elapsed().as_secs_f64();
+
+    // The pipeline's defaults for this model: 200 tokens, 15% overlap.
+    let config = ChunkConfig {
+        max_tokens: 200,
+        overlap_tokens: 30,
+    };
+    let tokens = embedder.tokens();
+    let started = Instant::now();
+    let chunks: Vec<String> = docs
+        .iter()
+        .flat_map(|doc| docent_ingest::chunk(doc, &config, tokens.as_ref()))
+        .map(|c| c.text)
+        .collect();
+    let chunk_secs = started.elapsed().as_secs_f64();
+
+    let n = if args.embed == 0 {
+        chunks.len()
+    } else {
+        args.embed.min(chunks.len())
+    };
+    let texts = &chunks[..n];
+    let batch = if args.batch == 0 {
+        embedder.batch_size()
+    } else {
+        args.batch
+    };
+    embedder.embed(&texts[..batch.min(n)]).await?; // warm-up
+    let started = Instant::now();
+    for part in texts.chunks(batch) {
+        embedder.embed(part).await?;
+    }
+    let embed_secs = started.elapsed().as_secs_f64();
+    if let Some(path) = &args.texts_out {
+        std::fs::write(path, serde_json::to_vec(texts)?)?;
+    }
+
+    let rss = peak_rss_mib();
+    println!(
+        "corpus      {} ({} pages, {:.1} MiB)",
+        args.corpus.display(),
+        files.len(),
+        bytes as f64 / 1048576.0
+    );
+    println!(
+        "extract     {:>9.1} pages/s   ({} pages in {extract_secs:.2} s)",
+        docs.len() as f64 / extract_secs,
+        docs.len()
+    );
+    println!(
+        "chunk       {:>9.1} chunks/s  ({} chunks in {chunk_secs:.2} s, 200-token chunks, MiniLM tokenizer)",
+        chunks.len() as f64 / chunk_secs,
+        chunks.len()
+    );
+    println!(
+        "embed       {:>9.1} chunks/s  ({n} chunks in {embed_secs:.2} s, batch {batch}, local MiniLM on CPU)",
+        n as f64 / embed_secs
+    );
+    println!("peak RSS    {rss:>9.0} MiB");
+    println!(
+        "{}",
+        serde_json::json!({
+            "scenario": "embed", "pages": docs.len(), "bytes": bytes,
+            "extract_pages_per_s": docs.len() as f64 / extract_secs,
+            "chunks": chunks.len(), "chunk_chunks_per_s": chunks.len() as f64 / chunk_secs,
+            "embedded": n, "batch": batch, "embed_chunks_per_s": n as f64 / embed_secs,
+            "peak_rss_mib": rss,
+        })
+    );
+    Ok(())
+}
+
+fn html_files(dir: &Path, limit: usize) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| {
+            format!(
+                "cannot read corpus {} (apt-get install postgresql-doc-15)",
+                dir.display()
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "html" || e == "htm"))
+        .collect();
+    files.sort();
+    if limit > 0 {
+        files.truncate(limit);
+    }
+    anyhow::ensure!(!files.is_empty(), "no .html files in {}", dir.display());
+    Ok(files)
+}
+
+/// The process's peak resident set (Linux), in MiB; 0 where unknown.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
