@@ -20,6 +20,21 @@ use docent_llm::embed::LocalEmbedder;
 pub enum Scenario {
     /// Extraction, chunking and local embedding throughput on HTML files.
     Embed(EmbedArgs),
+    /// Exact vector top-k (the embedded index) at several index sizes.
+    Vectors(VectorArgs),
+}
+
+#[derive(Args)]
+pub struct VectorArgs {
+    /// Index sizes (vectors of one bot), comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 100_000])]
+    sizes: Vec<usize>,
+    #[arg(long, default_value_t = 384)]
+    dims: usize,
+    #[arg(long, default_value_t = 200)]
+    queries: usize,
+    #[arg(long, default_value_t = 10)]
+    top_k: usize,
 }
 
 #[derive(Args)]
@@ -55,6 +70,68 @@ pub struct EmbedArgs {
 pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
     match scenario {
         Scenario::Embed(args) => embed(args).await,
+        Scenario::Vectors(args) => {
+            vectors(&args);
+            Ok(())
+        }
+    }
+}
+
+/// Random unit vectors from a fixed seed (xorshift: no dependency needed for
+/// benchmark noise).
+fn unit_vectors(n: usize, dims: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(n * dims);
+    for _ in 0..n {
+        let row: Vec<f32> = (0..dims)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect();
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        out.extend(row.iter().map(|x| x / norm));
+    }
+    out
+}
+
+fn vectors(args: &VectorArgs) {
+    println!(
+        "{:>9} {:>5} {:>10} {:>10} {:>9} {:>9}",
+        "vectors", "dims", "p50 ms", "p99 ms", "QPS", "GB/s"
+    );
+    for &n in &args.sizes {
+        let index = docent_retrieval::vector::FlatIndex {
+            ids: (0..n).map(|_| docent_core::ids::ChunkId::new()).collect(),
+            vectors: unit_vectors(n, args.dims, 7),
+            dims: args.dims,
+        };
+        let queries = unit_vectors(args.queries, args.dims, 11);
+        let mut times = Vec::with_capacity(args.queries);
+        let all = Instant::now();
+        for q in queries.chunks_exact(args.dims) {
+            let t = Instant::now();
+            std::hint::black_box(index.search(q, args.top_k));
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let total = all.elapsed().as_secs_f64();
+        times.sort_by(f64::total_cmp);
+        let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
+        let qps = args.queries as f64 / total;
+        let gbs = qps * (n * args.dims * 4) as f64 / 1e9;
+        println!(
+            "{n:>9} {:>5} {:>10.2} {:>10.2} {qps:>9.0} {gbs:>9.1}",
+            args.dims,
+            pct(0.5),
+            pct(0.99)
+        );
+        println!(
+            "{}",
+            serde_json::json!({"scenario": "vectors", "vectors": n, "dims": args.dims, "top_k": args.top_k,
+                "p50_ms": pct(0.5), "p99_ms": pct(0.99), "qps": qps, "scan_gb_per_s": gbs})
+        );
     }
 }
 

@@ -85,3 +85,36 @@ async fn a_provider_that_never_recovers_fails_the_job_with_the_reason() {
     assert_eq!(detail["document"]["status"], "failed");
     assert_eq!(detail["document"]["error"], job["error"]);
 }
+
+#[tokio::test]
+async fn identical_content_is_not_embedded_twice() {
+    let fake = FakeOpenAi::start().await;
+    let base = fake.base_url();
+    let app = spawn_app_with(|c| {
+        c.embedder = Some("openai".into());
+        c.embed_base_url = Some(base);
+        c.embed_dims = Some(384);
+    })
+    .await;
+    let owner = app.signup("ann@acme.io").await;
+    let bot = app.create_bot(&owner.token, "B").await;
+    let text = "Refunds are granted within thirty days of purchase.";
+    app.add_text(&owner.token, &bot, "First", text).await;
+    let after_first = fake.requests();
+    assert!(after_first > 0);
+    // The same text again (a re-upload under another title): indexed, but its
+    // vectors are reused.
+    let (doc, _) = app.add_text(&owner.token, &bot, "Copy", text).await;
+    assert_eq!(
+        fake.requests(),
+        after_first,
+        "identical chunks were embedded again"
+    );
+    let (_, detail) = app.get(&format!("/api/v1/docs/{doc}"), &owner.token).await;
+    assert_eq!(detail["document"]["status"], "ready");
+    assert_eq!(detail["document"]["chunk_count"], 1);
+    // New text is embedded.
+    app.add_text(&owner.token, &bot, "Other", "Shipping takes three days.")
+        .await;
+    assert_eq!(fake.requests(), after_first + 1);
+}
