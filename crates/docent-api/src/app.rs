@@ -106,6 +106,7 @@ impl Components {
         let services = Services::new(Deps {
             store: store.clone(),
             blob: blob.clone(),
+            embedder: embedder.clone(),
             jwt: JwtKeys::new(&jwt_secret),
             uploads: UploadSigner::new(&jwt_secret),
             settings: Settings {

@@ -8,7 +8,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::routes::{api_keys, auth, bots, knowledge, ops, users};
+use crate::routes::{api_keys, auth, bots, knowledge, ops, search, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -65,6 +65,7 @@ pub fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(knowledge::receive_upload).layer(DefaultBodyLimit::max(upload_limit)))
         .routes(routes!(knowledge::ingest_file))
         .routes(routes!(knowledge::start_crawl))
-        .routes(routes!(knowledge::get_job));
+        .routes(routes!(knowledge::get_job))
+        .routes(routes!(search::search));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

@@ -7,6 +7,7 @@ mod auth;
 mod bots;
 mod knowledge;
 pub mod pipeline;
+mod search;
 mod users;
 
 use std::sync::Arc;
@@ -15,8 +16,10 @@ use docent_core::auth::jwt::JwtKeys;
 use docent_core::auth::upload::UploadSigner;
 use docent_core::blob::{BlobError, BlobStore};
 use docent_core::domain::{NewAuditEntry, Role};
+use docent_core::embed::Embedder;
 use docent_core::ids::{ApiKeyId, TenantId, UserId};
 use docent_core::store::{Store, StoreError};
+use docent_retrieval::retriever::Retriever;
 
 pub use api_keys::{CreateApiKey, CreatedApiKey};
 pub use auth::{Login, Me, Signup, TenantSession, TokenPair};
@@ -24,6 +27,7 @@ pub use knowledge::{
     CrawlRequest, DocumentAccepted, DocumentDetail, FileAccepted, JobAccepted, NewDocumentRequest,
     UploadParams, UploadTicket, UploadUrlRequest,
 };
+pub use search::{SearchRequest, SearchResult, SearchResults};
 pub use users::{CreateUser, UpdateUser};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +46,9 @@ pub enum ServiceError {
     TooLarge(String),
     #[error("{0}")]
     UnsupportedType(String),
+    /// A dependency (the embedding provider) is down; worth retrying later.
+    #[error("{0}")]
+    Unavailable(String),
     /// Something failed that the caller could not cause; logged, never shown.
     #[error("internal: {0}")]
     Internal(String),
@@ -132,6 +139,7 @@ pub struct Settings {
 pub struct Deps {
     pub store: Arc<dyn Store>,
     pub blob: Arc<dyn BlobStore>,
+    pub embedder: Arc<dyn Embedder>,
     pub jwt: JwtKeys,
     pub uploads: UploadSigner,
     pub settings: Settings,
@@ -142,6 +150,7 @@ pub struct Deps {
 pub struct Services {
     store: Arc<dyn Store>,
     blob: Arc<dyn BlobStore>,
+    retriever: Arc<Retriever>,
     jwt: JwtKeys,
     uploads: UploadSigner,
     settings: Arc<Settings>,
@@ -151,6 +160,7 @@ pub struct Services {
 impl Services {
     pub fn new(deps: Deps) -> Self {
         Self {
+            retriever: Arc::new(Retriever::new(deps.store.clone(), deps.embedder)),
             store: deps.store,
             blob: deps.blob,
             jwt: deps.jwt,

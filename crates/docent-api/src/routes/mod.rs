@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bots;
 pub mod knowledge;
 pub mod ops;
+pub mod search;
 pub mod users;
 
 use axum::Json;

@@ -59,7 +59,7 @@ fn body_for(method: &Method) -> Option<Value> {
             // behind a 422.
             Some(json!({
                 "name": "pwned", "role": "viewer", "url": "http://127.0.0.1:9/",
-                "filename": "a.txt", "content_type": "text/plain", "size_bytes": 10,
+                "filename": "a.txt", "content_type": "text/plain", "size_bytes": 10, "query": "refunds",
             }))
         }
         _ => None,

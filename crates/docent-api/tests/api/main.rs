@@ -15,4 +15,5 @@ mod isolation;
 mod knowledge;
 mod ops;
 mod reembed;
+mod search;
 mod users;

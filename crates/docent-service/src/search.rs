@@ -1,0 +1,114 @@
+//! Searching a bot's knowledge base: the retriever's hits (keyword, vector or
+//! hybrid, with the bot's relevance floor) joined with their passages.
+
+use docent_core::domain::{RetrievalMode, Role};
+use docent_core::embed::EmbedError;
+use docent_core::ids::{BotId, ChunkId, DocumentId};
+use docent_retrieval::retriever::SearchError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Ctx, ServiceError, ServiceResult, Services};
+
+/// Longest query accepted, in characters.
+const MAX_QUERY_CHARS: usize = 2000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SearchRequest {
+    pub query: String,
+    /// Results wanted (1–50); default 5.
+    pub top_k: Option<u32>,
+    /// `keyword`, `vector` or `hybrid`; default: the bot's mode.
+    pub mode: Option<RetrievalMode>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResult {
+    pub chunk_id: ChunkId,
+    pub document_id: DocumentId,
+    pub title: String,
+    pub source_url: Option<String>,
+    pub text: String,
+    pub page: Option<u32>,
+    pub heading: Option<String>,
+    /// In the mode's units: BM25 for `keyword`, cosine similarity for
+    /// `vector`, reciprocal-rank-fusion sum for `hybrid`.
+    pub score: f32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResults {
+    pub mode: RetrievalMode,
+    pub results: Vec<SearchResult>,
+}
+
+impl From<SearchError> for ServiceError {
+    fn from(e: SearchError) -> Self {
+        match e {
+            SearchError::Store(e) => e.into(),
+            SearchError::Embed(EmbedError::Unavailable(m)) => ServiceError::Unavailable(m),
+            SearchError::Embed(EmbedError::Failed(m)) => ServiceError::Internal(m),
+        }
+    }
+}
+
+impl Services {
+    pub async fn search(
+        &self,
+        ctx: &Ctx,
+        bot_id: BotId,
+        req: SearchRequest,
+    ) -> ServiceResult<SearchResults> {
+        ctx.actor.require(Role::Viewer)?;
+        let tenant = ctx.actor.tenant_id;
+        let bot = self.store.get_bot(tenant, bot_id).await?;
+        let query = req.query.trim();
+        if query.is_empty() {
+            return Err(ServiceError::Invalid("`query` is empty".into()));
+        }
+        if query.chars().count() > MAX_QUERY_CHARS {
+            return Err(ServiceError::Invalid(format!(
+                "`query` is longer than {MAX_QUERY_CHARS} characters"
+            )));
+        }
+        let top_k = req.top_k.unwrap_or(5);
+        if !(1..=50).contains(&top_k) {
+            return Err(ServiceError::Invalid(
+                "`top_k` must be between 1 and 50".into(),
+            ));
+        }
+        let mode = req.mode.unwrap_or(bot.retrieval.mode);
+        let hits = self
+            .retriever
+            .search(
+                tenant,
+                bot_id,
+                query,
+                mode,
+                top_k as usize,
+                bot.retrieval.min_score,
+            )
+            .await?;
+        let ids: Vec<ChunkId> = hits.iter().map(|h| h.chunk_id).collect();
+        let mut passages = self.store.get_chunk_hits(tenant, &ids).await?;
+        // Hits come best first; passages in whatever order the store read them.
+        let results = hits
+            .iter()
+            .filter_map(|hit| {
+                let at = passages.iter().position(|p| p.chunk_id == hit.chunk_id)?;
+                let p = passages.swap_remove(at);
+                Some(SearchResult {
+                    chunk_id: p.chunk_id,
+                    document_id: p.document_id,
+                    title: p.title,
+                    source_url: p.source_url,
+                    text: p.text,
+                    page: p.page,
+                    heading: p.heading,
+                    score: hit.score,
+                })
+            })
+            .collect();
+        Ok(SearchResults { mode, results })
+    }
+}
