@@ -10,4 +10,5 @@ pub mod config;
 pub mod domain;
 pub mod embed;
 pub mod ids;
+pub mod llm;
 pub mod store;

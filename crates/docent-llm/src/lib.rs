@@ -1,5 +1,7 @@
 //! Model providers of Docent. Embedders: feature hashing (no download, the
 //! fallback), a local all-MiniLM-L6-v2 on the CPU through candle, and any
-//! OpenAI-compatible embeddings API.
+//! OpenAI-compatible embeddings API. Chat: any OpenAI-compatible Chat
+//! Completions endpoint, streamed.
 
+pub mod chat;
 pub mod embed;

@@ -1,7 +1,8 @@
 //! An OpenAI-compatible fake model server for tests: no model service is
 //! reachable here, so tests point the production HTTP clients at this one.
-//! It speaks the wire format (`/v1/embeddings`) over real HTTP on a random
-//! loopback port, and can be told to fail, stall or count.
+//! It speaks the wire format (`/v1/embeddings`, `/v1/chat/completions`
+//! streamed or not) over real HTTP on a random loopback port, and can be told
+//! to fail, stall or count.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,13 +25,25 @@ pub struct Script {
     pub fail_status: u16,
     /// Hold each answer this long (simulates a slow or hung provider).
     pub delay: Duration,
+    /// The chat answer; default [`DEFAULT_REPLY`]. Streamed word by word.
+    pub reply: Option<String>,
+    /// Pause between two streamed chunks.
+    pub chunk_delay: Duration,
+    /// Stream this many chunks, then hang without closing.
+    pub stall_after: Option<usize>,
 }
+
+/// What the fake model answers unless scripted otherwise.
+pub const DEFAULT_REPLY: &str = "Refunds are granted within thirty days [1].";
 
 #[derive(Default)]
 struct Inner {
     script: Mutex<Script>,
     requests: AtomicUsize,
     failed: AtomicUsize,
+    chats: Mutex<Vec<Value>>,
+    /// Streams whose client went away before the end.
+    abandoned: AtomicUsize,
 }
 
 /// A running fake; dropped with the test's runtime.
@@ -57,6 +70,7 @@ impl FakeOpenAi {
         });
         let app = Router::new()
             .route("/v1/embeddings", post(embeddings))
+            .route("/v1/chat/completions", post(chat))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -81,6 +95,132 @@ impl FakeOpenAi {
     pub fn requests(&self) -> usize {
         self.inner.requests.load(Ordering::SeqCst)
     }
+
+    /// Bodies of the chat requests answered so far, oldest first.
+    pub async fn chat_requests(&self) -> Vec<Value> {
+        self.inner.chats.lock().await.clone()
+    }
+
+    /// Streamed answers whose client disconnected before the end.
+    pub fn abandoned_streams(&self) -> usize {
+        self.inner.abandoned.load(Ordering::SeqCst)
+    }
+}
+
+/// Counts a stream as abandoned unless it was driven to its end.
+struct StreamGuard {
+    inner: Arc<Inner>,
+    finished: bool,
+}
+
+impl StreamGuard {
+    fn complete(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.inner.abandoned.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+async fn chat(State(inner): State<Arc<Inner>>, Json(req): Json<Value>) -> Response {
+    let n = inner.requests.fetch_add(1, Ordering::SeqCst);
+    let script = inner.script.lock().await.clone();
+    if !script.delay.is_zero() {
+        tokio::time::sleep(script.delay).await;
+    }
+    if n < script.fail_first {
+        inner.failed.fetch_add(1, Ordering::SeqCst);
+        let status =
+            StatusCode::from_u16(script.fail_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (
+            status,
+            Json(json!({"error": {"message": "scripted failure", "type": "server_error"}})),
+        )
+            .into_response();
+    }
+    inner.chats.lock().await.push(req.clone());
+    let reply = script
+        .reply
+        .clone()
+        .unwrap_or_else(|| DEFAULT_REPLY.to_string());
+    let prompt_tokens: usize = req["messages"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|m| {
+                    m["content"]
+                        .as_str()
+                        .unwrap_or("")
+                        .split_whitespace()
+                        .count()
+                })
+                .sum()
+        })
+        .unwrap_or(0);
+    let completion_tokens = reply.split_whitespace().count();
+    let usage = json!({"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens});
+    let model = req["model"].clone();
+    if req["stream"] != true {
+        return Json(json!({
+            "id": "chatcmpl-fake", "object": "chat.completion", "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+            "usage": usage,
+        }))
+        .into_response();
+    }
+    // Word by word, keeping the spaces, so the deltas concatenate to the reply.
+    let mut pieces: Vec<String> = reply.split_inclusive(' ').map(str::to_string).collect();
+    if pieces.is_empty() {
+        pieces.push(String::new());
+    }
+    let mut frames: Vec<String> = pieces
+        .iter()
+        .map(|p| {
+            let chunk = json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
+                "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]});
+            format!("data: {chunk}\n\n")
+        })
+        .collect();
+    let last = json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
+    frames.push(format!("data: {last}\n\n"));
+    let with_usage = json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
+        "choices": [], "usage": usage});
+    frames.push(format!("data: {with_usage}\n\n"));
+    frames.push("data: [DONE]\n\n".to_string());
+    let guard = StreamGuard {
+        inner: inner.clone(),
+        finished: false,
+    };
+    let state = (frames.into_iter(), 0usize, script, guard);
+    let stream = futures::stream::unfold(state, |(mut frames, sent, script, guard)| async move {
+        if script.stall_after.is_some_and(|limit| sent >= limit) {
+            std::future::pending::<()>().await;
+        }
+        if sent > 0 && !script.chunk_delay.is_zero() {
+            tokio::time::sleep(script.chunk_delay).await;
+        }
+        match frames.next() {
+            Some(frame) => Some((
+                Ok::<_, std::convert::Infallible>(frame),
+                (frames, sent + 1, script, guard),
+            )),
+            None => {
+                guard.complete();
+                None
+            }
+        }
+    });
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(axum::body::Body::from_stream(stream))
+        .expect("valid response")
 }
 
 /// A deterministic 384-dimension embedding of a text (byte trigram hashing),
