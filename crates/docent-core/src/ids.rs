@@ -60,3 +60,8 @@ id_type!(DocumentId);
 id_type!(FileId);
 id_type!(ChunkId);
 id_type!(JobId);
+id_type!(
+    /// A conversation between a visitor (or user) and one bot.
+    SessionId
+);
+id_type!(MessageId);

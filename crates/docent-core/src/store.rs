@@ -12,11 +12,12 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 use crate::domain::{
-    ApiKey, AuditEntry, AuditQuery, Bot, Chunk, ChunkView, Document, DocumentStatus, Email, Job,
-    NewApiKey, NewAuditEntry, NewJob, Plan, Progress, Role, StoredFile, Tenant, User,
+    ApiKey, AuditEntry, AuditQuery, Bot, ChatMessage, ChatSession, Chunk, ChunkView, Document,
+    DocumentStatus, Email, Job, NewApiKey, NewAuditEntry, NewJob, Plan, Progress, Role, StoredFile,
+    Tenant, User,
 };
 use crate::ids::{
-    ApiKeyId, BotId, ChunkId, DocumentId, FileId, JobId, TenantId, TokenFamilyId, UserId,
+    ApiKeyId, BotId, ChunkId, DocumentId, FileId, JobId, SessionId, TenantId, TokenFamilyId, UserId,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +72,9 @@ pub enum RefreshUse {
 /// Everything a backend provides. The parts are separate traits so a backend
 /// can implement them in separate modules.
 #[async_trait]
-pub trait Store: AccountStore + BotStore + AuditStore + KnowledgeStore + JobStore {
+pub trait Store:
+    AccountStore + BotStore + AuditStore + KnowledgeStore + JobStore + ChatStore
+{
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
 }
@@ -310,4 +313,33 @@ pub trait JobStore: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     async fn get_job(&self, tenant: TenantId, job: JobId) -> StoreResult<Job>;
     async fn queue_depth(&self) -> StoreResult<QueueDepth>;
+}
+
+/// Chat sessions and their messages.
+#[async_trait]
+pub trait ChatStore: Send + Sync + 'static {
+    async fn create_session(&self, session: &ChatSession) -> StoreResult<()>;
+    async fn get_session(&self, tenant: TenantId, session: SessionId) -> StoreResult<ChatSession>;
+    /// Newest first; `bot` narrows to one bot.
+    async fn list_sessions(
+        &self,
+        tenant: TenantId,
+        bot: Option<BotId>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<ChatSession>>;
+    /// Appends messages to their session (in order) and updates its count and
+    /// last-message time, in one transaction.
+    async fn append_messages(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        messages: &[ChatMessage],
+    ) -> StoreResult<()>;
+    /// The session's messages in the order appended; `last` keeps only the most recent.
+    async fn list_messages(
+        &self,
+        tenant: TenantId,
+        session: SessionId,
+        last: Option<u32>,
+    ) -> StoreResult<Vec<ChatMessage>>;
 }

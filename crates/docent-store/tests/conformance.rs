@@ -6,10 +6,13 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use docent_core::domain::{
-    ApiKey, AuditQuery, Bot, Chunk, Document, DocumentStatus, Email, JobSpec, JobStatus, NewApiKey,
-    NewAuditEntry, NewJob, Plan, Progress, RetrievalSettings, Role, SourceType, Tenant, User,
+    ApiKey, AuditQuery, Bot, ChatMessage, ChatSession, Chunk, Citation, Document, DocumentStatus,
+    Email, JobSpec, JobStatus, MessageRole, NewApiKey, NewAuditEntry, NewJob, Plan, Progress,
+    RetrievalSettings, Role, SourceType, Tenant, User,
 };
-use docent_core::ids::{ApiKeyId, BotId, ChunkId, DocumentId, TenantId, TokenFamilyId, UserId};
+use docent_core::ids::{
+    ApiKeyId, BotId, ChunkId, DocumentId, MessageId, SessionId, TenantId, TokenFamilyId, UserId,
+};
 use docent_core::store::{
     DocumentFilter, PageRequest, RefreshToken, RefreshUse, Store, StoreError,
 };
@@ -990,6 +993,152 @@ pub async fn vectors_are_scoped_by_embedder_and_stale_documents_found(store: Arc
     );
 }
 
+fn chat_message(session: &ChatSession, role: MessageRole, content: &str) -> ChatMessage {
+    ChatMessage {
+        id: MessageId::new(),
+        tenant_id: session.tenant_id,
+        session_id: session.id,
+        role,
+        content: content.into(),
+        citations: Vec::new(),
+        mode: None,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        latency_ms: None,
+        created_at: Utc::now(),
+    }
+}
+
+pub async fn chat_sessions_and_messages_are_scoped_and_ordered(store: Arc<dyn Store>) {
+    let (a, b) = two_tenants(&*store).await;
+    let bot_a = bot(a.id, "a");
+    let bot_a2 = bot(a.id, "a2");
+    store.create_bot(&bot_a).await.unwrap();
+    store.create_bot(&bot_a2).await.unwrap();
+    let new_session = |bot: &Bot| ChatSession {
+        id: SessionId::new(),
+        tenant_id: bot.tenant_id,
+        bot_id: bot.id,
+        visitor: Some("v-1".into()),
+        message_count: 0,
+        created_at: Utc::now(),
+        last_message_at: Utc::now(),
+    };
+    let s1 = new_session(&bot_a);
+    let s2 = new_session(&bot_a2);
+    store.create_session(&s1).await.unwrap();
+    store.create_session(&s2).await.unwrap();
+
+    let mut answer = chat_message(&s1, MessageRole::Assistant, "Thirty days [1].");
+    answer.citations = vec![Citation {
+        n: 1,
+        document_id: DocumentId::new(),
+        chunk_id: ChunkId::new(),
+        title: "Refunds".into(),
+        source_url: None,
+        page: Some(2),
+        heading: None,
+        snippet: "thirty days".into(),
+        score: 0.5,
+    }];
+    answer.mode = Some("extractive".into());
+    let question = chat_message(&s1, MessageRole::User, "How long?");
+    store
+        .append_messages(a.id, s1.id, &[question.clone(), answer.clone()])
+        .await
+        .unwrap();
+    let follow = chat_message(&s1, MessageRole::User, "And then?");
+    store
+        .append_messages(a.id, s1.id, std::slice::from_ref(&follow))
+        .await
+        .unwrap();
+
+    let all = store.list_messages(a.id, s1.id, None).await.unwrap();
+    assert_eq!(
+        all.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
+        ["How long?", "Thirty days [1].", "And then?"]
+    );
+    assert_eq!(all[1].citations, answer.citations);
+    assert_eq!(all[1].mode.as_deref(), Some("extractive"));
+    let recent = store.list_messages(a.id, s1.id, Some(2)).await.unwrap();
+    assert_eq!(
+        recent
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>(),
+        ["Thirty days [1].", "And then?"]
+    );
+    assert_eq!(
+        store.get_session(a.id, s1.id).await.unwrap().message_count,
+        3
+    );
+
+    // Another tenant sees nothing and can write nothing.
+    assert!(matches!(
+        store.get_session(b.id, s1.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store
+            .list_messages(b.id, s1.id, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store
+            .append_messages(b.id, s1.id, std::slice::from_ref(&follow))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let page = PageRequest {
+        limit: 10,
+        after: None,
+    };
+    assert!(
+        store
+            .list_sessions(b.id, None, &page)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let listed = store.list_sessions(a.id, None, &page).await.unwrap();
+    assert_eq!(
+        listed.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+        [s2.id, s1.id],
+        "newest first"
+    );
+    let one_bot = store
+        .list_sessions(a.id, Some(bot_a.id), &page)
+        .await
+        .unwrap();
+    assert_eq!(one_bot.items.len(), 1);
+    let first = store
+        .list_sessions(
+            a.id,
+            None,
+            &PageRequest {
+                limit: 1,
+                after: None,
+            },
+        )
+        .await
+        .unwrap();
+    let rest = store
+        .list_sessions(
+            a.id,
+            None,
+            &PageRequest {
+                limit: 1,
+                after: first.next_cursor.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.items[0].id, s1.id);
+}
+
 /// Instantiates every conformance test for one backend, given an async
 /// expression that yields a fresh, empty `Arc<dyn Store>`.
 macro_rules! conformance {
@@ -1011,6 +1160,7 @@ macro_rules! conformance {
                 concurrent_claims_never_share_a_job,
                 one_tenants_backlog_does_not_starve_another,
                 vectors_are_scoped_by_embedder_and_stale_documents_found,
+                chat_sessions_and_messages_are_scoped_and_ordered,
             );
         }
     };

@@ -3,6 +3,7 @@
 mod api_key;
 mod audit;
 mod bot;
+mod chat;
 mod document;
 mod job;
 mod tenant;
@@ -11,6 +12,7 @@ mod user;
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
 pub use bot::{Bot, BotPatch, NewBot, RetrievalMode, RetrievalSettings};
+pub use chat::{ChatMessage, ChatSession, Citation, MessageRole};
 pub use document::{Chunk, ChunkView, Document, DocumentStatus, SourceType, StoredFile};
 pub use job::{Job, JobSpec, JobStatus, NewJob, Progress};
 pub use tenant::{Plan, Tenant};

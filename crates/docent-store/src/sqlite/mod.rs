@@ -5,6 +5,7 @@
 mod accounts;
 mod audit;
 mod bots;
+mod chat;
 mod jobs;
 mod knowledge;
 

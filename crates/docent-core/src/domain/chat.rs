@@ -1,0 +1,77 @@
+//! Conversations: sessions of one bot, their messages, and the passages an
+//! answer cites.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::ids::{BotId, ChunkId, DocumentId, MessageId, SessionId, TenantId};
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct ChatSession {
+    pub id: SessionId,
+    #[serde(skip)]
+    pub tenant_id: TenantId,
+    pub bot_id: BotId,
+    /// The visitor's identity when an embed token carried one.
+    pub visitor: Option<String>,
+    pub message_count: u32,
+    pub created_at: DateTime<Utc>,
+    pub last_message_at: DateTime<Utc>,
+}
+
+/// A retrieved passage an answer points to with `[n]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Citation {
+    pub n: u32,
+    pub document_id: DocumentId,
+    pub chunk_id: ChunkId,
+    pub title: String,
+    pub source_url: Option<String>,
+    pub page: Option<u32>,
+    pub heading: Option<String>,
+    pub snippet: String,
+    pub score: f32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageRole {
+    User,
+    Assistant,
+}
+
+impl MessageRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "user" => Some(Self::User),
+            "assistant" => Some(Self::Assistant),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct ChatMessage {
+    pub id: MessageId,
+    #[serde(skip)]
+    pub tenant_id: TenantId,
+    pub session_id: SessionId,
+    pub role: MessageRole,
+    pub content: String,
+    pub citations: Vec<Citation>,
+    /// For answers: `generative` or `extractive`.
+    pub mode: Option<String>,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    /// For answers: time from question to complete answer.
+    pub latency_ms: Option<u32>,
+    pub created_at: DateTime<Utc>,
+}
