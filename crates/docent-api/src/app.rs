@@ -15,7 +15,9 @@ use docent_core::auth::upload::UploadSigner;
 use docent_core::blob::BlobStore;
 use docent_core::config::Config;
 use docent_core::embed::Embedder;
+use docent_core::llm::ChatModel;
 use docent_core::store::Store;
+use docent_llm::chat::{ChatSettings, OpenAiChat};
 use docent_service::pipeline::{JobContext, PipelineSettings, Worker, WorkerSettings};
 use docent_service::{Deps, Services, Settings, TokenSettings};
 use docent_store::blob::ObjectBlobStore;
@@ -35,6 +37,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: PrometheusHandle,
     pub embedder: Arc<dyn Embedder>,
+    pub llm: Option<Arc<dyn ChatModel>>,
     /// Wakes this process's idle workers after an enqueue.
     pub wake: Arc<Notify>,
 }
@@ -56,6 +59,7 @@ pub struct Components {
     pub store: Arc<dyn Store>,
     pub blob: Arc<dyn BlobStore>,
     pub embedder: Arc<dyn Embedder>,
+    pub llm: Option<Arc<dyn ChatModel>>,
     pub services: Services,
 }
 
@@ -87,7 +91,26 @@ impl Components {
             dims: config.embed_dims,
         })
         .context("cannot set up the embedder")?;
-        tracing::info!(embedder = embedder.id(), storage = %blob.describe(), "components ready");
+        let llm: Option<Arc<dyn ChatModel>> = match &config.llm_base_url {
+            Some(base_url) => Some(Arc::new(
+                OpenAiChat::new(ChatSettings {
+                    base_url: base_url.clone(),
+                    api_key: config.llm_api_key.as_ref().map(|k| k.expose().to_string()),
+                    model: config.llm_model.clone(),
+                    first_token_timeout: Duration::from_secs(config.llm_timeout_secs),
+                    idle_timeout: Duration::from_secs(config.llm_timeout_secs),
+                })
+                .map_err(|e| anyhow::anyhow!(e))
+                .context("cannot set up the chat model")?,
+            )),
+            None => None,
+        };
+        tracing::info!(
+            embedder = embedder.id(),
+            llm = llm.as_ref().map_or("none (extractive answers)", |l| l.model()),
+            storage = %blob.describe(),
+            "components ready"
+        );
         let jwt_secret = match &config.jwt_secret {
             Some(secret) => secret.clone(),
             None => {
@@ -107,6 +130,7 @@ impl Components {
             store: store.clone(),
             blob: blob.clone(),
             embedder: embedder.clone(),
+            llm: llm.clone(),
             jwt: JwtKeys::new(&jwt_secret),
             uploads: UploadSigner::new(&jwt_secret),
             settings: Settings {
@@ -124,6 +148,7 @@ impl Components {
             store,
             blob,
             embedder,
+            llm,
             services,
         })
     }
@@ -177,6 +202,7 @@ impl App {
             config: components.config.clone(),
             metrics: metrics::handle(),
             embedder: components.embedder.clone(),
+            llm: components.llm.clone(),
             wake: Arc::new(Notify::new()),
         };
         let listener = TcpListener::bind(listen)

@@ -8,7 +8,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::routes::{api_keys, auth, bots, knowledge, ops, search, users};
+use crate::routes::{api_keys, auth, bots, chat, knowledge, ops, search, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -66,6 +66,9 @@ pub fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(knowledge::ingest_file))
         .routes(routes!(knowledge::start_crawl))
         .routes(routes!(knowledge::get_job))
-        .routes(routes!(search::search));
+        .routes(routes!(search::search))
+        .routes(routes!(chat::ask))
+        .routes(routes!(chat::list_sessions))
+        .routes(routes!(chat::session_messages));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
 }

@@ -98,6 +98,15 @@ pub struct Config {
     pub crawl_concurrency: usize,
     /// Minimum gap between two requests of a crawl to the same host, in ms.
     pub crawl_delay_ms: u64,
+    /// OpenAI-compatible base URL (`…/v1`) of the chat model; unset: answers
+    /// are extractive.
+    pub llm_base_url: Option<String>,
+    /// Key for the chat model; falls back to `OPENAI_API_KEY`.
+    pub llm_api_key: Option<Secret>,
+    /// Model name sent to the endpoint (a bot's `model` overrides it).
+    pub llm_model: String,
+    /// Longest wait for the model's first token, and between tokens.
+    pub llm_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -131,6 +140,10 @@ impl Default for Config {
             embed_dims: None,
             crawl_concurrency: 4,
             crawl_delay_ms: 250,
+            llm_base_url: None,
+            llm_api_key: None,
+            llm_model: "gpt-4o-mini".into(),
+            llm_timeout_secs: 60,
         }
     }
 }
@@ -174,13 +187,20 @@ impl Config {
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)?;
+        let mut config = config;
+        if config.llm_api_key.is_none()
+            && let Ok(key) = std::env::var("OPENAI_API_KEY")
+            && !key.is_empty()
+        {
+            config.llm_api_key = Some(Secret::new(key));
+        }
         config.validate()?;
         Ok(config)
     }
 
     /// The environment variables this build reads (lower-case, without the prefix).
     /// Others named `DOCENT_*` belong to later features or other tools and are ignored.
-    const ENV_KEYS: [&'static str; 28] = [
+    const ENV_KEYS: [&'static str; 32] = [
         "listen",
         "data_dir",
         "database_url",
@@ -209,6 +229,10 @@ impl Config {
         "embed_dims",
         "crawl_concurrency",
         "crawl_delay_ms",
+        "llm_base_url",
+        "llm_api_key",
+        "llm_model",
+        "llm_timeout_secs",
     ];
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -315,6 +339,14 @@ impl Config {
                 "DOCENT_EMBED_BASE_URL",
                 "is required when DOCENT_EMBEDDER=openai",
             );
+        }
+        if let Some(url) = &self.llm_base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return invalid("DOCENT_LLM_BASE_URL", "must start with http:// or https://");
+        }
+        if self.llm_timeout_secs == 0 {
+            return invalid("DOCENT_LLM_TIMEOUT_SECS", "must be greater than 0");
         }
         if !(1..=16).contains(&self.crawl_concurrency) {
             return invalid("DOCENT_CRAWL_CONCURRENCY", "must be between 1 and 16");

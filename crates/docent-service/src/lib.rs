@@ -5,6 +5,7 @@
 mod api_keys;
 mod auth;
 mod bots;
+mod chat;
 mod knowledge;
 pub mod pipeline;
 mod search;
@@ -18,11 +19,13 @@ use docent_core::blob::{BlobError, BlobStore};
 use docent_core::domain::{NewAuditEntry, Role};
 use docent_core::embed::Embedder;
 use docent_core::ids::{ApiKeyId, TenantId, UserId};
+use docent_core::llm::ChatModel;
 use docent_core::store::{Store, StoreError};
 use docent_retrieval::retriever::Retriever;
 
 pub use api_keys::{CreateApiKey, CreatedApiKey};
 pub use auth::{Login, Me, Signup, TenantSession, TokenPair};
+pub use chat::{AskRequest, ChatAnswer, DONT_KNOW, UsageView};
 pub use knowledge::{
     CrawlRequest, DocumentAccepted, DocumentDetail, FileAccepted, JobAccepted, NewDocumentRequest,
     UploadParams, UploadTicket, UploadUrlRequest,
@@ -140,6 +143,8 @@ pub struct Deps {
     pub store: Arc<dyn Store>,
     pub blob: Arc<dyn BlobStore>,
     pub embedder: Arc<dyn Embedder>,
+    /// The chat model; `None`: extractive answers.
+    pub llm: Option<Arc<dyn ChatModel>>,
     pub jwt: JwtKeys,
     pub uploads: UploadSigner,
     pub settings: Settings,
@@ -151,6 +156,7 @@ pub struct Services {
     store: Arc<dyn Store>,
     blob: Arc<dyn BlobStore>,
     retriever: Arc<Retriever>,
+    llm: Option<Arc<dyn ChatModel>>,
     jwt: JwtKeys,
     uploads: UploadSigner,
     settings: Arc<Settings>,
@@ -161,6 +167,7 @@ impl Services {
     pub fn new(deps: Deps) -> Self {
         Self {
             retriever: Arc::new(Retriever::new(deps.store.clone(), deps.embedder)),
+            llm: deps.llm,
             store: deps.store,
             blob: deps.blob,
             jwt: deps.jwt,

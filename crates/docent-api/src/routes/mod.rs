@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod auth;
 pub mod bots;
+pub mod chat;
 pub mod knowledge;
 pub mod ops;
 pub mod search;

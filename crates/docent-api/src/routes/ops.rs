@@ -74,7 +74,10 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             storage,
             queue,
             embedder,
-            llm: "not_configured".into(),
+            llm: state
+                .llm
+                .as_ref()
+                .map_or("not_configured".into(), |l| format!("ok: {}", l.model())),
         },
     };
     let status = if healthy {

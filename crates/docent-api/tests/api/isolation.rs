@@ -38,7 +38,19 @@ async fn victim(app: &TestApp) -> Victim {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{ticket}");
+    let (status, chat) = app
+        .post(
+            "/api/v1/chat",
+            &owner.token,
+            json!({"bot_id": bot, "message": "What is the vault code?"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{chat}");
     let ids = HashMap::from([
+        (
+            "session_id",
+            chat["session_id"].as_str().unwrap().to_string(),
+        ),
         ("bot_id", bot),
         ("user_id", user["id"].as_str().unwrap().to_string()),
         ("key_id", key_id),

@@ -7,6 +7,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod bots;
+mod chat;
 mod crawl;
 mod embedding;
 mod errors;

@@ -1,0 +1,305 @@
+//! Chat over HTTP: grounded, cited answers from a fake OpenAI-compatible model
+//! and, without one, extractive answers; "I don't know"; history in the
+//! prompt; sessions and messages; isolation of bodies that carry ids.
+
+use docent_testkit::{FakeOpenAi, Script};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Tenant, TestApp, spawn_app, spawn_app_with};
+
+async fn seeded(app: &TestApp) -> (Tenant, String) {
+    let owner = app.signup("ann@acme.io").await;
+    let bot = app.create_bot(&owner.token, "Support").await;
+    app.add_text(
+        &owner.token,
+        &bot,
+        "Refund policy",
+        "Refunds are granted within thirty days of purchase.",
+    )
+    .await;
+    app.add_text(
+        &owner.token,
+        &bot,
+        "Shipping",
+        "Parcels ship within three working days to every country.",
+    )
+    .await;
+    (owner, bot)
+}
+
+async fn ask(app: &TestApp, token: &str, body: Value) -> Value {
+    let (status, answer) = app.post("/api/v1/chat", token, body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer
+}
+
+fn markers(answer: &str) -> Vec<u64> {
+    answer
+        .split('[')
+        .skip(1)
+        .filter_map(|s| s.split(']').next()?.parse().ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn without_a_model_answers_are_extractive_and_cited() {
+    let app = spawn_app().await;
+    let (owner, bot) = seeded(&app).await;
+    let answer = ask(
+        &app,
+        &owner.token,
+        json!({"bot_id": bot, "message": "How many days do refunds take?"}),
+    )
+    .await;
+    assert_eq!(answer["mode"], "extractive");
+    let text = answer["answer"].as_str().unwrap();
+    assert!(
+        text.contains("Refunds are granted within thirty days of purchase."),
+        "{text}"
+    );
+    let citations = answer["citations"].as_array().unwrap();
+    assert!(!citations.is_empty());
+    let ns: Vec<u64> = citations.iter().map(|c| c["n"].as_u64().unwrap()).collect();
+    for n in markers(text) {
+        assert!(ns.contains(&n), "[{n}] has no citation: {answer}");
+    }
+    let refund = citations
+        .iter()
+        .find(|c| c["title"] == "Refund policy")
+        .expect("refund passage cited");
+    for field in [
+        "n",
+        "document_id",
+        "chunk_id",
+        "title",
+        "source_url",
+        "snippet",
+        "score",
+    ] {
+        assert!(refund.get(field).is_some(), "{field}: {refund}");
+    }
+    assert_eq!(answer["usage"]["prompt_tokens"], 0);
+    assert!(answer["session_id"].is_string() && answer["message_id"].is_string());
+}
+
+#[tokio::test]
+async fn with_a_model_the_prompt_is_grounded_and_the_answer_cited() {
+    let fake = FakeOpenAi::start().await;
+    let base = fake.base_url();
+    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let (owner, bot) = seeded(&app).await;
+    app.patch(
+        &format!("/api/v1/bots/{bot}"),
+        &owner.token,
+        json!({"system_prompt": "You are Acme's helper.", "model": "acme-model"}),
+    )
+    .await;
+    let first = ask(
+        &app,
+        &owner.token,
+        json!({"bot_id": bot, "message": "How long do refunds take?"}),
+    )
+    .await;
+    assert_eq!(first["mode"], "generative");
+    assert_eq!(
+        first["answer"],
+        "Refunds are granted within thirty days [1]."
+    );
+    let citations = first["citations"].as_array().unwrap();
+    assert_eq!(citations.len(), 1);
+    assert_eq!(citations[0]["n"], 1);
+    assert!(first["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+
+    let sent = &fake.chat_requests().await[0];
+    assert_eq!(sent["model"], "acme-model");
+    let system = sent["messages"][0]["content"].as_str().unwrap();
+    assert!(
+        system.starts_with("You are Acme's helper.") && system.contains("[1]"),
+        "{system}"
+    );
+    let knowledge = sent["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        knowledge.starts_with("<knowledge>") && knowledge.contains("thirty days"),
+        "{knowledge}"
+    );
+    assert_eq!(
+        sent["messages"].as_array().unwrap().last().unwrap()["content"],
+        "How long do refunds take?"
+    );
+
+    // A follow-up carries the conversation.
+    let session = first["session_id"].as_str().unwrap();
+    let second = ask(
+        &app,
+        &owner.token,
+        json!({"bot_id": bot, "session_id": session, "message": "And shipping?"}),
+    )
+    .await;
+    assert_eq!(second["session_id"], session);
+    let sent = &fake.chat_requests().await[1];
+    let contents: Vec<&str> = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert!(
+        contents.contains(&"How long do refunds take?"),
+        "history in the prompt: {contents:?}"
+    );
+    assert!(contents.contains(&"Refunds are granted within thirty days [1]."));
+
+    let (status, messages) = app
+        .get(
+            &format!("/api/v1/chat/sessions/{session}/messages"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let messages = messages["messages"].as_array().unwrap();
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
+    assert_eq!(messages[1]["citations"][0]["n"], 1);
+    let (_, sessions) = app
+        .get(&format!("/api/v1/chat/sessions?bot_id={bot}"), &owner.token)
+        .await;
+    assert_eq!(sessions["sessions"][0]["id"], session);
+    assert_eq!(sessions["sessions"][0]["message_count"], 4);
+    for field in [
+        "id",
+        "bot_id",
+        "visitor",
+        "message_count",
+        "created_at",
+        "last_message_at",
+    ] {
+        assert!(sessions["sessions"][0].get(field).is_some(), "{field}");
+    }
+}
+
+#[tokio::test]
+async fn the_model_cannot_cite_what_was_not_retrieved() {
+    let fake = FakeOpenAi::start_with(Script {
+        reply: Some("Thirty days [1], says a source [9].".into()),
+        ..Script::default()
+    })
+    .await;
+    let base = fake.base_url();
+    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let (owner, bot) = seeded(&app).await;
+    let answer = ask(
+        &app,
+        &owner.token,
+        json!({"bot_id": bot, "message": "refunds?"}),
+    )
+    .await;
+    assert_eq!(answer["answer"], "Thirty days [1], says a source .");
+    assert_eq!(answer["citations"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn nothing_relevant_means_i_dont_know_without_calling_the_model() {
+    let fake = FakeOpenAi::start().await;
+    let base = fake.base_url();
+    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let (owner, bot) = seeded(&app).await;
+    app.patch(
+        &format!("/api/v1/bots/{bot}"),
+        &owner.token,
+        json!({"retrieval": {"mode": "hybrid", "top_k": 5, "min_score": 0.95}}),
+    )
+    .await;
+    let answer = ask(
+        &app,
+        &owner.token,
+        json!({"bot_id": bot, "message": "What is the capital of Peru?"}),
+    )
+    .await;
+    assert_eq!(answer["answer"], docent_service::DONT_KNOW);
+    assert!(answer["citations"].as_array().unwrap().is_empty());
+    assert!(fake.chat_requests().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_failing_model_answers_503_and_stores_nothing() {
+    let fake = FakeOpenAi::start_with(Script {
+        fail_first: 1000,
+        fail_status: 500,
+        ..Script::default()
+    })
+    .await;
+    let base = fake.base_url();
+    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let (owner, bot) = seeded(&app).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/chat",
+            &owner.token,
+            json!({"bot_id": bot, "message": "refunds?"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable");
+    let (_, sessions) = app.get("/api/v1/chat/sessions", &owner.token).await;
+    assert!(sessions["sessions"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_questions_and_other_tenants_ids_are_refused() {
+    let app = spawn_app().await;
+    let (owner, bot) = seeded(&app).await;
+    for body in [
+        json!({"bot_id": bot, "message": "  "}),
+        json!({"bot_id": bot, "message": "x".repeat(4001)}),
+        json!({"bot_id": bot}),
+    ] {
+        let (status, err) = app.post("/api/v1/chat", &owner.token, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    }
+    let session = ask(
+        &app,
+        &owner.token,
+        json!({"bot_id": bot, "message": "refunds?"}),
+    )
+    .await["session_id"]
+        .clone();
+
+    let other = app.signup("eve@evil.io").await;
+    let own_bot = app.create_bot(&other.token, "Mine").await;
+    let (status, _) = app
+        .post(
+            "/api/v1/chat",
+            &other.token,
+            json!({"bot_id": bot, "message": "refunds?"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post(
+            "/api/v1/chat",
+            &other.token,
+            json!({"bot_id": own_bot, "session_id": session, "message": "hi"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .get(&format!("/api/v1/chat/sessions?bot_id={bot}"), &other.token)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, mine) = app.get("/api/v1/chat/sessions", &other.token).await;
+    assert!(mine["sessions"].as_array().unwrap().is_empty());
+    // A session of another bot of the same tenant cannot be continued either.
+    let second_bot = app.create_bot(&owner.token, "Second").await;
+    let (status, _) = app
+        .post(
+            "/api/v1/chat",
+            &owner.token,
+            json!({"bot_id": second_bot, "session_id": session, "message": "hi"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
