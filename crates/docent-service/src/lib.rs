@@ -25,7 +25,7 @@ use docent_retrieval::retriever::Retriever;
 
 pub use api_keys::{CreateApiKey, CreatedApiKey};
 pub use auth::{Login, Me, Signup, TenantSession, TokenPair};
-pub use chat::{AskRequest, ChatAnswer, DONT_KNOW, UsageView};
+pub use chat::{AnswerEvent, AskRequest, ChatAnswer, DONT_KNOW, UsageView};
 pub use knowledge::{
     CrawlRequest, DocumentAccepted, DocumentDetail, FileAccepted, JobAccepted, NewDocumentRequest,
     UploadParams, UploadTicket, UploadUrlRequest,

@@ -1005,6 +1005,7 @@ fn chat_message(session: &ChatSession, role: MessageRole, content: &str) -> Chat
         prompt_tokens: 0,
         completion_tokens: 0,
         latency_ms: None,
+        partial: false,
         created_at: Utc::now(),
     }
 }
@@ -1042,6 +1043,7 @@ pub async fn chat_sessions_and_messages_are_scoped_and_ordered(store: Arc<dyn St
         score: 0.5,
     }];
     answer.mode = Some("extractive".into());
+    answer.partial = true;
     let question = chat_message(&s1, MessageRole::User, "How long?");
     store
         .append_messages(a.id, s1.id, &[question.clone(), answer.clone()])
@@ -1060,6 +1062,7 @@ pub async fn chat_sessions_and_messages_are_scoped_and_ordered(store: Arc<dyn St
     );
     assert_eq!(all[1].citations, answer.citations);
     assert_eq!(all[1].mode.as_deref(), Some("extractive"));
+    assert!(all[1].partial && !all[0].partial);
     let recent = store.list_messages(a.id, s1.id, Some(2)).await.unwrap();
     assert_eq!(
         recent

@@ -2,6 +2,9 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use docent_core::domain::{ChatMessage, ChatSession};
 use docent_core::ids::{BotId, SessionId};
 use docent_service::{AskRequest, ChatAnswer};
@@ -15,21 +18,35 @@ use crate::extract::{Auth, Id, Paging};
 
 /// Asks a bot. The answer is grounded in the bot's knowledge base and cites
 /// its passages as `[n]` markers matching `citations[].n`; with nothing
-/// relevant found, the bot says it does not know.
+/// relevant found, the bot says it does not know. With `stream: true` (or
+/// `Accept: text/event-stream`) the answer comes as server-sent events:
+/// `meta` (session and retrieved passages), `delta`s, then `done` (message id,
+/// usage, cited passages) or `error`.
 #[utoipa::path(post, path = "/chat", tag = "chat", security(("bearer" = [])), request_body = AskRequest,
     responses((status = 200, body = ChatAnswer), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn ask(
     State(state): State<AppState>,
     Auth(ctx): Auth,
+    headers: HeaderMap,
     Json(req): Json<AskRequest>,
-) -> ApiResult<Json<ChatAnswer>> {
-    if req.stream {
-        return Err(ApiError::invalid(
-            "streaming answers are not available yet; send `stream: false`",
-        ));
+) -> ApiResult<Response> {
+    let wants_events = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    if !(req.stream || wants_events) {
+        return Ok(Json(state.services.ask(&ctx, req).await?).into_response());
     }
-    Ok(Json(state.services.ask(&ctx, req).await?))
+    let events = state.services.ask_stream(&ctx, req).await?;
+    let stream = futures::stream::unfold(events, |mut rx| async move {
+        let event = rx.recv().await?;
+        let sse = Event::default().event(event.name()).json_data(&event);
+        Some((sse, rx))
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -303,3 +303,190 @@ async fn bad_questions_and_other_tenants_ids_are_refused() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// `(event, data)` pairs of a server-sent-events body.
+fn sse_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter_map(|frame| {
+            let mut name = None;
+            let mut data = None;
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    name = Some(v.trim().to_string());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data = serde_json::from_str(v.trim()).ok();
+                }
+            }
+            Some((name?, data?))
+        })
+        .collect()
+}
+
+async fn stream_body(app: &TestApp, token: &str, body: Value, accept: Option<&str>) -> String {
+    let mut req = app
+        .client
+        .post(app.url("/api/v1/chat"))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(accept) = accept {
+        req = req.header("accept", accept);
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    res.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn streamed_answers_send_meta_deltas_then_done() {
+    let fake = FakeOpenAi::start().await;
+    let base = fake.base_url();
+    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let (owner, bot) = seeded(&app).await;
+    let body = stream_body(
+        &app,
+        &owner.token,
+        json!({"bot_id": bot, "message": "How long do refunds take?", "stream": true}),
+        None,
+    )
+    .await;
+    let events = sse_events(&body);
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"meta"), "{body}");
+    assert_eq!(names.last(), Some(&"done"), "{body}");
+    assert!(
+        names[1..names.len() - 1].iter().all(|n| *n == "delta") && names.len() > 3,
+        "{names:?}"
+    );
+    let (_, meta) = &events[0];
+    let session = meta["session_id"].as_str().unwrap();
+    assert!(!meta["citations"].as_array().unwrap().is_empty());
+    let text: String = events
+        .iter()
+        .filter(|(n, _)| n == "delta")
+        .map(|(_, d)| d["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "Refunds are granted within thirty days [1].");
+    let (_, done) = events.last().unwrap();
+    assert!(
+        done["message_id"].is_string() && done["usage"]["completion_tokens"].as_u64().unwrap() > 0
+    );
+    let (_, messages) = app
+        .get(
+            &format!("/api/v1/chat/sessions/{session}/messages"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(messages["messages"][1]["content"], text);
+    assert_eq!(messages["messages"][1]["id"], done["message_id"]);
+    assert_eq!(messages["messages"][1]["partial"], false);
+}
+
+#[tokio::test]
+async fn accept_event_stream_streams_extractive_answers_too() {
+    let app = spawn_app().await;
+    let (owner, bot) = seeded(&app).await;
+    let body = stream_body(
+        &app,
+        &owner.token,
+        json!({"bot_id": bot, "message": "refunds?"}),
+        Some("text/event-stream"),
+    )
+    .await;
+    let names: Vec<String> = sse_events(&body).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["meta", "delta", "done"], "{body}");
+}
+
+#[tokio::test]
+async fn a_model_timeout_ends_the_stream_with_an_error_event() {
+    let fake = FakeOpenAi::start_with(Script {
+        delay: std::time::Duration::from_secs(30),
+        ..Script::default()
+    })
+    .await;
+    let base = fake.base_url();
+    let app = spawn_app_with(|c| {
+        c.llm_base_url = Some(base);
+        c.llm_timeout_secs = 1;
+    })
+    .await;
+    let (owner, bot) = seeded(&app).await;
+    let body = stream_body(
+        &app,
+        &owner.token,
+        json!({"bot_id": bot, "message": "refunds?", "stream": true}),
+        None,
+    )
+    .await;
+    let events = sse_events(&body);
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["meta", "error"], "{body}");
+    assert_eq!(events[1].1["error"]["code"], "unavailable");
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_cancels_the_model_and_keeps_the_partial_answer() {
+    let fake = FakeOpenAi::start_with(Script {
+        chunk_delay: std::time::Duration::from_millis(300),
+        ..Script::default()
+    })
+    .await;
+    let base = fake.base_url();
+    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let (owner, bot) = seeded(&app).await;
+    let mut res = app
+        .client
+        .post(app.url("/api/v1/chat"))
+        .bearer_auth(&owner.token)
+        .json(&json!({"bot_id": bot, "message": "How long do refunds take?", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    while !seen.contains("event: delta") {
+        let chunk = res.chunk().await.unwrap().expect("stream open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let session = sse_events(&seen)[0].1["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    drop(res);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, messages) = app
+            .get(
+                &format!("/api/v1/chat/sessions/{session}/messages"),
+                &owner.token,
+            )
+            .await;
+        if let Some(answer) = messages["messages"].as_array().unwrap().get(1) {
+            assert_eq!(answer["partial"], true, "{answer}");
+            let text = answer["content"].as_str().unwrap();
+            assert!(
+                !text.is_empty()
+                    && text.len() < "Refunds are granted within thirty days [1].".len(),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no partial answer stored"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    while fake.abandoned_streams() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the model request was not cancelled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -73,5 +73,8 @@ pub struct ChatMessage {
     pub completion_tokens: u32,
     /// For answers: time from question to complete answer.
     pub latency_ms: Option<u32>,
+    /// The answer stopped early: the client disconnected or the model failed
+    /// midway; `content` is what had arrived.
+    pub partial: bool,
     pub created_at: DateTime<Utc>,
 }

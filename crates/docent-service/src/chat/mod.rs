@@ -56,6 +56,19 @@ pub struct ChatAnswer {
     pub usage: UsageView,
 }
 
+fn error_event(e: ServiceError) -> AnswerEvent {
+    let (code, message) = match e {
+        ServiceError::Unavailable(m) => ("unavailable", m),
+        other => {
+            tracing::error!(error = %other, "chat answer failed");
+            ("internal", "the answer could not be completed".to_string())
+        }
+    };
+    AnswerEvent::Error {
+        error: ErrorView { code, message },
+    }
+}
+
 impl From<LlmError> for ServiceError {
     fn from(e: LlmError) -> Self {
         match e {
@@ -67,8 +80,72 @@ impl From<LlmError> for ServiceError {
     }
 }
 
+/// What a question needs before the answer is written: its bot, session,
+/// history and retrieved passages (numbered from 1).
+struct Prepared {
+    bot: docent_core::domain::Bot,
+    session: ChatSession,
+    is_new: bool,
+    history: Vec<ChatMessage>,
+    user_message: ChatMessage,
+    question: String,
+    passages: Vec<Citation>,
+    texts: Vec<String>,
+    started: Instant,
+}
+
+/// One event of a streamed answer.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum AnswerEvent {
+    /// First: the session and every retrieved passage the answer may cite.
+    Meta {
+        session_id: SessionId,
+        citations: Vec<Citation>,
+    },
+    Delta {
+        text: String,
+    },
+    /// Last, on success: the stored answer and what it cost.
+    Done {
+        message_id: MessageId,
+        usage: UsageView,
+        mode: String,
+        citations: Vec<Citation>,
+    },
+    /// Last, on failure.
+    Error {
+        error: ErrorView,
+    },
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorView {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl AnswerEvent {
+    /// The SSE event name (and WebSocket `type`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Meta { .. } => "meta",
+            Self::Delta { .. } => "delta",
+            Self::Done { .. } => "done",
+            Self::Error { .. } => "error",
+        }
+    }
+}
+
+/// How the writing of an answer ended.
+struct Written {
+    text: String,
+    usage: UsageView,
+    partial: bool,
+}
+
 impl Services {
-    pub async fn ask(&self, ctx: &Ctx, req: AskRequest) -> ServiceResult<ChatAnswer> {
+    async fn prepare(&self, ctx: &Ctx, req: AskRequest) -> ServiceResult<Prepared> {
         ctx.actor.require(Role::Viewer)?;
         let started = Instant::now();
         let tenant = ctx.actor.tenant_id;
@@ -122,6 +199,7 @@ impl Services {
             prompt_tokens: 0,
             completion_tokens: 0,
             latency_ms: None,
+            partial: false,
             created_at: Utc::now(),
         };
 
@@ -160,88 +238,223 @@ impl Services {
             });
             texts.push(p.text);
         }
+        Ok(Prepared {
+            bot,
+            session,
+            is_new,
+            history,
+            user_message,
+            question,
+            passages,
+            texts,
+            started,
+        })
+    }
 
-        let mode = if self.llm.is_some() {
+    fn mode(&self) -> &'static str {
+        if self.llm.is_some() {
             "generative"
         } else {
             "extractive"
-        };
-        let (answer, citations, usage) = if passages.is_empty() {
-            (DONT_KNOW.to_string(), Vec::new(), UsageView::default())
-        } else if let Some(llm) = &self.llm {
-            let request = ChatRequest {
-                messages: prompt::build(
-                    bot.system_prompt.as_deref(),
-                    &passages,
-                    &texts,
-                    &history,
-                    &question,
-                ),
-                model: bot.model.clone(),
-                temperature: bot.temperature,
-                max_tokens: None,
-            };
-            let mut stream = llm.stream(request).await?;
-            let mut text = String::new();
-            let mut usage = UsageView::default();
-            while let Some(event) = stream.next().await {
-                match event? {
-                    ChatEvent::Delta(d) => text.push_str(&d),
-                    ChatEvent::Done { usage: u, .. } => {
-                        if let Some(u) = u {
-                            usage = UsageView {
-                                prompt_tokens: u.prompt_tokens,
-                                completion_tokens: u.completion_tokens,
-                            };
-                        }
-                        break;
-                    }
-                }
-            }
-            let (text, used) = prompt::cited(&text, passages.len());
-            let citations = used
-                .iter()
-                .map(|&n| passages[n as usize - 1].clone())
-                .collect();
-            (text, citations, usage)
-        } else {
-            let text = extractive::answer(&question, &passages, &texts);
-            let (text, used) = prompt::cited(&text, passages.len());
-            let citations = used
-                .iter()
-                .map(|&n| passages[n as usize - 1].clone())
-                .collect();
-            (text, citations, UsageView::default())
-        };
+        }
+    }
 
-        let answer_message = ChatMessage {
+    /// The answer when no model is asked: "don't know", or extractive.
+    fn fixed_answer(&self, p: &Prepared) -> Option<String> {
+        if p.passages.is_empty() {
+            Some(DONT_KNOW.to_string())
+        } else if self.llm.is_none() {
+            Some(extractive::answer(&p.question, &p.passages, &p.texts))
+        } else {
+            None
+        }
+    }
+
+    fn model_request(p: &Prepared) -> ChatRequest {
+        ChatRequest {
+            messages: prompt::build(
+                p.bot.system_prompt.as_deref(),
+                &p.passages,
+                &p.texts,
+                &p.history,
+                &p.question,
+            ),
+            model: p.bot.model.clone(),
+            temperature: p.bot.temperature,
+            max_tokens: None,
+        }
+    }
+
+    /// Stores both turns; returns the answer's id and its citations.
+    async fn save(
+        &self,
+        p: Prepared,
+        written: Written,
+    ) -> ServiceResult<(MessageId, String, Vec<Citation>)> {
+        let (text, used) = prompt::cited(&written.text, p.passages.len());
+        let citations: Vec<Citation> = used
+            .iter()
+            .map(|&n| p.passages[n as usize - 1].clone())
+            .collect();
+        let mode = self.mode();
+        let answer = ChatMessage {
             id: MessageId::new(),
-            tenant_id: tenant,
-            session_id: session.id,
+            tenant_id: p.session.tenant_id,
+            session_id: p.session.id,
             role: MessageRole::Assistant,
-            content: answer.clone(),
+            content: text.clone(),
             citations: citations.clone(),
             mode: Some(mode.to_string()),
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            latency_ms: Some(started.elapsed().as_millis() as u32),
+            prompt_tokens: written.usage.prompt_tokens,
+            completion_tokens: written.usage.completion_tokens,
+            latency_ms: Some(p.started.elapsed().as_millis() as u32),
+            partial: written.partial,
             created_at: Utc::now(),
         };
-        if is_new {
-            self.store.create_session(&session).await?;
+        if p.is_new {
+            self.store.create_session(&p.session).await?;
         }
+        let id = answer.id;
         self.store
-            .append_messages(tenant, session.id, &[user_message, answer_message.clone()])
+            .append_messages(p.session.tenant_id, p.session.id, &[p.user_message, answer])
             .await?;
         metrics::counter!("docent_chat_answers_total", "mode" => mode).increment(1);
+        Ok((id, text, citations))
+    }
+
+    pub async fn ask(&self, ctx: &Ctx, req: AskRequest) -> ServiceResult<ChatAnswer> {
+        let p = self.prepare(ctx, req).await?;
+        let written = match (self.fixed_answer(&p), &self.llm) {
+            (Some(text), _) => Written {
+                text,
+                usage: UsageView::default(),
+                partial: false,
+            },
+            (None, Some(llm)) => {
+                let mut stream = llm.stream(Self::model_request(&p)).await?;
+                let mut text = String::new();
+                let mut usage = UsageView::default();
+                while let Some(event) = stream.next().await {
+                    match event? {
+                        ChatEvent::Delta(d) => text.push_str(&d),
+                        ChatEvent::Done { usage: u, .. } => {
+                            if let Some(u) = u {
+                                usage = UsageView {
+                                    prompt_tokens: u.prompt_tokens,
+                                    completion_tokens: u.completion_tokens,
+                                };
+                            }
+                            break;
+                        }
+                    }
+                }
+                Written {
+                    text,
+                    usage,
+                    partial: false,
+                }
+            }
+            (None, None) => unreachable!("fixed_answer covers the case without a model"),
+        };
+        let session_id = p.session.id;
+        let usage = written.usage;
+        let (message_id, answer, citations) = self.save(p, written).await?;
         Ok(ChatAnswer {
-            session_id: session.id,
-            message_id: answer_message.id,
+            session_id,
+            message_id,
             answer,
             citations,
-            mode: mode.to_string(),
+            mode: self.mode().to_string(),
             usage,
         })
+    }
+
+    /// Like [`Services::ask`], as a stream of events. Bad requests fail before
+    /// the stream starts; failures while writing end it with an `Error` event.
+    /// When the receiver goes away mid-answer, the model request is cancelled
+    /// and what arrived is stored as a partial answer.
+    pub async fn ask_stream(
+        &self,
+        ctx: &Ctx,
+        req: AskRequest,
+    ) -> ServiceResult<tokio::sync::mpsc::Receiver<AnswerEvent>> {
+        let p = self.prepare(ctx, req).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(32);
+        let this = self.clone();
+        tokio::spawn(async move {
+            let meta = AnswerEvent::Meta {
+                session_id: p.session.id,
+                citations: p.passages.clone(),
+            };
+            let _ = tx.send(meta).await;
+            let mut written = Written {
+                text: String::new(),
+                usage: UsageView::default(),
+                partial: false,
+            };
+            let mut failure: Option<ServiceError> = None;
+            if let Some(text) = this.fixed_answer(&p) {
+                let _ = tx.send(AnswerEvent::Delta { text: text.clone() }).await;
+                written.text = text;
+            } else if let Some(llm) = &this.llm {
+                match llm.stream(Self::model_request(&p)).await {
+                    Err(e) => failure = Some(e.into()),
+                    Ok(mut stream) => loop {
+                        tokio::select! {
+                            () = tx.closed() => {
+                                written.partial = true;
+                                break;
+                            }
+                            event = stream.next() => match event {
+                                Some(Ok(ChatEvent::Delta(d))) => {
+                                    written.text.push_str(&d);
+                                    if tx.send(AnswerEvent::Delta { text: d }).await.is_err() {
+                                        written.partial = true;
+                                        break;
+                                    }
+                                }
+                                Some(Ok(ChatEvent::Done { usage, .. })) => {
+                                    if let Some(u) = usage {
+                                        written.usage = UsageView { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens };
+                                    }
+                                    break;
+                                }
+                                Some(Err(e)) => {
+                                    written.partial = true;
+                                    failure = Some(e.into());
+                                    break;
+                                }
+                                None => break,
+                            }
+                        }
+                    },
+                }
+            }
+            // Nothing written and a failure: nothing to keep, as without streaming.
+            if failure.is_some() && written.text.is_empty() {
+                let _ = tx.send(error_event(failure.take().expect("checked"))).await;
+                return;
+            }
+            let usage = written.usage;
+            match this.save(p, written).await {
+                Ok((message_id, _, citations)) => {
+                    let last = match failure {
+                        Some(e) => error_event(e),
+                        None => AnswerEvent::Done {
+                            message_id,
+                            usage,
+                            mode: this.mode().to_string(),
+                            citations,
+                        },
+                    };
+                    let _ = tx.send(last).await;
+                }
+                Err(e) => {
+                    let _ = tx.send(error_event(e)).await;
+                }
+            }
+        });
+        Ok(rx)
     }
 
     pub async fn list_sessions(

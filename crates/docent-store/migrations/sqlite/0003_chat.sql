@@ -24,6 +24,8 @@ CREATE TABLE chat_messages (
     prompt_tokens      INTEGER NOT NULL DEFAULT 0,
     completion_tokens  INTEGER NOT NULL DEFAULT 0,
     latency_ms         INTEGER,
+    -- 1: the answer stopped early (the client left, or the model failed midway)
+    partial            INTEGER NOT NULL DEFAULT 0,
     created_at         TEXT NOT NULL
 );
 CREATE INDEX chat_messages_by_session ON chat_messages (session_id, id);

@@ -18,6 +18,7 @@ type MessageRow = (
     i64,
     i64,
     Option<i64>,
+    bool,
     String,
 );
 
@@ -35,7 +36,19 @@ fn session(row: SessionRow) -> StoreResult<ChatSession> {
 }
 
 fn message(tenant: TenantId, row: MessageRow) -> StoreResult<ChatMessage> {
-    let (id, session, role, content, citations, mode, prompt, completion, latency, created) = row;
+    let (
+        id,
+        session,
+        role,
+        content,
+        citations,
+        mode,
+        prompt,
+        completion,
+        latency,
+        partial,
+        created,
+    ) = row;
     Ok(ChatMessage {
         id: parse_id(&id)?,
         tenant_id: tenant,
@@ -47,6 +60,7 @@ fn message(tenant: TenantId, row: MessageRow) -> StoreResult<ChatMessage> {
         prompt_tokens: prompt as u32,
         completion_tokens: completion as u32,
         latency_ms: latency.map(|l| l as u32),
+        partial,
         created_at: parse_ts(&created)?,
     })
 }
@@ -140,8 +154,8 @@ impl ChatStore for SqliteStore {
         for m in messages {
             sqlx::query(
                 "INSERT INTO chat_messages (id, tenant_id, session_id, role, content, citations, mode,
-                     prompt_tokens, completion_tokens, latency_ms, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     prompt_tokens, completion_tokens, latency_ms, partial, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(m.id.to_string())
             .bind(tenant.to_string())
@@ -153,6 +167,7 @@ impl ChatStore for SqliteStore {
             .bind(m.prompt_tokens as i64)
             .bind(m.completion_tokens as i64)
             .bind(m.latency_ms.map(i64::from))
+            .bind(m.partial)
             .bind(ts(m.created_at))
             .execute(&mut *tx)
             .await
@@ -169,7 +184,7 @@ impl ChatStore for SqliteStore {
     ) -> StoreResult<Vec<ChatMessage>> {
         let mut rows: Vec<MessageRow> = sqlx::query_as(
             "SELECT id, session_id, role, content, citations, mode, prompt_tokens, completion_tokens,
-                    latency_ms, created_at
+                    latency_ms, partial, created_at
              FROM chat_messages WHERE tenant_id = ? AND session_id = ?
              ORDER BY rowid DESC LIMIT ?", // rowid: the order appended
         )
