@@ -8,7 +8,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::routes::{api_keys, auth, bots, chat, knowledge, ops, search, users};
+use crate::routes::{api_keys, auth, bots, chat, knowledge, openai, ops, search, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -70,5 +70,8 @@ pub fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(chat::ask))
         .routes(routes!(chat::list_sessions))
         .routes(routes!(chat::session_messages));
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1)
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .routes(routes!(openai::chat_completions))
+        .routes(routes!(openai::models))
 }

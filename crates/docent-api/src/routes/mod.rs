@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bots;
 pub mod chat;
 pub mod knowledge;
+pub mod openai;
 pub mod ops;
 pub mod search;
 pub mod users;

@@ -14,6 +14,7 @@ mod errors;
 mod formats;
 mod isolation;
 mod knowledge;
+mod openai;
 mod ops;
 mod reembed;
 mod search;

@@ -37,6 +37,11 @@ pub struct AskRequest {
     /// `true`: answer as server-sent events.
     #[serde(default)]
     pub stream: bool,
+    /// Earlier turns supplied by the caller instead of a stored session (the
+    /// OpenAI-compatible endpoint, whose clients resend the conversation).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub history: Vec<(MessageRole, String)>,
 }
 
 #[derive(Clone, Copy, Debug, Default, Serialize, ToSchema)]
@@ -181,8 +186,26 @@ impl Services {
                 (session, true)
             }
         };
+        let supplied: Vec<ChatMessage> = req
+            .history
+            .iter()
+            .map(|(role, content)| ChatMessage {
+                id: MessageId::new(),
+                tenant_id: tenant,
+                session_id: session.id,
+                role: *role,
+                content: content.clone(),
+                citations: Vec::new(),
+                mode: None,
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                latency_ms: None,
+                partial: false,
+                created_at: Utc::now(),
+            })
+            .collect();
         let history = if is_new {
-            Vec::new()
+            supplied
         } else {
             self.store
                 .list_messages(tenant, session.id, Some(HISTORY_MESSAGES))
