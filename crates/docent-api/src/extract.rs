@@ -24,16 +24,49 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        let actor = if token.starts_with(API_KEY_PREFIX) {
-            state.services.actor_from_api_key(token).await?
-        } else {
-            state.services.actor_from_access_token(token).await?
-        };
-        tracing::Span::current().record("tenant_id", tracing::field::display(actor.tenant_id));
-        Ok(Auth(Ctx {
-            actor,
-            client: client_info(parts),
-        }))
+        authenticate(state, token, parts).await.map(Auth)
+    }
+}
+
+async fn authenticate(state: &AppState, token: &str, parts: &Parts) -> Result<Ctx, ApiError> {
+    let actor = if token.starts_with(API_KEY_PREFIX) {
+        state.services.actor_from_api_key(token).await?
+    } else {
+        state.services.actor_from_access_token(token).await?
+    };
+    tracing::Span::current().record("tenant_id", tracing::field::display(actor.tenant_id));
+    Ok(Ctx {
+        actor,
+        client: client_info(parts),
+    })
+}
+
+/// The caller of a WebSocket route: browsers cannot set headers on a
+/// WebSocket, so the credential may come as `?token=` (on this route only,
+/// since query strings end up in logs more easily than headers).
+pub struct WsAuth(pub Ctx);
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+impl FromRequestParts<AppState> for WsAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(token) = bearer(parts) {
+            let token = token.to_string();
+            return authenticate(state, &token, parts).await.map(WsAuth);
+        }
+        let Query(q) = Query::<TokenQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::unauthorized())?;
+        let token = q
+            .token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(ApiError::unauthorized)?;
+        authenticate(state, &token, parts).await.map(WsAuth)
     }
 }
 

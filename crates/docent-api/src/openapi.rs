@@ -68,6 +68,7 @@ pub fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(knowledge::get_job))
         .routes(routes!(search::search))
         .routes(routes!(chat::ask))
+        .routes(routes!(chat::chat_ws))
         .routes(routes!(chat::list_sessions))
         .routes(routes!(chat::session_messages));
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -1,6 +1,7 @@
 //! Chat: questions to a bot, and the stored conversations.
 
 use axum::Json;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -14,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::ApiResult;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Auth, Id, Paging};
+use crate::extract::{Auth, Id, Paging, WsAuth};
 
 /// Asks a bot. The answer is grounded in the bot's knowledge base and cites
 /// its passages as `[n]` markers matching `citations[].n`; with nothing
@@ -104,4 +105,106 @@ pub async fn session_messages(
     Ok(Json(MessageList {
         messages: state.services.session_messages(&ctx, session).await?,
     }))
+}
+
+/// A frame from the client of `/chat/ws`.
+#[derive(Debug, Deserialize)]
+struct ClientFrame {
+    #[serde(rename = "type")]
+    kind: String,
+    bot_id: Option<BotId>,
+    session_id: Option<SessionId>,
+    message: Option<String>,
+}
+
+/// Chat over a WebSocket: the client sends `{type:"message", bot_id?,
+/// session_id?, message}`; the server answers with the SSE events as JSON
+/// frames carrying `type` (`meta`, `delta`, `done`, `error`). The bot and
+/// session carry over from one message to the next.
+#[utoipa::path(get, path = "/chat/ws", tag = "chat", security(("bearer" = [])),
+    params(("token" = Option<String>, Query, description = "access token or API key, for clients that cannot set headers")),
+    responses((status = 101, description = "switching to WebSocket"), (status = 401, body = ErrorBody)))]
+pub async fn chat_ws(
+    State(state): State<AppState>,
+    WsAuth(ctx): WsAuth,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.on_upgrade(move |socket| converse(state, ctx, socket))
+}
+
+async fn converse(state: AppState, ctx: docent_service::Ctx, mut socket: WebSocket) {
+    let mut bot: Option<BotId> = None;
+    let mut session: Option<SessionId> = None;
+    while let Some(Ok(frame)) = socket.recv().await {
+        let text = match frame {
+            Message::Text(text) => text,
+            Message::Close(_) => return,
+            _ => continue,
+        };
+        let request = match serde_json::from_str::<ClientFrame>(&text) {
+            Ok(f) if f.kind == "message" => f,
+            Ok(_) | Err(_) => {
+                let error =
+                    ApiError::invalid("send {\"type\":\"message\", \"bot_id\", \"message\"}");
+                if send_error(&mut socket, error).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        if request.bot_id.is_some() && request.bot_id != bot {
+            bot = request.bot_id;
+            session = None;
+        }
+        session = request.session_id.or(session);
+        let Some(bot_id) = bot else {
+            if send_error(
+                &mut socket,
+                ApiError::invalid("`bot_id` is required on the first message"),
+            )
+            .await
+            .is_err()
+            {
+                return;
+            }
+            continue;
+        };
+        let ask = AskRequest {
+            bot_id,
+            message: request.message.unwrap_or_default(),
+            session_id: session,
+            stream: true,
+            history: Vec::new(),
+        };
+        let mut events = match state.services.ask_stream(&ctx, ask).await {
+            Ok(events) => events,
+            Err(e) => {
+                if send_error(&mut socket, e.into()).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        while let Some(event) = events.recv().await {
+            if let docent_service::AnswerEvent::Meta { session_id, .. } = &event {
+                session = Some(*session_id);
+            }
+            let mut frame = serde_json::to_value(&event).unwrap_or_default();
+            frame["type"] = event.name().into();
+            // A client gone mid-answer: dropping `events` cancels the model
+            // request and the partial answer is stored.
+            if socket
+                .send(Message::Text(frame.to_string().into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+async fn send_error(socket: &mut WebSocket, error: ApiError) -> Result<(), axum::Error> {
+    let frame = serde_json::json!({"type": "error", "error": {"code": error.code, "message": error.message}});
+    socket.send(Message::Text(frame.to_string().into())).await
 }

@@ -490,3 +490,86 @@ async fn a_client_that_leaves_cancels_the_model_and_keeps_the_partial_answer() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn websocket_chat_sends_the_same_events_as_json_frames() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let fake = FakeOpenAi::start().await;
+    let base = fake.base_url();
+    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let (owner, bot) = seeded(&app).await;
+
+    // Without a credential the upgrade is refused.
+    let url = format!("ws://{}/api/v1/chat/ws", app.addr);
+    assert!(
+        tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .is_err()
+    );
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}?token={}", owner.token))
+        .await
+        .unwrap();
+    let next_answer = async |ws: &mut tokio_tungstenite::WebSocketStream<_>| -> Vec<Value> {
+        let mut frames = Vec::new();
+        while let Some(Ok(Message::Text(text))) = ws.next().await {
+            let frame: Value = serde_json::from_str(&text).unwrap();
+            let last = frame["type"] == "done" || frame["type"] == "error";
+            frames.push(frame);
+            if last {
+                break;
+            }
+        }
+        frames
+    };
+    ws.send(Message::Text(
+        json!({"type": "message", "bot_id": bot, "message": "How long do refunds take?"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let frames = next_answer(&mut ws).await;
+    let types: Vec<&str> = frames.iter().map(|f| f["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"meta"));
+    assert_eq!(types.last(), Some(&"done"), "{frames:?}");
+    let text: String = frames
+        .iter()
+        .filter(|f| f["type"] == "delta")
+        .map(|f| f["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "Refunds are granted within thirty days [1].");
+    let session = frames[0]["session_id"].clone();
+
+    // The next message continues the same session without naming it.
+    ws.send(Message::Text(
+        json!({"type": "message", "message": "And shipping?"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let frames = next_answer(&mut ws).await;
+    assert_eq!(frames[0]["session_id"], session);
+
+    // Bad frames get an error frame and the socket stays usable.
+    ws.send(Message::Text("not json".into())).await.unwrap();
+    let frames = next_answer(&mut ws).await;
+    assert_eq!(frames[0]["type"], "error");
+    assert_eq!(frames[0]["error"]["code"], "invalid_request");
+    let other = app.signup("eve@evil.io").await;
+    let (mut ws2, _) = tokio_tungstenite::connect_async(format!("{url}?token={}", other.token))
+        .await
+        .unwrap();
+    ws2.send(Message::Text(
+        json!({"type": "message", "bot_id": bot, "message": "hi"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let frames = next_answer(&mut ws2).await;
+    assert_eq!(frames[0]["error"]["code"], "not_found");
+}
