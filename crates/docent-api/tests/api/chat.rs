@@ -137,7 +137,7 @@ async fn with_a_model_the_prompt_is_grounded_and_the_answer_cited() {
     )
     .await;
     assert_eq!(second["session_id"], session);
-    let sent = &fake.chat_requests().await[1];
+    let sent = fake.chat_requests().await.last().cloned().unwrap();
     let contents: Vec<&str> = sent["messages"]
         .as_array()
         .unwrap()
@@ -572,4 +572,52 @@ async fn websocket_chat_sends_the_same_events_as_json_frames() {
     .unwrap();
     let frames = next_answer(&mut ws2).await;
     assert_eq!(frames[0]["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn follow_ups_are_rewritten_by_the_model_and_a_500_is_retried() {
+    // The first model call fails with 500 and is retried transparently.
+    let fake = FakeOpenAi::start_with(Script {
+        fail_first: 1,
+        fail_status: 500,
+        ..Script::default()
+    })
+    .await;
+    let base = fake.base_url();
+    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let (owner, bot) = seeded(&app).await;
+    let first = ask(
+        &app,
+        &owner.token,
+        json!({"bot_id": bot, "message": "How long do refunds take?"}),
+    )
+    .await;
+    assert_eq!(
+        first["answer"],
+        "Refunds are granted within thirty days [1]."
+    );
+    assert_eq!(
+        fake.chat_requests().await.len(),
+        1,
+        "one question, one answer"
+    );
+
+    ask(
+        &app,
+        &owner.token,
+        json!({"bot_id": bot, "session_id": first["session_id"], "message": "and for gifts?"}),
+    )
+    .await;
+    let sent = fake.chat_requests().await;
+    assert_eq!(
+        sent.len(),
+        3,
+        "a follow-up is first rewritten, then answered"
+    );
+    let rewrite = sent[1]["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        rewrite.contains("User: How long do refunds take?")
+            && rewrite.ends_with("Last question: and for gifts?"),
+        "{rewrite}"
+    );
 }

@@ -106,7 +106,7 @@ async fn streamed_completions_end_with_done() {
     assert_eq!(last["choices"][0]["finish_reason"], "stop");
     assert!(last["usage"]["total_tokens"].as_u64().unwrap() > 0);
     // The conversation the client sent reached the model.
-    let sent = &fake.chat_requests().await[0];
+    let sent = fake.chat_requests().await.last().cloned().unwrap();
     let contents: Vec<&str> = sent["messages"]
         .as_array()
         .unwrap()

@@ -226,7 +226,7 @@ impl Services {
             created_at: Utc::now(),
         };
 
-        let query = prompt::standalone_query(&question, &history);
+        let query = self.search_query(&question, &history).await;
         let r = &bot.retrieval;
         let hits = self
             .retriever
@@ -272,6 +272,48 @@ impl Services {
             texts,
             started,
         })
+    }
+
+    /// The question as a standalone search query. A follow-up ("and in
+    /// Germany?") needs the conversation: the model rewrites it when there is
+    /// one (falling back to the rule if it fails), else a cheap rule joins it
+    /// to the previous question.
+    async fn search_query(&self, question: &str, history: &[ChatMessage]) -> String {
+        let rule = prompt::standalone_query(question, history);
+        let Some(llm) = self.llm.as_ref().filter(|_| !history.is_empty()) else {
+            return rule;
+        };
+        let request = ChatRequest {
+            messages: prompt::condense(history, question),
+            model: None,
+            temperature: Some(0.0),
+            max_tokens: Some(64),
+        };
+        let mut text = String::new();
+        match llm.stream(request).await {
+            Ok(mut stream) => {
+                while let Some(event) = stream.next().await {
+                    match event {
+                        Ok(ChatEvent::Delta(d)) => text.push_str(&d),
+                        Ok(ChatEvent::Done { .. }) => break,
+                        Err(error) => {
+                            tracing::warn!(%error, "query rewrite failed; using the rule");
+                            return rule;
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "query rewrite failed; using the rule");
+                return rule;
+            }
+        }
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > MAX_MESSAGE_CHARS {
+            rule
+        } else {
+            text.to_string()
+        }
     }
 
     fn mode(&self) -> &'static str {
