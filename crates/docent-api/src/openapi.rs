@@ -8,7 +8,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::routes::{api_keys, auth, bots, chat, knowledge, openai, ops, search, users};
+use crate::routes::{admin, api_keys, auth, bots, chat, knowledge, openai, ops, search, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -67,6 +67,7 @@ pub fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(knowledge::start_crawl))
         .routes(routes!(knowledge::get_job))
         .routes(routes!(search::search))
+        .routes(routes!(admin::audit_logs))
         .routes(routes!(chat::ask))
         .routes(routes!(chat::chat_ws))
         .routes(routes!(chat::list_sessions))

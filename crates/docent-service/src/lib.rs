@@ -3,6 +3,7 @@
 //! end (HTTP today, CLI tools later).
 
 mod api_keys;
+mod audit;
 mod auth;
 mod bots;
 mod chat;

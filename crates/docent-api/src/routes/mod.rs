@@ -1,6 +1,7 @@
 //! One module per resource of the contract; each handler is a few lines that
 //! extract, call a service, and shape the response.
 
+pub mod admin;
 pub mod api_keys;
 pub mod auth;
 pub mod bots;
