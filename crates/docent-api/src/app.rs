@@ -38,6 +38,7 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub embedder: Arc<dyn Embedder>,
     pub llm: Option<Arc<dyn ChatModel>>,
+    pub limiter: Arc<dyn docent_core::ratelimit::RateLimiter>,
     /// Wakes this process's idle workers after an enqueue.
     pub wake: Arc<Notify>,
 }
@@ -203,6 +204,20 @@ impl App {
             metrics: metrics::handle(),
             embedder: components.embedder.clone(),
             llm: components.llm.clone(),
+            limiter: {
+                let local = Arc::new(crate::ratelimit::LocalRateLimiter::default());
+                let pruned = Arc::downgrade(&local);
+                tokio::spawn(async move {
+                    let mut every = tokio::time::interval(Duration::from_secs(60));
+                    while let Some(limiter) = {
+                        every.tick().await;
+                        pruned.upgrade()
+                    } {
+                        limiter.prune();
+                    }
+                });
+                local
+            },
             wake: Arc::new(Notify::new()),
         };
         let listener = TcpListener::bind(listen)
@@ -266,9 +281,13 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         .split_for_parts();
     api.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", spec))
-        .merge(routes::ops::metrics_route(state))
+        .merge(routes::ops::metrics_route(state.clone()))
         .fallback(|| async { error::ApiError::not_found() })
         .layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::ratelimit::enforce,
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(error::render_errors))

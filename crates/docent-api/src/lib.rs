@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod ratelimit;
 pub mod routes;
 
 pub use app::{App, AppState};

@@ -107,6 +107,12 @@ pub struct Config {
     pub llm_model: String,
     /// Longest wait for the model's first token, and between tokens.
     pub llm_timeout_secs: u64,
+    /// Sign-up, login and refresh requests per minute from one IP.
+    pub rate_limit_sign_in_per_minute: u32,
+    /// Requests per minute with one credential (token or API key).
+    pub rate_limit_credential_per_minute: u32,
+    /// Other unauthenticated requests per minute from one IP.
+    pub rate_limit_ip_per_minute: u32,
 }
 
 impl Default for Config {
@@ -144,6 +150,9 @@ impl Default for Config {
             llm_api_key: None,
             llm_model: "gpt-4o-mini".into(),
             llm_timeout_secs: 60,
+            rate_limit_sign_in_per_minute: 10,
+            rate_limit_credential_per_minute: 600,
+            rate_limit_ip_per_minute: 120,
         }
     }
 }
@@ -200,7 +209,7 @@ impl Config {
 
     /// The environment variables this build reads (lower-case, without the prefix).
     /// Others named `DOCENT_*` belong to later features or other tools and are ignored.
-    const ENV_KEYS: [&'static str; 32] = [
+    const ENV_KEYS: [&'static str; 35] = [
         "listen",
         "data_dir",
         "database_url",
@@ -233,6 +242,9 @@ impl Config {
         "llm_api_key",
         "llm_model",
         "llm_timeout_secs",
+        "rate_limit_sign_in_per_minute",
+        "rate_limit_credential_per_minute",
+        "rate_limit_ip_per_minute",
     ];
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -344,6 +356,15 @@ impl Config {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             return invalid("DOCENT_LLM_BASE_URL", "must start with http:// or https://");
+        }
+        if self.rate_limit_sign_in_per_minute == 0
+            || self.rate_limit_credential_per_minute == 0
+            || self.rate_limit_ip_per_minute == 0
+        {
+            return invalid(
+                "DOCENT_RATE_LIMIT_*",
+                "rate limits must be at least 1 per minute",
+            );
         }
         if self.llm_timeout_secs == 0 {
             return invalid("DOCENT_LLM_TIMEOUT_SECS", "must be greater than 0");

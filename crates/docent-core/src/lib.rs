@@ -11,4 +11,5 @@ pub mod domain;
 pub mod embed;
 pub mod ids;
 pub mod llm;
+pub mod ratelimit;
 pub mod store;

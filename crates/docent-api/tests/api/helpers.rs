@@ -37,6 +37,11 @@ pub async fn spawn_app_at(data_dir: &std::path::Path, tweak: impl FnOnce(&mut Co
         jwt_secret: Some(Secret::new(TEST_SECRET)),
         embedder: Some("hash".into()),
         job_backoff_base_ms: 20,
+        // Tests poll and sign in far more often than people do; the limits
+        // have their own test.
+        rate_limit_sign_in_per_minute: 100_000,
+        rate_limit_credential_per_minute: 100_000,
+        rate_limit_ip_per_minute: 100_000,
         ..Config::default()
     };
     tweak(&mut config);

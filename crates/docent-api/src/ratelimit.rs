@@ -1,0 +1,141 @@
+//! Rate limits at the HTTP edge: per IP on sign-up, login and refresh (strict,
+//! against credential stuffing), per credential on authenticated routes, per
+//! IP on other unauthenticated ones. Answers 429 with `Retry-After`; every
+//! limited response carries `X-RateLimit-Limit` and `X-RateLimit-Remaining`.
+//! The in-process limiter is `governor` (GCRA), keyed per class and limit.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use docent_core::ratelimit::{Decision, Limit, RateLimiter};
+use governor::Quota;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use sha2::{Digest, Sha256};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+type Keyed = governor::RateLimiter<
+    String,
+    DefaultKeyedStateStore<String>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
+
+/// One keyed GCRA limiter per (class, limit), created on first use.
+#[derive(Default)]
+pub struct LocalRateLimiter {
+    limiters: Mutex<HashMap<(&'static str, Limit), Arc<Keyed>>>,
+}
+
+impl LocalRateLimiter {
+    fn limiter(&self, class: &'static str, limit: Limit) -> Arc<Keyed> {
+        let mut map = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry((class, limit))
+            .or_insert_with(|| {
+                let per_minute = NonZeroU32::new(limit.per_minute.max(1)).expect("at least 1");
+                Arc::new(
+                    governor::RateLimiter::keyed(Quota::per_minute(per_minute))
+                        .with_middleware::<StateInformationMiddleware>(),
+                )
+            })
+            .clone()
+    }
+
+    /// Forgets keys whose state has fully recovered, so memory follows the
+    /// number of recently active clients.
+    pub fn prune(&self) {
+        let map = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
+        for limiter in map.values() {
+            limiter.retain_recent();
+        }
+    }
+}
+
+#[async_trait]
+impl RateLimiter for LocalRateLimiter {
+    async fn check(&self, class: &'static str, key: &str, limit: Limit) -> Decision {
+        let limiter = self.limiter(class, limit);
+        match limiter.check_key(&key.to_string()) {
+            Ok(state) => Decision {
+                allowed: true,
+                limit: limit.per_minute,
+                remaining: state.remaining_burst_capacity(),
+                retry_after: std::time::Duration::ZERO,
+            },
+            Err(not_until) => Decision {
+                allowed: false,
+                limit: limit.per_minute,
+                remaining: 0,
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            },
+        }
+    }
+}
+
+pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let limited = (path.starts_with("/api/v1/") || path.starts_with("/v1/"))
+        && !matches!(path, "/api/v1/health" | "/api/v1/ready");
+    if !limited {
+        return next.run(request).await;
+    }
+    let config = &state.config;
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip().to_string())
+        .unwrap_or_default();
+    let credential = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() > 7);
+    let sign_in = request.method() == Method::POST
+        && matches!(
+            path,
+            "/api/v1/tenants" | "/api/v1/auth/login" | "/api/v1/auth/refresh"
+        );
+    let (class, key, per_minute) = if sign_in {
+        ("sign_in", ip, config.rate_limit_sign_in_per_minute)
+    } else if let Some(credential) = credential {
+        // Keyed by a digest: the limiter's memory never holds a credential.
+        let digest = Sha256::digest(credential.as_bytes());
+        let key: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        ("credential", key, config.rate_limit_credential_per_minute)
+    } else {
+        ("ip", ip, config.rate_limit_ip_per_minute)
+    };
+    let decision = state.limiter.check(class, &key, Limit { per_minute }).await;
+    let mut response = if decision.allowed {
+        next.run(request).await
+    } else {
+        let secs = decision.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        metrics::counter!("docent_rate_limited_total", "class" => class).increment(1);
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("rate limit exceeded; retry in {secs} s"),
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from(secs));
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert("x-ratelimit-limit", HeaderValue::from(decision.limit));
+    headers.insert(
+        "x-ratelimit-remaining",
+        HeaderValue::from(decision.remaining),
+    );
+    response
+}

@@ -1,0 +1,69 @@
+//! Rate limits: strict per-IP limits on signing in, per-credential limits on
+//! the API, 429 with `Retry-After` and `X-RateLimit-*` headers.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::spawn_app_with;
+
+#[tokio::test]
+async fn logins_are_limited_per_ip_with_retry_after() {
+    let app = spawn_app_with(|c| c.rate_limit_sign_in_per_minute = 3).await;
+    app.signup("ann@acme.io").await; // 1 of 3
+    for _ in 0..2 {
+        let (status, _) = app.login("ann@acme.io", "password123").await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": "ann@acme.io", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(res.headers()["x-ratelimit-limit"], "3");
+    assert_eq!(res.headers()["x-ratelimit-remaining"], "0");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Health checks are never limited.
+    let (status, _) = app.get("/api/v1/health", "").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn each_credential_has_its_own_budget() {
+    let app = spawn_app_with(|c| c.rate_limit_credential_per_minute = 5).await;
+    let ann = app.signup("ann@acme.io").await;
+    let bob = app.signup("bob@acme.io").await;
+    let mut remaining = Vec::new();
+    for _ in 0..5 {
+        let res = app
+            .client
+            .get(app.url("/api/v1/bots"))
+            .bearer_auth(&ann.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["x-ratelimit-limit"], "5");
+        remaining.push(
+            res.headers()["x-ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .parse::<u32>()
+                .unwrap(),
+        );
+    }
+    assert_eq!(remaining, [4, 3, 2, 1, 0]);
+    let (status, _) = app.get("/api/v1/bots", &ann.token).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (status, _) = app.get("/api/v1/bots", &bob.token).await;
+    assert_eq!(status, StatusCode::OK, "another credential is not affected");
+}
