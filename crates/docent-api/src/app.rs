@@ -142,6 +142,7 @@ impl Components {
                 max_upload_bytes: config.max_upload_bytes,
                 upload_url_ttl_secs: config.upload_url_ttl_secs,
                 job_max_attempts: config.job_max_attempts,
+                admin_token: config.admin_token.clone(),
             },
         });
         Ok(Self {

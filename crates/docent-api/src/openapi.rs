@@ -8,7 +8,9 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::routes::{admin, api_keys, auth, bots, chat, knowledge, openai, ops, search, users};
+use crate::routes::{
+    admin, api_keys, auth, bots, chat, knowledge, openai, ops, platform, search, users,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -68,6 +70,7 @@ pub fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(knowledge::get_job))
         .routes(routes!(search::search))
         .routes(routes!(admin::audit_logs))
+        .routes(routes!(platform::set_plan))
         .routes(routes!(chat::ask))
         .routes(routes!(chat::chat_ws))
         .routes(routes!(chat::list_sessions))

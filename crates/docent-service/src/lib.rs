@@ -9,6 +9,7 @@ mod bots;
 mod chat;
 mod knowledge;
 pub mod pipeline;
+mod platform;
 mod search;
 mod users;
 
@@ -137,6 +138,8 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     pub upload_url_ttl_secs: u64,
     pub job_max_attempts: u32,
+    /// The operator's token for `/platform` routes; `None` disables them.
+    pub admin_token: Option<docent_core::config::Secret>,
 }
 
 /// What the services are built from.

@@ -9,6 +9,7 @@ pub mod chat;
 pub mod knowledge;
 pub mod openai;
 pub mod ops;
+pub mod platform;
 pub mod search;
 pub mod users;
 

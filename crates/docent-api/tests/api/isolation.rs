@@ -47,6 +47,7 @@ async fn victim(app: &TestApp) -> Victim {
         .await;
     assert_eq!(status, StatusCode::OK, "{chat}");
     let ids = HashMap::from([
+        ("tenant_id", owner.id.clone()),
         (
             "session_id",
             chat["session_id"].as_str().unwrap().to_string(),

@@ -16,6 +16,7 @@ mod isolation;
 mod knowledge;
 mod openai;
 mod ops;
+mod platform;
 mod ratelimit;
 mod reembed;
 mod search;
