@@ -11,7 +11,7 @@ use docent_core::domain::{
     RetrievalSettings, Role, SourceType, Tenant, User,
 };
 use docent_core::ids::{
-    ApiKeyId, BotId, ChunkId, DocumentId, MessageId, SessionId, TenantId, TokenFamilyId, UserId,
+    ApiKeyId, BotId, ChunkId, DocumentId, SessionId, TenantId, TokenFamilyId, UserId,
 };
 use docent_core::store::{
     DocumentFilter, PageRequest, RefreshToken, RefreshUse, Store, StoreError,
@@ -994,20 +994,7 @@ pub async fn vectors_are_scoped_by_embedder_and_stale_documents_found(store: Arc
 }
 
 fn chat_message(session: &ChatSession, role: MessageRole, content: &str) -> ChatMessage {
-    ChatMessage {
-        id: MessageId::new(),
-        tenant_id: session.tenant_id,
-        session_id: session.id,
-        role,
-        content: content.into(),
-        citations: Vec::new(),
-        mode: None,
-        prompt_tokens: 0,
-        completion_tokens: 0,
-        latency_ms: None,
-        partial: false,
-        created_at: Utc::now(),
-    }
+    ChatMessage::new(session.tenant_id, session.id, role, content.into())
 }
 
 pub async fn chat_sessions_and_messages_are_scoped_and_ordered(store: Arc<dyn Store>) {

@@ -78,3 +78,28 @@ pub struct ChatMessage {
     pub partial: bool,
     pub created_at: DateTime<Utc>,
 }
+
+impl ChatMessage {
+    /// A message stamped now, without citations or usage (yet).
+    pub fn new(
+        tenant_id: TenantId,
+        session_id: SessionId,
+        role: MessageRole,
+        content: String,
+    ) -> Self {
+        Self {
+            id: MessageId::new(),
+            tenant_id,
+            session_id,
+            role,
+            content,
+            citations: Vec::new(),
+            mode: None,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            latency_ms: None,
+            partial: false,
+            created_at: Utc::now(),
+        }
+    }
+}

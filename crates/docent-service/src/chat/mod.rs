@@ -189,20 +189,7 @@ impl Services {
         let supplied: Vec<ChatMessage> = req
             .history
             .iter()
-            .map(|(role, content)| ChatMessage {
-                id: MessageId::new(),
-                tenant_id: tenant,
-                session_id: session.id,
-                role: *role,
-                content: content.clone(),
-                citations: Vec::new(),
-                mode: None,
-                prompt_tokens: 0,
-                completion_tokens: 0,
-                latency_ms: None,
-                partial: false,
-                created_at: Utc::now(),
-            })
+            .map(|(role, content)| ChatMessage::new(tenant, session.id, *role, content.clone()))
             .collect();
         let history = if is_new {
             supplied
@@ -211,20 +198,8 @@ impl Services {
                 .list_messages(tenant, session.id, Some(HISTORY_MESSAGES))
                 .await?
         };
-        let user_message = ChatMessage {
-            id: MessageId::new(),
-            tenant_id: tenant,
-            session_id: session.id,
-            role: MessageRole::User,
-            content: question.clone(),
-            citations: Vec::new(),
-            mode: None,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            latency_ms: None,
-            partial: false,
-            created_at: Utc::now(),
-        };
+        let user_message =
+            ChatMessage::new(tenant, session.id, MessageRole::User, question.clone());
 
         let query = self.search_query(&question, &history).await;
         let r = &bot.retrieval;
@@ -363,18 +338,18 @@ impl Services {
             .collect();
         let mode = self.mode();
         let answer = ChatMessage {
-            id: MessageId::new(),
-            tenant_id: p.session.tenant_id,
-            session_id: p.session.id,
-            role: MessageRole::Assistant,
-            content: text.clone(),
             citations: citations.clone(),
             mode: Some(mode.to_string()),
             prompt_tokens: written.usage.prompt_tokens,
             completion_tokens: written.usage.completion_tokens,
             latency_ms: Some(p.started.elapsed().as_millis() as u32),
             partial: written.partial,
-            created_at: Utc::now(),
+            ..ChatMessage::new(
+                p.session.tenant_id,
+                p.session.id,
+                MessageRole::Assistant,
+                text.clone(),
+            )
         };
         if p.is_new {
             self.store.create_session(&p.session).await?;
