@@ -13,10 +13,7 @@ use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-/// Attempts before giving up on a request that got no answer yet.
-const TRIES: u32 = 3;
-const BACKOFF_BASE: Duration = Duration::from_millis(250);
-const MAX_WAIT: Duration = Duration::from_secs(10);
+use crate::retry;
 
 #[derive(Clone, Debug)]
 pub struct ChatSettings {
@@ -92,12 +89,7 @@ impl OpenAiChat {
         if status.is_success() {
             return Ok(response);
         }
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = retry::retry_after(response.headers());
         let text: String = response
             .text()
             .await
@@ -132,11 +124,8 @@ impl ChatModel for OpenAiChat {
             attempt += 1;
             match self.send(&body).await {
                 Ok(response) => break response,
-                Err((error, Some(retry_after))) if attempt < TRIES => {
-                    let backoff = BACKOFF_BASE * 2u32.pow(attempt - 1);
-                    let wait = retry_after
-                        .max(backoff.mul_f64(1.0 + rand::random::<f64>() * 0.5))
-                        .min(MAX_WAIT);
+                Err((error, Some(retry_after))) if attempt < retry::TRIES => {
+                    let wait = retry::wait(attempt, Some(retry_after));
                     tracing::debug!(%error, wait_ms = wait.as_millis() as u64, "chat completion: retrying");
                     tokio::time::sleep(wait).await;
                 }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::sha256_hex;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use docent_core::auth::upload::{UploadGrant, UploadUrlError};
@@ -13,7 +14,6 @@ use docent_core::domain::{
 use docent_core::ids::{BotId, DocumentId, FileId, JobId, TenantId};
 use docent_core::store::{DocumentFilter, Page, PageRequest};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::{Ctx, ServiceError, ServiceResult, Services, limit_len};
@@ -99,13 +99,6 @@ pub struct DocumentDetail {
 
 pub(crate) fn bot_prefix(tenant: TenantId, bot: BotId) -> String {
     format!("{tenant}/{bot}")
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The format name of a source, or 415 naming what is supported.

@@ -218,6 +218,16 @@ impl Services {
     }
 }
 
+/// Hex SHA-256 of content: document and chunk hashes, for change detection
+/// and embedding reuse.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Runs CPU-heavy work (argon2) off the async executor.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ServiceResult<T> {
     tokio::task::spawn_blocking(f)

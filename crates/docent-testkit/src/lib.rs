@@ -127,7 +127,9 @@ impl Drop for StreamGuard {
     }
 }
 
-async fn chat(State(inner): State<Arc<Inner>>, Json(req): Json<Value>) -> Response {
+/// Counts a request and plays the script's delay; the scripted failure, if
+/// this request is one of the first `fail_first`.
+async fn begin(inner: &Inner) -> Result<Script, Response> {
     let n = inner.requests.fetch_add(1, Ordering::SeqCst);
     let script = inner.script.lock().await.clone();
     if !script.delay.is_zero() {
@@ -137,12 +139,17 @@ async fn chat(State(inner): State<Arc<Inner>>, Json(req): Json<Value>) -> Respon
         inner.failed.fetch_add(1, Ordering::SeqCst);
         let status =
             StatusCode::from_u16(script.fail_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (
-            status,
-            Json(json!({"error": {"message": "scripted failure", "type": "server_error"}})),
-        )
-            .into_response();
+        let body = json!({"error": {"message": "scripted failure", "type": "server_error"}});
+        return Err((status, Json(body)).into_response());
     }
+    Ok(script)
+}
+
+async fn chat(State(inner): State<Arc<Inner>>, Json(req): Json<Value>) -> Response {
+    let script = match begin(&inner).await {
+        Ok(script) => script,
+        Err(failure) => return failure,
+    };
     inner.chats.lock().await.push(req.clone());
     let reply = script
         .reply
@@ -239,20 +246,8 @@ pub fn fake_embedding(text: &str) -> Vec<f32> {
 }
 
 async fn embeddings(State(inner): State<Arc<Inner>>, Json(req): Json<Value>) -> Response {
-    let n = inner.requests.fetch_add(1, Ordering::SeqCst);
-    let script = inner.script.lock().await.clone();
-    if !script.delay.is_zero() {
-        tokio::time::sleep(script.delay).await;
-    }
-    if n < script.fail_first {
-        inner.failed.fetch_add(1, Ordering::SeqCst);
-        let status =
-            StatusCode::from_u16(script.fail_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (
-            status,
-            Json(json!({"error": {"message": "scripted failure", "type": "server_error"}})),
-        )
-            .into_response();
+    if let Err(failure) = begin(&inner).await {
+        return failure;
     }
     let inputs: Vec<String> = match &req["input"] {
         Value::String(s) => vec![s.clone()],

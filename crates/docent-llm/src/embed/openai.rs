@@ -10,6 +10,7 @@ use docent_core::embed::{EmbedError, Embedder, TokenCounter};
 use serde::{Deserialize, Serialize};
 
 use super::{ApproxTokens, normalize};
+use crate::retry;
 
 pub(crate) const DEFAULT_MODEL: &str = "text-embedding-3-small";
 /// Dimension assumed when none is configured (OpenAI's small model).
@@ -109,10 +110,8 @@ impl Embedder for OpenAiEmbedder {
                 Err(Transient {
                     message,
                     retry_after,
-                }) if attempt < TRIES => {
-                    let backoff = BACKOFF_BASE * 2u32.pow(attempt - 1);
-                    let jitter = backoff.mul_f64(rand::random::<f64>() * 0.5);
-                    let wait = retry_after.unwrap_or(backoff + jitter).min(MAX_WAIT);
+                }) if attempt < retry::TRIES => {
+                    let wait = retry::wait(attempt, retry_after);
                     tracing::debug!(%message, wait_ms = wait.as_millis() as u64, "embeddings: retrying");
                     tokio::time::sleep(wait).await;
                 }
@@ -122,11 +121,6 @@ impl Embedder for OpenAiEmbedder {
         }
     }
 }
-
-/// Attempts per call; after that the job queue's own retry takes over.
-const TRIES: u32 = 3;
-const BACKOFF_BASE: Duration = Duration::from_millis(200);
-const MAX_WAIT: Duration = Duration::from_secs(10);
 
 /// A failure worth another try soon (429, 5xx, timeout, connection refused).
 struct Transient {
@@ -157,12 +151,7 @@ impl OpenAiEmbedder {
             .map_err(|e| transient(format!("embeddings request failed: {e}")))?;
         let status = response.status();
         if status.as_u16() == 429 || status.is_server_error() {
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            let retry_after = retry::retry_after(response.headers());
             return Err(Transient {
                 message: format!("embeddings endpoint answered {status}"),
                 retry_after,

@@ -6,14 +6,13 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use crate::sha256_hex;
 use chrono::Utc;
 use docent_core::domain::{Document, DocumentStatus, Job, JobSpec, NewJob, Progress, SourceType};
 use docent_core::ids::{BotId, DocumentId};
 use docent_core::store::StoreError;
 use docent_crawl::{CrawlEvent, CrawlOptions, Page};
 use docent_ingest::SourceKind;
-use sha2::{Digest, Sha256};
 use tokio::sync::{Notify, mpsc};
 
 use super::{JobContext, JobError};
@@ -197,11 +196,4 @@ fn page_kind(page: &Page) -> Option<SourceKind> {
         "text/plain" => SourceKind::Text,
         _ => detected,
     })
-}
-
-fn sha256_hex(bytes: &Bytes) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

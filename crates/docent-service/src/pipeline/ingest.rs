@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
+use crate::sha256_hex;
 use docent_core::domain::{Chunk, DocumentStatus, Job, Progress};
 use docent_core::ids::{ChunkId, DocumentId};
 use docent_core::store::StoreError;
 use docent_ingest::{Extracted, Limits, SourceKind};
-use sha2::{Digest, Sha256};
 
 use super::{JobContext, JobError};
 
@@ -28,7 +28,7 @@ pub(super) async fn run(
         .set_document_status(tenant, doc.id, DocumentStatus::Processing, None)
         .await?;
     let bytes = ctx.blob.get(&doc.object_key).await?;
-    let kind = source_kind(&doc.format)
+    let kind = SourceKind::parse(&doc.format)
         .ok_or_else(|| JobError::Fatal(format!("unsupported format `{}`", doc.format)))?;
     let extracted = extract(ctx, kind, bytes).await?;
 
@@ -89,19 +89,6 @@ pub(super) async fn run(
     metrics::counter!("docent_chunks_indexed_total").increment(chunks.len() as u64);
     tracing::info!(chunks = chunks.len(), "document indexed");
     Ok(())
-}
-
-fn source_kind(format: &str) -> Option<SourceKind> {
-    Some(match format {
-        "pdf" => SourceKind::Pdf,
-        "docx" => SourceKind::Docx,
-        "html" => SourceKind::Html,
-        "markdown" => SourceKind::Markdown,
-        "text" => SourceKind::Text,
-        "csv" => SourceKind::Csv,
-        "json" => SourceKind::Json,
-        _ => return None,
-    })
 }
 
 /// Extraction runs on a blocking thread under a time limit. A parser stuck
@@ -184,11 +171,4 @@ async fn embed(
     }
     metrics::counter!("docent_embeddings_computed_total").increment(todo.len() as u64);
     Ok(out.into_iter().map(|v| v.unwrap_or_default()).collect())
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
