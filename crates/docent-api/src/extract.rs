@@ -6,17 +6,19 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Path, Query};
-use axum::http::header::{AUTHORIZATION, USER_AGENT};
+use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, ORIGIN, USER_AGENT};
 use axum::http::request::Parts;
 use docent_core::auth::secret::API_KEY_PREFIX;
 use docent_core::store::PageRequest;
-use docent_service::{ClientInfo, Ctx};
+use docent_service::{ClientInfo, Ctx, ServiceError};
 use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 
-/// The authenticated caller of a tenant route.
+/// The authenticated caller of a tenant route: a user or an API key. An
+/// embed token is refused here (403): it is good only on [`ChatAuth`] routes.
 pub struct Auth(pub Ctx);
 
 impl FromRequestParts<AppState> for Auth {
@@ -24,15 +26,49 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        authenticate(state, token, parts).await.map(Auth)
+        let ctx = authenticate(state, token, parts).await?;
+        if ctx.actor.visitor().is_some() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "an embed token may only chat with its bot, read its own conversations \
+                 and leave a lead",
+            ));
+        }
+        Ok(Auth(ctx))
     }
 }
 
+/// The caller of the routes a widget visitor may use too (chat, own
+/// conversations, leads): a user, an API key or an embed token.
+pub struct ChatAuth(pub Ctx);
+
+impl FromRequestParts<AppState> for ChatAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+        authenticate(state, token, parts).await.map(ChatAuth)
+    }
+}
+
+/// The request's `Origin` header, when a browser sent one.
+pub fn origin(parts: &Parts) -> Option<&str> {
+    parts.headers.get(ORIGIN).and_then(|v| v.to_str().ok())
+}
+
 async fn authenticate(state: &AppState, token: &str, parts: &Parts) -> Result<Ctx, ApiError> {
+    let services = &state.services;
     let actor = if token.starts_with(API_KEY_PREFIX) {
-        state.services.actor_from_api_key(token).await?
+        services.actor_from_api_key(token).await?
     } else {
-        state.services.actor_from_access_token(token).await?
+        match services.actor_from_access_token(token).await {
+            Ok(actor) => actor,
+            Err(ServiceError::Unauthorized) => services
+                .actor_from_embed_token(token, origin(parts))
+                .await?
+                .ok_or_else(ApiError::unauthorized)?,
+            Err(e) => return Err(e.into()),
+        }
     };
     tracing::Span::current().record("tenant_id", tracing::field::display(actor.tenant_id));
     Ok(Ctx {
@@ -41,9 +77,10 @@ async fn authenticate(state: &AppState, token: &str, parts: &Parts) -> Result<Ct
     })
 }
 
-/// The caller of a WebSocket route: browsers cannot set headers on a
-/// WebSocket, so the credential may come as `?token=` (on this route only,
-/// since query strings end up in logs more easily than headers).
+/// The caller of a WebSocket route (users, API keys and embed tokens):
+/// browsers cannot set headers on a WebSocket, so the credential may come as
+/// `?token=` (on this route only, since query strings end up in logs more
+/// easily than headers).
 pub struct WsAuth(pub Ctx);
 
 #[derive(Deserialize)]
@@ -71,7 +108,11 @@ impl FromRequestParts<AppState> for WsAuth {
 }
 
 pub fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    bearer_of(&parts.headers)
+}
+
+pub fn bearer_of(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
 }

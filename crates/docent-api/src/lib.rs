@@ -3,6 +3,7 @@
 //! they hold no business rules and no SQL.
 
 pub mod app;
+pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod metrics;

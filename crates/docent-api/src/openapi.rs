@@ -9,7 +9,8 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::routes::{
-    admin, api_keys, auth, bots, chat, knowledge, openai, ops, platform, search, users,
+    admin, api_keys, auth, bots, chat, knowledge, leads, openai, ops, platform, search, users,
+    widget,
 };
 
 #[derive(OpenApi)]
@@ -74,9 +75,14 @@ pub fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(chat::ask))
         .routes(routes!(chat::chat_ws))
         .routes(routes!(chat::list_sessions))
-        .routes(routes!(chat::session_messages));
+        .routes(routes!(chat::session_messages))
+        .routes(routes!(widget::config))
+        .routes(routes!(widget::token))
+        .routes(routes!(widget::embed_token))
+        .routes(routes!(leads::create, leads::list));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(openai::chat_completions))
         .routes(routes!(openai::models))
+        .routes(routes!(widget::script))
 }

@@ -1,8 +1,10 @@
 //! Rate limits at the HTTP edge: per IP on sign-up, login and refresh (strict,
-//! against credential stuffing), per credential on authenticated routes, per
-//! IP on other unauthenticated ones. Answers 429 with `Retry-After`; every
-//! limited response carries `X-RateLimit-Limit` and `X-RateLimit-Remaining`.
-//! The in-process limiter is `governor` (GCRA), keyed per class and limit.
+//! against credential stuffing) and on widget token requests, per credential
+//! on authenticated routes, per IP on other unauthenticated ones; and for
+//! widget visitors, per visitor (the bot's limit) and per IP on each chat
+//! message. Answers 429 with `Retry-After`; every limited response carries
+//! `X-RateLimit-Limit` and `X-RateLimit-Remaining`. The in-process limiter is
+//! `governor` (GCRA), keyed per class and limit.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -11,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use docent_core::ratelimit::{Decision, Limit, RateLimiter};
@@ -23,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use docent_service::{Ctx, ServiceError};
 
 type Keyed = governor::RateLimiter<
     String,
@@ -100,13 +103,21 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() > 7);
-    let sign_in = request.method() == Method::POST
+    let post = request.method() == Method::POST;
+    let sign_in = post
         && matches!(
             path,
             "/api/v1/tenants" | "/api/v1/auth/login" | "/api/v1/auth/refresh"
         );
+    let widget_token = post && path.starts_with("/api/v1/widget/") && path.ends_with("/token");
     let (class, key, per_minute) = if sign_in {
         ("sign_in", ip, config.rate_limit_sign_in_per_minute)
+    } else if widget_token {
+        (
+            "widget_token",
+            ip,
+            config.rate_limit_widget_token_per_minute,
+        )
     } else if let Some(credential) = credential {
         // Keyed by a digest: the limiter's memory never holds a credential.
         let digest = Sha256::digest(credential.as_bytes());
@@ -119,17 +130,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     let mut response = if decision.allowed {
         next.run(request).await
     } else {
-        let secs = decision.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-        metrics::counter!("docent_rate_limited_total", "class" => class).increment(1);
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("rate limit exceeded; retry in {secs} s"),
-        )
-        .into_response();
-        response
-            .headers_mut()
-            .insert("retry-after", HeaderValue::from(secs));
-        response
+        refused(class, &decision).into_response()
     };
     let headers = response.headers_mut();
     headers.insert("x-ratelimit-limit", HeaderValue::from(decision.limit));
@@ -138,4 +139,41 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         HeaderValue::from(decision.remaining),
     );
     response
+}
+
+fn refused(class: &'static str, decision: &Decision) -> ApiError {
+    metrics::counter!("docent_rate_limited_total", "class" => class).increment(1);
+    ApiError::rate_limited(decision.retry_after)
+}
+
+/// Counts one chat message of a widget visitor: against the bot's
+/// per-visitor limit, then against the per-IP limit for visitors (so fresh
+/// anonymous identities from one address do not escape it). Users and API
+/// keys are limited per credential by [`enforce`] alone.
+pub async fn visitor_message(state: &AppState, ctx: &Ctx) -> Result<(), ApiError> {
+    let Some(visitor) = ctx.actor.visitor() else {
+        return Ok(());
+    };
+    let bot = state
+        .store()
+        .get_bot(ctx.actor.tenant_id, visitor.bot_id)
+        .await
+        .map_err(|e| ApiError::from(ServiceError::from(e)))?;
+    let key = format!("{}:{}", bot.id, visitor.id);
+    let per_visitor = Limit {
+        per_minute: bot.visitor_messages_per_minute,
+    };
+    let decision = state.limiter.check("visitor", &key, per_visitor).await;
+    if !decision.allowed {
+        return Err(refused("visitor", &decision));
+    }
+    let ip = ctx.client.ip.as_deref().unwrap_or_default();
+    let per_ip = Limit {
+        per_minute: state.config.rate_limit_visitor_ip_per_minute,
+    };
+    let decision = state.limiter.check("visitor_ip", ip, per_ip).await;
+    if !decision.allowed {
+        return Err(refused("visitor_ip", &decision));
+    }
+    Ok(())
 }

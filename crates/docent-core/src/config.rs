@@ -113,6 +113,11 @@ pub struct Config {
     pub rate_limit_credential_per_minute: u32,
     /// Other unauthenticated requests per minute from one IP.
     pub rate_limit_ip_per_minute: u32,
+    /// Widget token requests per minute from one IP.
+    pub rate_limit_widget_token_per_minute: u32,
+    /// Visitor (embed-token) chat messages per minute from one IP, whatever
+    /// the visitor; each visitor also has their bot's own limit.
+    pub rate_limit_visitor_ip_per_minute: u32,
 }
 
 impl Default for Config {
@@ -153,6 +158,8 @@ impl Default for Config {
             rate_limit_sign_in_per_minute: 10,
             rate_limit_credential_per_minute: 600,
             rate_limit_ip_per_minute: 120,
+            rate_limit_widget_token_per_minute: 30,
+            rate_limit_visitor_ip_per_minute: 60,
         }
     }
 }
@@ -209,7 +216,7 @@ impl Config {
 
     /// The environment variables this build reads (lower-case, without the prefix).
     /// Others named `DOCENT_*` belong to later features or other tools and are ignored.
-    const ENV_KEYS: [&'static str; 35] = [
+    const ENV_KEYS: [&'static str; 37] = [
         "listen",
         "data_dir",
         "database_url",
@@ -245,6 +252,8 @@ impl Config {
         "rate_limit_sign_in_per_minute",
         "rate_limit_credential_per_minute",
         "rate_limit_ip_per_minute",
+        "rate_limit_widget_token_per_minute",
+        "rate_limit_visitor_ip_per_minute",
     ];
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -360,6 +369,8 @@ impl Config {
         if self.rate_limit_sign_in_per_minute == 0
             || self.rate_limit_credential_per_minute == 0
             || self.rate_limit_ip_per_minute == 0
+            || self.rate_limit_widget_token_per_minute == 0
+            || self.rate_limit_visitor_ip_per_minute == 0
         {
             return invalid(
                 "DOCENT_RATE_LIMIT_*",

@@ -65,3 +65,7 @@ id_type!(
     SessionId
 );
 id_type!(MessageId);
+id_type!(
+    /// Contact details a visitor left with a bot.
+    LeadId
+);

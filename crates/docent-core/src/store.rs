@@ -13,8 +13,8 @@ use std::collections::HashMap;
 
 use crate::domain::{
     ApiKey, AuditEntry, AuditQuery, Bot, ChatMessage, ChatSession, Chunk, ChunkView, Document,
-    DocumentStatus, Email, Job, NewApiKey, NewAuditEntry, NewJob, Plan, Progress, Role, StoredFile,
-    Tenant, User,
+    DocumentStatus, Email, Job, Lead, NewApiKey, NewAuditEntry, NewJob, Plan, Progress, Role,
+    StoredFile, Tenant, User,
 };
 use crate::ids::{
     ApiKeyId, BotId, ChunkId, DocumentId, FileId, JobId, SessionId, TenantId, TokenFamilyId, UserId,
@@ -73,7 +73,7 @@ pub enum RefreshUse {
 /// can implement them in separate modules.
 #[async_trait]
 pub trait Store:
-    AccountStore + BotStore + AuditStore + KnowledgeStore + JobStore + ChatStore
+    AccountStore + BotStore + AuditStore + KnowledgeStore + JobStore + ChatStore + LeadStore
 {
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
@@ -131,6 +131,10 @@ pub trait AccountStore: Send + Sync + 'static {
 pub trait BotStore: Send + Sync + 'static {
     async fn create_bot(&self, bot: &Bot) -> StoreResult<()>;
     async fn get_bot(&self, tenant: TenantId, bot: BotId) -> StoreResult<Bot>;
+    /// A bot looked up by id alone, for the widget's unauthenticated routes,
+    /// where the bot id is all the request names. Callers check `public` and
+    /// the origin before revealing anything.
+    async fn get_bot_any_tenant(&self, bot: BotId) -> StoreResult<Bot>;
     async fn list_bots(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Bot>>;
     async fn update_bot(&self, bot: &Bot) -> StoreResult<()>;
     async fn delete_bot(&self, tenant: TenantId, bot: BotId) -> StoreResult<()>;
@@ -320,11 +324,12 @@ pub trait JobStore: Send + Sync + 'static {
 pub trait ChatStore: Send + Sync + 'static {
     async fn create_session(&self, session: &ChatSession) -> StoreResult<()>;
     async fn get_session(&self, tenant: TenantId, session: SessionId) -> StoreResult<ChatSession>;
-    /// Newest first; `bot` narrows to one bot.
+    /// Newest first; `bot` narrows to one bot, `visitor` to one visitor's.
     async fn list_sessions(
         &self,
         tenant: TenantId,
         bot: Option<BotId>,
+        visitor: Option<&str>,
         page: &PageRequest,
     ) -> StoreResult<Page<ChatSession>>;
     /// Appends messages to their session (in order) and updates its count and
@@ -342,4 +347,17 @@ pub trait ChatStore: Send + Sync + 'static {
         session: SessionId,
         last: Option<u32>,
     ) -> StoreResult<Vec<ChatMessage>>;
+}
+
+/// Leads left by visitors.
+#[async_trait]
+pub trait LeadStore: Send + Sync + 'static {
+    async fn create_lead(&self, lead: &Lead) -> StoreResult<()>;
+    /// Newest first; `bot` narrows to one bot.
+    async fn list_leads(
+        &self,
+        tenant: TenantId,
+        bot: Option<BotId>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Lead>>;
 }

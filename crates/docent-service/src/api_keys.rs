@@ -50,7 +50,7 @@ impl Services {
             last_used_at: None,
             created_by: match ctx.actor.principal {
                 Principal::User(id) => Some(id),
-                Principal::ApiKey(_) => None,
+                _ => None,
             },
         };
         self.store()

@@ -207,12 +207,16 @@ impl Services {
 
     pub async fn me(&self, actor: &Actor) -> ServiceResult<Me> {
         let tenant = self.store().get_tenant(actor.tenant_id).await?;
-        let (user, api_key) = match actor.principal {
-            Principal::User(id) => (
+        let (user, api_key) = match &actor.principal {
+            Principal::Visitor(_) => {
+                actor.require(Role::Viewer)?;
+                (None, None)
+            }
+            &Principal::User(id) => (
                 Some(self.store().get_user(actor.tenant_id, id).await?),
                 None,
             ),
-            Principal::ApiKey(id) => {
+            &Principal::ApiKey(id) => {
                 let key = self
                     .all_api_keys(actor.tenant_id)
                     .await?

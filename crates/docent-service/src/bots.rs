@@ -3,7 +3,7 @@
 use chrono::Utc;
 
 use super::{Ctx, ServiceError, ServiceResult, Services};
-use docent_core::domain::{Bot, BotPatch, NewBot, Role};
+use docent_core::domain::{Bot, BotPatch, DEFAULT_VISITOR_MESSAGES_PER_MINUTE, NewBot, Role};
 use docent_core::ids::BotId;
 use docent_core::store::{Page, PageRequest};
 
@@ -24,6 +24,9 @@ impl Services {
             allowed_origins: req.allowed_origins,
             retrieval: req.retrieval,
             theme: req.theme.unwrap_or_else(|| serde_json::json!({})),
+            visitor_messages_per_minute: req
+                .visitor_messages_per_minute
+                .unwrap_or(DEFAULT_VISITOR_MESSAGES_PER_MINUTE),
             created_at: now,
             updated_at: now,
         };

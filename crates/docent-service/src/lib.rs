@@ -7,7 +7,9 @@ mod audit;
 mod auth;
 mod bots;
 mod chat;
+mod embed;
 mod knowledge;
+mod leads;
 pub mod pipeline;
 mod platform;
 mod search;
@@ -20,7 +22,7 @@ use docent_core::auth::upload::UploadSigner;
 use docent_core::blob::{BlobError, BlobStore};
 use docent_core::domain::{NewAuditEntry, Role};
 use docent_core::embed::Embedder;
-use docent_core::ids::{ApiKeyId, TenantId, UserId};
+use docent_core::ids::{ApiKeyId, BotId, TenantId, UserId};
 use docent_core::llm::ChatModel;
 use docent_core::store::{Store, StoreError};
 use docent_retrieval::retriever::Retriever;
@@ -28,10 +30,12 @@ use docent_retrieval::retriever::Retriever;
 pub use api_keys::{CreateApiKey, CreatedApiKey};
 pub use auth::{Login, Me, Signup, TenantSession, TokenPair};
 pub use chat::{AnswerEvent, AskRequest, ChatAnswer, DONT_KNOW, UsageView};
+pub use embed::{EmbedToken, EmbedTokenRequest, VisitorClaims, WidgetConfig, WidgetTokenRequest};
 pub use knowledge::{
     CrawlRequest, DocumentAccepted, DocumentDetail, FileAccepted, JobAccepted, NewDocumentRequest,
     UploadParams, UploadTicket, UploadUrlRequest,
 };
+pub use leads::NewLeadRequest;
 pub use search::{SearchRequest, SearchResult, SearchResults};
 pub use users::{CreateUser, UpdateUser};
 
@@ -78,10 +82,21 @@ impl From<BlobError> for ServiceError {
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
 /// Who is acting. The tenant always comes from the verified credential.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Principal {
     User(UserId),
     ApiKey(ApiKeyId),
+    /// A widget visitor (embed token): may chat with one bot, read their own
+    /// conversations and leave a lead, nothing else.
+    Visitor(Visitor),
+}
+
+/// The holder of an embed token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Visitor {
+    pub bot_id: BotId,
+    /// `anon:<hex>` or the identity the customer's server vouched for.
+    pub id: String,
 }
 
 #[derive(Clone, Debug)]
@@ -92,8 +107,16 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// `Forbidden` unless the actor's role is at least `min`.
+    /// `Forbidden` unless the actor's role is at least `min`. Visitors hold
+    /// no role: the few actions open to them check [`Actor::visitor`].
     pub fn require(&self, min: Role) -> ServiceResult<()> {
+        if self.visitor().is_some() {
+            return Err(ServiceError::Forbidden(
+                "an embed token may only chat with its bot, read its own conversations \
+                 and leave a lead"
+                    .into(),
+            ));
+        }
         if self.role >= min {
             Ok(())
         } else {
@@ -103,10 +126,18 @@ impl Actor {
         }
     }
 
+    pub fn visitor(&self) -> Option<&Visitor> {
+        match &self.principal {
+            Principal::Visitor(v) => Some(v),
+            _ => None,
+        }
+    }
+
     fn audit_identity(&self) -> (&'static str, String) {
-        match self.principal {
+        match &self.principal {
             Principal::User(id) => ("user", id.to_string()),
             Principal::ApiKey(id) => ("api_key", id.to_string()),
+            Principal::Visitor(v) => ("visitor", v.id.clone()),
         }
     }
 }

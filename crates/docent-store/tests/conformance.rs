@@ -7,11 +7,11 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use docent_core::domain::{
     ApiKey, AuditQuery, Bot, ChatMessage, ChatSession, Chunk, Citation, Document, DocumentStatus,
-    Email, JobSpec, JobStatus, MessageRole, NewApiKey, NewAuditEntry, NewJob, Plan, Progress,
+    Email, JobSpec, JobStatus, Lead, MessageRole, NewApiKey, NewAuditEntry, NewJob, Plan, Progress,
     RetrievalSettings, Role, SourceType, Tenant, User,
 };
 use docent_core::ids::{
-    ApiKeyId, BotId, ChunkId, DocumentId, SessionId, TenantId, TokenFamilyId, UserId,
+    ApiKeyId, BotId, ChunkId, DocumentId, LeadId, SessionId, TenantId, TokenFamilyId, UserId,
 };
 use docent_core::store::{
     DocumentFilter, PageRequest, RefreshToken, RefreshUse, Store, StoreError,
@@ -51,6 +51,7 @@ fn bot(tenant: TenantId, name: &str) -> Bot {
         allowed_origins: vec!["https://a.io".into()],
         retrieval: RetrievalSettings::default(),
         theme: serde_json::json!({"c": 1}),
+        visitor_messages_per_minute: 20,
         created_at: Utc::now(),
         updated_at: Utc::now(),
     }
@@ -107,10 +108,21 @@ pub async fn bots_are_scoped_by_tenant(store: Arc<dyn Store>) {
         Err(StoreError::NotFound)
     ));
     assert_eq!(store.get_bot(a.id, mine.id).await.unwrap().name, "mine");
+    // The widget's lookup by id alone finds it, whatever the tenant.
+    assert_eq!(store.get_bot_any_tenant(mine.id).await.unwrap().id, mine.id);
+    assert!(matches!(
+        store.get_bot_any_tenant(BotId::new()).await,
+        Err(StoreError::NotFound)
+    ));
 
     mine.name = "renamed".into();
+    mine.visitor_messages_per_minute = 7;
     store.update_bot(&mine).await.unwrap();
-    assert_eq!(store.get_bot(a.id, mine.id).await.unwrap().name, "renamed");
+    let renamed = store.get_bot(a.id, mine.id).await.unwrap();
+    assert_eq!(
+        (renamed.name.as_str(), renamed.visitor_messages_per_minute),
+        ("renamed", 7)
+    );
     store.delete_bot(a.id, mine.id).await.unwrap();
     assert!(matches!(
         store.get_bot(a.id, mine.id).await,
@@ -1087,26 +1099,27 @@ pub async fn chat_sessions_and_messages_are_scoped_and_ordered(store: Arc<dyn St
     };
     assert!(
         store
-            .list_sessions(b.id, None, &page)
+            .list_sessions(b.id, None, None, &page)
             .await
             .unwrap()
             .items
             .is_empty()
     );
-    let listed = store.list_sessions(a.id, None, &page).await.unwrap();
+    let listed = store.list_sessions(a.id, None, None, &page).await.unwrap();
     assert_eq!(
         listed.items.iter().map(|s| s.id).collect::<Vec<_>>(),
         [s2.id, s1.id],
         "newest first"
     );
     let one_bot = store
-        .list_sessions(a.id, Some(bot_a.id), &page)
+        .list_sessions(a.id, Some(bot_a.id), None, &page)
         .await
         .unwrap();
     assert_eq!(one_bot.items.len(), 1);
     let first = store
         .list_sessions(
             a.id,
+            None,
             None,
             &PageRequest {
                 limit: 1,
@@ -1119,6 +1132,7 @@ pub async fn chat_sessions_and_messages_are_scoped_and_ordered(store: Arc<dyn St
         .list_sessions(
             a.id,
             None,
+            None,
             &PageRequest {
                 limit: 1,
                 after: first.next_cursor.clone(),
@@ -1127,6 +1141,113 @@ pub async fn chat_sessions_and_messages_are_scoped_and_ordered(store: Arc<dyn St
         .await
         .unwrap();
     assert_eq!(rest.items[0].id, s1.id);
+}
+
+pub async fn sessions_filter_by_visitor(store: Arc<dyn Store>) {
+    let (a, _) = two_tenants(&*store).await;
+    let b = bot(a.id, "site");
+    store.create_bot(&b).await.unwrap();
+    let mut ids = Vec::new();
+    for visitor in [Some("anon:1"), Some("anon:2"), None, Some("anon:1")] {
+        let s = ChatSession {
+            id: SessionId::new(),
+            tenant_id: a.id,
+            bot_id: b.id,
+            visitor: visitor.map(str::to_string),
+            message_count: 0,
+            created_at: Utc::now(),
+            last_message_at: Utc::now(),
+        };
+        store.create_session(&s).await.unwrap();
+        ids.push(s.id);
+    }
+    let mine = store
+        .list_sessions(a.id, Some(b.id), Some("anon:1"), &page(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+        [ids[3], ids[0]]
+    );
+    assert_eq!(
+        store
+            .list_sessions(a.id, None, None, &page(10))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        4
+    );
+}
+
+pub async fn leads_are_scoped_and_paged(store: Arc<dyn Store>) {
+    let (a, b) = two_tenants(&*store).await;
+    let (bot1, bot2) = (bot(a.id, "one"), bot(a.id, "two"));
+    store.create_bot(&bot1).await.unwrap();
+    store.create_bot(&bot2).await.unwrap();
+    let mut made = Vec::new();
+    for (i, bot) in [&bot1, &bot1, &bot2].into_iter().enumerate() {
+        let lead = Lead {
+            id: LeadId::new(),
+            tenant_id: a.id,
+            bot_id: bot.id,
+            session_id: None,
+            email: format!("v{i}@example.com"),
+            name: Some("Vi".into()),
+            phone: (i == 0).then(|| "+1 555 0100".to_string()),
+            metadata: serde_json::json!({"plan": "pro"}),
+            visitor: Some(format!("anon:{i}")),
+            created_at: Utc::now(),
+        };
+        store.create_lead(&lead).await.unwrap();
+        made.push(lead);
+    }
+    let all = store.list_leads(a.id, None, &page(10)).await.unwrap();
+    assert_eq!(all.items.len(), 3);
+    let oldest = &all.items[2];
+    assert_eq!(
+        (
+            oldest.id,
+            &oldest.email,
+            &oldest.phone,
+            &oldest.metadata,
+            &oldest.visitor
+        ),
+        (
+            made[0].id,
+            &made[0].email,
+            &made[0].phone,
+            &made[0].metadata,
+            &made[0].visitor
+        ),
+        "newest first, stored as given"
+    );
+    let one = store
+        .list_leads(a.id, Some(bot1.id), &page(1))
+        .await
+        .unwrap();
+    assert_eq!(one.items[0].id, made[1].id);
+    let next = store
+        .list_leads(
+            a.id,
+            Some(bot1.id),
+            &PageRequest {
+                limit: 1,
+                after: one.next_cursor.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.items[0].id, made[0].id);
+    assert!(next.next_cursor.is_none());
+    assert!(
+        store
+            .list_leads(b.id, None, &page(10))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 /// Instantiates every conformance test for one backend, given an async
@@ -1151,6 +1272,8 @@ macro_rules! conformance {
                 one_tenants_backlog_does_not_starve_another,
                 vectors_are_scoped_by_embedder_and_stale_documents_found,
                 chat_sessions_and_messages_are_scoped_and_ordered,
+                sessions_filter_by_visitor,
+                leads_are_scoped_and_paged,
             );
         }
     };

@@ -15,7 +15,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::ApiResult;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Auth, Id, Paging, WsAuth};
+use crate::extract::{ChatAuth, Id, Paging, WsAuth};
+use crate::ratelimit;
 
 /// Asks a bot. The answer is grounded in the bot's knowledge base and cites
 /// its passages as `[n]` markers matching `citations[].n`; with nothing
@@ -24,14 +25,15 @@ use crate::extract::{Auth, Id, Paging, WsAuth};
 /// `meta` (session and retrieved passages), `delta`s, then `done` (message id,
 /// usage, cited passages) or `error`.
 #[utoipa::path(post, path = "/chat", tag = "chat", security(("bearer" = [])), request_body = AskRequest,
-    responses((status = 200, body = ChatAnswer), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = ChatAnswer), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn ask(
     State(state): State<AppState>,
-    Auth(ctx): Auth,
+    ChatAuth(ctx): ChatAuth,
     headers: HeaderMap,
     Json(req): Json<AskRequest>,
 ) -> ApiResult<Response> {
+    ratelimit::visitor_message(&state, &ctx).await?;
     let wants_events = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -63,12 +65,12 @@ pub struct SessionList {
     pub next_cursor: Option<String>,
 }
 
-/// Conversations, newest first.
+/// Conversations, newest first. An embed token sees only its visitor's.
 #[utoipa::path(get, path = "/chat/sessions", tag = "chat", security(("bearer" = [])),
     params(SessionFilter, Paging), responses((status = 200, body = SessionList), (status = 404, body = ErrorBody)))]
 pub async fn list_sessions(
     State(state): State<AppState>,
-    Auth(ctx): Auth,
+    ChatAuth(ctx): ChatAuth,
     Query(filter): Query<SessionFilter>,
     paging: Paging,
 ) -> ApiResult<Json<SessionList>> {
@@ -99,7 +101,7 @@ pub struct MessageList {
     params(("session_id" = String, Path)), responses((status = 200, body = MessageList), (status = 404, body = ErrorBody)))]
 pub async fn session_messages(
     State(state): State<AppState>,
-    Auth(ctx): Auth,
+    ChatAuth(ctx): ChatAuth,
     Id(session): Id<SessionId>,
 ) -> ApiResult<Json<MessageList>> {
     Ok(Json(MessageList {
@@ -169,6 +171,12 @@ async fn converse(state: AppState, ctx: docent_service::Ctx, mut socket: WebSock
             }
             continue;
         };
+        if let Err(e) = ratelimit::visitor_message(&state, &ctx).await {
+            if send_error(&mut socket, e).await.is_err() {
+                return;
+            }
+            continue;
+        }
         let ask = AskRequest {
             bot_id,
             message: request.message.unwrap_or_default(),

@@ -7,11 +7,13 @@ pub mod auth;
 pub mod bots;
 pub mod chat;
 pub mod knowledge;
+pub mod leads;
 pub mod openai;
 pub mod ops;
 pub mod platform;
 pub mod search;
 pub mod users;
+pub mod widget;
 
 use axum::Json;
 use axum::http::StatusCode;

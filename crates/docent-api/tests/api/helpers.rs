@@ -42,6 +42,8 @@ pub async fn spawn_app_at(data_dir: &std::path::Path, tweak: impl FnOnce(&mut Co
         rate_limit_sign_in_per_minute: 100_000,
         rate_limit_credential_per_minute: 100_000,
         rate_limit_ip_per_minute: 100_000,
+        rate_limit_widget_token_per_minute: 100_000,
+        rate_limit_visitor_ip_per_minute: 100_000,
         ..Config::default()
     };
     tweak(&mut config);

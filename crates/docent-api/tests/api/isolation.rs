@@ -46,6 +46,14 @@ async fn victim(app: &TestApp) -> Victim {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{chat}");
+    let (status, lead) = app
+        .post(
+            "/api/v1/leads",
+            &owner.token,
+            json!({"session_id": chat["session_id"], "email": "lead@victim.io"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{lead}");
     let ids = HashMap::from([
         ("tenant_id", owner.id.clone()),
         (
@@ -165,6 +173,8 @@ async fn lists_show_only_the_callers_tenant() {
         "/api/v1/users",
         "/api/v1/api-keys",
         "/api/v1/auth/me",
+        "/api/v1/leads",
+        "/api/v1/chat/sessions",
     ] {
         let (status, body) = app.get(path, &attacker.token).await;
         assert_eq!(status, StatusCode::OK, "{path}");
@@ -176,7 +186,9 @@ async fn lists_show_only_the_callers_tenant() {
             );
         }
         assert!(
-            !text.contains("victim@a.io") && !text.contains("staff@a.io"),
+            !text.contains("victim@a.io")
+                && !text.contains("staff@a.io")
+                && !text.contains("lead@victim.io"),
             "{path}"
         );
     }

@@ -21,3 +21,4 @@ mod ratelimit;
 mod reembed;
 mod search;
 mod users;
+mod widget;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::config::Secret;
 use crate::domain::Role;
-use crate::ids::{TenantId, UserId};
+use crate::ids::{BotId, TenantId, UserId};
 
 /// Claims of a tenant user's access token.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -25,6 +25,31 @@ pub struct AccessClaims {
 }
 
 pub const ACCESS_TYP: &str = "access";
+
+/// Claims of an embed token: a widget visitor (or a customer's signed-in
+/// user, vouched for by the customer's server) who may chat with one bot,
+/// read their own conversations and leave a lead, and nothing else.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EmbedClaims {
+    pub tid: TenantId,
+    pub bot: BotId,
+    /// The visitor's identity: `anon:<hex>` for anonymous widget visitors,
+    /// otherwise the id (or email) the customer's server vouched for.
+    pub vis: String,
+    /// The page origin the token was issued to; `None` for server-issued
+    /// tokens, which then hold on any of the bot's allowed origins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub typ: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+pub const EMBED_TYP: &str = "embed";
 
 #[derive(Clone)]
 pub struct JwtKeys {
@@ -87,6 +112,20 @@ impl JwtKeys {
 
     pub fn verify_access(&self, token: &str) -> Option<AccessClaims> {
         self.verify(token, ACCESS_TYP)
+    }
+
+    pub fn verify_embed(&self, token: &str) -> Option<EmbedClaims> {
+        self.verify(token, EMBED_TYP)
+    }
+
+    /// An embed token's claims, signature checked but expiry not: only for
+    /// deciding which page may read a response (CORS), so that a widget
+    /// whose token just expired can read the 401 and fetch a new one.
+    pub fn embed_claims_even_expired(&self, token: &str) -> Option<EmbedClaims> {
+        let mut validation = self.validation.clone();
+        validation.validate_exp = false;
+        let data = jsonwebtoken::decode::<EmbedClaims>(token, &self.decoding, &validation).ok()?;
+        (data.claims.typ == EMBED_TYP).then_some(data.claims)
     }
 }
 
@@ -151,6 +190,27 @@ mod tests {
             exp: now - 3600,
         });
         assert!(keys().verify_access(&expired).is_none());
+    }
+
+    #[test]
+    fn embed_token_is_not_an_access_token() {
+        let now = Utc::now().timestamp();
+        let claims = EmbedClaims {
+            tid: TenantId::new(),
+            bot: BotId::new(),
+            vis: "anon:00".into(),
+            origin: Some("https://a.com".into()),
+            email: None,
+            name: None,
+            typ: EMBED_TYP.into(),
+            iat: now,
+            exp: now + 60,
+        };
+        let token = keys().sign(&claims);
+        assert_eq!(keys().verify_embed(&token), Some(claims));
+        assert!(keys().verify_access(&token).is_none());
+        let access = keys().issue_access(UserId::new(), TenantId::new(), Role::Owner, 60);
+        assert!(keys().verify_embed(&access).is_none());
     }
 
     #[test]

@@ -56,6 +56,8 @@ pub struct Bot {
     /// Free-form widget styling (colours, position); an object.
     #[schema(value_type = Object)]
     pub theme: serde_json::Value,
+    /// Messages per minute one visitor (embed token) may send (1–1000).
+    pub visitor_messages_per_minute: u32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -77,7 +79,12 @@ pub struct NewBot {
     pub retrieval: RetrievalSettings,
     #[schema(value_type = Object)]
     pub theme: Option<serde_json::Value>,
+    /// Default 20.
+    pub visitor_messages_per_minute: Option<u32>,
 }
+
+/// Messages per minute a visitor may send when a bot does not say.
+pub const DEFAULT_VISITOR_MESSAGES_PER_MINUTE: u32 = 20;
 
 /// Body of `PATCH /bots/{id}`: absent fields stay as they are, `null` clears a
 /// nullable one.
@@ -104,6 +111,7 @@ pub struct BotPatch {
     pub retrieval: Option<RetrievalSettings>,
     #[schema(value_type = Option<Object>)]
     pub theme: Option<serde_json::Value>,
+    pub visitor_messages_per_minute: Option<u32>,
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from one left out (`None`).
@@ -148,6 +156,16 @@ impl Bot {
         if let Some(v) = patch.theme {
             self.theme = v;
         }
+        if let Some(v) = patch.visitor_messages_per_minute {
+            self.visitor_messages_per_minute = v;
+        }
+    }
+
+    /// Whether a browser page of `origin` may embed this bot.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins
+            .iter()
+            .any(|pattern| origin_matches(pattern, origin))
     }
 
     /// Checks every field against the limits the product promises; the message
@@ -187,6 +205,9 @@ impl Bot {
         if !self.theme.is_object() {
             return Err("`theme` must be a JSON object".into());
         }
+        if !(1..=1000).contains(&self.visitor_messages_per_minute) {
+            return Err("`visitor_messages_per_minute` must be between 1 and 1000".into());
+        }
         Ok(())
     }
 }
@@ -219,6 +240,42 @@ fn validate_origin_pattern(origin: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Scheme, host and port of an origin, with the scheme's default port made
+/// explicit, so `https://a.com` and `https://a.com:443` compare equal.
+fn origin_parts(origin: &str) -> Option<(String, String, u16)> {
+    let url = url::Url::parse(origin).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    let port = url.port_or_known_default()?;
+    // An origin has no path, query, fragment or credentials.
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+    (bare && url.username().is_empty() && matches!(url.scheme(), "http" | "https"))
+        .then(|| (url.scheme().to_string(), host, port))
+}
+
+/// Whether the `Origin` a browser sent matches an allowed-origin pattern:
+/// scheme, host and port exactly, or, for `scheme://*.domain[:port]`, any
+/// subdomain of `domain` (not `domain` itself) with the same scheme and port.
+/// The opaque origin `null` and anything unparsable match nothing.
+pub fn origin_matches(pattern: &str, origin: &str) -> bool {
+    let Some((scheme, host, port)) = origin_parts(origin) else {
+        return false;
+    };
+    match pattern.split_once("://*.") {
+        Some((p_scheme, rest)) => {
+            let Some((p_scheme, domain, p_port)) = origin_parts(&format!("{p_scheme}://{rest}"))
+            else {
+                return false;
+            };
+            p_scheme == scheme
+                && p_port == port
+                && host
+                    .strip_suffix(&domain)
+                    .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.'))
+        }
+        None => origin_parts(pattern) == Some((scheme, host, port)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +298,48 @@ mod tests {
             "https://x.com:99999",
         ] {
             assert!(validate_origin_pattern(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn origin_matching_table() {
+        let cases = [
+            ("https://example.com", "https://example.com", true),
+            ("https://example.com", "https://example.com:443", true),
+            ("https://example.com", "https://EXAMPLE.com", true),
+            ("https://example.com", "http://example.com", false),
+            ("https://example.com", "https://example.com:8443", false),
+            ("https://example.com", "https://www.example.com", false),
+            ("https://example.com", "https://example.com.evil.io", false),
+            ("http://localhost:3000", "http://localhost:3000", true),
+            ("http://localhost:3000", "http://localhost:3001", false),
+            ("http://localhost:3000", "http://localhost", false),
+            ("https://*.example.com", "https://a.example.com", true),
+            ("https://*.example.com", "https://a.b.example.com", true),
+            ("https://*.example.com", "https://example.com", false),
+            ("https://*.example.com", "https://aexample.com", false),
+            ("https://*.example.com", "http://a.example.com", false),
+            ("https://*.example.com", "https://a.example.com:444", false),
+            (
+                "https://*.example.com:444",
+                "https://a.example.com:444",
+                true,
+            ),
+            (
+                "https://*.example.com",
+                "https://a.example.com.evil.io",
+                false,
+            ),
+            ("https://example.com", "null", false),
+            ("https://example.com", "", false),
+            ("https://example.com", "https://example.com/path", false),
+        ];
+        for (pattern, origin, expected) in cases {
+            assert_eq!(
+                origin_matches(pattern, origin),
+                expected,
+                "{pattern} vs {origin}"
+            );
         }
     }
 

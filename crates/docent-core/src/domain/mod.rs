@@ -6,14 +6,19 @@ mod bot;
 mod chat;
 mod document;
 mod job;
+mod lead;
 mod tenant;
 mod user;
 
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
-pub use bot::{Bot, BotPatch, NewBot, RetrievalMode, RetrievalSettings};
+pub use bot::{
+    Bot, BotPatch, DEFAULT_VISITOR_MESSAGES_PER_MINUTE, NewBot, RetrievalMode, RetrievalSettings,
+    origin_matches,
+};
 pub use chat::{ChatMessage, ChatSession, Citation, MessageRole};
 pub use document::{Chunk, ChunkView, Document, DocumentStatus, SourceType, StoredFile};
 pub use job::{Job, JobSpec, JobStatus, NewJob, Progress};
+pub use lead::Lead;
 pub use tenant::{Plan, Tenant};
 pub use user::{Email, Role, User};

@@ -150,8 +150,27 @@ struct Written {
 }
 
 impl Services {
+    /// Chatting is open to viewers and stronger, and to visitors with their
+    /// own bot.
+    fn require_chat(ctx: &Ctx, bot: BotId) -> ServiceResult<()> {
+        match ctx.actor.visitor() {
+            Some(v) if v.bot_id == bot => Ok(()),
+            Some(_) => Err(ServiceError::Forbidden(
+                "an embed token may only chat with its own bot".into(),
+            )),
+            None => ctx.actor.require(Role::Viewer),
+        }
+    }
+
+    /// Whether the caller may see this conversation: visitors only their own.
+    fn owns_session(ctx: &Ctx, session: &ChatSession) -> bool {
+        ctx.actor
+            .visitor()
+            .is_none_or(|v| v.bot_id == session.bot_id && session.visitor.as_ref() == Some(&v.id))
+    }
+
     async fn prepare(&self, ctx: &Ctx, req: AskRequest) -> ServiceResult<Prepared> {
-        ctx.actor.require(Role::Viewer)?;
+        Self::require_chat(ctx, req.bot_id)?;
         let started = Instant::now();
         let tenant = ctx.actor.tenant_id;
         let bot = self.store.get_bot(tenant, req.bot_id).await?;
@@ -167,7 +186,7 @@ impl Services {
         let (session, is_new) = match req.session_id {
             Some(id) => {
                 let session = self.store.get_session(tenant, id).await?;
-                if session.bot_id != bot.id {
+                if session.bot_id != bot.id || !Self::owns_session(ctx, &session) {
                     return Err(ServiceError::NotFound);
                 }
                 (session, false)
@@ -178,7 +197,7 @@ impl Services {
                     id: SessionId::new(),
                     tenant_id: tenant,
                     bot_id: bot.id,
-                    visitor: None,
+                    visitor: ctx.actor.visitor().map(|v| v.id.clone()),
                     message_count: 0,
                     created_at: now,
                     last_message_at: now,
@@ -503,13 +522,22 @@ impl Services {
         bot: Option<BotId>,
         page: &PageRequest,
     ) -> ServiceResult<Page<ChatSession>> {
-        ctx.actor.require(Role::Viewer)?;
+        let (bot, visitor) = match ctx.actor.visitor() {
+            Some(v) => {
+                Self::require_chat(ctx, bot.unwrap_or(v.bot_id))?;
+                (Some(v.bot_id), Some(v.id.as_str()))
+            }
+            None => {
+                ctx.actor.require(Role::Viewer)?;
+                (bot, None)
+            }
+        };
         if let Some(bot) = bot {
             self.store.get_bot(ctx.actor.tenant_id, bot).await?;
         }
         Ok(self
             .store
-            .list_sessions(ctx.actor.tenant_id, bot, page)
+            .list_sessions(ctx.actor.tenant_id, bot, visitor, page)
             .await?)
     }
 
@@ -518,8 +546,13 @@ impl Services {
         ctx: &Ctx,
         session: SessionId,
     ) -> ServiceResult<Vec<ChatMessage>> {
-        ctx.actor.require(Role::Viewer)?;
-        self.store.get_session(ctx.actor.tenant_id, session).await?;
+        if ctx.actor.visitor().is_none() {
+            ctx.actor.require(Role::Viewer)?;
+        }
+        let found = self.store.get_session(ctx.actor.tenant_id, session).await?;
+        if !Self::owns_session(ctx, &found) {
+            return Err(ServiceError::NotFound);
+        }
         Ok(self
             .store
             .list_messages(ctx.actor.tenant_id, session, None)

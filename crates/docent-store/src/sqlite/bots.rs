@@ -19,6 +19,7 @@ struct BotRow {
     allowed_origins: String,
     retrieval: String,
     theme: String,
+    visitor_messages_per_minute: i64,
     created_at: String,
     updated_at: String,
 }
@@ -39,6 +40,7 @@ impl TryFrom<BotRow> for Bot {
             allowed_origins: serde_json::from_str(&r.allowed_origins).map_err(backend)?,
             retrieval: serde_json::from_str(&r.retrieval).map_err(backend)?,
             theme: serde_json::from_str(&r.theme).map_err(backend)?,
+            visitor_messages_per_minute: r.visitor_messages_per_minute as u32,
             created_at: parse_ts(&r.created_at)?,
             updated_at: parse_ts(&r.updated_at)?,
         })
@@ -49,7 +51,8 @@ impl TryFrom<BotRow> for Bot {
 macro_rules! bot_columns {
     () => {
         "id, tenant_id, name, description, system_prompt, welcome_message, model, \
-     temperature, public, allowed_origins, retrieval, theme, created_at, updated_at"
+     temperature, public, allowed_origins, retrieval, theme, visitor_messages_per_minute, \
+     created_at, updated_at"
     };
 }
 
@@ -63,7 +66,7 @@ impl BotStore for SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO bots (",
             bot_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(bot.id.to_string())
         .bind(bot.tenant_id.to_string())
@@ -77,6 +80,7 @@ impl BotStore for SqliteStore {
         .bind(json(&bot.allowed_origins))
         .bind(json(&bot.retrieval))
         .bind(json(&bot.theme))
+        .bind(bot.visitor_messages_per_minute as i64)
         .bind(ts(bot.created_at))
         .bind(ts(bot.updated_at))
         .execute(self.pool())
@@ -92,6 +96,19 @@ impl BotStore for SqliteStore {
             " FROM bots WHERE tenant_id = ? AND id = ?"
         ))
         .bind(tenant.to_string())
+        .bind(bot.to_string())
+        .fetch_one(self.pool())
+        .await
+        .map_err(map_err)?
+        .try_into()
+    }
+
+    async fn get_bot_any_tenant(&self, bot: BotId) -> StoreResult<Bot> {
+        sqlx::query_as::<_, BotRow>(concat!(
+            "SELECT ",
+            bot_columns!(),
+            " FROM bots WHERE id = ?"
+        ))
         .bind(bot.to_string())
         .fetch_one(self.pool())
         .await
@@ -124,7 +141,7 @@ impl BotStore for SqliteStore {
         let done = sqlx::query(
             "UPDATE bots SET name = ?, description = ?, system_prompt = ?, welcome_message = ?,
                  model = ?, temperature = ?, public = ?, allowed_origins = ?, retrieval = ?,
-                 theme = ?, updated_at = ?
+                 theme = ?, visitor_messages_per_minute = ?, updated_at = ?
              WHERE tenant_id = ? AND id = ?",
         )
         .bind(&bot.name)
@@ -137,6 +154,7 @@ impl BotStore for SqliteStore {
         .bind(json(&bot.allowed_origins))
         .bind(json(&bot.retrieval))
         .bind(json(&bot.theme))
+        .bind(bot.visitor_messages_per_minute as i64)
         .bind(ts(bot.updated_at))
         .bind(bot.tenant_id.to_string())
         .bind(bot.id.to_string())

@@ -102,18 +102,22 @@ impl ChatStore for SqliteStore {
         &self,
         tenant: TenantId,
         bot: Option<BotId>,
+        visitor: Option<&str>,
         page: &PageRequest,
     ) -> StoreResult<Page<ChatSession>> {
         let bot = bot.map(|b| b.to_string());
         let rows: Vec<SessionRow> = sqlx::query_as(
             "SELECT id, tenant_id, bot_id, visitor, message_count, created_at, last_message_at
              FROM chat_sessions
-             WHERE tenant_id = ? AND (? IS NULL OR bot_id = ?) AND (? IS NULL OR id < ?)
+             WHERE tenant_id = ? AND (? IS NULL OR bot_id = ?) AND (? IS NULL OR visitor = ?)
+               AND (? IS NULL OR id < ?)
              ORDER BY id DESC LIMIT ?",
         )
         .bind(tenant.to_string())
         .bind(&bot)
         .bind(&bot)
+        .bind(visitor)
+        .bind(visitor)
         .bind(&page.after)
         .bind(&page.after)
         .bind(page.limit as i64 + 1)

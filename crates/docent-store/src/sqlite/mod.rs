@@ -8,6 +8,7 @@ mod bots;
 mod chat;
 mod jobs;
 mod knowledge;
+mod leads;
 
 use std::str::FromStr;
 use std::time::Duration;
