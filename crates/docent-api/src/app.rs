@@ -13,13 +13,14 @@ use axum::http::{HeaderName, Request};
 use docent_core::auth::jwt::{JwtKeys, load_or_create_secret};
 use docent_core::auth::upload::UploadSigner;
 use docent_core::blob::BlobStore;
+use docent_core::clock::{Clock, SystemClock};
 use docent_core::config::Config;
 use docent_core::embed::Embedder;
 use docent_core::llm::ChatModel;
 use docent_core::store::Store;
 use docent_llm::chat::{ChatSettings, OpenAiChat};
 use docent_service::pipeline::{JobContext, PipelineSettings, Worker, WorkerSettings};
-use docent_service::{Deps, Services, Settings, TokenSettings};
+use docent_service::{Deps, Meter, Services, Settings, TokenSettings};
 use docent_store::blob::ObjectBlobStore;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
@@ -62,10 +63,16 @@ pub struct Components {
     pub embedder: Arc<dyn Embedder>,
     pub llm: Option<Arc<dyn ChatModel>>,
     pub services: Services,
+    pub meter: Meter,
 }
 
 impl Components {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Components::build`], with another clock (tests of monthly periods).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
         let store = docent_store::open(&config.database_url())
@@ -127,6 +134,7 @@ impl Components {
                 secret
             }
         };
+        let meter = Meter::new(store.clone(), config.plans.clone(), clock);
         let services = Services::new(Deps {
             store: store.clone(),
             blob: blob.clone(),
@@ -144,6 +152,7 @@ impl Components {
                 job_max_attempts: config.job_max_attempts,
                 admin_token: config.admin_token.clone(),
             },
+            meter: meter.clone(),
         });
         Ok(Self {
             config: Arc::new(config),
@@ -152,6 +161,7 @@ impl Components {
             embedder,
             llm,
             services,
+            meter,
         })
     }
 
@@ -172,6 +182,7 @@ impl Components {
                 job_max_attempts: c.job_max_attempts,
             },
             http: docent_service::pipeline::crawler_client(),
+            meter: self.meter.clone(),
         };
         Worker::new(
             ctx,
@@ -197,8 +208,13 @@ impl App {
     /// Opens the database (migrating it), storage and embedder, prepares
     /// secrets and binds the listener.
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`App::build`], with another clock (tests of monthly periods).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         let listen = config.listen;
-        let components = Components::build(config).await?;
+        let components = Components::build_with_clock(config, clock).await?;
         let state = AppState {
             services: components.services.clone(),
             config: components.config.clone(),

@@ -95,6 +95,7 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, m)
             }
             ServiceError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
+            ServiceError::QuotaExceeded(m) => ApiError::new(StatusCode::PAYMENT_REQUIRED, m),
             ServiceError::Internal(detail) => {
                 // Logged here, once; the client sees only the request id.
                 tracing::error!(error = %detail, "internal error");

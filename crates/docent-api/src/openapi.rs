@@ -71,6 +71,7 @@ pub fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(knowledge::get_job))
         .routes(routes!(search::search))
         .routes(routes!(admin::audit_logs))
+        .routes(routes!(admin::usage))
         .routes(routes!(platform::set_plan))
         .routes(routes!(chat::ask))
         .routes(routes!(chat::chat_ws))

@@ -11,6 +11,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::{Plan, PlanLimits};
+
 /// A value that must never reach a log line: `Debug` prints a placeholder.
 #[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -118,6 +120,98 @@ pub struct Config {
     /// Visitor (embed-token) chat messages per minute from one IP, whatever
     /// the visitor; each visitor also has their bot's own limit.
     pub rate_limit_visitor_ip_per_minute: u32,
+    /// Limits of each plan; each can be set as `DOCENT_PLAN_<PLAN>_<LIMIT>`
+    /// (a number, or `unlimited`).
+    pub plans: Plans,
+}
+
+/// The limits of the three plans.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Plans {
+    pub free: PlanLimits,
+    pub pro: PlanLimits,
+    pub enterprise: PlanLimits,
+}
+
+impl Default for Plans {
+    fn default() -> Self {
+        Self {
+            free: PlanLimits {
+                messages_per_month: Some(500),
+                documents: Some(100),
+                storage_bytes: Some(100 * 1024 * 1024),
+                crawl_pages_per_month: Some(500),
+            },
+            pro: PlanLimits {
+                messages_per_month: Some(20_000),
+                documents: Some(10_000),
+                storage_bytes: Some(10 * 1024 * 1024 * 1024),
+                crawl_pages_per_month: Some(50_000),
+            },
+            enterprise: PlanLimits::UNLIMITED,
+        }
+    }
+}
+
+impl Plans {
+    pub fn limits(&self, plan: Plan) -> &PlanLimits {
+        match plan {
+            Plan::Free => &self.free,
+            Plan::Pro => &self.pro,
+            Plan::Enterprise => &self.enterprise,
+        }
+    }
+
+    /// Applies `DOCENT_PLAN_<PLAN>_<LIMIT>` from `vars` (for example
+    /// `DOCENT_PLAN_FREE_MESSAGES_PER_MONTH=5`); the value is a number or
+    /// `unlimited`.
+    fn apply_env(
+        &mut self,
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        for (name, value) in vars {
+            let Some(rest) = name.strip_prefix("DOCENT_PLAN_") else {
+                continue;
+            };
+            let bad = |reason: &str| ConfigError::Invalid {
+                setting: "DOCENT_PLAN_*",
+                reason: format!("{name}: {reason}"),
+            };
+            let (plan, limit) = rest
+                .split_once('_')
+                .ok_or_else(|| bad("expected DOCENT_PLAN_<PLAN>_<LIMIT>"))?;
+            let limits = match plan {
+                "FREE" => &mut self.free,
+                "PRO" => &mut self.pro,
+                "ENTERPRISE" => &mut self.enterprise,
+                _ => return Err(bad("the plan must be FREE, PRO or ENTERPRISE")),
+            };
+            let slot = match limit {
+                "MESSAGES_PER_MONTH" => &mut limits.messages_per_month,
+                "DOCUMENTS" => &mut limits.documents,
+                "STORAGE_BYTES" => &mut limits.storage_bytes,
+                "CRAWL_PAGES_PER_MONTH" => &mut limits.crawl_pages_per_month,
+                _ => {
+                    return Err(bad(
+                        "the limit must be MESSAGES_PER_MONTH, DOCUMENTS, STORAGE_BYTES or \
+                         CRAWL_PAGES_PER_MONTH",
+                    ));
+                }
+            };
+            let value = value.trim();
+            *slot = if value.eq_ignore_ascii_case("unlimited") {
+                None
+            } else {
+                Some(
+                    value
+                        .parse()
+                        .map_err(|_| bad("must be a whole number or `unlimited`"))?,
+                )
+            };
+        }
+        Ok(())
+    }
 }
 
 impl Default for Config {
@@ -160,6 +254,7 @@ impl Default for Config {
             rate_limit_ip_per_minute: 120,
             rate_limit_widget_token_per_minute: 30,
             rate_limit_visitor_ip_per_minute: 60,
+            plans: Plans::default(),
         }
     }
 }
@@ -204,6 +299,7 @@ impl Config {
             .extract()
             .map_err(Box::new)?;
         let mut config = config;
+        config.plans.apply_env(std::env::vars())?;
         if config.llm_api_key.is_none()
             && let Ok(key) = std::env::var("OPENAI_API_KEY")
             && !key.is_empty()
@@ -397,6 +493,37 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plan_limits_come_from_the_environment() {
+        let mut plans = Plans::default();
+        let vars = [
+            ("DOCENT_PLAN_FREE_MESSAGES_PER_MONTH", "5"),
+            ("DOCENT_PLAN_FREE_DOCUMENTS", "3"),
+            ("DOCENT_PLAN_PRO_STORAGE_BYTES", "unlimited"),
+            ("DOCENT_PLAN_ENTERPRISE_CRAWL_PAGES_PER_MONTH", "1000"),
+            ("DOCENT_LISTEN", "ignored"),
+        ];
+        plans
+            .apply_env(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .unwrap();
+        assert_eq!(plans.free.messages_per_month, Some(5));
+        assert_eq!(plans.free.documents, Some(3));
+        assert_eq!(plans.pro.storage_bytes, None);
+        assert_eq!(plans.enterprise.crawl_pages_per_month, Some(1000));
+        assert_eq!(plans.enterprise.messages_per_month, None);
+        for (k, v) in [
+            ("DOCENT_PLAN_GOLD_DOCUMENTS", "1"),
+            ("DOCENT_PLAN_FREE_SEATS", "1"),
+            ("DOCENT_PLAN_FREE_DOCUMENTS", "many"),
+        ] {
+            let err = Plans::default()
+                .apply_env(std::iter::once((k.to_string(), v.to_string())))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(k), "{err}");
+        }
+    }
 
     #[test]
     fn defaults_are_valid() {

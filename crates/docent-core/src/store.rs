@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 use crate::domain::{
-    ApiKey, AuditEntry, AuditQuery, Bot, ChatMessage, ChatSession, Chunk, ChunkView, Document,
-    DocumentStatus, Email, Job, Lead, NewApiKey, NewAuditEntry, NewJob, Plan, Progress, Role,
-    StoredFile, Tenant, User,
+    ApiKey, AuditEntry, AuditQuery, Bot, Charge, ChatMessage, ChatSession, Chunk, ChunkView,
+    Document, DocumentStatus, Email, Job, Lead, NewApiKey, NewAuditEntry, NewJob, Plan, Progress,
+    Role, StoredFile, Tenant, UsageEvent, UsageKind, User,
 };
 use crate::ids::{
     ApiKeyId, BotId, ChunkId, DocumentId, FileId, JobId, SessionId, TenantId, TokenFamilyId, UserId,
@@ -27,6 +27,9 @@ pub enum StoreError {
     /// A uniqueness rule was broken; the text names which.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A reservation would pass a limit; names the kind of usage.
+    #[error("quota exceeded: {0:?}")]
+    QuotaExceeded(UsageKind),
     /// The backend failed (I/O, connection, corrupt data). Logged, never shown.
     #[error("storage backend: {0}")]
     Backend(String),
@@ -73,7 +76,14 @@ pub enum RefreshUse {
 /// can implement them in separate modules.
 #[async_trait]
 pub trait Store:
-    AccountStore + BotStore + AuditStore + KnowledgeStore + JobStore + ChatStore + LeadStore
+    AccountStore
+    + BotStore
+    + AuditStore
+    + KnowledgeStore
+    + JobStore
+    + ChatStore
+    + LeadStore
+    + UsageStore
 {
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
@@ -360,4 +370,37 @@ pub trait LeadStore: Send + Sync + 'static {
         bot: Option<BotId>,
         page: &PageRequest,
     ) -> StoreResult<Page<Lead>>;
+}
+
+/// Usage counters (for exact limits) and the append-only usage ledger.
+///
+/// Limits hold under concurrency because a reservation is one conditional
+/// update per counter (`used + amount <= limit`) inside one transaction: of N
+/// racing requests for the last M units, exactly M succeed. Deleting
+/// documents (or a bot) lowers the held counters in the same transaction as
+/// the delete.
+#[async_trait]
+pub trait UsageStore: Send + Sync + 'static {
+    /// Adds every charge to its counter, or none of them:
+    /// `QuotaExceeded(kind)` names the first that would pass its limit.
+    async fn reserve(&self, tenant: TenantId, charges: &[Charge]) -> StoreResult<()>;
+    /// Gives back what a reservation took, when the work it was for failed.
+    async fn release(&self, tenant: TenantId, charges: &[Charge]) -> StoreResult<()>;
+    /// Counter values in the given periods (a month key, or `HELD_PERIOD`).
+    async fn usage_counters(
+        &self,
+        tenant: TenantId,
+        periods: &[&str],
+    ) -> StoreResult<Vec<(UsageKind, String, u64)>>;
+    async fn record_usage(&self, events: &[UsageEvent]) -> StoreResult<()>;
+    /// Ledger totals per kind since `since`.
+    async fn usage_since(
+        &self,
+        tenant: TenantId,
+        since: DateTime<Utc>,
+    ) -> StoreResult<HashMap<UsageKind, u64>>;
+    /// The newest `limit` ledger events.
+    async fn recent_usage(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<UsageEvent>>;
+    /// Passages indexed for the tenant.
+    async fn count_chunks(&self, tenant: TenantId) -> StoreResult<u64>;
 }

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use docent_core::auth::upload::{UploadGrant, UploadUrlError};
 use docent_core::domain::{
-    ChunkView, Document, DocumentStatus, Job, JobSpec, NewJob, Role, SourceType, StoredFile,
+    Charge, ChunkView, Document, DocumentStatus, Job, JobSpec, NewJob, Role, SourceType,
+    StoredFile, UsageKind,
 };
 use docent_core::ids::{BotId, DocumentId, FileId, JobId, TenantId};
 use docent_core::store::{DocumentFilter, Page, PageRequest};
@@ -139,6 +140,39 @@ impl Services {
         }
     }
 
+    /// What a new document takes of the plan: one document and its bytes.
+    async fn reserve_document(&self, tenant: TenantId, size: u64) -> ServiceResult<Vec<Charge>> {
+        self.meter
+            .reserve(
+                tenant,
+                &[(UsageKind::Documents, 1), (UsageKind::StorageBytes, size)],
+            )
+            .await
+    }
+
+    /// Runs `work` under a reservation made for it: kept (and recorded in
+    /// the ledger) when the work succeeds, given back when it fails.
+    async fn under_reservation<T>(
+        &self,
+        tenant: TenantId,
+        bot: BotId,
+        charges: Vec<Charge>,
+        work: impl std::future::Future<Output = ServiceResult<T>>,
+    ) -> ServiceResult<T> {
+        match work.await {
+            Ok(done) => {
+                let items: Vec<(UsageKind, u64)> =
+                    charges.iter().map(|c| (c.kind, c.amount)).collect();
+                self.meter.record(tenant, Some(bot), &items).await;
+                Ok(done)
+            }
+            Err(e) => {
+                self.meter.release(tenant, &charges).await;
+                Err(e)
+            }
+        }
+    }
+
     /// Stores the source bytes, then the document row with its job. If the row
     /// cannot be written the bytes are removed again: nothing is left half-done.
     async fn store_document(&self, doc: &Document, bytes: Bytes) -> ServiceResult<JobId> {
@@ -205,7 +239,15 @@ impl Services {
             created_at: now,
             updated_at: now,
         };
-        let job_id = self.store_document(&doc, bytes).await?;
+        let charges = self.reserve_document(tenant, doc.size_bytes).await?;
+        let job_id = self
+            .under_reservation(
+                tenant,
+                doc.bot_id,
+                charges,
+                self.store_document(&doc, bytes),
+            )
+            .await?;
         self.audit(ctx, "document.create", "document", Some(id.to_string()))
             .await;
         Ok(DocumentAccepted {
@@ -244,9 +286,14 @@ impl Services {
             uploaded_at: Some(now),
             created_at: now,
         };
-        self.store.create_file(&file).await?;
+        let charges = self.reserve_document(tenant, file.size_bytes).await?;
         let doc = self.file_document(&file, format);
-        let job_id = self.store_document(&doc, bytes).await?;
+        let job_id = self
+            .under_reservation(tenant, bot, charges, async {
+                self.store.create_file(&file).await?;
+                self.store_document(&doc, bytes).await
+            })
+            .await?;
         self.audit(ctx, "file.upload", "file", Some(file_id.to_string()))
             .await;
         Ok(FileAccepted {
@@ -427,15 +474,19 @@ impl Services {
         let format = file.format.clone().unwrap_or_else(|| "text".into());
         let doc = self.file_document(&file, &format);
         let job = self.ingest_job(tenant, doc.id);
-        self.store
-            .create_document(&doc, &job)
-            .await
-            .map_err(|e| match ServiceError::from(e) {
-                ServiceError::Conflict(_) => ServiceError::Conflict(
-                    "this file was already ingested; use the document's reingest".into(),
-                ),
-                other => other,
-            })?;
+        let charges = self.reserve_document(tenant, file.size_bytes).await?;
+        self.under_reservation(tenant, file.bot_id, charges, async {
+            self.store
+                .create_document(&doc, &job)
+                .await
+                .map_err(|e| match ServiceError::from(e) {
+                    ServiceError::Conflict(_) => ServiceError::Conflict(
+                        "this file was already ingested; use the document's reingest".into(),
+                    ),
+                    other => other,
+                })
+        })
+        .await?;
         self.audit(ctx, "file.ingest", "document", Some(doc.id.to_string()))
             .await;
         Ok(DocumentAccepted {
@@ -475,6 +526,18 @@ impl Services {
         }
         for pattern in req.include.iter().chain(&req.exclude) {
             limit_len("include/exclude pattern", pattern, 1, 500)?;
+        }
+        if self
+            .meter
+            .remaining(tenant, UsageKind::CrawlPages)
+            .await?
+            .is_some_and(|left| left == 0)
+        {
+            return Err(ServiceError::QuotaExceeded(
+                "the plan's crawled pages for this month are used up; the allowance renews \
+                 at the start of next month (UTC)"
+                    .into(),
+            ));
         }
         let job = NewJob {
             max_attempts: self.settings.job_max_attempts,

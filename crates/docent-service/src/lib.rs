@@ -13,6 +13,7 @@ mod leads;
 pub mod pipeline;
 mod platform;
 mod search;
+mod usage;
 mod users;
 
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub use knowledge::{
 };
 pub use leads::NewLeadRequest;
 pub use search::{SearchRequest, SearchResult, SearchResults};
+pub use usage::{Meter, UsageFigures, UsageReport};
 pub use users::{CreateUser, UpdateUser};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,9 @@ pub enum ServiceError {
     TooLarge(String),
     #[error("{0}")]
     UnsupportedType(String),
+    /// A plan limit would be passed; the text names it.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// A dependency (the embedding provider) is down; worth retrying later.
     #[error("{0}")]
     Unavailable(String),
@@ -68,6 +73,10 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound => ServiceError::NotFound,
             StoreError::Conflict(what) => ServiceError::Conflict(what),
+            StoreError::QuotaExceeded(kind) => ServiceError::QuotaExceeded(format!(
+                "the plan's {} limit is reached",
+                kind.as_str()
+            )),
             StoreError::Backend(detail) => ServiceError::Internal(detail),
         }
     }
@@ -183,6 +192,8 @@ pub struct Deps {
     pub jwt: JwtKeys,
     pub uploads: UploadSigner,
     pub settings: Settings,
+    /// Plan limits and the usage ledger.
+    pub meter: Meter,
 }
 
 /// The services, sharing one store, blob store and key set. Cheap to clone.
@@ -196,6 +207,7 @@ pub struct Services {
     uploads: UploadSigner,
     settings: Arc<Settings>,
     tokens: TokenSettings,
+    meter: Meter,
 }
 
 impl Services {
@@ -209,6 +221,7 @@ impl Services {
             uploads: deps.uploads,
             tokens: deps.settings.tokens,
             settings: Arc::new(deps.settings),
+            meter: deps.meter,
         }
     }
 

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use docent_core::domain::{
-    ApiKey, AuditQuery, Bot, ChatMessage, ChatSession, Chunk, Citation, Document, DocumentStatus,
-    Email, JobSpec, JobStatus, Lead, MessageRole, NewApiKey, NewAuditEntry, NewJob, Plan, Progress,
-    RetrievalSettings, Role, SourceType, Tenant, User,
+    ApiKey, AuditQuery, Bot, Charge, ChatMessage, ChatSession, Chunk, Citation, Document,
+    DocumentStatus, Email, HELD_PERIOD, JobSpec, JobStatus, Lead, MessageRole, NewApiKey,
+    NewAuditEntry, NewJob, Plan, Progress, RetrievalSettings, Role, SourceType, Tenant, UsageEvent,
+    UsageKind, User,
 };
 use docent_core::ids::{
     ApiKeyId, BotId, ChunkId, DocumentId, LeadId, SessionId, TenantId, TokenFamilyId, UserId,
@@ -1250,6 +1251,204 @@ pub async fn leads_are_scoped_and_paged(store: Arc<dyn Store>) {
     );
 }
 
+fn charge(kind: UsageKind, period: &str, amount: u64, limit: Option<u64>) -> Charge {
+    Charge {
+        kind,
+        period: period.into(),
+        amount,
+        limit,
+    }
+}
+
+async fn counter(store: &dyn Store, tenant: TenantId, kind: UsageKind, period: &str) -> u64 {
+    store
+        .usage_counters(tenant, &[period])
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(k, _, _)| *k == kind)
+        .map_or(0, |(_, _, used)| used)
+}
+
+pub async fn reservations_are_exact_under_concurrency(store: Arc<dyn Store>) {
+    let (a, _) = two_tenants(&*store).await;
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .reserve(a.id, &[charge(UsageKind::Messages, "2026-03", 1, Some(7))])
+                    .await
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => granted += 1,
+            Err(StoreError::QuotaExceeded(UsageKind::Messages)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(granted, 7);
+    assert_eq!(
+        counter(&*store, a.id, UsageKind::Messages, "2026-03").await,
+        7
+    );
+    // Another month starts from zero.
+    store
+        .reserve(a.id, &[charge(UsageKind::Messages, "2026-04", 1, Some(7))])
+        .await
+        .unwrap();
+    assert_eq!(
+        counter(&*store, a.id, UsageKind::Messages, "2026-04").await,
+        1
+    );
+}
+
+pub async fn reservations_are_all_or_nothing_and_released(store: Arc<dyn Store>) {
+    let (a, b) = two_tenants(&*store).await;
+    let both = [
+        charge(UsageKind::Documents, HELD_PERIOD, 1, Some(10)),
+        charge(UsageKind::StorageBytes, HELD_PERIOD, 600, Some(1000)),
+    ];
+    store.reserve(a.id, &both).await.unwrap();
+    // The second charge would pass its limit: the first is not kept either.
+    assert!(matches!(
+        store.reserve(a.id, &both).await,
+        Err(StoreError::QuotaExceeded(UsageKind::StorageBytes))
+    ));
+    assert_eq!(
+        counter(&*store, a.id, UsageKind::Documents, HELD_PERIOD).await,
+        1
+    );
+    // No limit: always granted. Another tenant has its own counters.
+    store
+        .reserve(
+            a.id,
+            &[charge(UsageKind::StorageBytes, HELD_PERIOD, 5000, None)],
+        )
+        .await
+        .unwrap();
+    store.reserve(b.id, &both).await.unwrap();
+    store.release(a.id, &both).await.unwrap();
+    assert_eq!(
+        counter(&*store, a.id, UsageKind::Documents, HELD_PERIOD).await,
+        0
+    );
+    assert_eq!(
+        counter(&*store, a.id, UsageKind::StorageBytes, HELD_PERIOD).await,
+        5000
+    );
+    assert_eq!(
+        counter(&*store, b.id, UsageKind::Documents, HELD_PERIOD).await,
+        1
+    );
+    // Releasing more than was taken stops at zero.
+    store.release(a.id, &both).await.unwrap();
+    assert_eq!(
+        counter(&*store, a.id, UsageKind::Documents, HELD_PERIOD).await,
+        0
+    );
+}
+
+pub async fn held_usage_follows_deleted_and_resized_documents(store: Arc<dyn Store>) {
+    let (a, _) = two_tenants(&*store).await;
+    let (b1, b2) = (bot(a.id, "one"), bot(a.id, "two"));
+    store.create_bot(&b1).await.unwrap();
+    store.create_bot(&b2).await.unwrap();
+    let docs = [
+        document(a.id, b1.id, "x"),
+        document(a.id, b1.id, "y"),
+        document(a.id, b2.id, "z"),
+    ];
+    for d in &docs {
+        store
+            .reserve(
+                a.id,
+                &[
+                    charge(UsageKind::Documents, HELD_PERIOD, 1, None),
+                    charge(UsageKind::StorageBytes, HELD_PERIOD, d.size_bytes, None),
+                ],
+            )
+            .await
+            .unwrap();
+        store.create_document(d, &ingest(d)).await.unwrap();
+    }
+    let held = |kind| counter(&*store, a.id, kind, HELD_PERIOD);
+    assert_eq!(
+        (
+            held(UsageKind::Documents).await,
+            held(UsageKind::StorageBytes).await
+        ),
+        (3, 30)
+    );
+    let mut grown = docs[2].clone();
+    grown.size_bytes = 25;
+    store
+        .update_document_source(&grown, &ingest(&grown))
+        .await
+        .unwrap();
+    assert_eq!(held(UsageKind::StorageBytes).await, 45);
+    store.delete_document(a.id, docs[0].id).await.unwrap();
+    assert_eq!(
+        (
+            held(UsageKind::Documents).await,
+            held(UsageKind::StorageBytes).await
+        ),
+        (2, 35)
+    );
+    store.delete_bot(a.id, b2.id).await.unwrap();
+    assert_eq!(
+        (
+            held(UsageKind::Documents).await,
+            held(UsageKind::StorageBytes).await
+        ),
+        (1, 10)
+    );
+}
+
+pub async fn usage_ledger_sums_and_lists_per_tenant(store: Arc<dyn Store>) {
+    let (a, b) = two_tenants(&*store).await;
+    let b1 = bot(a.id, "one");
+    store.create_bot(&b1).await.unwrap();
+    let at = |days: i64| Utc::now() - Duration::days(days);
+    let event = |kind, quantity, days| UsageEvent {
+        tenant_id: a.id,
+        bot_id: Some(b1.id),
+        kind,
+        quantity,
+        created_at: at(days),
+    };
+    store
+        .record_usage(&[
+            event(UsageKind::PromptTokens, 100, 40),
+            event(UsageKind::PromptTokens, 30, 1),
+            event(UsageKind::PromptTokens, 12, 0),
+            event(UsageKind::CompletionTokens, 7, 0),
+        ])
+        .await
+        .unwrap();
+    let sums = store.usage_since(a.id, at(2)).await.unwrap();
+    assert_eq!(sums.get(&UsageKind::PromptTokens), Some(&42));
+    assert_eq!(sums.get(&UsageKind::CompletionTokens), Some(&7));
+    let recent = store.recent_usage(a.id, 2).await.unwrap();
+    assert_eq!(
+        recent
+            .iter()
+            .map(|e| (e.kind, e.quantity))
+            .collect::<Vec<_>>(),
+        [
+            (UsageKind::CompletionTokens, 7),
+            (UsageKind::PromptTokens, 12)
+        ],
+        "newest first"
+    );
+    assert_eq!(recent[0].bot_id, Some(b1.id));
+    assert!(store.usage_since(b.id, at(100)).await.unwrap().is_empty());
+    assert!(store.recent_usage(b.id, 10).await.unwrap().is_empty());
+}
+
 /// Instantiates every conformance test for one backend, given an async
 /// expression that yields a fresh, empty `Arc<dyn Store>`.
 macro_rules! conformance {
@@ -1274,6 +1473,10 @@ macro_rules! conformance {
                 chat_sessions_and_messages_are_scoped_and_ordered,
                 sessions_filter_by_visitor,
                 leads_are_scoped_and_paged,
+                reservations_are_exact_under_concurrency,
+                reservations_are_all_or_nothing_and_released,
+                held_usage_follows_deleted_and_resized_documents,
+                usage_ledger_sums_and_lists_per_tenant,
             );
         }
     };

@@ -1,4 +1,5 @@
-//! The tenant's administration views: the audit trail.
+//! The tenant's administration views: usage against the plan, and the audit
+//! trail.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -30,7 +31,7 @@ pub struct AuditParams {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Actor {
-    /// `user`, `api_key`, `embed` or `operator`.
+    /// `user`, `api_key`, `visitor` or `operator`.
     #[serde(rename = "type")]
     pub kind: String,
     pub id: Option<String>,
@@ -121,4 +122,16 @@ pub async fn audit_logs(
         entries: entries.into_iter().map(AuditView::from).collect(),
         next_cursor,
     }))
+}
+
+/// The plan, its limits, this month's usage (UTC calendar month; documents,
+/// chunks and stored bytes are what is held now) and the newest usage events.
+/// Owner and admin only.
+#[utoipa::path(get, path = "/admin/usage", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = docent_service::UsageReport), (status = 403, body = ErrorBody)))]
+pub async fn usage(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+) -> ApiResult<Json<docent_service::UsageReport>> {
+    Ok(Json(state.services.usage_report(&ctx).await?))
 }

@@ -199,3 +199,214 @@ async fn owners_and_admins_read_the_trail_with_filters_and_paging() {
         "{theirs}"
     );
 }
+
+/// What each mutating route writes to the trail, or why it writes nothing.
+/// A route added later without an entry here fails
+/// `every_mutating_route_is_accounted_for`.
+const MUTATING_ROUTES: &[(&str, &str, &str)] = &[
+    ("POST", "/api/v1/tenants", "tenant.create"),
+    ("POST", "/api/v1/auth/login", "auth.login"),
+    (
+        "POST",
+        "/api/v1/auth/refresh",
+        "-: a token exchange, not a change",
+    ),
+    (
+        "POST",
+        "/api/v1/auth/logout",
+        "-: ends the caller's own login",
+    ),
+    ("POST", "/api/v1/users", "user.create"),
+    ("PATCH", "/api/v1/users/{user_id}", "user.update"),
+    ("DELETE", "/api/v1/users/{user_id}", "user.delete"),
+    ("POST", "/api/v1/api-keys", "api_key.create"),
+    ("DELETE", "/api/v1/api-keys/{key_id}", "api_key.revoke"),
+    ("POST", "/api/v1/bots", "bot.create"),
+    ("PATCH", "/api/v1/bots/{bot_id}", "bot.update"),
+    ("DELETE", "/api/v1/bots/{bot_id}", "bot.delete"),
+    ("POST", "/api/v1/docs", "document.create"),
+    ("DELETE", "/api/v1/docs/{doc_id}", "document.delete"),
+    (
+        "POST",
+        "/api/v1/docs/{doc_id}/reingest",
+        "document.reingest",
+    ),
+    ("POST", "/api/v1/bots/{bot_id}/files", "file.upload"),
+    (
+        "POST",
+        "/api/v1/bots/{bot_id}/upload-url",
+        "file.upload_url",
+    ),
+    (
+        "PUT",
+        "/api/v1/uploads/{file_id}",
+        "-: bytes for a signed URL already audited",
+    ),
+    ("POST", "/api/v1/files/{file_id}/ingest", "file.ingest"),
+    ("POST", "/api/v1/bots/{bot_id}/crawl", "crawl.start"),
+    ("POST", "/api/v1/bots/{bot_id}/search", "-: a read"),
+    (
+        "POST",
+        "/api/v1/chat",
+        "-: kept as the conversation and in the usage ledger",
+    ),
+    (
+        "POST",
+        "/v1/chat/completions",
+        "-: kept as the conversation and in the usage ledger",
+    ),
+    (
+        "POST",
+        "/api/v1/widget/{bot_id}/token",
+        "-: anonymous; rate limited per IP",
+    ),
+    ("POST", "/api/v1/embed/token", "embed_token.create"),
+    ("POST", "/api/v1/leads", "lead.create"),
+    (
+        "PUT",
+        "/api/v1/platform/tenants/{tenant_id}/plan",
+        "tenant.plan.set",
+    ),
+];
+
+#[tokio::test]
+async fn every_mutating_route_is_accounted_for() {
+    let app = spawn_app().await;
+    let spec: serde_json::Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut seen = HashSet::new();
+    for (path, ops) in spec["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            if matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS") {
+                continue;
+            }
+            assert!(
+                MUTATING_ROUTES
+                    .iter()
+                    .any(|(m, p, _)| *m == method && p == path),
+                "{method} {path} is not in MUTATING_ROUTES: say what it audits"
+            );
+            seen.insert((method, path.clone()));
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        MUTATING_ROUTES.len(),
+        "stale MUTATING_ROUTES entries"
+    );
+}
+
+#[tokio::test]
+async fn knowledge_widget_and_operator_actions_are_audited() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.admin_token = Some(docent_core::config::Secret::new(
+            "operator-token-0123456789",
+        ));
+    })
+    .await;
+    let owner = app.signup("ann@acme.io").await;
+    let bot = app.create_bot(&owner.token, "B").await;
+    let (doc, _) = app.add_text(&owner.token, &bot, "T", "Some text.").await;
+    app.post(
+        &format!("/api/v1/docs/{doc}/reingest"),
+        &owner.token,
+        json!({}),
+    )
+    .await;
+    app.delete(&format!("/api/v1/docs/{doc}"), &owner.token)
+        .await;
+    let (status, _) = app
+        .upload(&owner.token, &bot, "a.txt", b"Plain words.".to_vec())
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, ticket) = app
+        .post(
+            &format!("/api/v1/bots/{bot}/upload-url"),
+            &owner.token,
+            json!({"filename": "b.txt", "content_type": "text/plain", "size_bytes": 5}),
+        )
+        .await;
+    let res = app
+        .client
+        .put(ticket["upload_url"].as_str().unwrap())
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let (status, _) = app
+        .post(
+            &format!(
+                "/api/v1/files/{}/ingest",
+                ticket["file_id"].as_str().unwrap()
+            ),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    app.post(
+        &format!("/api/v1/bots/{bot}/crawl"),
+        &owner.token,
+        json!({"url": "http://127.0.0.1:9/"}),
+    )
+    .await;
+    app.post("/api/v1/embed/token", &owner.token, json!({"bot_id": bot}))
+        .await;
+    app.post(
+        "/api/v1/leads",
+        &owner.token,
+        json!({"bot_id": bot, "email": "lead@x.io"}),
+    )
+    .await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/platform/tenants/{}/plan", owner.id),
+            Some("operator-token-0123456789"),
+            Some(json!({"plan": "pro"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let entries = app
+        .store
+        .list_audit(
+            owner.id.parse().unwrap(),
+            &AuditQuery {
+                limit: 100,
+                ..AuditQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    let actions: HashSet<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    let expected: Vec<&str> = MUTATING_ROUTES
+        .iter()
+        .map(|(_, _, action)| *action)
+        .filter(|a| !a.starts_with('-'))
+        .filter(|a| !a.starts_with("user.") && !a.starts_with("api_key."))
+        .collect();
+    for action in expected {
+        if matches!(action, "bot.update" | "bot.delete" | "auth.login") {
+            continue; // covered by the test above
+        }
+        assert!(
+            actions.contains(action),
+            "no audit entry for {action}: {actions:?}"
+        );
+    }
+    let plan = entries
+        .iter()
+        .find(|e| e.action == "tenant.plan.set")
+        .unwrap();
+    assert_eq!(plan.actor_type, "operator");
+}

@@ -156,3 +156,31 @@ async fn crawling_an_unreachable_site_fails_the_job_with_its_reason() {
     assert_eq!(job["status"], "failed", "{job}");
     assert!(!job["error"].as_str().unwrap().is_empty());
 }
+
+/// A site of `n` pages: `/` links to `/p/1` … `/p/{n-1}`, each with its own text.
+pub async fn numbered_site(n: usize) -> String {
+    let app = Router::new()
+        .route(
+            "/",
+            get(move || async move {
+                let links: String = (1..n)
+                    .map(|i| format!(r#"<a href="/p/{i}">Page {i}</a> "#))
+                    .collect();
+                Html(format!(
+                    "<html><head><title>Home</title></head><body><main><p>Index of pages.</p>{links}</main></body></html>"
+                ))
+            }),
+        )
+        .route(
+            "/p/{i}",
+            get(|axum::extract::Path(i): axum::extract::Path<usize>| async move {
+                Html(format!(
+                    "<html><head><title>Page {i}</title></head><body><main><p>This is page number {i}.</p></main></body></html>"
+                ))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}

@@ -29,8 +29,27 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     app
 }
 
+/// A server whose clock the test moves (monthly usage periods).
+pub async fn spawn_app_with_clock(
+    tweak: impl FnOnce(&mut Config),
+    clock: Arc<dyn docent_core::clock::Clock>,
+) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = spawn(dir.path(), tweak, clock).await;
+    app._dir = Some(dir);
+    app
+}
+
 /// A server over an existing data dir (to restart on the same data).
 pub async fn spawn_app_at(data_dir: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn(data_dir, tweak, Arc::new(docent_core::clock::SystemClock)).await
+}
+
+async fn spawn(
+    data_dir: &std::path::Path,
+    tweak: impl FnOnce(&mut Config),
+    clock: Arc<dyn docent_core::clock::Clock>,
+) -> TestApp {
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.to_path_buf(),
@@ -47,7 +66,9 @@ pub async fn spawn_app_at(data_dir: &std::path::Path, tweak: impl FnOnce(&mut Co
         ..Config::default()
     };
     tweak(&mut config);
-    let app = App::build(config).await.expect("app builds");
+    let app = App::build_with_clock(config, clock)
+        .await
+        .expect("app builds");
     let addr = app.local_addr();
     let store = app.state().store().clone();
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -20,5 +20,6 @@ mod platform;
 mod ratelimit;
 mod reembed;
 mod search;
+mod usage;
 mod users;
 mod widget;

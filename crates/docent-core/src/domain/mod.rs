@@ -8,6 +8,7 @@ mod document;
 mod job;
 mod lead;
 mod tenant;
+mod usage;
 mod user;
 
 pub use api_key::{ApiKey, NewApiKey};
@@ -21,4 +22,5 @@ pub use document::{Chunk, ChunkView, Document, DocumentStatus, SourceType, Store
 pub use job::{Job, JobSpec, JobStatus, NewJob, Progress};
 pub use lead::Lead;
 pub use tenant::{Plan, Tenant};
+pub use usage::{Charge, HELD_PERIOD, Period, PlanLimits, UsageEvent, UsageKind};
 pub use user::{Email, Role, User};

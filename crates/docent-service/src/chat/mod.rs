@@ -9,7 +9,9 @@ mod prompt;
 use std::time::Instant;
 
 use chrono::Utc;
-use docent_core::domain::{ChatMessage, ChatSession, Citation, MessageRole, Role};
+use docent_core::domain::{
+    Charge, ChatMessage, ChatSession, Citation, MessageRole, Role, UsageKind,
+};
 use docent_core::ids::{BotId, ChunkId, MessageId, SessionId};
 use docent_core::llm::{ChatEvent, ChatRequest, LlmError};
 use docent_core::store::{Page, PageRequest};
@@ -97,6 +99,9 @@ struct Prepared {
     passages: Vec<Citation>,
     texts: Vec<String>,
     started: Instant,
+    /// The message reserved against the plan: kept when the answer is
+    /// stored, given back when it fails.
+    charges: Vec<Charge>,
 }
 
 /// One event of a streamed answer.
@@ -255,6 +260,10 @@ impl Services {
             });
             texts.push(p.text);
         }
+        let charges = self
+            .meter
+            .reserve(tenant, &[(UsageKind::Messages, 1)])
+            .await?;
         Ok(Prepared {
             bot,
             session,
@@ -265,6 +274,7 @@ impl Services {
             passages,
             texts,
             started,
+            charges,
         })
     }
 
@@ -377,12 +387,35 @@ impl Services {
         self.store
             .append_messages(p.session.tenant_id, p.session.id, &[p.user_message, answer])
             .await?;
+        self.meter
+            .record(
+                p.session.tenant_id,
+                Some(p.bot.id),
+                &[
+                    (UsageKind::Messages, 1),
+                    (UsageKind::PromptTokens, written.usage.prompt_tokens.into()),
+                    (
+                        UsageKind::CompletionTokens,
+                        written.usage.completion_tokens.into(),
+                    ),
+                ],
+            )
+            .await;
         metrics::counter!("docent_chat_answers_total", "mode" => mode).increment(1);
         Ok((id, text, citations))
     }
 
     pub async fn ask(&self, ctx: &Ctx, req: AskRequest) -> ServiceResult<ChatAnswer> {
         let p = self.prepare(ctx, req).await?;
+        let (tenant, charges) = (p.session.tenant_id, p.charges.clone());
+        let answered = self.answer(p).await;
+        if answered.is_err() {
+            self.meter.release(tenant, &charges).await;
+        }
+        answered
+    }
+
+    async fn answer(&self, p: Prepared) -> ServiceResult<ChatAnswer> {
         let written = match (self.fixed_answer(&p), &self.llm) {
             (Some(text), _) => Written {
                 text,
@@ -489,8 +522,10 @@ impl Services {
                     },
                 }
             }
+            let (tenant, charges) = (p.session.tenant_id, p.charges.clone());
             // Nothing written and a failure: nothing to keep, as without streaming.
             if failure.is_some() && written.text.is_empty() {
+                this.meter.release(tenant, &charges).await;
                 let _ = tx.send(error_event(failure.take().expect("checked"))).await;
                 return;
             }
@@ -509,6 +544,7 @@ impl Services {
                     let _ = tx.send(last).await;
                 }
                 Err(e) => {
+                    this.meter.release(tenant, &charges).await;
                     let _ = tx.send(error_event(e)).await;
                 }
             }

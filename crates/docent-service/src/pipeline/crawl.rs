@@ -8,14 +8,17 @@ use std::sync::Arc;
 
 use crate::sha256_hex;
 use chrono::Utc;
-use docent_core::domain::{Document, DocumentStatus, Job, JobSpec, NewJob, Progress, SourceType};
-use docent_core::ids::{BotId, DocumentId};
+use docent_core::domain::{
+    Charge, Document, DocumentStatus, Job, JobSpec, NewJob, Progress, SourceType, UsageKind,
+};
+use docent_core::ids::{BotId, DocumentId, TenantId};
 use docent_core::store::StoreError;
 use docent_crawl::{CrawlEvent, CrawlOptions, Page};
 use docent_ingest::SourceKind;
 use tokio::sync::{Notify, mpsc};
 
 use super::{JobContext, JobError};
+use crate::ServiceError;
 
 pub(super) async fn run(ctx: &JobContext, job: &Job, wake: &Arc<Notify>) -> Result<(), JobError> {
     let Some(JobSpec::Crawl {
@@ -56,7 +59,18 @@ pub(super) async fn run(ctx: &JobContext, job: &Job, wake: &Arc<Notify>) -> Resu
     while let Some(event) = rx.recv().await {
         match event {
             CrawlEvent::Page(page) => {
-                save_page(ctx, job, *bot_id, page, &mut stats).await?;
+                if let Err(refused) = save_page(ctx, job, *bot_id, page, &mut stats).await {
+                    // Dropping the receiver stops the crawler.
+                    drop(rx);
+                    crawler.abort();
+                    return Err(match refused {
+                        PageError::Quota(reason) => JobError::Fatal(format!(
+                            "stopped after {} pages: {reason}",
+                            stats.pages()
+                        )),
+                        PageError::Job(e) => e,
+                    });
+                }
                 wake.notify_waiters();
                 let done = u64::from(stats.pages());
                 ctx.store
@@ -108,13 +122,51 @@ impl Stats {
     }
 }
 
+/// Why a page was not saved: the plan's limit (which ends the crawl), or a
+/// job failure.
+enum PageError {
+    Quota(String),
+    Job(JobError),
+}
+
+impl From<JobError> for PageError {
+    fn from(e: JobError) -> Self {
+        PageError::Job(e)
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        PageError::Job(e.into())
+    }
+}
+
+impl From<docent_core::blob::BlobError> for PageError {
+    fn from(e: docent_core::blob::BlobError) -> Self {
+        PageError::Job(e.into())
+    }
+}
+
+/// Reserves what a page takes of the plan.
+async fn reserve(
+    ctx: &JobContext,
+    tenant: TenantId,
+    items: &[(UsageKind, u64)],
+) -> Result<Vec<Charge>, PageError> {
+    match ctx.meter.reserve(tenant, items).await {
+        Ok(charges) => Ok(charges),
+        Err(ServiceError::QuotaExceeded(reason)) => Err(PageError::Quota(reason)),
+        Err(e) => Err(PageError::Job(JobError::Retry(e.to_string()))),
+    }
+}
+
 async fn save_page(
     ctx: &JobContext,
     job: &Job,
     bot: BotId,
     page: Page,
     stats: &mut Stats,
-) -> Result<(), JobError> {
+) -> Result<(), PageError> {
     let tenant = job.tenant_id;
     let Some(kind) = page_kind(&page) else {
         stats.skipped += 1;
@@ -135,15 +187,27 @@ async fn save_page(
             stats.unchanged += 1;
         }
         Some(mut doc) => {
-            ctx.blob.put(&doc.object_key, page.body.clone()).await?;
+            // The new size replaces the old in the held bytes by itself.
+            let charges = reserve(ctx, tenant, &[(UsageKind::CrawlPages, 1)]).await?;
             doc.content_hash = hash;
             doc.size_bytes = page.body.len() as u64;
             doc.format = kind.as_str().into();
             doc.status = DocumentStatus::Queued;
             doc.error = None;
-            ctx.store
-                .update_document_source(&doc, &ingest(doc.id))
-                .await?;
+            let saved = async {
+                ctx.blob.put(&doc.object_key, page.body.clone()).await?;
+                ctx.store
+                    .update_document_source(&doc, &ingest(doc.id))
+                    .await
+                    .map_err(JobError::from)
+            };
+            if let Err(e) = saved.await {
+                ctx.meter.release(tenant, &charges).await;
+                return Err(e.into());
+            }
+            ctx.meter
+                .record(tenant, Some(bot), &[(UsageKind::CrawlPages, 1)])
+                .await;
             stats.updated += 1;
         }
         None => {
@@ -169,11 +233,22 @@ async fn save_page(
                 created_at: now,
                 updated_at: now,
             };
-            ctx.blob.put(&doc.object_key, page.body.clone()).await?;
-            if let Err(e) = ctx.store.create_document(&doc, &ingest(id)).await {
-                let _ = ctx.blob.delete(&doc.object_key).await;
+            let items = [
+                (UsageKind::CrawlPages, 1),
+                (UsageKind::Documents, 1),
+                (UsageKind::StorageBytes, doc.size_bytes),
+            ];
+            let charges = reserve(ctx, tenant, &items).await?;
+            if let Err(e) = ctx.blob.put(&doc.object_key, page.body.clone()).await {
+                ctx.meter.release(tenant, &charges).await;
                 return Err(e.into());
             }
+            if let Err(e) = ctx.store.create_document(&doc, &ingest(id)).await {
+                let _ = ctx.blob.delete(&doc.object_key).await;
+                ctx.meter.release(tenant, &charges).await;
+                return Err(e.into());
+            }
+            ctx.meter.record(tenant, Some(bot), &items).await;
             stats.created += 1;
         }
     }

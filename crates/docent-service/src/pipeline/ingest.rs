@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::sha256_hex;
-use docent_core::domain::{Chunk, DocumentStatus, Job, Progress};
+use docent_core::domain::{Chunk, DocumentStatus, Job, Progress, UsageKind};
 use docent_core::ids::{ChunkId, DocumentId};
 use docent_core::store::StoreError;
 use docent_ingest::{Extracted, Limits, SourceKind};
@@ -45,13 +45,14 @@ pub(super) async fn run(
         .iter()
         .map(|p| sha256_hex(p.text.as_bytes()))
         .collect();
-    let vectors = embed(
+    let (vectors, computed) = embed(
         ctx,
         job,
         &pieces.iter().map(|p| p.text.clone()).collect::<Vec<_>>(),
         &hashes,
     )
     .await?;
+    let embedding_tokens: u64 = computed.iter().map(|&i| pieces[i].token_count as u64).sum();
     let chunks: Vec<Chunk> = pieces
         .into_iter()
         .zip(hashes)
@@ -86,6 +87,13 @@ pub(super) async fn run(
         Ok(()) | Err(StoreError::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
+    ctx.meter
+        .record(
+            tenant,
+            Some(doc.bot_id),
+            &[(UsageKind::EmbeddingTokens, embedding_tokens)],
+        )
+        .await;
     metrics::counter!("docent_chunks_indexed_total").increment(chunks.len() as u64);
     tracing::info!(chunks = chunks.len(), "document indexed");
     Ok(())
@@ -115,13 +123,14 @@ async fn extract(
 
 /// Embeds in the embedder's batch size, reusing vectors already computed for
 /// identical text in this tenant (re-uploads, re-crawls, re-ingests), and
-/// reports progress as chunks done over chunks total.
+/// reports progress as chunks done over chunks total. Returns the vectors and
+/// the indexes of the texts actually sent to the embedder.
 async fn embed(
     ctx: &JobContext,
     job: &Job,
     texts: &[String],
     hashes: &[String],
-) -> Result<Vec<Vec<f32>>, JobError> {
+) -> Result<(Vec<Vec<f32>>, Vec<usize>), JobError> {
     let known = ctx
         .store
         .find_embeddings(job.tenant_id, ctx.embedder.id(), hashes)
@@ -170,5 +179,8 @@ async fn embed(
         }
     }
     metrics::counter!("docent_embeddings_computed_total").increment(todo.len() as u64);
-    Ok(out.into_iter().map(|v| v.unwrap_or_default()).collect())
+    Ok((
+        out.into_iter().map(|v| v.unwrap_or_default()).collect(),
+        todo,
+    ))
 }

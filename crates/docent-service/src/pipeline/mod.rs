@@ -22,6 +22,8 @@ pub struct JobContext {
     pub embedder: Arc<dyn Embedder>,
     pub settings: PipelineSettings,
     pub http: reqwest::Client,
+    /// Crawled pages are billed and limited; embedding tokens recorded.
+    pub meter: crate::Meter,
 }
 
 #[derive(Clone, Debug)]

@@ -127,7 +127,7 @@ async fn insert_user<'e, E: sqlx::SqliteExecutor<'e>>(exec: E, user: &User) -> S
 #[async_trait]
 impl AccountStore for SqliteStore {
     async fn create_tenant_with_owner(&self, tenant: &Tenant, owner: &User) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO tenants (id, name, plan, created_at) VALUES (?, ?, ?, ?)")
             .bind(tenant.id.to_string())
             .bind(&tenant.name)

@@ -168,7 +168,7 @@ impl BotStore for SqliteStore {
     }
 
     async fn delete_bot(&self, tenant: TenantId, bot: BotId) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let mut tx = self.write_tx().await?;
         // Chunks go first, explicitly, so the keyword-index triggers run;
         // documents, files and the rest follow by cascade.
         sqlx::query("DELETE FROM chunks WHERE tenant_id = ? AND bot_id = ?")

@@ -137,7 +137,7 @@ impl ChatStore for SqliteStore {
         id: SessionId,
         messages: &[ChatMessage],
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let mut tx = self.write_tx().await?;
         let Some(last) = messages.last() else {
             return Ok(());
         };

@@ -216,7 +216,7 @@ impl KnowledgeStore for SqliteStore {
     }
 
     async fn create_document(&self, d: &Document, job: &NewJob) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(concat!(
             "INSERT INTO documents (",
             document_columns!(),
@@ -312,7 +312,7 @@ impl KnowledgeStore for SqliteStore {
     }
 
     async fn update_document_source(&self, d: &Document, job: &NewJob) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE documents SET title = ?, status = 'queued', error = NULL, format = ?, object_key = ?,
                  content_hash = ?, size_bytes = ?, metadata = ?, updated_at = ?
@@ -343,7 +343,7 @@ impl KnowledgeStore for SqliteStore {
         doc: DocumentId,
         job: &NewJob,
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE documents SET status = 'queued', error = NULL, updated_at = ? WHERE tenant_id = ? AND id = ?",
         )
@@ -383,7 +383,7 @@ impl KnowledgeStore for SqliteStore {
     }
 
     async fn delete_document(&self, tenant: TenantId, doc: DocumentId) -> StoreResult<Document> {
-        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let mut tx = self.write_tx().await?;
         let found: Document = sqlx::query_as::<_, DocumentRow>(concat!(
             "SELECT ",
             document_columns!(),
@@ -420,7 +420,7 @@ impl KnowledgeStore for SqliteStore {
         chunks: &[Chunk],
         title: Option<&str>,
     ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let mut tx = self.write_tx().await?;
         let bot: Option<(String,)> =
             sqlx::query_as("SELECT bot_id FROM documents WHERE tenant_id = ? AND id = ?")
                 .bind(tenant.to_string())
@@ -550,7 +550,7 @@ impl KnowledgeStore for SqliteStore {
         embedder_id: &str,
     ) -> StoreResult<BotVectors> {
         // Version and rows in one read transaction, so they agree.
-        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let mut tx = self.write_tx().await?;
         let (version,): (i64,) =
             sqlx::query_as("SELECT index_version FROM bots WHERE tenant_id = ? AND id = ?")
                 .bind(tenant.to_string())

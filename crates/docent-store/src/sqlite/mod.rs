@@ -9,6 +9,7 @@ mod chat;
 mod jobs;
 mod knowledge;
 mod leads;
+mod usage;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -54,6 +55,17 @@ impl SqliteStore {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// A write transaction that takes SQLite's write lock at once. A deferred
+    /// one that reads before writing fails outright (`SQLITE_BUSY`, no
+    /// waiting) when another writer committed in between; an immediate one
+    /// waits its turn under `busy_timeout`.
+    pub(crate) async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)
     }
 }
 
