@@ -160,20 +160,23 @@ pub async fn visitor_message(state: &AppState, ctx: &Ctx) -> Result<(), ApiError
         .await
         .map_err(|e| ApiError::from(ServiceError::from(e)))?;
     let key = format!("{}:{}", bot.id, visitor.id);
-    let per_visitor = Limit {
-        per_minute: bot.visitor_messages_per_minute,
-    };
-    let decision = state.limiter.check("visitor", &key, per_visitor).await;
-    if !decision.allowed {
-        return Err(refused("visitor", &decision));
-    }
+    check(state, "visitor", &key, bot.visitor_messages_per_minute).await?;
     let ip = ctx.client.ip.as_deref().unwrap_or_default();
-    let per_ip = Limit {
-        per_minute: state.config.rate_limit_visitor_ip_per_minute,
-    };
-    let decision = state.limiter.check("visitor_ip", ip, per_ip).await;
-    if !decision.allowed {
-        return Err(refused("visitor_ip", &decision));
+    let per_ip = state.config.rate_limit_visitor_ip_per_minute;
+    check(state, "visitor_ip", ip, per_ip).await
+}
+
+/// Counts one request of `key` in `class`; 429 when over `per_minute`.
+pub async fn check(
+    state: &AppState,
+    class: &'static str,
+    key: &str,
+    per_minute: u32,
+) -> Result<(), ApiError> {
+    let decision = state.limiter.check(class, key, Limit { per_minute }).await;
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(refused(class, &decision))
     }
-    Ok(())
 }

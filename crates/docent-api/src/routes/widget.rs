@@ -14,6 +14,7 @@ use super::{ApiResult, Created, created};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Auth, Id};
+use crate::ratelimit;
 
 /// The widget, plain JavaScript checked in as source (no build step).
 const WIDGET_JS: &str = include_str!("../../assets/widget.js");
@@ -75,6 +76,12 @@ pub async fn token(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::invalid(format!("invalid body: {e}")))?
     };
+    // Per IP in the rate-limit layer; here also per returning visitor, so one
+    // identity cannot renew tokens without limit from many addresses.
+    if let Some(visitor) = &req.visitor_id {
+        let per_minute = state.config.rate_limit_widget_token_per_minute;
+        ratelimit::check(&state, "widget_token_visitor", visitor, per_minute).await?;
+    }
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     Ok(created(
         state.services.widget_token(bot, origin, req).await?,

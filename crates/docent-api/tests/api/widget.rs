@@ -786,3 +786,100 @@ async fn cors_answers_only_allowed_origins_and_only_on_widget_routes() {
         .unwrap();
     assert!(res.headers().get(ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
 }
+
+#[tokio::test]
+async fn visitors_chat_over_websocket_with_their_own_bot_only() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let app = spawn_app().await;
+    let owner = app.signup("o@a.io").await;
+    let bot = widget_bot(&app, &owner.token, json!([SHOP])).await;
+    let other_bot = widget_bot(&app, &owner.token, json!([SHOP])).await;
+    app.add_text(
+        &owner.token,
+        &bot,
+        "Returns",
+        "You have 30 days to return an item.",
+    )
+    .await;
+    let token = visitor(&app, &bot).await;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/api/v1/chat/ws?token={token}", app.addr))
+            .await
+            .unwrap();
+    let mut next = async |message: Value| -> Vec<Value> {
+        ws.send(Message::Text(message.to_string().into()))
+            .await
+            .unwrap();
+        let mut frames = Vec::new();
+        while let Some(Ok(Message::Text(text))) = ws.next().await {
+            let frame: Value = serde_json::from_str(&text).unwrap();
+            let last = frame["type"] == "done" || frame["type"] == "error";
+            frames.push(frame);
+            if last {
+                break;
+            }
+        }
+        frames
+    };
+    let frames = next(json!({"type": "message", "bot_id": other_bot, "message": "hi"})).await;
+    assert_eq!(frames[0]["error"]["code"], "forbidden", "{frames:?}");
+    let frames = next(
+        json!({"type": "message", "bot_id": bot, "message": "How long do I have to return an item?"}),
+    )
+    .await;
+    assert_eq!(frames.last().unwrap()["type"], "done", "{frames:?}");
+    let (_, mine) = app.get("/api/v1/chat/sessions", &token).await;
+    assert_eq!(mine["sessions"][0]["id"], frames[0]["session_id"]);
+    assert!(
+        mine["sessions"][0]["visitor"]
+            .as_str()
+            .unwrap()
+            .starts_with("anon:")
+    );
+
+    // A page of another origin cannot open the socket with the token.
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://{}/api/v1/chat/ws?token={token}",
+            app.addr
+        ))
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_err());
+}
+
+#[tokio::test]
+async fn one_visitor_cannot_renew_tokens_without_limit() {
+    let app = spawn_app_with(|c| c.rate_limit_widget_token_per_minute = 2).await;
+    let owner = app.signup("o@a.io").await;
+    let bot = widget_bot(&app, &owner.token, json!([SHOP])).await;
+    let (_, first, _) = widget_token(&app, &bot, Some(SHOP), json!({})).await;
+    let visitor = json!({"visitor_id": first["visitor_id"]});
+    // Each address has its own allowance; the visitor's is counted across
+    // addresses.
+    let from = |last: u8| {
+        let client = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, last]))
+            .build()
+            .unwrap();
+        let url = app.url(&format!("/api/v1/widget/{bot}/token"));
+        let visitor = visitor.clone();
+        async move {
+            client
+                .post(url)
+                .header(ORIGIN, SHOP)
+                .json(&visitor)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(from(2).await, StatusCode::CREATED);
+    assert_eq!(from(3).await, StatusCode::CREATED);
+    assert_eq!(from(4).await, StatusCode::TOO_MANY_REQUESTS);
+}
