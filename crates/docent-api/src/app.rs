@@ -15,13 +15,16 @@ use docent_core::auth::upload::UploadSigner;
 use docent_core::blob::BlobStore;
 use docent_core::clock::{Clock, SystemClock};
 use docent_core::config::Config;
+use docent_core::config::Secret;
 use docent_core::embed::Embedder;
 use docent_core::llm::ChatModel;
+use docent_core::ratelimit::RateLimiter;
 use docent_core::store::Store;
 use docent_llm::chat::{ChatSettings, OpenAiChat};
 use docent_service::pipeline::{JobContext, PipelineSettings, Worker, WorkerSettings};
 use docent_service::{Deps, Meter, Services, Settings, TokenSettings};
 use docent_store::blob::ObjectBlobStore;
+use docent_store::limiter::{LocalRateLimiter, RedisRateLimiter};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -99,6 +102,10 @@ impl Components {
             dims: config.embed_dims,
         })
         .context("cannot set up the embedder")?;
+        store
+            .prepare_vector_index(embedder.dims())
+            .await
+            .context("cannot prepare the vector index")?;
         let llm: Option<Arc<dyn ChatModel>> = match &config.llm_base_url {
             Some(base_url) => Some(Arc::new(
                 OpenAiChat::new(ChatSettings {
@@ -221,20 +228,7 @@ impl App {
             metrics: metrics::handle(),
             embedder: components.embedder.clone(),
             llm: components.llm.clone(),
-            limiter: {
-                let local = Arc::new(crate::ratelimit::LocalRateLimiter::default());
-                let pruned = Arc::downgrade(&local);
-                tokio::spawn(async move {
-                    let mut every = tokio::time::interval(Duration::from_secs(60));
-                    while let Some(limiter) = {
-                        every.tick().await;
-                        pruned.upgrade()
-                    } {
-                        limiter.prune();
-                    }
-                });
-                local
-            },
+            limiter: limiter(components.config.redis_url.as_ref()).await?,
             wake: Arc::new(Notify::new()),
         };
         let listener = TcpListener::bind(listen)
@@ -284,6 +278,30 @@ impl App {
         .with_graceful_shutdown(shutdown)
         .await
     }
+}
+
+/// The rate limiter: shared through Redis when `DOCENT_REDIS_URL` is set (so
+/// limits hold across API nodes), else in-process.
+async fn limiter(redis_url: Option<&Secret>) -> anyhow::Result<Arc<dyn RateLimiter>> {
+    if let Some(url) = redis_url {
+        let shared = RedisRateLimiter::connect(url.expose())
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
+        tracing::info!("rate limits shared through Redis");
+        return Ok(Arc::new(shared));
+    }
+    let local = Arc::new(LocalRateLimiter::default());
+    let pruned = Arc::downgrade(&local);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        while let Some(limiter) = {
+            every.tick().await;
+            pruned.upgrade()
+        } {
+            limiter.prune();
+        }
+    });
+    Ok(local)
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -3,87 +3,21 @@
 //! on authenticated routes, per IP on other unauthenticated ones; and for
 //! widget visitors, per visitor (the bot's limit) and per IP on each chat
 //! message. Answers 429 with `Retry-After`; every limited response carries
-//! `X-RateLimit-Limit` and `X-RateLimit-Remaining`. The in-process limiter is
-//! `governor` (GCRA), keyed per class and limit.
+//! `X-RateLimit-Limit` and `X-RateLimit-Remaining`. The limiter behind them is
+//! `docent_store::limiter`: in-process, or shared through Redis.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use docent_core::ratelimit::{Decision, Limit, RateLimiter};
-use governor::Quota;
-use governor::clock::{Clock, DefaultClock};
-use governor::middleware::StateInformationMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
+use docent_core::ratelimit::{Decision, Limit};
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use docent_service::{Ctx, ServiceError};
-
-type Keyed = governor::RateLimiter<
-    String,
-    DefaultKeyedStateStore<String>,
-    DefaultClock,
-    StateInformationMiddleware,
->;
-
-/// One keyed GCRA limiter per (class, limit), created on first use.
-#[derive(Default)]
-pub struct LocalRateLimiter {
-    limiters: Mutex<HashMap<(&'static str, Limit), Arc<Keyed>>>,
-}
-
-impl LocalRateLimiter {
-    fn limiter(&self, class: &'static str, limit: Limit) -> Arc<Keyed> {
-        let mut map = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry((class, limit))
-            .or_insert_with(|| {
-                let per_minute = NonZeroU32::new(limit.per_minute.max(1)).expect("at least 1");
-                Arc::new(
-                    governor::RateLimiter::keyed(Quota::per_minute(per_minute))
-                        .with_middleware::<StateInformationMiddleware>(),
-                )
-            })
-            .clone()
-    }
-
-    /// Forgets keys whose state has fully recovered, so memory follows the
-    /// number of recently active clients.
-    pub fn prune(&self) {
-        let map = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
-        for limiter in map.values() {
-            limiter.retain_recent();
-        }
-    }
-}
-
-#[async_trait]
-impl RateLimiter for LocalRateLimiter {
-    async fn check(&self, class: &'static str, key: &str, limit: Limit) -> Decision {
-        let limiter = self.limiter(class, limit);
-        match limiter.check_key(&key.to_string()) {
-            Ok(state) => Decision {
-                allowed: true,
-                limit: limit.per_minute,
-                remaining: state.remaining_burst_capacity(),
-                retry_after: std::time::Duration::ZERO,
-            },
-            Err(not_until) => Decision {
-                allowed: false,
-                limit: limit.per_minute,
-                remaining: 0,
-                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-            },
-        }
-    }
-}
 
 pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();

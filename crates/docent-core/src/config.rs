@@ -120,6 +120,9 @@ pub struct Config {
     /// Visitor (embed-token) chat messages per minute from one IP, whatever
     /// the visitor; each visitor also has their bot's own limit.
     pub rate_limit_visitor_ip_per_minute: u32,
+    /// `redis://HOST:PORT[/DB]`: rate limits shared by every API node.
+    /// Unset: limits are kept in each process.
+    pub redis_url: Option<Secret>,
     /// Limits of each plan; each can be set as `DOCENT_PLAN_<PLAN>_<LIMIT>`
     /// (a number, or `unlimited`).
     pub plans: Plans,
@@ -254,6 +257,7 @@ impl Default for Config {
             rate_limit_ip_per_minute: 120,
             rate_limit_widget_token_per_minute: 30,
             rate_limit_visitor_ip_per_minute: 60,
+            redis_url: None,
             plans: Plans::default(),
         }
     }
@@ -312,7 +316,7 @@ impl Config {
 
     /// The environment variables this build reads (lower-case, without the prefix).
     /// Others named `DOCENT_*` belong to later features or other tools and are ignored.
-    const ENV_KEYS: [&'static str; 37] = [
+    const ENV_KEYS: [&'static str; 38] = [
         "listen",
         "data_dir",
         "database_url",
@@ -350,6 +354,7 @@ impl Config {
         "rate_limit_ip_per_minute",
         "rate_limit_widget_token_per_minute",
         "rate_limit_visitor_ip_per_minute",
+        "redis_url",
     ];
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -360,11 +365,13 @@ impl Config {
             })
         };
         if let Some(url) = &self.database_url
-            && !url.starts_with("sqlite:")
+            && !["sqlite:", "postgres://", "postgresql://"]
+                .iter()
+                .any(|scheme| url.starts_with(scheme))
         {
             return invalid(
                 "DOCENT_DATABASE_URL",
-                "this build supports `sqlite://PATH` only",
+                "must be sqlite://PATH or postgres://USER@HOST:PORT/DB",
             );
         }
         if let Some(secret) = &self.jwt_secret
@@ -472,6 +479,11 @@ impl Config {
                 "DOCENT_RATE_LIMIT_*",
                 "rate limits must be at least 1 per minute",
             );
+        }
+        if let Some(url) = &self.redis_url
+            && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
+        {
+            return invalid("DOCENT_REDIS_URL", "must be redis://HOST:PORT[/DB]");
         }
         if self.llm_timeout_secs == 0 {
             return invalid("DOCENT_LLM_TIMEOUT_SECS", "must be greater than 0");

@@ -260,6 +260,36 @@ pub trait KnowledgeStore: Send + Sync + 'static {
         bot: BotId,
         embedder_id: &str,
     ) -> StoreResult<BotVectors>;
+    /// Nearest passages of the bot to `query` by cosine similarity, when the
+    /// backend searches vectors itself (an index in the database engine).
+    /// `None`: it does not, and the caller scans [`KnowledgeStore::bot_vectors`]
+    /// in memory.
+    async fn vector_search(
+        &self,
+        _tenant: TenantId,
+        _bot: BotId,
+        _embedder_id: &str,
+        _query: &[f32],
+        _limit: u32,
+    ) -> StoreResult<Option<Vec<(ChunkId, f32)>>> {
+        Ok(None)
+    }
+    /// Cosine similarity of `query` with each of these passages, for backends
+    /// that search vectors themselves; `None` otherwise.
+    async fn vector_similarity(
+        &self,
+        _tenant: TenantId,
+        _embedder_id: &str,
+        _query: &[f32],
+        _ids: &[ChunkId],
+    ) -> StoreResult<Option<HashMap<ChunkId, f32>>> {
+        Ok(None)
+    }
+    /// Prepares the vector index for vectors of `dims` dimensions (at start,
+    /// once the embedder is known). Backends without one do nothing.
+    async fn prepare_vector_index(&self, _dims: usize) -> StoreResult<()> {
+        Ok(())
+    }
     /// Documents with chunks embedded by another embedder than `embedder_id`:
     /// after the embedder changes, these are ingested again.
     async fn stale_documents(

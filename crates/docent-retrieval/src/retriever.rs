@@ -1,8 +1,13 @@
 //! The retriever: keyword, vector or hybrid search over one bot, scoped by
 //! tenant, with the bot's relevance floor applied.
 //!
+//! Vectors are searched by the store when it has an index of its own
+//! (PostgreSQL: pgvector HNSW), else by an exact scan of an in-memory copy of
+//! the bot's vectors (SQLite).
+//!
 //! Scores, by mode (comparable within a mode, not across):
-//! - `keyword`: BM25 (FTS5, higher is better, unbounded);
+//! - `keyword`: BM25 on SQLite (FTS5), `ts_rank` on PostgreSQL (higher is
+//!   better);
 //! - `vector`: cosine similarity of question and passage, in [-1, 1];
 //! - `hybrid`: reciprocal-rank-fusion sum, at most 2/61 ≈ 0.033.
 //!
@@ -80,9 +85,9 @@ impl Retriever {
                 .collect(),
             RetrievalMode::Vector => {
                 let q = self.embed_query(query).await?;
-                self.index(tenant, bot)
+                self.nearest(tenant, bot, &q, top_k)
                     .await?
-                    .search(&q, top_k)
+                    .0
                     .into_iter()
                     .filter(|(_, s)| *s >= min_score)
                     .map(|(chunk_id, score)| Hit { chunk_id, score })
@@ -92,13 +97,30 @@ impl Retriever {
                 // Each side looks deeper than top_k so fusion has candidates.
                 let depth = (top_k * 4).max(20);
                 let q = self.embed_query(query).await?;
-                let index = self.index(tenant, bot).await?;
-                let vector = index.search(&q, depth);
+                let (vector, index) = self.nearest(tenant, bot, &q, depth).await?;
                 let keyword = self
                     .store
                     .keyword_search(tenant, bot, query, depth as u32)
                     .await?;
-                let cosine: HashMap<ChunkId, f32> = cosine_of(&index, &q, &keyword, &vector);
+                let cosine = match index {
+                    Some(index) => cosine_of(&index, &q, &keyword, &vector),
+                    None => {
+                        let mut known: HashMap<ChunkId, f32> = vector.iter().copied().collect();
+                        let missing: Vec<ChunkId> = keyword
+                            .iter()
+                            .map(|(id, _)| *id)
+                            .filter(|id| !known.contains_key(id))
+                            .collect();
+                        if let Some(found) = self
+                            .store
+                            .vector_similarity(tenant, self.embedder.id(), &q, &missing)
+                            .await?
+                        {
+                            known.extend(found);
+                        }
+                        known
+                    }
+                };
                 reciprocal_rank_fusion(&[&keyword, &vector], depth)
                     .into_iter()
                     .filter(|(id, _)| cosine.get(id).is_some_and(|c| *c >= min_score))
@@ -108,6 +130,27 @@ impl Retriever {
             }
         };
         Ok(hits)
+    }
+
+    /// The `k` passages nearest to `q`: searched by the store when it has a
+    /// vector index of its own (then no in-memory index is returned), else
+    /// scanned in this process's in-memory index of the bot.
+    async fn nearest(
+        &self,
+        tenant: TenantId,
+        bot: BotId,
+        q: &[f32],
+        k: usize,
+    ) -> Result<(Vec<(ChunkId, f32)>, Option<Arc<FlatIndex>>), SearchError> {
+        if let Some(hits) = self
+            .store
+            .vector_search(tenant, bot, self.embedder.id(), q, k as u32)
+            .await?
+        {
+            return Ok((hits, None));
+        }
+        let index = self.index(tenant, bot).await?;
+        Ok((index.search(q, k), Some(index)))
     }
 
     async fn embed_query(&self, query: &str) -> Result<Vec<f32>, SearchError> {

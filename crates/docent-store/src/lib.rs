@@ -1,8 +1,11 @@
 //! Storage backends behind `docent_core::store::Store`. SQL lives here and only
-//! here. The embedded SQLite backend is the default; the backend is chosen once,
-//! at start, from the database URL.
+//! here. The embedded SQLite backend is the default, PostgreSQL with pgvector
+//! the scale-out one; the backend is chosen once, at start, from the database
+//! URL.
 
 pub mod blob;
+pub mod limiter;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -13,6 +16,8 @@ use docent_core::store::{Store, StoreError};
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::open(url).await?))
     } else {
         Err(StoreError::Backend(format!(
             "unsupported database URL scheme in `{}`",

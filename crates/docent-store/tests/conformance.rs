@@ -1251,6 +1251,148 @@ pub async fn leads_are_scoped_and_paged(store: Arc<dyn Store>) {
     );
 }
 
+/// A deterministic pseudo-random unit vector.
+fn unit_vector(seed: u64, dims: usize) -> Vec<f32> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut v: Vec<f32> = (0..dims)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 33) as f32 / (1u64 << 31) as f32) - 0.5
+        })
+        .collect();
+    let norm = v.iter().map(|a| a * a).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|a| *a /= norm);
+    v
+}
+
+/// Backends that search vectors in the engine (PostgreSQL's HNSW) must find
+/// what an exact scan finds, stay inside the tenant and bot, and still fill
+/// `k` when the bot is a small part of the table. Backends that leave vector
+/// search to the caller (SQLite) answer `None`.
+pub async fn engine_vector_search_agrees_with_an_exact_scan(store: Arc<dyn Store>) {
+    const DIMS: usize = 16;
+    let (a, b) = two_tenants(&*store).await;
+    store.prepare_vector_index(DIMS).await.unwrap();
+    let (big, small) = (bot(a.id, "big"), bot(b.id, "small"));
+    store.create_bot(&big).await.unwrap();
+    store.create_bot(&small).await.unwrap();
+    let mut seed = 0;
+    for (b, docs, per_doc) in [(&big, 6, 200), (&small, 1, 12)] {
+        for d in 0..docs {
+            let doc = document(b.tenant_id, b.id, &format!("{}-{d}", b.name));
+            store.create_document(&doc, &ingest(&doc)).await.unwrap();
+            let chunks: Vec<Chunk> = (0..per_doc)
+                .map(|i| {
+                    seed += 1;
+                    Chunk {
+                        id: ChunkId::new(),
+                        tenant_id: doc.tenant_id,
+                        bot_id: doc.bot_id,
+                        document_id: doc.id,
+                        index: i,
+                        text: format!("passage {seed}"),
+                        token_count: 2,
+                        page: None,
+                        heading: None,
+                        text_hash: format!("h{seed}"),
+                        embedder_id: "test-16".into(),
+                        embedding: unit_vector(seed, DIMS),
+                    }
+                })
+                .collect();
+            store
+                .replace_chunks(doc.tenant_id, doc.id, &chunks, None)
+                .await
+                .unwrap();
+        }
+    }
+    let query = unit_vector(999_999, DIMS);
+    let Some(found) = store
+        .vector_search(b.id, small.id, "test-16", &query, 10)
+        .await
+        .unwrap()
+    else {
+        return; // searched by the caller on this backend
+    };
+    // Exact ranking of the small bot's vectors.
+    let exact = |tenant, bot: &Bot| {
+        let store = store.clone();
+        let query = query.clone();
+        let bot = bot.id;
+        async move {
+            let all = store.bot_vectors(tenant, bot, "test-16").await.unwrap();
+            let mut scored: Vec<(ChunkId, f32)> = all
+                .ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    let row = &all.vectors[i * all.dims..(i + 1) * all.dims];
+                    (*id, row.iter().zip(&query).map(|(x, y)| x * y).sum())
+                })
+                .collect();
+            scored.sort_by(|x, y| y.1.total_cmp(&x.1));
+            scored
+        }
+    };
+    let truth = exact(b.id, &small).await;
+    assert_eq!(found.len(), 10, "the small bot's top 10 are all found");
+    for ((id, score), (tid, tscore)) in found.iter().zip(&truth) {
+        assert_eq!(id, tid);
+        assert!((score - tscore).abs() < 1e-4, "{score} vs {tscore}");
+    }
+    // Recall@10 on the big bot, against the exact ranking.
+    let found = store
+        .vector_search(a.id, big.id, "test-16", &query, 10)
+        .await
+        .unwrap()
+        .unwrap();
+    let truth: Vec<ChunkId> = exact(a.id, &big)
+        .await
+        .iter()
+        .take(10)
+        .map(|(id, _)| *id)
+        .collect();
+    let recalled = found.iter().filter(|(id, _)| truth.contains(id)).count();
+    assert!(recalled >= 9, "recall@10 = {recalled}/10");
+    // Nothing crosses tenants or bots, nor another embedder's vectors.
+    assert!(
+        store
+            .vector_search(a.id, small.id, "test-16", &query, 10)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .vector_search(b.id, small.id, "other-embedder", &query, 10)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_empty()
+    );
+    // Similarity of named passages, scoped the same way.
+    let ids: Vec<ChunkId> = truth.iter().take(3).copied().collect();
+    let sims = store
+        .vector_similarity(a.id, "test-16", &query, &ids)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sims.len(), 3);
+    assert!(
+        store
+            .vector_similarity(b.id, "test-16", &query, &ids)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_empty()
+    );
+}
+
 fn charge(kind: UsageKind, period: &str, amount: u64, limit: Option<u64>) -> Charge {
     Charge {
         kind,
@@ -1477,6 +1619,7 @@ macro_rules! conformance {
                 reservations_are_all_or_nothing_and_released,
                 held_usage_follows_deleted_and_resized_documents,
                 usage_ledger_sums_and_lists_per_tenant,
+                engine_vector_search_agrees_with_an_exact_scan,
             );
         }
     };
@@ -1484,17 +1627,44 @@ macro_rules! conformance {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $test() {
-                let (store, _guard) = $open.await;
+                let Some((store, _guard)) = $open.await else {
+                    return;
+                };
                 super::$test(store).await;
             }
         )*
     };
 }
 
-async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+async fn sqlite() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("test.db").display());
-    (docent_store::open(&url).await.unwrap(), dir)
+    Some((docent_store::open(&url).await.unwrap(), dir))
+}
+
+/// A fresh database on the server at `DOCENT_TEST_POSTGRES_URL` (which
+/// `scripts/test.sh` starts). Without it the Postgres tests are skipped,
+/// unless `DOCENT_REQUIRE_BACKENDS=1` (as in CI) makes that a failure.
+async fn postgres() -> Option<(Arc<dyn Store>, ())> {
+    let Ok(server) = std::env::var("DOCENT_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("DOCENT_REQUIRE_BACKENDS").is_err(),
+            "DOCENT_TEST_POSTGRES_URL is not set but DOCENT_REQUIRE_BACKENDS is"
+        );
+        eprintln!("skipped: DOCENT_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    let name = format!("docent_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&server).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_path(&name);
+    Some((docent_store::open(url.as_str()).await.unwrap(), ()))
 }
 
 conformance!(sqlite_backend, sqlite());
+conformance!(postgres_backend, postgres());

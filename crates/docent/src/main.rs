@@ -33,6 +33,10 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:8080, env: DOCENT_LISTEN].
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// Serve the API only, leaving jobs to `docent worker` processes (a
+        /// stateless API node of a scaled-out deployment).
+        #[arg(long)]
+        no_workers: bool,
         #[command(flatten)]
         data: DataDir,
     },
@@ -64,7 +68,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let overrides = match &cli.command {
         Command::Bench(_) => Overrides::default(),
-        Command::Serve { listen, data } => Overrides {
+        Command::Serve { listen, data, .. } => Overrides {
             listen: *listen,
             data_dir: data.data_dir.clone(),
         },
@@ -87,7 +91,7 @@ fn main() -> ExitCode {
         .expect("tokio runtime starts");
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { .. } => serve(config).await,
+            Command::Serve { no_workers, .. } => serve(config, !no_workers).await,
             Command::Worker { .. } => worker(config).await,
             Command::Migrate { .. } => migrate(config).await,
             Command::Bench(scenario) => bench::run(scenario).await,
@@ -102,18 +106,20 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, with_workers: bool) -> anyhow::Result<()> {
     let app = App::build(config).await?;
     // One signal stops both the API and the workers; the workers finish their
     // current jobs (or leave them to lapse and be retried elsewhere).
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let workers = app.spawn_workers(stopped(stop_rx));
+    let workers = with_workers.then(|| app.spawn_workers(stopped(stop_rx)));
     app.run(async move {
         docent_api::app::shutdown_signal().await;
         let _ = stop_tx.send(true);
     })
     .await?;
-    let _ = workers.await;
+    if let Some(workers) = workers {
+        let _ = workers.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,0 +1,146 @@
+//! The scale-out backend: PostgreSQL 15+ with pgvector (>= 0.7). Vector
+//! search runs in the database on an HNSW index (cosine) with pgvector's
+//! iterative index scans, so a tenant-filtered search still fills `top_k`
+//! when the tenant is a small part of the table; keyword search uses a
+//! generated `tsvector` with a GIN index; the job queue claims with
+//! `FOR UPDATE SKIP LOCKED`, so any number of workers share it.
+
+mod accounts;
+mod audit;
+mod bots;
+mod chat;
+mod jobs;
+mod knowledge;
+mod leads;
+mod usage;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use docent_core::store::{Page, PageRequest, Store, StoreError, StoreResult};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Oldest PostgreSQL and pgvector this backend runs on.
+const MIN_SERVER_VERSION: i64 = 150000;
+const MIN_PGVECTOR: (u32, u32) = (0, 7);
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// pgvector 0.8+: filtered HNSW scans can continue until they have
+    /// enough rows (`hnsw.iterative_scan`).
+    iterative_scan: bool,
+}
+
+impl PgStore {
+    /// Connects, checks the server and pgvector versions (with a clear
+    /// message when too old or missing), and migrates.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(backend)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| backend(format!("cannot connect to PostgreSQL: {e}")))?;
+        let pgvector = check_versions(&pool).await?;
+        MIGRATOR.run(&pool).await.map_err(backend)?;
+        Ok(Self {
+            pool,
+            iterative_scan: pgvector >= (0, 8),
+        })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(crate) fn iterative_scan(&self) -> bool {
+        self.iterative_scan
+    }
+}
+
+/// Checks the server and the pgvector it offers; returns pgvector's version.
+async fn check_versions(pool: &PgPool) -> StoreResult<(u32, u32)> {
+    let (version,): (String,) = sqlx::query_as("SHOW server_version_num")
+        .fetch_one(pool)
+        .await
+        .map_err(map_err)?;
+    let version: i64 = version.trim().parse().map_err(backend)?;
+    if version < MIN_SERVER_VERSION {
+        return Err(backend(format!(
+            "PostgreSQL {}.{} is too old: Docent needs PostgreSQL 15 or newer",
+            version / 10000,
+            version % 10000
+        )));
+    }
+    let available: Option<(String,)> =
+        sqlx::query_as("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")
+            .fetch_optional(pool)
+            .await
+            .map_err(map_err)?;
+    let Some((pgvector,)) = available else {
+        return Err(backend(
+            "the pgvector extension is not installed on this PostgreSQL server: \
+             Docent needs pgvector 0.7 or newer (https://github.com/pgvector/pgvector)",
+        ));
+    };
+    let mut parts = pgvector.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if (major, minor) < MIN_PGVECTOR {
+        return Err(backend(format!(
+            "pgvector {pgvector} is too old: Docent needs pgvector 0.7 or newer"
+        )));
+    }
+    Ok((major, minor))
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
+
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Maps driver errors: unique violations become `Conflict`, missing rows
+/// `NotFound`, everything else an opaque backend error.
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(db.message().to_string())
+        }
+        _ => backend(e),
+    }
+}
+
+pub(crate) fn parse_id<T: FromStr>(s: &str) -> StoreResult<T> {
+    s.parse().map_err(|_| backend(format!("bad id `{s}`")))
+}
+
+/// Rows are fetched with one extra to learn whether another page follows.
+pub(crate) fn page_of<T>(
+    mut items: Vec<T>,
+    page: &PageRequest,
+    id_of: impl Fn(&T) -> String,
+) -> Page<T> {
+    let next_cursor = if items.len() > page.limit as usize {
+        items.truncate(page.limit as usize);
+        items.last().map(id_of)
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
