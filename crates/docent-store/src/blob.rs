@@ -36,6 +36,29 @@ impl ObjectBlobStore {
         }
     }
 
+    /// Copies every object into `dst`, under the same keys; returns how many
+    /// (moving an instance from local disk to S3).
+    pub async fn copy_all_to(&self, dst: &ObjectBlobStore) -> Result<u64, BlobError> {
+        let mut listing = self.inner.list(None);
+        let mut copied = 0;
+        while let Some(meta) = listing.try_next().await.map_err(map)? {
+            let bytes = self
+                .inner
+                .get(&meta.location)
+                .await
+                .map_err(map)?
+                .bytes()
+                .await
+                .map_err(map)?;
+            dst.inner
+                .put(&meta.location, bytes.into())
+                .await
+                .map_err(map)?;
+            copied += 1;
+        }
+        Ok(copied)
+    }
+
     fn local(dir: &Path) -> Result<Self, BlobError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| BlobError::Backend(format!("{}: {e}", dir.display())))?;

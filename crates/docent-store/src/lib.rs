@@ -4,6 +4,7 @@
 //! URL.
 
 pub mod blob;
+pub mod copy;
 pub mod limiter;
 pub mod postgres;
 pub mod sqlite;

@@ -51,6 +51,20 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Move an embedded instance to PostgreSQL (and S3): copies every table
+    /// of its SQLite database into an empty PostgreSQL database and, with
+    /// --to-storage, every stored file. Stop the server first.
+    Copy {
+        /// Target database, `postgres://USER:PASS@HOST:PORT/DB` (migrated
+        /// first; must hold no tenant yet).
+        #[arg(long, value_name = "URL")]
+        to_database: String,
+        /// Target object storage, `s3://BUCKET?endpoint=…&region=…`.
+        #[arg(long, value_name = "URL")]
+        to_storage: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Run a performance scenario and print its figures (see docs/BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::Scenario),
@@ -72,10 +86,12 @@ fn main() -> ExitCode {
             listen: *listen,
             data_dir: data.data_dir.clone(),
         },
-        Command::Migrate { data } | Command::Worker { data } => Overrides {
-            listen: None,
-            data_dir: data.data_dir.clone(),
-        },
+        Command::Migrate { data } | Command::Worker { data } | Command::Copy { data, .. } => {
+            Overrides {
+                listen: None,
+                data_dir: data.data_dir.clone(),
+            }
+        }
     };
     let config = match Config::load(cli.config.as_deref(), overrides) {
         Ok(config) => config,
@@ -94,6 +110,11 @@ fn main() -> ExitCode {
             Command::Serve { no_workers, .. } => serve(config, !no_workers).await,
             Command::Worker { .. } => worker(config).await,
             Command::Migrate { .. } => migrate(config).await,
+            Command::Copy {
+                to_database,
+                to_storage,
+                ..
+            } => copy(config, &to_database, to_storage.as_deref()).await,
             Command::Bench(scenario) => bench::run(scenario).await,
         }
     });
@@ -143,6 +164,36 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     docent_store::open(&url).await?;
     tracing::info!("migrations applied");
     println!("migrations applied");
+    Ok(())
+}
+
+async fn copy(config: Config, to_database: &str, to_storage: Option<&str>) -> anyhow::Result<()> {
+    let source = config.database_url();
+    anyhow::ensure!(
+        source.starts_with("sqlite:"),
+        "the source must be an embedded (SQLite) instance, not {}",
+        source.split(':').next().unwrap_or_default()
+    );
+    anyhow::ensure!(
+        to_database.starts_with("postgres://") || to_database.starts_with("postgresql://"),
+        "--to-database must be a postgres:// URL"
+    );
+    let from = docent_store::sqlite::SqliteStore::open(&source).await?;
+    let to = docent_store::postgres::PgStore::open(to_database).await?;
+    let report = docent_store::copy::sqlite_to_postgres(from.pool(), to.pool()).await?;
+    for (table, rows) in &report.tables {
+        println!("{table:<16} {rows:>10} rows");
+    }
+    if let Some(target) = to_storage {
+        let blobs = |url| docent_store::blob::ObjectBlobStore::open(url, &config.data_dir);
+        let copied = blobs(config.storage_url.as_deref())?
+            .copy_all_to(&blobs(Some(target))?)
+            .await?;
+        println!("{:<16} {copied:>10} objects", "files");
+    }
+    println!(
+        "copied; start the nodes with DOCENT_DATABASE_URL (and DOCENT_STORAGE_URL) set to the targets"
+    );
     Ok(())
 }
 

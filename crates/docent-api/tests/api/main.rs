@@ -19,6 +19,7 @@ mod ops;
 mod platform;
 mod ratelimit;
 mod reembed;
+mod s3;
 mod search;
 mod usage;
 mod users;
