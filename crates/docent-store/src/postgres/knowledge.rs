@@ -137,6 +137,34 @@ async fn bump_index_version(conn: &mut sqlx::PgConnection, bot: &str) -> StoreRe
     Ok(())
 }
 
+/// The nearest-neighbour query of one bot for vectors of `dims` dimensions
+/// (binds: query as `real[]`, tenant, bot, embedder, limit). Its expression
+/// and predicate match the partial HNSW index of that dimension, so the
+/// planner can use it. Public for the benchmark, which times it bare.
+pub fn vector_search_sql(dims: usize) -> String {
+    format!(
+        "SELECT id, (1 - (embedding::vector({dims}) <=> $1::real[]::vector({dims})))::real
+         FROM chunks
+         WHERE dims = {dims} AND tenant_id = $2 AND bot_id = $3 AND embedder_id = $4
+         ORDER BY embedding::vector({dims}) <=> $1::real[]::vector({dims})
+         LIMIT $5"
+    )
+}
+
+/// The `SET LOCAL`s of a vector search returning `limit` rows. A filtered
+/// HNSW scan can run out of candidates before it has `limit` rows of the
+/// bot; iterative scans (pgvector 0.8) keep searching until it has them.
+/// `relaxed_order` may return them slightly out of order: callers sort again.
+pub fn vector_search_settings(iterative_scan: bool, limit: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    if iterative_scan {
+        out.push("SET LOCAL hnsw.iterative_scan = relaxed_order".to_string());
+    }
+    let ef_search = (limit as usize * 2).clamp(40, 1000);
+    out.push(format!("SET LOCAL hnsw.ef_search = {ef_search}"));
+    out
+}
+
 /// Name of the HNSW index for one vector dimension.
 fn hnsw_index(dims: usize) -> String {
     format!("chunks_hnsw_{dims}")
@@ -576,33 +604,13 @@ impl KnowledgeStore for PgStore {
             return Ok(Some(Vec::new()));
         }
         let mut tx = self.pool().begin().await.map_err(map_err)?;
-        // A filtered HNSW scan can run out of candidates before it has
-        // `limit` rows of this bot; iterative scans (pgvector 0.8) keep
-        // searching until it has them. `relaxed_order` may return them
-        // slightly out of order: they are sorted again below.
-        if self.iterative_scan() {
-            sqlx::query("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        for setting in vector_search_settings(self.iterative_scan(), limit) {
+            sqlx::query(AssertSqlSafe(setting))
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
         }
-        let ef_search = (limit as usize * 2).clamp(40, 1000);
-        sqlx::query(AssertSqlSafe(format!(
-            "SET LOCAL hnsw.ef_search = {ef_search}"
-        )))
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
-        // The expression and predicate match the partial HNSW index of this
-        // dimension, so the planner can use it.
-        let sql = format!(
-            "SELECT id, (1 - (embedding::vector({dims}) <=> $1::real[]::vector({dims})))::real
-             FROM chunks
-             WHERE dims = {dims} AND tenant_id = $2 AND bot_id = $3 AND embedder_id = $4
-             ORDER BY embedding::vector({dims}) <=> $1::real[]::vector({dims})
-             LIMIT $5"
-        );
-        let rows: Vec<(String, f32)> = sqlx::query_as(AssertSqlSafe(sql))
+        let rows: Vec<(String, f32)> = sqlx::query_as(AssertSqlSafe(vector_search_sql(dims)))
             .bind(query)
             .bind(tenant.to_string())
             .bind(bot.to_string())

@@ -22,6 +22,8 @@ use docent_core::store::{Page, PageRequest, Store, StoreError, StoreResult};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+pub use knowledge::{vector_search_settings, vector_search_sql};
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Oldest PostgreSQL and pgvector this backend runs on.
@@ -59,7 +61,7 @@ impl PgStore {
         &self.pool
     }
 
-    pub(crate) fn iterative_scan(&self) -> bool {
+    pub fn iterative_scan(&self) -> bool {
         self.iterative_scan
     }
 }

@@ -615,11 +615,18 @@ impl KnowledgeStore for SqliteStore {
         let Some(fts) = fts_query(bot, query) else {
             return Ok(Vec::new());
         };
+        // Ranked inside the full-text index first (the query names the bot,
+        // so every match is the bot's), then joined: left to itself, the
+        // planner may walk the bot's chunks and probe the index once per
+        // chunk, which is orders of magnitude slower. The join re-checks
+        // tenant and bot.
         let rows: Vec<(String, f64)> = sqlx::query_as(
-            "SELECT c.id, bm25(chunks_fts, 0.0, 2.0, 1.0) AS rank
-             FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
-             WHERE chunks_fts MATCH ? AND c.tenant_id = ? AND c.bot_id = ?
-             ORDER BY rank LIMIT ?",
+            "SELECT c.id, f.rank
+             FROM (SELECT rowid, bm25(chunks_fts, 0.0, 2.0, 1.0) AS rank FROM chunks_fts
+                   WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?4) AS f
+             JOIN chunks c ON c.rowid = f.rowid
+             WHERE c.tenant_id = ?2 AND c.bot_id = ?3
+             ORDER BY f.rank",
         )
         .bind(fts)
         .bind(tenant.to_string())

@@ -16,12 +16,16 @@ use docent_core::embed::Embedder;
 use docent_ingest::{ChunkConfig, Limits, SourceKind};
 use docent_llm::embed::LocalEmbedder;
 
+mod search;
+
 #[derive(Subcommand)]
 pub enum Scenario {
     /// Extraction, chunking and local embedding throughput on HTML files.
     Embed(EmbedArgs),
     /// Exact vector top-k (the embedded index) at several index sizes.
     Vectors(VectorArgs),
+    /// Search latency per mode and vector recall@10, on SQLite or PostgreSQL.
+    Search(search::SearchArgs),
 }
 
 #[derive(Args)]
@@ -74,6 +78,7 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
             vectors(&args);
             Ok(())
         }
+        Scenario::Search(args) => search::run(args).await,
     }
 }
 
