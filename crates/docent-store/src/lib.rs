@@ -7,6 +7,7 @@ pub mod blob;
 pub mod copy;
 pub mod limiter;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use std::sync::Arc;

@@ -138,16 +138,19 @@ async fn bump_index_version(conn: &mut sqlx::PgConnection, bot: &str) -> StoreRe
 }
 
 /// The nearest-neighbour query of one bot for vectors of `dims` dimensions
-/// (binds: query as `real[]`, tenant, bot, embedder, limit). Its expression
-/// and predicate match the partial HNSW index of that dimension, so the
-/// planner can use it. Public for the benchmark, which times it bare.
-pub fn vector_search_sql(dims: usize) -> String {
+/// (binds: query as `real[]`, tenant, bot, embedder). Its expression and
+/// predicate match the partial HNSW index of that dimension, so the planner
+/// can use it; the limit is written in, not bound: with `LIMIT $n` the
+/// generic plan of the prepared statement assumes thousands of rows and
+/// prefers an exact scan and sort (measured: 600 ms instead of 20 ms at
+/// 100k passages). Public for the benchmark, which times it bare.
+pub fn vector_search_sql(dims: usize, limit: u32) -> String {
     format!(
         "SELECT id, (1 - (embedding::vector({dims}) <=> $1::real[]::vector({dims})))::real
          FROM chunks
          WHERE dims = {dims} AND tenant_id = $2 AND bot_id = $3 AND embedder_id = $4
          ORDER BY embedding::vector({dims}) <=> $1::real[]::vector({dims})
-         LIMIT $5"
+         LIMIT {limit}"
     )
 }
 
@@ -160,7 +163,11 @@ pub fn vector_search_settings(iterative_scan: bool, limit: u32) -> Vec<String> {
     if iterative_scan {
         out.push("SET LOCAL hnsw.iterative_scan = relaxed_order".to_string());
     }
-    let ef_search = (limit as usize * 2).clamp(40, 1000);
+    // The candidate list: pgvector's default of 40 found 63% of the true
+    // top 10 on the benchmark's hash-embedded corpus at 100k passages, 100
+    // found 76%, 400 87% (a hard case: near-uniform vectors). 10× the limit
+    // keeps the latency at a few ms while lifting recall.
+    let ef_search = (limit as usize * 10).clamp(100, 1000);
     out.push(format!("SET LOCAL hnsw.ef_search = {ef_search}"));
     out
 }
@@ -610,15 +617,15 @@ impl KnowledgeStore for PgStore {
                 .await
                 .map_err(map_err)?;
         }
-        let rows: Vec<(String, f32)> = sqlx::query_as(AssertSqlSafe(vector_search_sql(dims)))
-            .bind(query)
-            .bind(tenant.to_string())
-            .bind(bot.to_string())
-            .bind(embedder_id)
-            .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let rows: Vec<(String, f32)> =
+            sqlx::query_as(AssertSqlSafe(vector_search_sql(dims, limit)))
+                .bind(query)
+                .bind(tenant.to_string())
+                .bind(bot.to_string())
+                .bind(embedder_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         let mut hits = rows
             .into_iter()
@@ -671,8 +678,16 @@ impl KnowledgeStore for PgStore {
              vector_cosine_ops) WHERE dims = {dims}",
             hnsw_index(dims)
         );
-        match sqlx::query(AssertSqlSafe(ddl)).execute(self.pool()).await {
-            Ok(_) => Ok(()),
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        // An HNSW build whose graph fits in memory is many times faster than
+        // one that spills (measured: 340 s for 200k vectors of 384 dims with
+        // the default 64 MB); this applies to this build only.
+        sqlx::query("SET LOCAL maintenance_work_mem = '1GB'")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        match sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await {
+            Ok(_) => tx.commit().await.map_err(map_err),
             // Another node created it at the same moment.
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(()),
             Err(e) => Err(map_err(e)),

@@ -11,12 +11,14 @@ mod knowledge;
 mod leads;
 mod usage;
 
+pub(crate) use crate::rows::{backend, map_err, page_of, parse_id};
+
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use docent_core::store::{Page, PageRequest, Store, StoreError, StoreResult};
+use docent_core::store::{Store, StoreResult};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -80,22 +82,6 @@ impl Store for SqliteStore {
     }
 }
 
-pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
-}
-
-/// Maps driver errors: unique violations become `Conflict`, missing rows
-/// `NotFound`, everything else an opaque backend error.
-pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(db.message().to_string())
-        }
-        _ => backend(e),
-    }
-}
-
 /// The one timestamp format stored: fixed width, so text order is time order.
 pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -109,23 +95,4 @@ pub(crate) fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
 
 pub(crate) fn parse_opt_ts(s: Option<String>) -> StoreResult<Option<DateTime<Utc>>> {
     s.as_deref().map(parse_ts).transpose()
-}
-
-pub(crate) fn parse_id<T: FromStr>(s: &str) -> StoreResult<T> {
-    s.parse().map_err(|_| backend(format!("bad id `{s}`")))
-}
-
-/// Rows are fetched with one extra to learn whether another page follows.
-pub(crate) fn page_of<T>(
-    mut items: Vec<T>,
-    page: &PageRequest,
-    id_of: impl Fn(&T) -> String,
-) -> Page<T> {
-    let next_cursor = if items.len() > page.limit as usize {
-        items.truncate(page.limit as usize);
-        items.last().map(id_of)
-    } else {
-        None
-    };
-    Page { items, next_cursor }
 }

@@ -16,6 +16,7 @@ use docent_core::embed::Embedder;
 use docent_ingest::{ChunkConfig, Limits, SourceKind};
 use docent_llm::embed::LocalEmbedder;
 
+mod chat;
 mod search;
 
 #[derive(Subcommand)]
@@ -26,6 +27,8 @@ pub enum Scenario {
     Vectors(VectorArgs),
     /// Search latency per mode and vector recall@10, on SQLite or PostgreSQL.
     Search(search::SearchArgs),
+    /// Time the chat path adds before a model's first token reaches the client.
+    Chat(chat::ChatArgs),
 }
 
 #[derive(Args)]
@@ -79,6 +82,7 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
             Ok(())
         }
         Scenario::Search(args) => search::run(args).await,
+        Scenario::Chat(args) => chat::run(args).await,
     }
 }
 

@@ -7,8 +7,8 @@
 //! The corpus is synthetic: passages of 40 words drawn with a Zipf-like skew
 //! from a 5,000-word vocabulary, embedded by the hashing embedder (384
 //! dimensions), so keyword and vector search both have work to do. The bot
-//! measured belongs to one tenant; another tenant holds as many passages
-//! again, so every query is filtered by tenant and bot.
+//! measured belongs to one tenant; another tenant holds `--others` passages
+//! (as many again by default), so every query is filtered by tenant and bot.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,6 +34,10 @@ pub struct SearchArgs {
     /// Passages in the measured bot, comma-separated sizes.
     #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 100_000])]
     sizes: Vec<usize>,
+    /// Passages of another tenant in the same tables (default: as many as
+    /// the measured bot), so every search is filtered by tenant and bot.
+    #[arg(long)]
+    others: Option<usize>,
     #[arg(long, default_value_t = 200)]
     queries: usize,
     #[arg(long, default_value_t = 10)]
@@ -79,7 +83,8 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
         let (store, pg, _guard) = open(&args.database, size).await?;
         let embedder: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(DIMS));
         let t = Instant::now();
-        let (tenant, bot) = load(&store, embedder.as_ref(), size).await?;
+        let others = args.others.unwrap_or(size);
+        let (tenant, bot) = load(&store, embedder.as_ref(), size, others).await?;
         let load_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         store.prepare_vector_index(DIMS).await?;
@@ -87,8 +92,8 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
         let backend = if pg.is_some() { "postgres" } else { "sqlite" };
         eprintln!(
             "{backend}: loaded {} passages in {load_s:.1} s ({:.0}/s), vector index in {index_s:.1} s",
-            size * 2,
-            (size * 2) as f64 / load_s
+            size + others,
+            (size + others) as f64 / load_s
         );
 
         let retriever = Retriever::new(store.clone(), embedder.clone());
@@ -150,9 +155,9 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             println!(
                 "{}",
                 serde_json::json!({"scenario": "search", "backend": backend, "passages": size,
-                    "other_tenant_passages": size, "mode": name, "top_k": args.top_k,
+                    "other_tenant_passages": others, "mode": name, "top_k": args.top_k,
                     "p50_ms": p50, "p99_ms": p99, "qps": qps, "recall_at_10": recall,
-                    "load_per_s": (size * 2) as f64 / load_s, "index_build_s": index_s,
+                    "load_per_s": (size + others) as f64 / load_s, "index_build_s": index_s,
                     "peak_rss_mib": super::peak_rss_mib()})
             );
         }
@@ -177,7 +182,7 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn percentiles(times: &mut [f64]) -> (f64, f64) {
+pub(super) fn percentiles(times: &mut [f64]) -> (f64, f64) {
     times.sort_by(f64::total_cmp);
     let at = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
     (at(0.5), at(0.99))
@@ -219,16 +224,17 @@ async fn open(
     Ok((Arc::new(pg.clone()), Some(pg), Guard::None))
 }
 
-/// Two tenants with one bot each and `size` passages per bot; returns the
-/// measured tenant and bot.
+/// Two tenants with one bot each, `size` and `others` passages; returns the
+/// measured (first) tenant and bot.
 async fn load(
     store: &Arc<dyn Store>,
     embedder: &dyn Embedder,
     size: usize,
+    others: usize,
 ) -> anyhow::Result<(TenantId, BotId)> {
     let mut rng = Rng(7);
     let mut measured = None;
-    for n in 0..2 {
+    for (n, size) in [size, others].into_iter().enumerate() {
         let now = chrono::Utc::now();
         let tenant = Tenant {
             id: TenantId::new(),
@@ -328,7 +334,7 @@ async fn bare_vector_sql(
     queries: &[String],
     top_k: usize,
 ) -> anyhow::Result<f64> {
-    let sql = docent_store::postgres::vector_search_sql(DIMS);
+    let sql = docent_store::postgres::vector_search_sql(DIMS, top_k as u32);
     let settings =
         docent_store::postgres::vector_search_settings(pg.iterative_scan(), top_k as u32);
     let mut times = Vec::new();
@@ -346,7 +352,6 @@ async fn bare_vector_sql(
             .bind(tenant.to_string())
             .bind(bot.to_string())
             .bind(embedder.id())
-            .bind(top_k as i64)
             .fetch_all(&mut *tx)
             .await?;
         times.push(t.elapsed().as_secs_f64() * 1e3);

@@ -1,0 +1,185 @@
+//! `docent bench chat`: what the chat path adds to a model's own latency.
+//! A real server (in this process, on loopback, SQLite, hashing embedder)
+//! answers over SSE through an OpenAI-compatible fake model whose first
+//! token comes after a fixed delay; the figure is the time from sending the
+//! question to reading the first `delta` event, minus that delay, at several
+//! numbers of concurrent streams.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use docent_core::config::Config;
+use docent_testkit::{FakeOpenAi, Script};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+#[derive(Args)]
+pub struct ChatArgs {
+    /// Concurrent SSE streams, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 50, 200])]
+    streams: Vec<usize>,
+    /// The fake model's time to first token, in ms.
+    #[arg(long, default_value_t = 50)]
+    first_token_ms: u64,
+    /// Rounds per stream count (each round starts all streams at once).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
+pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
+    let delay = Duration::from_millis(args.first_token_ms);
+    let fake = FakeOpenAi::start_with(Script {
+        delay,
+        ..Script::default()
+    })
+    .await;
+    let dir = tempfile::tempdir()?;
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: dir.path().to_path_buf(),
+        embedder: Some("hash".into()),
+        llm_base_url: Some(fake.base_url()),
+        rate_limit_credential_per_minute: 1_000_000,
+        rate_limit_ip_per_minute: 1_000_000,
+        ..Config::default()
+    };
+    config.plans.free.messages_per_month = None;
+    let app = docent_api::App::build(config).await?;
+    let base = format!("http://{}/api/v1", app.local_addr());
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    let until = move || {
+        let mut rx = stopped.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let _workers = app.spawn_workers(until());
+    tokio::spawn(app.run(until()));
+
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .build()?;
+    let (token, bot) = seed(&http, &base).await?;
+
+    println!(
+        "{:>8} {:>14} {:>14} {:>12} {:>10}",
+        "streams", "overhead p50", "overhead p99", "TTFT p50", "answers/s"
+    );
+    for &n in &args.streams {
+        let mut overheads = Vec::new();
+        let mut firsts = Vec::new();
+        let start = Instant::now();
+        for _ in 0..args.rounds {
+            let asks = (0..n).map(|i| first_delta(&http, &base, &token, &bot, i));
+            for ttft in futures::future::join_all(asks).await {
+                let ttft = ttft?;
+                firsts.push(ttft.as_secs_f64() * 1e3);
+                overheads.push(ttft.saturating_sub(delay).as_secs_f64() * 1e3);
+            }
+        }
+        let rate = (n * args.rounds) as f64 / start.elapsed().as_secs_f64();
+        let (p50, p99) = super::search::percentiles(&mut overheads);
+        let (ttft50, _) = super::search::percentiles(&mut firsts);
+        println!("{n:>8} {p50:>11.1} ms {p99:>11.1} ms {ttft50:>9.1} ms {rate:>10.1}");
+        println!(
+            "{}",
+            json!({"scenario": "chat", "streams": n, "rounds": args.rounds,
+                "model_first_token_ms": args.first_token_ms, "overhead_p50_ms": p50,
+                "overhead_p99_ms": p99, "ttft_p50_ms": ttft50, "answers_per_s": rate,
+                "peak_rss_mib": super::peak_rss_mib()})
+        );
+    }
+    Ok(())
+}
+
+async fn seed(http: &reqwest::Client, base: &str) -> anyhow::Result<(String, String)> {
+    let post = |path: &str, token: Option<&str>, body: Value| {
+        let mut req = http.post(format!("{base}{path}")).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            anyhow::Ok(
+                req.send()
+                    .await?
+                    .error_for_status()?
+                    .json::<Value>()
+                    .await?,
+            )
+        }
+    };
+    let signup = post(
+        "/tenants",
+        None,
+        json!({"name": "Bench", "email": "bench@example.com", "password": "password123"}),
+    )
+    .await?;
+    let token = signup["access_token"]
+        .as_str()
+        .context("token")?
+        .to_string();
+    let bot = post("/bots", Some(&token), json!({"name": "Support"})).await?;
+    let bot = bot["id"].as_str().context("bot id")?.to_string();
+    let text = "Refunds are granted within thirty days of purchase. Orders ship within two \
+                business days. Support answers email within one business day.";
+    let doc = post(
+        "/docs",
+        Some(&token),
+        json!({"bot_id": bot, "title": "Policies", "text": text}),
+    )
+    .await?;
+    let id = doc["document"]["id"]
+        .as_str()
+        .context("doc id")?
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let detail: Value = http
+            .get(format!("{base}/docs/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if detail["document"]["status"] == "ready" {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the document was not ingested");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok((token, bot))
+}
+
+/// Sends a question as SSE and returns the time until the first `delta`
+/// event has arrived, then reads the stream to its end.
+async fn first_delta(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    bot: &str,
+    i: usize,
+) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let res = http
+        .post(format!("{base}/chat"))
+        .bearer_auth(token)
+        .json(&json!({"bot_id": bot, "message": format!("How long do refunds take? ({i})"), "stream": true}))
+        .send()
+        .await?
+        .error_for_status()?;
+    let mut body = res.bytes_stream();
+    let mut seen = String::new();
+    let mut first = None;
+    while let Some(chunk) = body.next().await {
+        seen.push_str(&String::from_utf8_lossy(&chunk?));
+        if first.is_none() && seen.contains("event: delta") {
+            first = Some(start.elapsed());
+        }
+    }
+    anyhow::ensure!(
+        seen.contains("event: done"),
+        "the stream did not finish: {seen}"
+    );
+    first.context("no delta event")
+}
