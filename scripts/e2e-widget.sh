@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-bin=${DOCENT_BIN:-target/debug/docent}
+bin=${DOCENT_BIN:-${CARGO_TARGET_DIR:-target}/debug/docent}
 case $bin in
   /*) ;;
   *) bin=$root/$bin ;;
