@@ -41,4 +41,9 @@ cargo build --locked -p docent
 scripts/e2e-widget.sh
 
 step "tests"
-cargo test --workspace --locked
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+# One closing line for the whole run (cargo prints one per test binary, the
+# last often a crate's zero doc-tests).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "\n%d passed, %d failed\n", p, f }' "$log"
