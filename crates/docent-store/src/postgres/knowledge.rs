@@ -154,22 +154,24 @@ pub fn vector_search_sql(dims: usize, limit: u32) -> String {
     )
 }
 
-/// The `SET LOCAL`s of a vector search returning `limit` rows. A filtered
-/// HNSW scan can run out of candidates before it has `limit` rows of the
-/// bot; iterative scans (pgvector 0.8) keep searching until it has them.
-/// `relaxed_order` may return them slightly out of order: callers sort again.
-pub fn vector_search_settings(iterative_scan: bool, limit: u32) -> Vec<String> {
-    let mut out = Vec::new();
-    if iterative_scan {
-        out.push("SET LOCAL hnsw.iterative_scan = relaxed_order".to_string());
-    }
+/// The transaction-local settings of a vector search returning `limit`
+/// rows, as one statement (`set_config(…, true)` is `SET LOCAL`), so a search
+/// costs one round trip for them, not one per setting. A filtered HNSW scan
+/// can run out of candidates before it has `limit` rows of the bot; iterative
+/// scans (pgvector 0.8) keep searching until it has them. `relaxed_order` may
+/// return them slightly out of order: callers sort again.
+pub fn vector_search_settings(iterative_scan: bool, limit: u32) -> String {
     // The candidate list: pgvector's default of 40 found 63% of the true
     // top 10 on the benchmark's hash-embedded corpus at 100k passages, 100
     // found 76%, 400 87% (a hard case: near-uniform vectors). 10× the limit
     // keeps the latency at a few ms while lifting recall.
     let ef_search = (limit as usize * 10).clamp(100, 1000);
-    out.push(format!("SET LOCAL hnsw.ef_search = {ef_search}"));
-    out
+    let iterative = if iterative_scan {
+        ", set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+    } else {
+        ""
+    };
+    format!("SELECT set_config('hnsw.ef_search', '{ef_search}', true){iterative}")
 }
 
 /// Name of the HNSW index for one vector dimension.
@@ -611,12 +613,13 @@ impl KnowledgeStore for PgStore {
             return Ok(Some(Vec::new()));
         }
         let mut tx = self.pool().begin().await.map_err(map_err)?;
-        for setting in vector_search_settings(self.iterative_scan(), limit) {
-            sqlx::query(AssertSqlSafe(setting))
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-        }
+        sqlx::query(AssertSqlSafe(vector_search_settings(
+            self.iterative_scan(),
+            limit,
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
         let rows: Vec<(String, f32)> =
             sqlx::query_as(AssertSqlSafe(vector_search_sql(dims, limit)))
                 .bind(query)

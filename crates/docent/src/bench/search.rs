@@ -341,11 +341,9 @@ async fn bare_vector_sql(
     for q in queries {
         let qv = embedder.embed(std::slice::from_ref(q)).await?.remove(0);
         let mut tx = pg.pool().begin().await?;
-        for s in &settings {
-            sqlx::query(sqlx::AssertSqlSafe(s.clone()))
-                .execute(&mut *tx)
-                .await?;
-        }
+        sqlx::query(sqlx::AssertSqlSafe(settings.clone()))
+            .execute(&mut *tx)
+            .await?;
         let t = Instant::now();
         let rows: Vec<(String, f32)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(&qv)
