@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-20s}; conns=${2:-64}; threads=${3:-2}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-cargo build --release -p docent --locked -q
+[[ -n ${DOCENT_BENCH_NO_BUILD:-} ]] || cargo build --release -p docent --locked -q
 data=$(mktemp -d); port=18080
 DOCENT_LOG=warn ./target/release/docent serve --listen 127.0.0.1:$port --data-dir "$data" &
 server=$!
@@ -23,4 +23,12 @@ done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "command: wrk -t$threads -c$conns -d$duration --latency -H 'Authorization: Bearer …' http://127.0.0.1:$port/api/v1/bots"
 wrk -t"$threads" -c"$conns" -d"$duration" --latency -H "Authorization: Bearer $token" \
-  "http://127.0.0.1:$port/api/v1/bots"
+  "http://127.0.0.1:$port/api/v1/bots" | tee /dev/stderr |
+  python3 -c '
+import json, re, sys
+out = sys.stdin.read()
+lat = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)", out, re.M))
+print(json.dumps({"scenario": "http", "connections": int(sys.argv[1]), "threads": int(sys.argv[2]),
+    "duration": sys.argv[3], "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
+    "p50": lat.get("50"), "p90": lat.get("90"), "p99": lat.get("99"),
+    "max": re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", out)[1]}))' "$conns" "$threads" "$duration"

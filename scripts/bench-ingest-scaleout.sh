@@ -101,7 +101,7 @@ print(f"scale-out (PostgreSQL + S3 + Redis), 1 API node, {workers} worker(s) x 1
 print(f"elapsed {secs:.1f} s: {len(ready)/secs:.1f} pages/s, {chunks/secs:.1f} chunks/s; "
       f"peak RSS API {hwm(server):.0f} MiB, workers {' '.join(f'{r:.0f}' for r in worker_rss)} MiB")
 print(json.dumps({
-    "bench": "ingest-scaleout", "workers": int(workers), "worker_concurrency": 1, "embedder": embedder,
+    "scenario": "ingest_scaleout", "workers": int(workers), "worker_concurrency": 1, "embedder": embedder,
     "pages": len(ready), "not_ready": len(docs) - len(ready), "chunks": chunks, "elapsed_secs": round(secs, 1),
     "pages_per_sec": round(len(ready) / secs, 2), "chunks_per_sec": round(chunks / secs, 1),
     "peak_rss_mib": {"api": round(hwm(server)), "workers": [round(r) for r in worker_rss]},

@@ -124,7 +124,7 @@ for m in modes:
     print(f"  {m:8} recall@5 {hits[m] / n:.3f} ({hits[m]}/{n})  MRR@5 {rr[m] / n:.3f}")
 print(f"elapsed: ingest {ingest_secs:.1f} s, {3 * n} searches {search_secs:.1f} s")
 print(json.dumps({
-    "bench": "quality", "embedder": embedder, "distractors": len(chosen) - len(answers),
+    "scenario": "quality", "embedder": embedder, "distractors": len(chosen) - len(answers),
     "pages": len(ready), "failed": len(failed), "chunks": chunks, "questions": n,
     "recall_at_5": {m: round(hits[m] / n, 4) for m in modes},
     "mrr_at_5": {m: round(rr[m] / n, 4) for m in modes},

@@ -60,6 +60,7 @@ def main() -> None:
     assert vectors.shape == (len(texts), 384)
 
     print(json.dumps({
+        "scenario": "embed_st",
         "impl": "sentence-transformers",
         "torch": torch.__version__,
         "texts": len(texts),

@@ -19,6 +19,13 @@ pub enum EmbedError {
 /// Counts tokens the way a model does, so chunks can be sized for it.
 pub trait TokenCounter: Send + Sync {
     fn count(&self, text: &str) -> usize;
+
+    /// Byte ranges of `text`'s tokens, in order, when the counter can give
+    /// them. Chunking sizes many candidate slices of one section; with the
+    /// spans it counts each by binary search instead of tokenizing it again.
+    fn spans(&self, _text: &str) -> Option<Vec<std::ops::Range<usize>>> {
+        None
+    }
 }
 
 #[async_trait]

@@ -12,6 +12,26 @@ impl TokenCounter for Words {
     fn count(&self, text: &str) -> usize {
         text.split_whitespace().count()
     }
+
+    fn spans(&self, text: &str) -> Option<Vec<std::ops::Range<usize>>> {
+        Some(
+            text.split_whitespace()
+                .map(|w| {
+                    let start = w.as_ptr() as usize - text.as_ptr() as usize;
+                    start..start + w.len()
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The same counter without spans: chunking tokenizes every candidate.
+struct WordsNoSpans;
+
+impl TokenCounter for WordsNoSpans {
+    fn count(&self, text: &str) -> usize {
+        Words.count(text)
+    }
 }
 
 fn doc(sections: Vec<String>) -> Extracted {
@@ -106,6 +126,9 @@ proptest! {
         let chunks = chunk(&doc, &config, &Words);
         check(&doc, &config, &chunks);
         prop_assert_eq!(&chunks, &chunk(&doc, &config, &Words));
+        // Counting slices from the section's spans cuts exactly where
+        // tokenizing each candidate does.
+        prop_assert_eq!(&chunks, &chunk(&doc, &config, &WordsNoSpans));
     }
 }
 

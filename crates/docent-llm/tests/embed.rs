@@ -162,3 +162,36 @@ async fn local_minilm_matches_sentence_transformers() {
     // The tokenizer counts word pieces without special tokens.
     assert_eq!(e.tokens().count("This is an example sentence"), 5);
 }
+
+/// Chunking sizes slices of a section from its tokens' byte ranges; that is
+/// exact when a slice starts and ends between words, which is where chunks
+/// are cut. Checked on every space-to-space slice of a mixed text.
+#[test]
+fn word_piece_spans_count_slices_as_the_tokenizer_does() {
+    let e = LocalEmbedder::load(&model_dir()).unwrap();
+    let tokens = e.tokens();
+    let text = "PostgreSQL's VACUUM reclaims storage occupied by dead tuples; in normal \
+                operation, tuples deleted or obsoleted by an UPDATE are not removed. \
+                Ünïcödé wörds, e-mail (user@example.com), 3.14159 and 東京 too.";
+    let spans = tokens.spans(text).expect("the tokenizer gives offsets");
+    assert_eq!(spans.len(), tokens.count(text));
+    assert!(spans.windows(2).all(|w| w[0].end <= w[1].start));
+    let cuts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices(' ').map(|(i, _)| i + 1))
+        .chain(std::iter::once(text.len()))
+        .collect();
+    for (i, &start) in cuts.iter().enumerate() {
+        for &end in &cuts[i + 1..] {
+            let from_spans = spans
+                .iter()
+                .filter(|t| t.end > start && t.start < end)
+                .count();
+            assert_eq!(
+                from_spans,
+                tokens.count(&text[start..end]),
+                "{:?}",
+                &text[start..end]
+            );
+        }
+    }
+}

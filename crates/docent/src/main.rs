@@ -66,8 +66,7 @@ enum Command {
         data: DataDir,
     },
     /// Run a performance scenario and print its figures (see docs/BENCHMARKS.md).
-    #[command(subcommand)]
-    Bench(bench::Scenario),
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Args)]
@@ -115,7 +114,7 @@ fn main() -> ExitCode {
                 to_storage,
                 ..
             } => copy(config, &to_database, to_storage.as_deref()).await,
-            Command::Bench(scenario) => bench::run(scenario).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     match result {

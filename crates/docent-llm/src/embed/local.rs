@@ -39,6 +39,12 @@ impl TokenCounter for WordPieces {
             .map(|e| e.len())
             .unwrap_or_else(|_| text.split_whitespace().count())
     }
+
+    fn spans(&self, text: &str) -> Option<Vec<std::ops::Range<usize>>> {
+        // `encode` (not `encode_fast`) keeps byte offsets into `text`.
+        let encoding = self.0.encode(text, false).ok()?;
+        Some(encoding.get_offsets().iter().map(|&(s, e)| s..e).collect())
+    }
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> EmbedError {

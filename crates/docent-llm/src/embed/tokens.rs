@@ -12,19 +12,46 @@ pub struct ApproxTokens;
 impl TokenCounter for ApproxTokens {
     fn count(&self, text: &str) -> usize {
         let mut tokens = 0;
-        let mut word = 0usize;
-        for c in text.chars() {
+        self.each(text, |_| tokens += 1);
+        tokens
+    }
+
+    fn spans(&self, text: &str) -> Option<Vec<std::ops::Range<usize>>> {
+        let mut spans = Vec::new();
+        self.each(text, |span| spans.push(span));
+        Some(spans)
+    }
+}
+
+impl ApproxTokens {
+    /// Calls `token` with the byte range of each token: every mark that is
+    /// neither alphanumeric nor space, and each run of up to four
+    /// alphanumeric characters of a word.
+    fn each(&self, text: &str, mut token: impl FnMut(std::ops::Range<usize>)) {
+        let mut word_start = None;
+        let mut letters = 0usize;
+        for (i, c) in text.char_indices() {
             if c.is_alphanumeric() {
-                word += 1;
+                if letters == 4 {
+                    token(word_start.unwrap_or(i)..i);
+                    word_start = None;
+                    letters = 0;
+                }
+                word_start.get_or_insert(i);
+                letters += 1;
             } else {
-                tokens += word.div_ceil(4);
-                word = 0;
+                if let Some(start) = word_start.take() {
+                    token(start..i);
+                }
+                letters = 0;
                 if !c.is_whitespace() {
-                    tokens += 1;
+                    token(i..i + c.len_utf8());
                 }
             }
         }
-        tokens + word.div_ceil(4)
+        if let Some(start) = word_start {
+            token(start..text.len());
+        }
     }
 }
 
@@ -38,5 +65,20 @@ mod tests {
         assert_eq!(ApproxTokens.count("a cat sat."), 4);
         assert_eq!(ApproxTokens.count("internationalization"), 5);
         assert_eq!(ApproxTokens.count("ça va"), 2);
+    }
+
+    #[test]
+    fn spans_match_the_count_and_the_text() {
+        let text = "internationalization, ça va? Yes: 42 cats.";
+        let spans = ApproxTokens.spans(text).unwrap();
+        assert_eq!(spans.len(), ApproxTokens.count(text));
+        let pieces: Vec<&str> = spans.iter().map(|r| &text[r.clone()]).collect();
+        assert_eq!(
+            pieces,
+            [
+                "inte", "rnat", "iona", "liza", "tion", ",", "ça", "va", "?", "Yes", ":", "42",
+                "cats", "."
+            ]
+        );
     }
 }

@@ -82,12 +82,11 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
         let (p50, p99) = super::search::percentiles(&mut overheads);
         let (ttft50, _) = super::search::percentiles(&mut firsts);
         println!("{n:>8} {p50:>11.1} ms {p99:>11.1} ms {ttft50:>9.1} ms {rate:>10.1}");
-        println!(
-            "{}",
+        super::record(
             json!({"scenario": "chat", "streams": n, "rounds": args.rounds,
                 "model_first_token_ms": args.first_token_ms, "overhead_p50_ms": p50,
                 "overhead_p99_ms": p99, "ttft_p50_ms": ttft50, "answers_per_s": rate,
-                "peak_rss_mib": super::peak_rss_mib()})
+                "peak_rss_mib": super::peak_rss_mib()}),
         );
     }
     Ok(())

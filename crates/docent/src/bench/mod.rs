@@ -1,5 +1,8 @@
-//! `docent bench`: self-contained performance scenarios that print a table and
-//! one JSON line for history. Figures are reported, never asserted.
+//! `docent bench`: self-contained performance scenarios. Each prints a table
+//! and one JSON line per figure; with `--history FILE` those lines are also
+//! appended to FILE with the date, machine and version, and
+//! `scripts/bench_report.py` renders docs/BENCHMARKS.md from such files.
+//! Figures are reported, never asserted.
 //!
 //! `embed`: on a directory of HTML pages (the PostgreSQL manual in the report),
 //! times extraction (pages/s), chunking with the model's own tokenizer
@@ -7,28 +10,185 @@
 //! one thread of work, and writes the chunk texts so another implementation can
 //! embed exactly the same inputs.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use docent_core::embed::Embedder;
 use docent_ingest::{ChunkConfig, Limits, SourceKind};
 use docent_llm::embed::LocalEmbedder;
 
 mod chat;
+mod chunk;
+mod ingest;
 mod search;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Also append every result to FILE (JSON lines with date and machine).
+    #[arg(long, global = true, value_name = "FILE")]
+    history: Option<PathBuf>,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
 
 #[derive(Subcommand)]
 pub enum Scenario {
+    /// Crawl and ingest a directory of HTML pages through a real server.
+    Ingest(ingest::IngestArgs),
     /// Extraction, chunking and local embedding throughput on HTML files.
     Embed(EmbedArgs),
-    /// Exact vector top-k (the embedded index) at several index sizes.
+    /// Chunking throughput in tokens and characters; writes the inputs for
+    /// the LangChain comparison.
+    Chunk(chunk::ChunkArgs),
+    /// Exact vector top-k (the embedded index) at several index sizes, with
+    /// the machine's memory read bandwidth measured in the same run.
     Vectors(VectorArgs),
     /// Search latency per mode and vector recall@10, on SQLite or PostgreSQL.
     Search(search::SearchArgs),
     /// Time the chat path adds before a model's first token reaches the client.
     Chat(chat::ChatArgs),
+    /// Every scenario above with the report's settings, one after another.
+    All(AllArgs),
+}
+
+#[derive(Args)]
+pub struct AllArgs {
+    /// Also run the search scenario on this PostgreSQL server.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// Largest search size on SQLite (and PostgreSQL), in passages.
+    #[arg(long, default_value_t = 100_000)]
+    max_passages: usize,
+    /// Chunks to embed with the local model (0 skips the embedding scenario).
+    #[arg(long, default_value_t = 500)]
+    embed: usize,
+}
+
+/// Where `record` appends, and what it adds to every line.
+static HISTORY: OnceLock<(PathBuf, serde_json::Value)> = OnceLock::new();
+
+/// Prints one result as a JSON line and appends it, with the run's context,
+/// to the history file if there is one.
+fn record(mut value: serde_json::Value) {
+    println!("{value}");
+    let Some((path, context)) = HISTORY.get() else {
+        return;
+    };
+    if let (Some(line), Some(context)) = (value.as_object_mut(), context.as_object()) {
+        for (k, v) in context {
+            line.insert(k.clone(), v.clone());
+        }
+    }
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| writeln!(f, "{value}"));
+    if let Err(e) = appended {
+        eprintln!("cannot append to {}: {e}", path.display());
+    }
+}
+
+/// Date, machine and version, stamped on every history line.
+fn context() -> serde_json::Value {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name")?.split(':').nth(1))
+        .map_or("unknown".to_string(), |m| m.trim().to_string());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_gib = meminfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("MemTotal:")?
+                .split_whitespace()
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(0.0, |kb| (kb / 1048576.0).round());
+    serde_json::json!({
+        "date": chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        "machine": format!("{} vCPU {cpu}, {mem_gib} GiB", std::thread::available_parallelism().map_or(0, |n| n.get())),
+        "version": env!("CARGO_PKG_VERSION"),
+    })
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(path) = args.history {
+        HISTORY.get_or_init(|| (path, context()));
+    }
+    run_scenario(args.scenario).await
+}
+
+async fn run_scenario(scenario: Scenario) -> anyhow::Result<()> {
+    match scenario {
+        Scenario::Ingest(args) => ingest::run(args).await,
+        Scenario::Embed(args) => embed(args).await,
+        Scenario::Chunk(args) => chunk::run(args).await,
+        Scenario::Vectors(args) => {
+            vectors(&args);
+            Ok(())
+        }
+        Scenario::Search(args) => search::run(args).await,
+        Scenario::Chat(args) => chat::run(args).await,
+        Scenario::All(args) => all(args).await,
+    }
+}
+
+/// Parses one scenario's command line, so `all` uses the same defaults.
+#[derive(Parser)]
+struct One {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+async fn all(args: AllArgs) -> anyhow::Result<()> {
+    let sizes = [10_000, 100_000, 1_000_000]
+        .into_iter()
+        .filter(|&n| n <= args.max_passages)
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut runs: Vec<Vec<String>> = vec![
+        vec!["ingest".into()],
+        vec![
+            "chunk".into(),
+            "--sections-out".into(),
+            "target/bench-sections.json".into(),
+        ],
+        vec!["vectors".into()],
+        vec!["search".into(), "--sizes".into(), sizes.clone()],
+        vec!["chat".into()],
+    ];
+    if let Some(url) = &args.database {
+        runs.push(vec![
+            "search".into(),
+            "--database".into(),
+            url.clone(),
+            "--sizes".into(),
+            sizes,
+        ]);
+    }
+    if args.embed > 0 {
+        runs.push(vec![
+            "embed".into(),
+            "--embed".into(),
+            args.embed.to_string(),
+            "--texts-out".into(),
+            "target/bench-texts.json".into(),
+        ]);
+    }
+    for run in runs {
+        println!("\n== docent bench {}", run.join(" "));
+        let one = One::try_parse_from(std::iter::once("bench".to_string()).chain(run))?;
+        Box::pin(run_scenario(one.scenario)).await?;
+    }
+    Ok(())
 }
 
 #[derive(Args)]
@@ -74,18 +234,6 @@ pub struct EmbedArgs {
     texts_out: Option<PathBuf>,
 }
 
-pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
-    match scenario {
-        Scenario::Embed(args) => embed(args).await,
-        Scenario::Vectors(args) => {
-            vectors(&args);
-            Ok(())
-        }
-        Scenario::Search(args) => search::run(args).await,
-        Scenario::Chat(args) => chat::run(args).await,
-    }
-}
-
 /// Random unit vectors from a fixed seed (xorshift: no dependency needed for
 /// benchmark noise).
 fn unit_vectors(n: usize, dims: usize, seed: u64) -> Vec<f32> {
@@ -106,10 +254,34 @@ fn unit_vectors(n: usize, dims: usize, seed: u64) -> Vec<f32> {
     out
 }
 
+/// Single-thread memory read bandwidth in GB/s, the limit of an exact scan
+/// (which runs on one thread): the best of five passes summing a buffer far
+/// larger than any cache, with eight accumulators so the loop is bound by
+/// loads, not by the adds' latency.
+fn read_bandwidth() -> f64 {
+    let buffer = vec![1.0f32; 256 << 20]; // 1 GiB
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut acc = [0.0f32; 8];
+        for block in buffer.chunks_exact(8) {
+            for (a, x) in acc.iter_mut().zip(block) {
+                *a += x;
+            }
+        }
+        std::hint::black_box(acc);
+        best = best.max((buffer.len() * 4) as f64 / t.elapsed().as_secs_f64() / 1e9);
+    }
+    best
+}
+
 fn vectors(args: &VectorArgs) {
+    let limit = read_bandwidth();
+    println!("memory read bandwidth, one thread: {limit:.1} GB/s");
+    record(serde_json::json!({"scenario": "memory_bandwidth", "read_gb_per_s": limit}));
     println!(
-        "{:>9} {:>5} {:>10} {:>10} {:>9} {:>9}",
-        "vectors", "dims", "p50 ms", "p99 ms", "QPS", "GB/s"
+        "{:>9} {:>5} {:>10} {:>10} {:>9} {:>9} {:>9}",
+        "vectors", "dims", "p50 ms", "p99 ms", "QPS", "GB/s", "of limit"
     );
     for &n in &args.sizes {
         let index = docent_retrieval::vector::FlatIndex {
@@ -131,15 +303,16 @@ fn vectors(args: &VectorArgs) {
         let qps = args.queries as f64 / total;
         let gbs = qps * (n * args.dims * 4) as f64 / 1e9;
         println!(
-            "{n:>9} {:>5} {:>10.2} {:>10.2} {qps:>9.0} {gbs:>9.1}",
+            "{n:>9} {:>5} {:>10.2} {:>10.2} {qps:>9.0} {gbs:>9.1} {:>8.0}%",
             args.dims,
             pct(0.5),
-            pct(0.99)
+            pct(0.99),
+            gbs / limit * 100.0
         );
-        println!(
-            "{}",
+        record(
             serde_json::json!({"scenario": "vectors", "vectors": n, "dims": args.dims, "top_k": args.top_k,
-                "p50_ms": pct(0.5), "p99_ms": pct(0.99), "qps": qps, "scan_gb_per_s": gbs})
+                "p50_ms": pct(0.5), "p99_ms": pct(0.99), "qps": qps, "scan_gb_per_s": gbs,
+                "read_limit_gb_per_s": limit}),
         );
     }
 }
@@ -217,16 +390,13 @@ async fn embed(args: EmbedArgs) -> anyhow::Result<()> {
         n as f64 / embed_secs
     );
     println!("peak RSS    {rss:>9.0} MiB");
-    println!(
-        "{}",
-        serde_json::json!({
-            "scenario": "embed", "pages": docs.len(), "bytes": bytes,
-            "extract_pages_per_s": docs.len() as f64 / extract_secs,
-            "chunks": chunks.len(), "chunk_chunks_per_s": chunks.len() as f64 / chunk_secs,
-            "embedded": n, "batch": batch, "embed_chunks_per_s": n as f64 / embed_secs,
-            "peak_rss_mib": rss,
-        })
-    );
+    record(serde_json::json!({
+        "scenario": "embed", "pages": docs.len(), "bytes": bytes,
+        "extract_pages_per_s": docs.len() as f64 / extract_secs,
+        "chunks": chunks.len(), "chunk_chunks_per_s": chunks.len() as f64 / chunk_secs,
+        "embedded": n, "batch": batch, "embed_chunks_per_s": n as f64 / embed_secs,
+        "peak_rss_mib": rss,
+    }));
     Ok(())
 }
 

@@ -42,6 +42,9 @@ pub struct SearchArgs {
     queries: usize,
     #[arg(long, default_value_t = 10)]
     top_k: usize,
+    /// Keep the scratch PostgreSQL databases (to look at plans in psql).
+    #[arg(long)]
+    keep: bool,
 }
 
 const DIMS: usize = 384;
@@ -76,15 +79,16 @@ impl Rng {
 
 pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     println!(
-        "{:>9} {:>9} {:>8} {:>8} {:>8} {:>7} {:>9}",
+        "{:>9} {:>9} {:>16} {:>8} {:>8} {:>7} {:>9}",
         "backend", "passages", "mode", "p50 ms", "p99 ms", "QPS", "recall@10"
     );
     for &size in &args.sizes {
-        let (store, pg, _guard) = open(&args.database, size).await?;
+        let (store, pg, guard) = open(&args.database, size).await?;
         let embedder: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(DIMS));
         let t = Instant::now();
         let others = args.others.unwrap_or(size);
-        let (tenant, bot) = load(&store, embedder.as_ref(), size, others).await?;
+        let [(tenant, bot), (other_tenant, other_bot)] =
+            load(&store, embedder.as_ref(), size, others).await?;
         let load_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         store.prepare_vector_index(DIMS).await?;
@@ -95,91 +99,186 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             size + others,
             (size + others) as f64 / load_s
         );
+        super::record(
+            serde_json::json!({"scenario": "search_load", "backend": backend, "passages": size,
+                "other_passages": others, "load_per_s": (size + others) as f64 / load_s,
+                "index_build_s": index_s, "peak_rss_mib": super::peak_rss_mib()}),
+        );
+
+        if let Some(pg) = &pg {
+            // What autovacuum would do shortly after a bulk load: without
+            // statistics the planner guesses one row per bot.
+            sqlx::query("ANALYZE chunks").execute(pg.pool()).await?;
+        }
 
         let retriever = Retriever::new(store.clone(), embedder.clone());
         let mut rng = Rng(99);
         let queries: Vec<String> = (0..args.queries).map(|_| rng.text(6)).collect();
-        // The exact answer for recall: a flat scan of the bot's vectors.
-        let all = store.bot_vectors(tenant, bot, embedder.id()).await?;
-        let exact = FlatIndex {
-            ids: all.ids,
-            vectors: all.vectors,
-            dims: all.dims,
-        };
+        let measured = Measured::new(&store, embedder.as_ref(), tenant, bot).await?;
         let mut vector_p50 = 0.0;
         for mode in [
             RetrievalMode::Keyword,
             RetrievalMode::Vector,
             RetrievalMode::Hybrid,
         ] {
-            // Warm caches (the in-memory index, the page cache) first.
-            retriever
-                .search(tenant, bot, &queries[0], mode, args.top_k, -1.0)
+            let run = measured
+                .run(&retriever, embedder.as_ref(), &queries, mode, args.top_k)
                 .await?;
-            let mut times = Vec::with_capacity(queries.len());
-            let mut recalled = 0usize;
-            let mut wanted = 0usize;
-            let start = Instant::now();
-            for q in &queries {
-                let t = Instant::now();
-                let hits = retriever
-                    .search(tenant, bot, q, mode, args.top_k, -1.0)
-                    .await?;
-                times.push(t.elapsed().as_secs_f64() * 1e3);
-                if mode == RetrievalMode::Vector {
-                    let qv = embedder.embed(std::slice::from_ref(q)).await?.remove(0);
-                    let truth: Vec<ChunkId> = exact
-                        .search(&qv, 10)
-                        .into_iter()
-                        .map(|(id, _)| id)
-                        .collect();
-                    wanted += truth.len();
-                    recalled += hits
-                        .iter()
-                        .take(10)
-                        .filter(|h| truth.contains(&h.chunk_id))
-                        .count();
-                }
-            }
-            let qps = queries.len() as f64 / start.elapsed().as_secs_f64();
-            let (p50, p99) = percentiles(&mut times);
-            let name = format!("{mode:?}").to_lowercase();
-            let recall = (mode == RetrievalMode::Vector).then(|| recalled as f64 / wanted as f64);
             if mode == RetrievalMode::Vector {
-                vector_p50 = p50;
+                vector_p50 = run.p50;
             }
-            println!(
-                "{backend:>9} {size:>9} {name:>8} {p50:>8.2} {p99:>8.2} {qps:>7.0} {:>9}",
-                recall.map_or("-".into(), |r| format!("{r:.3}"))
+            run.print(
+                backend,
+                size,
+                others,
+                &format!("{mode:?}").to_lowercase(),
+                args.top_k,
             );
-            println!(
-                "{}",
-                serde_json::json!({"scenario": "search", "backend": backend, "passages": size,
-                    "other_tenant_passages": others, "mode": name, "top_k": args.top_k,
-                    "p50_ms": p50, "p99_ms": p99, "qps": qps, "recall_at_10": recall,
-                    "load_per_s": (size + others) as f64 / load_s, "index_build_s": index_s,
-                    "peak_rss_mib": super::peak_rss_mib()})
-            );
+        }
+        // The other tenant's bot is the small one in a large table: its
+        // filtered vector search must still fill top_k.
+        if others > 0 {
+            let small = Measured::new(&store, embedder.as_ref(), other_tenant, other_bot).await?;
+            let run = small
+                .run(
+                    &retriever,
+                    embedder.as_ref(),
+                    &queries,
+                    RetrievalMode::Vector,
+                    args.top_k,
+                )
+                .await?;
+            run.print(backend, others, size, "vector, small bot", args.top_k);
         }
         if let Some(pg) = &pg {
             let bare =
                 bare_vector_sql(pg, embedder.as_ref(), tenant, bot, &queries, args.top_k).await?;
             println!(
-                "{backend:>9} {size:>9} {:>8} {bare:>8.2} {:>8} {:>7} {:>9}   API/engine = {:.2}",
+                "{backend:>9} {size:>9} {:>16} {bare:>8.2} {:>8} {:>7} {:>9}   API/engine = {:.2}",
                 "bare SQL",
                 "",
                 "",
                 "",
                 vector_p50 / bare
             );
-            println!(
-                "{}",
+            super::record(
                 serde_json::json!({"scenario": "search", "backend": backend, "passages": size,
-                    "mode": "vector_bare_sql", "p50_ms": bare, "retriever_over_sql": vector_p50 / bare})
+                    "mode": "vector_bare_sql", "p50_ms": bare, "retriever_over_sql": vector_p50 / bare}),
             );
+        }
+        if !args.keep {
+            guard.finish(pg).await?;
         }
     }
     Ok(())
+}
+
+/// One bot under measurement, with the exact answer for recall: a flat scan
+/// of the bot's vectors.
+struct Measured {
+    tenant: TenantId,
+    bot: BotId,
+    exact: FlatIndex,
+}
+
+/// Figures of one mode on one bot.
+struct Run {
+    p50: f64,
+    p99: f64,
+    qps: f64,
+    recall: Option<f64>,
+    /// Fewest results any query returned (a filtered index scan may run dry).
+    min_hits: usize,
+}
+
+impl Measured {
+    async fn new(
+        store: &Arc<dyn Store>,
+        embedder: &dyn Embedder,
+        tenant: TenantId,
+        bot: BotId,
+    ) -> anyhow::Result<Self> {
+        let all = store.bot_vectors(tenant, bot, embedder.id()).await?;
+        Ok(Self {
+            tenant,
+            bot,
+            exact: FlatIndex {
+                ids: all.ids,
+                vectors: all.vectors,
+                dims: all.dims,
+            },
+        })
+    }
+
+    async fn run(
+        &self,
+        retriever: &Retriever,
+        embedder: &dyn Embedder,
+        queries: &[String],
+        mode: RetrievalMode,
+        top_k: usize,
+    ) -> anyhow::Result<Run> {
+        let (tenant, bot) = (self.tenant, self.bot);
+        // Warm caches (the in-memory index, the page cache) first.
+        retriever
+            .search(tenant, bot, &queries[0], mode, top_k, -1.0)
+            .await?;
+        let mut times = Vec::with_capacity(queries.len());
+        let (mut recalled, mut wanted, mut min_hits) = (0usize, 0usize, usize::MAX);
+        let start = Instant::now();
+        for q in queries {
+            let t = Instant::now();
+            let hits = retriever.search(tenant, bot, q, mode, top_k, -1.0).await?;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+            min_hits = min_hits.min(hits.len());
+            if mode == RetrievalMode::Vector {
+                let qv = embedder.embed(std::slice::from_ref(q)).await?.remove(0);
+                let truth: Vec<ChunkId> = self
+                    .exact
+                    .search(&qv, 10)
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect();
+                wanted += truth.len();
+                recalled += hits
+                    .iter()
+                    .take(10)
+                    .filter(|h| truth.contains(&h.chunk_id))
+                    .count();
+            }
+        }
+        let qps = queries.len() as f64 / start.elapsed().as_secs_f64();
+        let (p50, p99) = percentiles(&mut times);
+        Ok(Run {
+            p50,
+            p99,
+            qps,
+            recall: (mode == RetrievalMode::Vector).then(|| recalled as f64 / wanted as f64),
+            min_hits,
+        })
+    }
+}
+
+impl Run {
+    fn print(&self, backend: &str, size: usize, others: usize, mode: &str, top_k: usize) {
+        let Run {
+            p50,
+            p99,
+            qps,
+            recall,
+            min_hits,
+        } = self;
+        println!(
+            "{backend:>9} {size:>9} {mode:>16} {p50:>8.2} {p99:>8.2} {qps:>7.0} {:>9}",
+            recall.map_or("-".into(), |r| format!("{r:.3}"))
+        );
+        super::record(
+            serde_json::json!({"scenario": "search", "backend": backend, "passages": size,
+                "other_passages": others, "mode": mode, "top_k": top_k,
+                "p50_ms": p50, "p99_ms": p99, "qps": qps, "recall_at_10": recall,
+                "min_hits": min_hits, "peak_rss_mib": super::peak_rss_mib()}),
+        );
+    }
 }
 
 pub(super) fn percentiles(times: &mut [f64]) -> (f64, f64) {
@@ -188,10 +287,29 @@ pub(super) fn percentiles(times: &mut [f64]) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
-/// Keeps a scratch SQLite directory alive while it is used.
+/// The scratch database of one size: a SQLite directory removed on drop, or
+/// a PostgreSQL database dropped by `finish`.
 enum Guard {
     Dir(#[allow(dead_code)] tempfile::TempDir),
-    None,
+    Database { admin: sqlx::PgPool, name: String },
+}
+
+impl Guard {
+    async fn finish(self, pg: Option<docent_store::postgres::PgStore>) -> anyhow::Result<()> {
+        if let Guard::Database { admin, name } = self {
+            if let Some(pg) = pg {
+                pg.pool().close().await;
+            }
+            // FORCE: the retriever's clones of the pool may still hold
+            // connections.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&admin)
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 async fn open(
@@ -221,19 +339,23 @@ async fn open(
     let mut url = url::Url::parse(database)?;
     url.set_path(&name);
     let pg = docent_store::postgres::PgStore::open(url.as_str()).await?;
-    Ok((Arc::new(pg.clone()), Some(pg), Guard::None))
+    Ok((
+        Arc::new(pg.clone()),
+        Some(pg),
+        Guard::Database { admin, name },
+    ))
 }
 
-/// Two tenants with one bot each, `size` and `others` passages; returns the
-/// measured (first) tenant and bot.
+/// Two tenants with one bot each, `size` and `others` passages; returns
+/// both, the measured one first.
 async fn load(
     store: &Arc<dyn Store>,
     embedder: &dyn Embedder,
     size: usize,
     others: usize,
-) -> anyhow::Result<(TenantId, BotId)> {
+) -> anyhow::Result<[(TenantId, BotId); 2]> {
     let mut rng = Rng(7);
-    let mut measured = None;
+    let mut loaded = Vec::with_capacity(2);
     for (n, size) in [size, others].into_iter().enumerate() {
         let now = chrono::Utc::now();
         let tenant = Tenant {
@@ -319,9 +441,9 @@ async fn load(
                 .collect();
             store.replace_chunks(tenant.id, id, &chunks, None).await?;
         }
-        measured.get_or_insert((tenant.id, bot.id));
+        loaded.push((tenant.id, bot.id));
     }
-    Ok(measured.expect("two tenants were loaded"))
+    Ok([loaded[0], loaded[1]])
 }
 
 /// The vector query of `vector_search`, sent bare (same settings, same
