@@ -66,7 +66,7 @@ IDENTITY = {
     "chunk_langchain": ["chunker"],
     "memory_bandwidth": [],
     "vectors": ["vectors"],
-    "search": ["backend", "passages", "mode"],
+    "search": ["backend", "passages", "other_passages", "mode"],
     "search_load": ["backend", "passages"],
     "chat": ["streams"],
     "quality": ["embedder"],

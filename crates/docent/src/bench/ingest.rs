@@ -14,6 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use clap::Args;
 use docent_core::config::Config;
+use docent_core::domain::PlanLimits;
 use serde_json::{Value, json};
 
 #[derive(Args)]
@@ -50,7 +51,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     );
     let site = serve_dir(args.corpus.clone()).await?;
     let dir = tempfile::tempdir()?;
-    let config = Config {
+    let mut config = Config {
         listen: "127.0.0.1:0".parse()?,
         data_dir: dir.path().to_path_buf(),
         embedder: Some(args.embedder.clone()),
@@ -62,6 +63,8 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         rate_limit_ip_per_minute: 1_000_000,
         ..Config::default()
     };
+    // The whole manual is more documents than the free plan holds.
+    config.plans.free = PlanLimits::UNLIMITED;
     let app = docent_api::App::build(config).await?;
     let root = format!("http://{}", app.local_addr());
     let base = format!("{root}/api/v1");

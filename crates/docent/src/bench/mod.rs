@@ -114,8 +114,25 @@ fn context() -> serde_json::Value {
     serde_json::json!({
         "date": chrono::Utc::now().format("%Y-%m-%d").to_string(),
         "machine": format!("{} vCPU {cpu}, {mem_gib} GiB", std::thread::available_parallelism().map_or(0, |n| n.get())),
-        "version": env!("CARGO_PKG_VERSION"),
+        "version": commit().unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string()),
     })
+}
+
+/// The checkout's commit, when run from one.
+fn commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs resets
+/// VmHWM), so each scenario of `all` reports its own peak.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -186,6 +203,7 @@ async fn all(args: AllArgs) -> anyhow::Result<()> {
     for run in runs {
         println!("\n== docent bench {}", run.join(" "));
         let one = One::try_parse_from(std::iter::once("bench".to_string()).chain(run))?;
+        reset_peak_rss();
         Box::pin(run_scenario(one.scenario)).await?;
     }
     Ok(())
