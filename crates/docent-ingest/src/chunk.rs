@@ -49,10 +49,12 @@ impl ChunkSizer for Tokens<'_> {
 /// (measured on the PostgreSQL manual with the MiniLM tokenizer: the
 /// tokenizer runs were nearly all of chunking's time). A token cut by the
 /// slice's edge counts whole, so a slice is never sized smaller than its
-/// tokens; `chunk` checks every result with the exact count all the same.
+/// tokens. For a slice cut between words (whitespace or the section's edge
+/// on both sides) the count equals tokenizing the slice alone; `chunk`
+/// tokenizes any other chunk again to check it.
 struct Spans<'a> {
     text: &'a str,
-    spans: Vec<Range<usize>>,
+    spans: &'a [Range<usize>],
 }
 
 impl ChunkSizer for Spans<'_> {
@@ -92,16 +94,26 @@ pub fn chunk(doc: &Extracted, config: &ChunkConfig, tokens: &dyn TokenCounter) -
             }
             continue;
         };
-        let fast = splitter(
-            max,
-            overlap,
-            Spans {
-                text: &section.text,
-                spans,
-            },
-        );
+        let sizer = Spans {
+            text: &section.text,
+            spans: &spans,
+        };
+        let fast = splitter(max, overlap, &sizer);
         for (offset, text) in fast.chunk_indices(&section.text) {
-            let count = tokens.count(text);
+            let end = offset + text.len();
+            let between_words = section.text[..offset]
+                .chars()
+                .next_back()
+                .is_none_or(char::is_whitespace)
+                && section.text[end..]
+                    .chars()
+                    .next()
+                    .is_none_or(char::is_whitespace);
+            let count = if between_words {
+                sizer.size(text)
+            } else {
+                tokens.count(text)
+            };
             if count <= max {
                 push(offset, text, count);
             } else {
