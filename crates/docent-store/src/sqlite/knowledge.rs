@@ -132,6 +132,7 @@ fn blob_to_vector(b: &[u8]) -> StoreResult<Vec<f32>> {
 /// leaves them out, so both backends match the same words. With OR
 /// semantics a question's "how", "do", "the" matched nearly every passage,
 /// and FTS5 ranked them all (measured: about 1 ms per 1,000 matches).
+#[rustfmt::skip]
 const ENGLISH_STOP_WORDS: &[&str] = &[
     "i", "me", "my", "myself", "we", "our", "ours", "ourselves", "you", "your", "yours",
     "yourself", "yourselves", "he", "him", "his", "himself", "she", "her", "hers", "herself",
