@@ -249,8 +249,9 @@ def render(history: str, template: str, out_path: str) -> None:
 
     rows = of("http")
     tables["http"] = table(
-        ["connections", "requests/s", "p50", "p90", "p99", "max"],
-        [[r["connections"], num(r["requests_per_s"], 0), r["p50"], r["p90"], r["p99"], r["max"]] for r in rows],
+        ["connections", "requests/s", "p50", "p90", "p99", "max", "non-2xx answers"],
+        [[r["connections"], num(r["requests_per_s"], 0), r["p50"], r["p90"], r["p99"], r["max"], r.get("non_2xx", "?")]
+         for r in rows],
         rows,
     )
 

@@ -127,35 +127,12 @@ fn blob_to_vector(b: &[u8]) -> StoreResult<Vec<f32>> {
 /// Turns free text into an FTS5 query that cannot be a syntax error: each word
 /// is quoted and the words are OR-ed, so BM25 ranks passages with more of them
 /// higher. `None` when the text holds no word at all.
-/// PostgreSQL's `english` stop words (snowball's english.stop), left out of
-/// keyword queries as the PostgreSQL backend's `to_tsquery('english', …)`
-/// leaves them out, so both backends match the same words. With OR
-/// semantics a question's "how", "do", "the" matched nearly every passage,
-/// and FTS5 ranked them all (measured: about 1 ms per 1,000 matches).
-#[rustfmt::skip]
-const ENGLISH_STOP_WORDS: &[&str] = &[
-    "i", "me", "my", "myself", "we", "our", "ours", "ourselves", "you", "your", "yours",
-    "yourself", "yourselves", "he", "him", "his", "himself", "she", "her", "hers", "herself",
-    "it", "its", "itself", "they", "them", "their", "theirs", "themselves", "what", "which",
-    "who", "whom", "this", "that", "these", "those", "am", "is", "are", "was", "were", "be",
-    "been", "being", "have", "has", "had", "having", "do", "does", "did", "doing", "a", "an",
-    "the", "and", "but", "if", "or", "because", "as", "until", "while", "of", "at", "by",
-    "for", "with", "about", "against", "between", "into", "through", "during", "before",
-    "after", "above", "below", "to", "from", "up", "down", "in", "out", "on", "off", "over",
-    "under", "again", "further", "then", "once", "here", "there", "when", "where", "why",
-    "how", "all", "any", "both", "each", "few", "more", "most", "other", "some", "such", "no",
-    "nor", "not", "only", "own", "same", "so", "than", "too", "very", "s", "t", "can", "will",
-    "just", "don", "should", "now",
-];
-
 fn fts_query(bot: BotId, text: &str) -> Option<String> {
     let words: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .filter(|w| !ENGLISH_STOP_WORDS.contains(&w.as_str()))
         .take(64)
-        .map(|w| format!("\"{w}\""))
+        .map(|w| format!("\"{}\"", w.to_lowercase()))
         .collect();
     if words.is_empty() {
         return None;
