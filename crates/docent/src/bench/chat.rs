@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use docent_core::config::Config;
 use docent_testkit::{FakeOpenAi, Script};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -34,33 +33,13 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
         ..Script::default()
     })
     .await;
-    let dir = tempfile::tempdir()?;
-    let mut config = Config {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: dir.path().to_path_buf(),
-        embedder: Some("hash".into()),
-        llm_base_url: Some(fake.base_url()),
-        rate_limit_credential_per_minute: 1_000_000,
-        rate_limit_ip_per_minute: 1_000_000,
-        ..Config::default()
-    };
-    config.plans.free.messages_per_month = None;
-    let app = docent_api::App::build(config).await?;
-    let base = format!("http://{}/api/v1", app.local_addr());
-    let (_stop, stopped) = tokio::sync::watch::channel(false);
-    let until = move || {
-        let mut rx = stopped.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
-    };
-    let _workers = app.spawn_workers(until());
-    tokio::spawn(app.run(until()));
+    let server = super::server::start(|config| config.llm_base_url = Some(fake.base_url())).await?;
+    let base = server.base.clone();
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(512)
         .build()?;
-    let (token, bot) = seed(&http, &base).await?;
+    let (token, bot) = seed(&http, &server).await?;
 
     println!(
         "{:>8} {:>14} {:>14} {:>12} {:>10}",
@@ -92,46 +71,30 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn seed(http: &reqwest::Client, base: &str) -> anyhow::Result<(String, String)> {
-    let post = |path: &str, token: Option<&str>, body: Value| {
-        let mut req = http.post(format!("{base}{path}")).json(&body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        async move {
-            anyhow::Ok(
-                req.send()
-                    .await?
-                    .error_for_status()?
-                    .json::<Value>()
-                    .await?,
-            )
-        }
-    };
-    let signup = post(
-        "/tenants",
-        None,
-        json!({"name": "Bench", "email": "bench@example.com", "password": "password123"}),
-    )
-    .await?;
-    let token = signup["access_token"]
-        .as_str()
-        .context("token")?
-        .to_string();
-    let bot = post("/bots", Some(&token), json!({"name": "Support"})).await?;
+async fn seed(
+    http: &reqwest::Client,
+    server: &super::server::Server,
+) -> anyhow::Result<(String, String)> {
+    let token = server.sign_up(http).await?;
+    let bot = server
+        .post(http, "/bots", Some(&token), json!({"name": "Support"}))
+        .await?;
     let bot = bot["id"].as_str().context("bot id")?.to_string();
     let text = "Refunds are granted within thirty days of purchase. Orders ship within two \
                 business days. Support answers email within one business day.";
-    let doc = post(
-        "/docs",
-        Some(&token),
-        json!({"bot_id": bot, "title": "Policies", "text": text}),
-    )
-    .await?;
+    let doc = server
+        .post(
+            http,
+            "/docs",
+            Some(&token),
+            json!({"bot_id": bot, "title": "Policies", "text": text}),
+        )
+        .await?;
     let id = doc["document"]["id"]
         .as_str()
         .context("doc id")?
         .to_string();
+    let base = &server.base;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let detail: Value = http

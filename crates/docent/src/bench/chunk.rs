@@ -16,20 +16,8 @@ use docent_llm::embed::LocalEmbedder;
 
 #[derive(Args)]
 pub struct ChunkArgs {
-    /// Directory of .html files, read in name order.
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "/usr/share/doc/postgresql-doc-15/html"
-    )]
-    corpus: PathBuf,
-    /// all-MiniLM-L6-v2 directory: its tokenizer sizes the chunks.
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = ".tools/models/all-MiniLM-L6-v2"
-    )]
-    model_dir: PathBuf,
+    #[command(flatten)]
+    inputs: super::Inputs,
     /// Pages to read (0 = all).
     #[arg(long, default_value_t = 0)]
     pages: usize,
@@ -69,8 +57,9 @@ impl TokenCounter for NoSpans {
 }
 
 pub async fn run(args: ChunkArgs) -> anyhow::Result<()> {
-    let files = super::html_files(&args.corpus, args.pages)?;
-    let embedder = LocalEmbedder::load(&args.model_dir).context("cannot load the local model")?;
+    let files = super::html_files(&args.inputs.corpus, args.pages)?;
+    let embedder =
+        LocalEmbedder::load(&args.inputs.model_dir).context("cannot load the local model")?;
     let docs: Vec<Extracted> = files
         .iter()
         .filter_map(|f| std::fs::read(f).ok())

@@ -13,28 +13,15 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use clap::Args;
-use docent_core::config::Config;
-use docent_core::domain::PlanLimits;
 use serde_json::{Value, json};
 
 #[derive(Args)]
 pub struct IngestArgs {
-    /// Directory of .html files with an index.html to start from.
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "/usr/share/doc/postgresql-doc-15/html"
-    )]
-    corpus: PathBuf,
+    #[command(flatten)]
+    inputs: super::Inputs,
     /// `hash` or `local` (all-MiniLM-L6-v2 from --model-dir).
     #[arg(long, default_value = "hash")]
     embedder: String,
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = ".tools/models/all-MiniLM-L6-v2"
-    )]
-    model_dir: PathBuf,
     /// Pages to crawl at most.
     #[arg(long, default_value_t = 1200)]
     max_pages: usize,
@@ -45,73 +32,36 @@ pub struct IngestArgs {
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.corpus.join("index.html").is_file(),
+        args.inputs.corpus.join("index.html").is_file(),
         "no index.html in {} (apt-get install postgresql-doc-15)",
-        args.corpus.display()
+        args.inputs.corpus.display()
     );
-    let site = serve_dir(args.corpus.clone()).await?;
-    let dir = tempfile::tempdir()?;
-    let mut config = Config {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: dir.path().to_path_buf(),
-        embedder: Some(args.embedder.clone()),
-        embed_model_dir: Some(args.model_dir.clone()),
-        worker_concurrency: args.workers,
-        crawl_concurrency: 4,
-        crawl_delay_ms: 0,
-        rate_limit_credential_per_minute: 1_000_000,
-        rate_limit_ip_per_minute: 1_000_000,
-        ..Config::default()
-    };
-    // The whole manual is more documents than the free plan holds.
-    config.plans.free = PlanLimits::UNLIMITED;
-    let app = docent_api::App::build(config).await?;
-    let root = format!("http://{}", app.local_addr());
-    let base = format!("{root}/api/v1");
-    let (_stop, stopped) = tokio::sync::watch::channel(false);
-    let until = move || {
-        let mut rx = stopped.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
-    };
-    let _workers = app.spawn_workers(until());
-    tokio::spawn(app.run(until()));
-
-    let http = reqwest::Client::new();
-    let post = |path: &str, token: Option<&str>, body: Value| {
-        let mut req = http.post(format!("{base}{path}")).json(&body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        async move {
-            let res = req.send().await?;
-            let status = res.status();
-            let body: Value = res.json().await?;
-            anyhow::ensure!(status.is_success(), "{status}: {body}");
-            anyhow::Ok(body)
-        }
-    };
-    let signup = post(
-        "/tenants",
-        None,
-        json!({"name": "Bench", "email": "bench@example.com", "password": "password123"}),
-    )
+    let site = serve_dir(args.inputs.corpus.clone()).await?;
+    let server = super::server::start(|config| {
+        config.embedder = Some(args.embedder.clone());
+        config.embed_model_dir = Some(args.inputs.model_dir.clone());
+        config.worker_concurrency = args.workers;
+        config.crawl_concurrency = 4;
+        config.crawl_delay_ms = 0;
+    })
     .await?;
-    let token = signup["access_token"]
-        .as_str()
-        .context("token")?
-        .to_string();
-    let bot = post("/bots", Some(&token), json!({"name": "manual"})).await?;
+    let (root, base) = (&server.root, &server.base);
+    let http = reqwest::Client::new();
+    let token = server.sign_up(&http).await?;
+    let bot = server
+        .post(&http, "/bots", Some(&token), json!({"name": "manual"}))
+        .await?;
     let bot = bot["id"].as_str().context("bot id")?.to_string();
 
     let started = Instant::now();
-    post(
-        &format!("/bots/{bot}/crawl"),
-        Some(&token),
-        json!({"url": format!("{site}/index.html"), "max_pages": args.max_pages, "max_depth": 20}),
-    )
-    .await?;
+    server
+        .post(
+            &http,
+            &format!("/bots/{bot}/crawl"),
+            Some(&token),
+            json!({"url": format!("{site}/index.html"), "max_pages": args.max_pages, "max_depth": 20}),
+        )
+        .await?;
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let metrics = http

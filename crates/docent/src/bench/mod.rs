@@ -25,6 +25,7 @@ mod chat;
 mod chunk;
 mod ingest;
 mod search;
+mod server;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -222,9 +223,10 @@ pub struct VectorArgs {
     top_k: usize,
 }
 
+/// The real corpus and the local model, shared by the scenarios that read them.
 #[derive(Args)]
-pub struct EmbedArgs {
-    /// Directory of .html files, read in name order.
+pub struct Inputs {
+    /// Directory of .html pages (with an index.html for `ingest`).
     #[arg(
         long,
         value_name = "DIR",
@@ -238,6 +240,12 @@ pub struct EmbedArgs {
         default_value = ".tools/models/all-MiniLM-L6-v2"
     )]
     model_dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct EmbedArgs {
+    #[command(flatten)]
+    inputs: Inputs,
     /// Pages to read (0 = all).
     #[arg(long, default_value_t = 0)]
     pages: usize,
@@ -336,8 +344,9 @@ fn vectors(args: &VectorArgs) {
 }
 
 async fn embed(args: EmbedArgs) -> anyhow::Result<()> {
-    let files = html_files(&args.corpus, args.pages)?;
-    let embedder = LocalEmbedder::load(&args.model_dir).context("cannot load the local model")?;
+    let files = html_files(&args.inputs.corpus, args.pages)?;
+    let embedder =
+        LocalEmbedder::load(&args.inputs.model_dir).context("cannot load the local model")?;
 
     let started = Instant::now();
     let mut docs = Vec::with_capacity(files.len());
@@ -389,7 +398,7 @@ async fn embed(args: EmbedArgs) -> anyhow::Result<()> {
     let rss = peak_rss_mib();
     println!(
         "corpus      {} ({} pages, {:.1} MiB)",
-        args.corpus.display(),
+        args.inputs.corpus.display(),
         files.len(),
         bytes as f64 / 1048576.0
     );

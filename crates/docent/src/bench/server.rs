@@ -1,0 +1,89 @@
+//! A real server in this process, on loopback and a scratch data dir, for the
+//! scenarios that measure through HTTP (`ingest`, `chat`), and the JSON calls
+//! they make to it.
+
+use anyhow::Context;
+use docent_core::config::Config;
+use docent_core::domain::PlanLimits;
+use serde_json::{Value, json};
+
+pub struct Server {
+    /// `http://ADDR`, where `/metrics` is.
+    pub root: String,
+    /// `http://ADDR/api/v1`.
+    pub base: String,
+    /// Dropping it stops the server and its workers.
+    _stop: tokio::sync::watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts a server with in-process workers. `configure` adjusts a config
+/// whose limits are lifted: rate limits are for abuse and plans for billing,
+/// not for a benchmark of one tenant.
+pub async fn start(configure: impl FnOnce(&mut Config)) -> anyhow::Result<Server> {
+    let dir = tempfile::tempdir()?;
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: dir.path().to_path_buf(),
+        embedder: Some("hash".into()),
+        rate_limit_credential_per_minute: 1_000_000,
+        rate_limit_ip_per_minute: 1_000_000,
+        ..Config::default()
+    };
+    config.plans.free = PlanLimits::UNLIMITED;
+    configure(&mut config);
+    let app = docent_api::App::build(config).await?;
+    let root = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until = move || {
+        let mut rx = stopped.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    app.spawn_workers(until());
+    tokio::spawn(app.run(until()));
+    Ok(Server {
+        base: format!("{root}/api/v1"),
+        root,
+        _stop: stop,
+        _dir: dir,
+    })
+}
+
+impl Server {
+    /// POSTs JSON to `base` + `path`; a non-2xx answer is an error naming it.
+    pub async fn post(
+        &self,
+        http: &reqwest::Client,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> anyhow::Result<Value> {
+        let mut req = http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await?;
+        let status = res.status();
+        let body: Value = res.json().await?;
+        anyhow::ensure!(status.is_success(), "{path}: {status}: {body}");
+        Ok(body)
+    }
+
+    /// Signs up the bench tenant and returns its owner's access token.
+    pub async fn sign_up(&self, http: &reqwest::Client) -> anyhow::Result<String> {
+        let signup = self
+            .post(
+                http,
+                "/tenants",
+                None,
+                json!({"name": "Bench", "email": "bench@example.com", "password": "password123"}),
+            )
+            .await?;
+        Ok(signup["access_token"]
+            .as_str()
+            .context("no access token")?
+            .to_string())
+    }
+}
