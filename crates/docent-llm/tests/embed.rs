@@ -163,6 +163,31 @@ async fn local_minilm_matches_sentence_transformers() {
     assert_eq!(e.tokens().count("This is an example sentence"), 5);
 }
 
+/// Whole vectors against sentence-transformers' own (tests/minilm_reference.json,
+/// written by sentence-transformers on PyTorch CPU from the same model files):
+/// short texts, a 200-token chunk of the PostgreSQL manual, and a 682-token
+/// text that both must cut at 256 tokens. Embedded together, so micro-batches
+/// of different lengths and their padding are exercised.
+#[tokio::test]
+async fn local_minilm_vectors_equal_sentence_transformers() {
+    #[derive(serde::Deserialize)]
+    struct Reference {
+        texts: Vec<String>,
+        vectors: Vec<Vec<f32>>,
+    }
+    let reference: Reference = serde_json::from_str(include_str!("minilm_reference.json")).unwrap();
+    let e = LocalEmbedder::load(&model_dir()).unwrap();
+    let got = e.embed(&reference.texts).await.unwrap();
+    for ((text, got), want) in reference.texts.iter().zip(&got).zip(&reference.vectors) {
+        let similarity = cos(got, want);
+        assert!(
+            similarity > 0.99999,
+            "cosine {similarity} to sentence-transformers for {:?}",
+            text.chars().take(40).collect::<String>()
+        );
+    }
+}
+
 /// Chunking sizes slices of a section from its tokens' byte ranges; that is
 /// exact when a slice starts and ends between words, which is where chunks
 /// are cut. Checked on every space-to-space slice of a mixed text.
