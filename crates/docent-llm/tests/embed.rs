@@ -188,6 +188,20 @@ async fn local_minilm_vectors_equal_sentence_transformers() {
     }
 }
 
+/// The model's tokenizer as `tokenizers` runs it, without padding or
+/// truncation: the reference for token counts and ranges.
+fn reference_tokenizer() -> tokenizers::Tokenizer {
+    let mut t = tokenizers::Tokenizer::from_file(model_dir().join("tokenizer.json")).unwrap();
+    t.with_padding(None);
+    t.with_truncation(None).unwrap();
+    t
+}
+
+fn reference_spans(t: &tokenizers::Tokenizer, text: &str) -> Vec<std::ops::Range<usize>> {
+    let encoding = t.encode(text, false).unwrap();
+    encoding.get_offsets().iter().map(|&(s, e)| s..e).collect()
+}
+
 /// Chunking sizes slices of a section from its tokens' byte ranges; that is
 /// exact when a slice starts and ends between words, which is where chunks
 /// are cut. Checked on every space-to-space slice of a mixed text.
@@ -195,12 +209,12 @@ async fn local_minilm_vectors_equal_sentence_transformers() {
 fn word_piece_spans_count_slices_as_the_tokenizer_does() {
     let e = LocalEmbedder::load(&model_dir()).unwrap();
     let tokens = e.tokens();
+    let reference = reference_tokenizer();
     let text = "PostgreSQL's VACUUM reclaims storage occupied by dead tuples; in normal \
                 operation, tuples deleted or obsoleted by an UPDATE are not removed. \
                 Ünïcödé wörds, e-mail (user@example.com), 3.14159 and 東京 too.";
     let spans = tokens.spans(text).expect("the tokenizer gives offsets");
-    assert_eq!(spans.len(), tokens.count(text));
-    assert!(spans.windows(2).all(|w| w[0].end <= w[1].start));
+    assert_eq!(spans, reference_spans(&reference, text));
     let cuts: Vec<usize> = std::iter::once(0)
         .chain(text.match_indices(' ').map(|(i, _)| i + 1))
         .chain(std::iter::once(text.len()))
@@ -211,12 +225,93 @@ fn word_piece_spans_count_slices_as_the_tokenizer_does() {
                 .iter()
                 .filter(|t| t.end > start && t.start < end)
                 .count();
-            assert_eq!(
-                from_spans,
-                tokens.count(&text[start..end]),
-                "{:?}",
-                &text[start..end]
-            );
+            let slice = &text[start..end];
+            let want = reference.encode_fast(slice, false).unwrap().len();
+            assert_eq!(from_spans, want, "{slice:?}");
+            assert_eq!(tokens.count(slice), want, "{slice:?}");
         }
     }
+}
+
+/// Fragments that exercise every branch of the token ranges: ASCII words,
+/// punctuation, digits, long words (more than 100 characters are one unknown
+/// token), words with no vocabulary cut, added tokens, accents, CJK, emoji,
+/// control characters and Unicode spaces.
+const FRAGMENTS: &[&str] = &[
+    "PostgreSQL",
+    "pg_stat_activity",
+    "VACUUM",
+    "tuples",
+    "don't",
+    "e.g.",
+    "1,234.5",
+    "x86_64",
+    "<a href=\"/docs\">",
+    "SELECT * FROM t WHERE a >= 1;",
+    "qzxjvwk",
+    "Zzyzx",
+    "[CLS]",
+    "[MASK]",
+    "[pad]",
+    "naïve",
+    "Ünïcödé",
+    "東京",
+    "中文字",
+    "😀",
+    "e\u{301}",
+    "İstanbul",
+    "ß",
+    "ΣΑΣ",
+    "ﬁle",
+    " ",
+    " ",
+    "  ",
+    "\n",
+    "\n\n",
+    "\t",
+    "\r\n",
+    "\u{b}",
+    "\u{c}",
+    "\u{7f}",
+    "\u{0}",
+    "\u{fffd}",
+    "\u{a0}",
+    "\u{2003}",
+    "\u{200b}",
+    "\u{feff}",
+    "–",
+    "“quoted”",
+    "...",
+    "##",
+    "a",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Token ranges and counts equal the tokenizer's own on any mix of the
+    /// fragments, including words longer than the 100-character limit.
+    #[test]
+    fn word_piece_spans_equal_the_tokenizers_offsets(
+        parts in proptest::collection::vec((0..FRAGMENTS.len() + 1, 1usize..4), 0..40)
+    ) {
+        let text: String = parts
+            .iter()
+            .map(|&(i, n)| match FRAGMENTS.get(i) {
+                Some(f) => f.repeat(n),
+                None => "abc".repeat(30 + n * 5),
+            })
+            .collect();
+        let e = local();
+        let reference = reference_tokenizer();
+        let want = reference_spans(&reference, &text);
+        proptest::prop_assert_eq!(e.tokens().spans(&text), Some(want.clone()), "{:?}", text);
+        proptest::prop_assert_eq!(e.tokens().count(&text), want.len());
+    }
+}
+
+/// One loaded model for the property test's cases.
+fn local() -> &'static LocalEmbedder {
+    static MODEL: std::sync::OnceLock<LocalEmbedder> = std::sync::OnceLock::new();
+    MODEL.get_or_init(|| LocalEmbedder::load(&model_dir()).unwrap())
 }

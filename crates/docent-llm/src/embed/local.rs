@@ -14,6 +14,8 @@ use candle_transformers::models::bert::{BertModel, Config};
 use docent_core::embed::{EmbedError, Embedder, TokenCounter};
 use tokenizers::{Encoding, Tokenizer, TruncationParams};
 
+use super::wordpiece::FastWordPiece;
+
 /// sentence-transformers' `max_seq_length` for MiniLM: longer input is cut.
 const MAX_TOKENS: usize = 256;
 
@@ -32,21 +34,35 @@ struct Model {
     lanes: Vec<rayon::ThreadPool>,
 }
 
-/// The model's own tokenizer without padding or truncation, for chunk sizing.
-struct WordPieces(Tokenizer);
+/// The model's own tokenizer without padding or truncation, for chunk sizing;
+/// with BERT's, token ranges come from [`FastWordPiece`].
+struct WordPieces {
+    tokenizer: Tokenizer,
+    fast: Option<FastWordPiece>,
+}
 
 impl TokenCounter for WordPieces {
     fn count(&self, text: &str) -> usize {
-        self.0
+        if self.fast.is_some() {
+            if let Some(spans) = self.spans(text) {
+                return spans.len();
+            }
+        }
+        self.tokenizer
             .encode_fast(text, false)
             .map(|e| e.len())
             .unwrap_or_else(|_| text.split_whitespace().count())
     }
 
     fn spans(&self, text: &str) -> Option<Vec<std::ops::Range<usize>>> {
-        // `encode` (not `encode_fast`) keeps byte offsets into `text`.
-        let encoding = self.0.encode(text, false).ok()?;
-        Some(encoding.get_offsets().iter().map(|&(s, e)| s..e).collect())
+        match &self.fast {
+            Some(fast) => fast.spans(&self.tokenizer, text),
+            None => {
+                // `encode` (not `encode_fast`) keeps byte offsets into `text`.
+                let encoding = self.tokenizer.encode(text, false).ok()?;
+                Some(encoding.get_offsets().iter().map(|&(s, e)| s..e).collect())
+            }
+        }
     }
 }
 
@@ -95,7 +111,10 @@ impl LocalEmbedder {
                 tokenizer,
                 lanes: lanes()?,
             }),
-            counter: Arc::new(WordPieces(plain)),
+            counter: Arc::new(WordPieces {
+                fast: FastWordPiece::new(&plain),
+                tokenizer: plain,
+            }),
             id: format!("local:{name}"),
             dims,
         })

@@ -5,6 +5,7 @@ mod hash;
 mod local;
 mod openai;
 mod tokens;
+mod wordpiece;
 
 use std::path::PathBuf;
 use std::str::FromStr;
