@@ -43,10 +43,12 @@ struct WordPieces {
 
 impl TokenCounter for WordPieces {
     fn count(&self, text: &str) -> usize {
-        if self.fast.is_some() {
-            if let Some(spans) = self.spans(text) {
-                return spans.len();
-            }
+        if let Some(spans) = self
+            .fast
+            .as_ref()
+            .and_then(|f| f.spans(&self.tokenizer, text))
+        {
+            return spans.len();
         }
         self.tokenizer
             .encode_fast(text, false)
