@@ -3,7 +3,7 @@
 # (`docent serve --no-workers`) and WORKERS `docent worker` processes (one job
 # at a time each), all on PostgreSQL + pgvector, S3 and Redis from
 # scripts/backends.sh, crawling the PostgreSQL 15 manual (Debian's
-# postgresql-doc-15) served by a local web server, as scripts/bench-ingest.sh
+# postgresql-doc-15) served by a local web server, as `docent bench ingest`
 # does with the embedded single process. Reports pages/s and chunks/s end to
 # end (crawl, extraction, chunking, embedding, indexing; from the crawl request
 # until no job is queued or running) and each process's peak RSS.
