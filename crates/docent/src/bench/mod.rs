@@ -6,9 +6,9 @@
 //!
 //! `embed`: on a directory of HTML pages (the PostgreSQL manual in the report),
 //! times extraction (pages/s), chunking with the model's own tokenizer
-//! (chunks/s) and local MiniLM embedding (chunks/s at a batch size), each on
-//! one thread of work, and writes the chunk texts so another implementation can
-//! embed exactly the same inputs.
+//! (chunks/s), both on one thread, and local MiniLM embedding (chunks/s at a
+//! batch size, one micro-batch per core as ingestion runs it), and writes the
+//! chunk texts so another implementation can embed exactly the same inputs.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
