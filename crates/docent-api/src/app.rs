@@ -45,6 +45,11 @@ pub struct AppState {
     pub limiter: Arc<dyn docent_core::ratelimit::RateLimiter>,
     /// Wakes this process's idle workers after an enqueue.
     pub wake: Arc<Notify>,
+    /// Where clients reach this server, for signed upload URLs:
+    /// `DOCENT_PUBLIC_URL`, else the concrete address it listens on. `None`
+    /// on a wildcard address without `DOCENT_PUBLIC_URL` (never taken from
+    /// a request's `Host`, which the client chooses).
+    pub public_base: Option<String>,
 }
 
 impl AppState {
@@ -67,6 +72,8 @@ pub struct Components {
     pub llm: Option<Arc<dyn ChatModel>>,
     pub services: Services,
     pub meter: Meter,
+    /// Run for every extraction (see `docent_ingest::sandbox`).
+    pub extract_program: std::path::PathBuf,
 }
 
 impl Components {
@@ -157,10 +164,17 @@ impl Components {
                 max_upload_bytes: config.max_upload_bytes,
                 upload_url_ttl_secs: config.upload_url_ttl_secs,
                 job_max_attempts: config.job_max_attempts,
+                crawl_allow_private_networks: config.crawl_allow_private_networks,
+                llm_answer_timeout: Duration::from_secs(config.llm_answer_timeout_secs),
                 admin_token: config.admin_token.clone(),
             },
             meter: meter.clone(),
         });
+        let extract_program = match &config.extract_program {
+            Some(program) => program.clone(),
+            None => std::env::current_exe()
+                .context("cannot find this program's path to run the extraction sandbox")?,
+        };
         Ok(Self {
             config: Arc::new(config),
             store,
@@ -169,6 +183,7 @@ impl Components {
             llm,
             services,
             meter,
+            extract_program,
         })
     }
 
@@ -180,7 +195,14 @@ impl Components {
             blob: self.blob.clone(),
             embedder: self.embedder.clone(),
             settings: PipelineSettings {
-                extract_timeout: Duration::from_secs(c.extract_timeout_secs),
+                sandbox: docent_ingest::Sandbox::new(
+                    self.extract_program.clone(),
+                    docent_ingest::SandboxLimits {
+                        memory_bytes: c.extract_memory_mb << 20,
+                        timeout: Duration::from_secs(c.extract_timeout_secs),
+                        ..Default::default()
+                    },
+                ),
                 chunk_max_tokens: c.chunk_max_tokens,
                 chunk_overlap_tokens: c.chunk_overlap_tokens,
                 crawl_concurrency: c.crawl_concurrency,
@@ -188,7 +210,7 @@ impl Components {
                 max_page_bytes: c.max_upload_bytes as usize,
                 job_max_attempts: c.job_max_attempts,
             },
-            http: docent_service::pipeline::crawler_client(),
+            http: docent_service::pipeline::crawler_client(c.crawl_allow_private_networks),
             meter: self.meter.clone(),
         };
         Worker::new(
@@ -222,6 +244,17 @@ impl App {
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
         let listen = config.listen;
         let components = Components::build_with_clock(config, clock).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let bound = listener
+            .local_addr()
+            .context("the listener has no address")?;
+        let public_base = match &components.config.public_url {
+            Some(url) => Some(url.trim_end_matches('/').to_string()),
+            None if bound.ip().is_unspecified() => None,
+            None => Some(format!("http://{bound}")),
+        };
         let state = AppState {
             services: components.services.clone(),
             config: components.config.clone(),
@@ -230,10 +263,8 @@ impl App {
             llm: components.llm.clone(),
             limiter: limiter(components.config.redis_url.as_ref()).await?,
             wake: Arc::new(Notify::new()),
+            public_base,
         };
-        let listener = TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
         let router = router(state.clone());
         Ok(App {
             listener,

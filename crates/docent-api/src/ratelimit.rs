@@ -32,11 +32,6 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(a)| a.ip().to_string())
         .unwrap_or_default();
-    let credential = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() > 7);
     let post = request.method() == Method::POST;
     let sign_in = post
         && matches!(
@@ -44,18 +39,29 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
             "/api/v1/tenants" | "/api/v1/auth/login" | "/api/v1/auth/refresh"
         );
     let widget_token = post && path.starts_with("/api/v1/widget/") && path.ends_with("/token");
+    // The operator's token is worth guessing: its routes count per IP, as
+    // strictly as sign-in, whatever the request carries.
+    let operator = path.starts_with("/api/v1/platform/");
+    // Routes that need no credential count per IP even when one is sent, so
+    // a made-up bearer cannot buy a fresh bucket there.
+    let open = path.starts_with("/api/v1/uploads/")
+        || (path.starts_with("/api/v1/widget/") && path.ends_with("/config"));
+    let credential = if open || operator {
+        None
+    } else {
+        credential_key(&state, request.headers())
+    };
     let (class, key, per_minute) = if sign_in {
         ("sign_in", ip, config.rate_limit_sign_in_per_minute)
+    } else if operator {
+        ("operator", ip, config.rate_limit_sign_in_per_minute)
     } else if widget_token {
         (
             "widget_token",
             ip,
             config.rate_limit_widget_token_per_minute,
         )
-    } else if let Some(credential) = credential {
-        // Keyed by a digest: the limiter's memory never holds a credential.
-        let digest = Sha256::digest(credential.as_bytes());
-        let key: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    } else if let Some(key) = credential {
         ("credential", key, config.rate_limit_credential_per_minute)
     } else {
         ("ip", ip, config.rate_limit_ip_per_minute)
@@ -73,6 +79,32 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         HeaderValue::from(decision.remaining),
     );
     response
+}
+
+/// The bucket of a request's credential: the parsed bearer (scheme in any
+/// case, whitespace trimmed), keyed by a digest so the limiter's memory never
+/// holds a credential. Only something that can be a credential gets a bucket
+/// of its own: a token must verify (its signature is checked here, which
+/// costs microseconds), an API key must have the `dct_` shape; anything else
+/// counts against the caller's IP.
+fn credential_key(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
+    let token = crate::extract::bearer_of(headers)?;
+    // An API key is the prefix and 43 URL-safe characters (256 random bits:
+    // a well-shaped guess is as good as any, so its bucket buys nothing).
+    let plausible =
+        if let Some(secret) = token.strip_prefix(docent_core::auth::secret::API_KEY_PREFIX) {
+            secret.len() == 43
+                && secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        } else {
+            let jwt = state.services.jwt();
+            jwt.verify_access(token).is_some() || jwt.verify_embed(token).is_some()
+        };
+    plausible.then(|| {
+        let digest = Sha256::digest(token.as_bytes());
+        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    })
 }
 
 fn refused(class: &'static str, decision: &Decision) -> ApiError {

@@ -81,8 +81,13 @@ pub struct Config {
     pub job_max_attempts: u32,
     /// First retry delay; doubles each attempt, with jitter, capped at 10 minutes.
     pub job_backoff_base_ms: u64,
-    /// Time limit for extracting one document's text.
+    /// Time limit (wall clock and CPU) for extracting one document's text.
     pub extract_timeout_secs: u64,
+    /// Memory limit of the child process that extracts one document, in MiB.
+    pub extract_memory_mb: u64,
+    /// Program run, with the argument `extract-sandbox`, to parse each
+    /// untrusted file in a child process; default: this `docent` binary.
+    pub extract_program: Option<PathBuf>,
     /// Chunk size in the embedder's tokens; default: fitted to the embedder.
     pub chunk_max_tokens: Option<usize>,
     /// Tokens shared by consecutive chunks; default: about 15% of the chunk size.
@@ -100,6 +105,10 @@ pub struct Config {
     pub crawl_concurrency: usize,
     /// Minimum gap between two requests of a crawl to the same host, in ms.
     pub crawl_delay_ms: u64,
+    /// Lets crawls (and every other fetch a tenant can aim) reach loopback,
+    /// private, link-local and other non-public addresses: for self-hosted
+    /// intranets. Off by default.
+    pub crawl_allow_private_networks: bool,
     /// OpenAI-compatible base URL (`…/v1`) of the chat model; unset: answers
     /// are extractive.
     pub llm_base_url: Option<String>,
@@ -109,6 +118,8 @@ pub struct Config {
     pub llm_model: String,
     /// Longest wait for the model's first token, and between tokens.
     pub llm_timeout_secs: u64,
+    /// Longest a non-streamed answer may take as a whole.
+    pub llm_answer_timeout_secs: u64,
     /// Sign-up, login and refresh requests per minute from one IP.
     pub rate_limit_sign_in_per_minute: u32,
     /// Requests per minute with one credential (token or API key).
@@ -238,6 +249,8 @@ impl Default for Config {
             job_max_attempts: 5,
             job_backoff_base_ms: 2_000,
             extract_timeout_secs: 120,
+            extract_memory_mb: 1024,
+            extract_program: None,
             chunk_max_tokens: None,
             chunk_overlap_tokens: None,
             embedder: None,
@@ -248,10 +261,12 @@ impl Default for Config {
             embed_dims: None,
             crawl_concurrency: 4,
             crawl_delay_ms: 250,
+            crawl_allow_private_networks: false,
             llm_base_url: None,
             llm_api_key: None,
             llm_model: "gpt-4o-mini".into(),
             llm_timeout_secs: 60,
+            llm_answer_timeout_secs: 120,
             rate_limit_sign_in_per_minute: 10,
             rate_limit_credential_per_minute: 600,
             rate_limit_ip_per_minute: 120,
@@ -316,7 +331,7 @@ impl Config {
 
     /// The environment variables this build reads (lower-case, without the prefix).
     /// Others named `DOCENT_*` belong to later features or other tools and are ignored.
-    const ENV_KEYS: [&'static str; 38] = [
+    const ENV_KEYS: [&'static str; 42] = [
         "listen",
         "data_dir",
         "database_url",
@@ -335,6 +350,8 @@ impl Config {
         "job_max_attempts",
         "job_backoff_base_ms",
         "extract_timeout_secs",
+        "extract_memory_mb",
+        "extract_program",
         "chunk_max_tokens",
         "chunk_overlap_tokens",
         "embedder",
@@ -345,10 +362,12 @@ impl Config {
         "embed_dims",
         "crawl_concurrency",
         "crawl_delay_ms",
+        "crawl_allow_private_networks",
         "llm_base_url",
         "llm_api_key",
         "llm_model",
         "llm_timeout_secs",
+        "llm_answer_timeout_secs",
         "rate_limit_sign_in_per_minute",
         "rate_limit_credential_per_minute",
         "rate_limit_ip_per_minute",
@@ -432,6 +451,15 @@ impl Config {
         }
         if self.extract_timeout_secs == 0 {
             return invalid("DOCENT_EXTRACT_TIMEOUT_SECS", "must be greater than 0");
+        }
+        if self.llm_answer_timeout_secs == 0 {
+            return invalid("DOCENT_LLM_ANSWER_TIMEOUT_SECS", "must be greater than 0");
+        }
+        if !(128..=65_536).contains(&self.extract_memory_mb) {
+            return invalid(
+                "DOCENT_EXTRACT_MEMORY_MB",
+                "must be between 128 and 65536 MiB",
+            );
         }
         if let (Some(max), Some(overlap)) = (self.chunk_max_tokens, self.chunk_overlap_tokens)
             && overlap >= max

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use reqwest::header::CONTENT_TYPE;
-use reqwest::{Client, Response, StatusCode};
+use reqwest::{Response, StatusCode};
 use tokio::time::Instant;
 use url::Url;
 
+use crate::guard::{FetchError, GuardedClient};
 use crate::urls::{host_key, same_host};
 
 /// Per-request timeout so one stuck server cannot stall the crawl.
@@ -81,13 +82,13 @@ impl HostGate {
 }
 
 /// Sends a GET once the host gate allows it.
-pub(crate) async fn send(client: &Client, gate: &HostGate, url: &Url) -> reqwest::Result<Response> {
+pub(crate) async fn send(
+    client: &GuardedClient,
+    gate: &HostGate,
+    url: &Url,
+) -> Result<Response, FetchError> {
     gate.wait(url).await;
-    client
-        .get(url.clone())
-        .timeout(REQUEST_TIMEOUT)
-        .send()
-        .await
+    client.get(url, REQUEST_TIMEOUT).await
 }
 
 /// Why a body could not be read.
@@ -171,8 +172,8 @@ pub(crate) struct Fetched {
 /// Why a page fetch did not produce content.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FetchFailure {
-    #[error("request failed: {0}")]
-    Transport(#[source] reqwest::Error),
+    #[error("{0}")]
+    Transport(#[source] FetchError),
     #[error("HTTP {0}")]
     Status(StatusCode),
     #[error("redirected off-host to {0}")]
@@ -188,7 +189,7 @@ pub(crate) enum FetchFailure {
 /// Fetches one page, rejecting off-host redirects, error statuses and
 /// unsupported types before the body is read.
 pub(crate) async fn fetch_page(
-    client: &Client,
+    client: &GuardedClient,
     gate: &HostGate,
     url: &Url,
     start: &Url,

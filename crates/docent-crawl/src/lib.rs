@@ -5,12 +5,15 @@
 //! streams every fetched page to the caller as a [`CrawlEvent`]. It keeps no
 //! state beyond one crawl; turning pages into documents is the caller's job.
 //!
-//! The caller owns the `reqwest::Client`: it decides the `User-Agent` header,
-//! redirect policy and TLS. [`CrawlOptions::user_agent`] is only the token
-//! matched against robots.txt and `<meta name>`.
+//! Every request goes through a [`GuardedClient`] (see [`guard`]), which
+//! reaches only public addresses unless the operator allows private
+//! networks; the caller builds it with its `User-Agent`.
+//! [`CrawlOptions::user_agent`] is only the token matched against robots.txt
+//! and `<meta name>`.
 
 mod fetch;
 mod frontier;
+pub mod guard;
 mod links;
 mod options;
 mod robots;
@@ -30,6 +33,7 @@ use crate::frontier::Frontier;
 use crate::robots::RobotsPolicy;
 use crate::urls::{PathFilter, normalize, same_host};
 
+pub use crate::guard::{GuardedClient, NetworkPolicy};
 pub use crate::options::CrawlOptions;
 
 /// One fetched page of indexable content.
@@ -76,11 +80,13 @@ pub enum CrawlError {
         #[source]
         source: globset::Error,
     },
-    #[error("start URL {url} could not be fetched: {source}")]
+    /// The start page could not be fetched at all (refused by the network
+    /// guard, or no answer); the message names no port state.
+    #[error("{source}")]
     Unreachable {
         url: Url,
         #[source]
-        source: reqwest::Error,
+        source: guard::FetchError,
     },
 }
 
@@ -90,7 +96,7 @@ pub enum CrawlError {
 /// Stops early (with `Ok`) if the receiver is dropped. Fails only when the
 /// options are invalid or the start URL cannot be fetched at all.
 pub async fn crawl(
-    client: &reqwest::Client,
+    client: &GuardedClient,
     opts: CrawlOptions,
     events: Sender<CrawlEvent>,
 ) -> Result<CrawlSummary, CrawlError> {

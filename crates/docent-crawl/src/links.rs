@@ -1,15 +1,21 @@
 //! What the crawler needs from an HTML page: links, canonical, meta robots.
 
+use std::collections::HashSet;
+
 use scraper::{Html, Selector};
 use url::Url;
 
 use crate::urls::normalize;
 
+/// Links kept from one page; a hostile page may carry millions.
+pub(crate) const MAX_LINKS: usize = 1_000;
+
 /// Crawl-relevant facts of one HTML page. Owned, so the non-`Send` parsed
 /// document never lives across an await point.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct HtmlInfo {
-    /// Followable links, normalized, in document order, without duplicates.
+    /// Followable links, normalized, in document order, without duplicates;
+    /// the first [`MAX_LINKS`].
     pub links: Vec<Url>,
     /// `<link rel="canonical">`, normalized (host not checked).
     pub canonical: Option<Url>,
@@ -22,6 +28,12 @@ pub(crate) struct HtmlInfo {
 /// Parses `body` fetched from `page_url`. `user_agent` also matches
 /// `<meta name="DocentBot">`.
 pub(crate) fn parse(body: &[u8], page_url: &Url, user_agent: &str) -> HtmlInfo {
+    // Parsing a hostile page this deep costs minutes (see docent-ingest's
+    // nesting module); its links are not followed, and extraction refuses it.
+    if docent_ingest::html_nests_deeper_than(body, docent_ingest::MAX_HTML_NESTING) {
+        tracing::debug!(url = %page_url, "page nests too deeply; links not read");
+        return HtmlInfo::default();
+    }
     let html = String::from_utf8_lossy(body);
     let doc = Html::parse_document(&html);
     let mut info = HtmlInfo::default();
@@ -55,7 +67,11 @@ pub(crate) fn parse(body: &[u8], page_url: &Url, user_agent: &str) -> HtmlInfo {
         .and_then(|l| base.join(l.value().attr("href")?.trim()).ok())
         .and_then(|u| normalize(&u));
 
+    let mut seen = HashSet::new();
     for a in doc.select(&selector("a[href]")) {
+        if info.links.len() >= MAX_LINKS {
+            break;
+        }
         if has_token(a.value().attr("rel"), "nofollow") {
             continue;
         }
@@ -64,7 +80,7 @@ pub(crate) fn parse(body: &[u8], page_url: &Url, user_agent: &str) -> HtmlInfo {
         };
         // normalize() keeps only http(s), which drops mailto:, javascript:, tel:, data:.
         if let Some(url) = base.join(href).ok().and_then(|u| normalize(&u))
-            && !info.links.contains(&url)
+            && seen.insert(url.clone())
         {
             info.links.push(url);
         }

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use reqwest::Client;
 use texting_robots::Robot;
 use url::Url;
 
 use crate::fetch::{HostGate, read_body, send};
+use crate::guard::GuardedClient;
 
 /// Largest robots.txt read (Google's limit is 500 KiB).
 const MAX_ROBOTS_BYTES: usize = 512 * 1024;
@@ -58,7 +58,7 @@ impl RobotsPolicy {
 /// an unreachable server also allows everything but is logged, because the
 /// crawl should still make progress on a flaky site.
 pub(crate) async fn fetch(
-    client: &Client,
+    client: &GuardedClient,
     gate: &HostGate,
     start: &Url,
     user_agent: &str,

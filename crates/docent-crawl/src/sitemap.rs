@@ -6,10 +6,10 @@ use std::collections::{HashSet, VecDeque};
 use quick_xml::Reader;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
-use reqwest::Client;
 use url::Url;
 
 use crate::fetch::{HostGate, read_body, send};
+use crate::guard::GuardedClient;
 use crate::robots::RobotsPolicy;
 use crate::urls::{normalize, same_host};
 
@@ -94,7 +94,7 @@ pub(crate) fn parse(body: &[u8]) -> Option<Sitemap> {
 /// Fetches the site's sitemaps and returns the page URLs they list
 /// (normalized; host and filter checks are left to the caller).
 pub(crate) async fn discover(
-    client: &Client,
+    client: &GuardedClient,
     gate: &HostGate,
     start: &Url,
     robots: &RobotsPolicy,
@@ -156,7 +156,7 @@ fn push_sitemap(
 }
 
 async fn fetch_one(
-    client: &Client,
+    client: &GuardedClient,
     gate: &HostGate,
     url: &Url,
     max_bytes: usize,

@@ -11,7 +11,9 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use docent_crawl::{CrawlError, CrawlEvent, CrawlOptions, CrawlSummary, Page, crawl};
+use docent_crawl::{
+    CrawlError, CrawlEvent, CrawlOptions, CrawlSummary, GuardedClient, NetworkPolicy, Page, crawl,
+};
 use tokio::sync::mpsc;
 use url::Url;
 
@@ -132,11 +134,9 @@ fn links(paths: &[&str]) -> Reply {
     html(&format!("<body>{anchors}</body>"))
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
+/// The test sites listen on loopback, which the guard refuses by default.
+fn client() -> GuardedClient {
+    GuardedClient::new("DocentBot-test", NetworkPolicy::new(true))
 }
 
 fn options(site: &Site) -> CrawlOptions {

@@ -2,16 +2,21 @@
 //! clean text with the metadata citations need (PDF page numbers, HTML and
 //! Markdown headings), and cutting that text into token-sized chunks.
 //!
-//! Everything here is synchronous and CPU-bound; callers run it on a blocking
-//! thread under a time limit.
+//! Extraction and chunking are synchronous and CPU-bound. Extraction reads
+//! untrusted bytes, so the server runs it only through [`Sandbox`], in a child
+//! process under resource limits.
 
 mod chunk;
 mod detect;
 mod extract;
+mod nesting;
+pub mod sandbox;
 
 pub use chunk::{Chunk, ChunkConfig, chunk};
 pub use detect::detect;
 pub use extract::{ExtractError, Extracted, Limits, Section, extract};
+pub use nesting::{MAX_HTML_NESTING, html_nests_deeper_than};
+pub use sandbox::{Sandbox, SandboxError, SandboxLimits};
 
 /// The formats Docent reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

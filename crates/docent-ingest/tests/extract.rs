@@ -217,6 +217,7 @@ fn output_limit_is_enforced() {
         text.as_bytes(),
         &Limits {
             max_text_bytes: 1000,
+            ..Limits::default()
         },
     )
     .unwrap_err();

@@ -189,10 +189,17 @@ impl Services {
             super::auth::parse_email(email)?;
         }
         let visitor = match claims.id.clone().or_else(|| claims.email.clone()) {
-            Some(id) if id.starts_with(ANON_PREFIX) => {
+            // Checked as stored (trimmed) and case-folded, so " anon:…" or
+            // "ANON:…" cannot pose as a widget visitor.
+            Some(id) if id.trim().to_ascii_lowercase().starts_with(ANON_PREFIX) => {
                 return Err(ServiceError::Invalid(format!(
                     "`visitor.id` may not start with `{ANON_PREFIX}`"
                 )));
+            }
+            Some(id) if id.trim().is_empty() => {
+                return Err(ServiceError::Invalid(
+                    "`visitor.id` may not be blank".into(),
+                ));
             }
             Some(id) => id.trim().to_string(),
             None => new_anonymous_visitor(),

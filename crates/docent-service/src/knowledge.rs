@@ -212,6 +212,16 @@ impl Services {
             }
         };
         self.check_size(bytes.len() as u64)?;
+        // Shown to visitors as a link: http(s) only (no `javascript:`).
+        if let Some(url) = &req.source_url {
+            let parsed = url::Url::parse(url.trim())
+                .map_err(|e| ServiceError::Invalid(format!("`source_url` is not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") || url.len() > 2048 {
+                return Err(ServiceError::Invalid(
+                    "`source_url` must be an http or https URL of at most 2048 bytes".into(),
+                ));
+            }
+        }
         let metadata = req.metadata.unwrap_or_else(|| serde_json::json!({}));
         if !metadata.is_object() {
             return Err(ServiceError::Invalid(
@@ -512,6 +522,10 @@ impl Services {
                 "`url` must be an http or https URL".into(),
             ));
         }
+        // What can be told without resolving (IP literals, localhost,
+        // credentials) is refused now; names are checked when fetched.
+        docent_crawl::guard::check_url(&parsed, self.settings.crawl_allow_private_networks)
+            .map_err(|refused| ServiceError::Invalid(format!("`url` is refused: {refused}")))?;
         let max_pages = req.max_pages.unwrap_or(50);
         if !(1..=10_000).contains(&max_pages) {
             return Err(ServiceError::Invalid(
@@ -566,6 +580,10 @@ impl Services {
         page: &PageRequest,
     ) -> ServiceResult<Page<Document>> {
         ctx.actor.require(Role::Viewer)?;
+        // Another tenant's bot is 404 here as on every other route.
+        if let Some(bot) = filter.bot_id {
+            self.store.get_bot(ctx.actor.tenant_id, bot).await?;
+        }
         Ok(self
             .store
             .list_documents(ctx.actor.tenant_id, filter, page)

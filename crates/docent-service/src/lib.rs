@@ -178,6 +178,11 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     pub upload_url_ttl_secs: u64,
     pub job_max_attempts: u32,
+    /// `DOCENT_CRAWL_ALLOW_PRIVATE_NETWORKS`.
+    pub crawl_allow_private_networks: bool,
+    /// Longest a non-streamed answer may take as a whole
+    /// (`DOCENT_LLM_ANSWER_TIMEOUT_SECS`).
+    pub llm_answer_timeout: std::time::Duration,
     /// The operator's token for `/platform` routes; `None` disables them.
     pub admin_token: Option<docent_core::config::Secret>,
 }

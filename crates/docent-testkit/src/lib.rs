@@ -277,3 +277,21 @@ async fn embeddings(State(inner): State<Arc<Inner>>, Json(req): Json<Value>) -> 
     }))
     .into_response()
 }
+
+/// The `docent` binary of this build (`target/<profile>/docent`), which the
+/// server runs as its extraction sandbox. `cargo test --workspace` and
+/// `scripts/test.sh` build it; a test binary lives in `target/<profile>/deps`.
+pub fn docent_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binary inside target/<profile>/deps");
+    let binary = profile_dir.join("docent");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first (cargo build -p docent)",
+        binary.display()
+    );
+    binary
+}

@@ -67,6 +67,22 @@ enum Command {
     },
     /// Run a performance scenario and print its figures (see docs/BENCHMARKS.md).
     Bench(bench::BenchArgs),
+    /// Internal: extract one untrusted file read from stdin, under resource
+    /// limits; the server runs this in a child process for every document.
+    #[command(name = "extract-sandbox", hide = true)]
+    ExtractSandbox(SandboxArgs),
+}
+
+#[derive(Args)]
+struct SandboxArgs {
+    #[arg(long)]
+    kind: String,
+    #[arg(long)]
+    memory_bytes: u64,
+    #[arg(long)]
+    cpu_secs: u64,
+    #[arg(long)]
+    max_text_bytes: usize,
 }
 
 #[derive(Args)]
@@ -81,8 +97,17 @@ fn main() -> ExitCode {
     one_thread_per_model_op();
     keep_freed_memory();
     let cli = Cli::parse();
+    if let Command::ExtractSandbox(args) = &cli.command {
+        // No configuration, logging or runtime: the child only parses.
+        return docent_ingest::sandbox::run_child(&docent_ingest::sandbox::ChildArgs {
+            kind: args.kind.clone(),
+            memory_bytes: args.memory_bytes,
+            cpu_secs: args.cpu_secs,
+            max_text_bytes: args.max_text_bytes,
+        });
+    }
     let overrides = match &cli.command {
-        Command::Bench(_) => Overrides::default(),
+        Command::Bench(_) | Command::ExtractSandbox(_) => Overrides::default(),
         Command::Serve { listen, data, .. } => Overrides {
             listen: *listen,
             data_dir: data.data_dir.clone(),
@@ -117,6 +142,7 @@ fn main() -> ExitCode {
                 ..
             } => copy(config, &to_database, to_storage.as_deref()).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::ExtractSandbox(_) => unreachable!("handled before the runtime starts"),
         }
     });
     match result {

@@ -2,81 +2,28 @@
 //! SIGKILL in the middle of an ingestion, started again on the same data dir,
 //! and the job finishes exactly once, with no duplicate chunks.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use docent_testkit::{FakeOpenAi, Script};
-use serde_json::{Value, json};
-
-struct Server {
-    child: Child,
-    base: String,
-}
+use serde_json::json;
+use support::{Server, call, job};
 
 fn start(data: &std::path::Path, embed_url: &str) -> Server {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_docent"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("DOCENT_") {
-            cmd.env_remove(key);
-        }
-    }
-    let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .env("DOCENT_LOG_FORMAT", "json")
-        .env("DOCENT_EMBEDDER", "openai")
-        .env("DOCENT_EMBED_BASE_URL", embed_url)
-        .env("DOCENT_EMBED_DIMS", "384")
-        .env("DOCENT_JOB_LEASE_SECS", "2")
-        .env("DOCENT_JOB_BACKOFF_BASE_MS", "50")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr = loop {
-        assert!(Instant::now() < deadline, "server did not start");
-        let line = lines.next().expect("server exited early").unwrap();
-        let event: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if event["message"] == "listening" {
-            break event["addr"].as_str().unwrap().to_string();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        base: format!("http://{addr}/api/v1"),
-    }
+    start_with(data, embed_url, &[])
 }
 
-async fn call(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Value {
-    let mut req = client.request(method, url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.unwrap().json().await.unwrap()
-}
-
-async fn job(client: &reqwest::Client, server: &Server, token: &str, id: &str) -> Value {
-    call(
-        client,
-        reqwest::Method::GET,
-        format!("{}/jobs/{id}", server.base),
-        Some(token),
-        None,
-    )
-    .await
+fn start_with(data: &std::path::Path, embed_url: &str, extra: &[(&str, &str)]) -> Server {
+    let mut env = vec![
+        ("DOCENT_EMBEDDER", "openai"),
+        ("DOCENT_EMBED_BASE_URL", embed_url),
+        ("DOCENT_EMBED_DIMS", "384"),
+        ("DOCENT_JOB_LEASE_SECS", "2"),
+        ("DOCENT_JOB_BACKOFF_BASE_MS", "50"),
+    ];
+    env.extend_from_slice(extra);
+    Server::start(data, &env)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,14 +104,7 @@ async fn a_job_interrupted_by_a_crash_finishes_after_restart_without_duplicates(
         "the lapsed lease was taken over once: {finished}"
     );
 
-    let detail = call(
-        &client,
-        reqwest::Method::GET,
-        format!("{}/docs/{doc_id}", second.base),
-        Some(&token),
-        None,
-    )
-    .await;
+    let detail = support::document(&client, &second, &token, &doc_id).await;
     let chunks = detail["chunks"].as_array().unwrap();
     assert_eq!(detail["document"]["status"], "ready");
     assert_eq!(
@@ -179,4 +119,67 @@ async fn a_job_interrupted_by_a_crash_finishes_after_restart_without_duplicates(
     assert_eq!(indexes.len(), chunks.len(), "no duplicate chunks");
     second.child.kill().unwrap();
     second.child.wait().unwrap();
+}
+
+/// A job whose worker dies on every attempt (here: killed mid-job each time)
+/// fails for good once its attempts are used up, and its document says why,
+/// instead of taking every restarted server down again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_keeps_killing_its_worker_fails_for_good_after_its_attempts() {
+    let data = tempfile::tempdir().unwrap();
+    let fake = FakeOpenAi::start_with(Script {
+        delay: Duration::from_secs(3600),
+        ..Script::default()
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let settings = [("DOCENT_JOB_MAX_ATTEMPTS", "2")];
+    let mut server = start_with(data.path(), &fake.base_url(), &settings);
+    let (token, bot) = support::tenant_with_bot(&client, &server).await;
+    let accepted = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{}/docs", server.base),
+        Some(&token),
+        Some(json!({"bot_id": bot, "title": "Poison", "text": "Some text to embed."})),
+    )
+    .await;
+    let job_id = accepted["job_id"].as_str().unwrap().to_string();
+    let doc_id = accepted["document"]["id"].as_str().unwrap().to_string();
+
+    for attempt in 1..=2u64 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let j = job(&client, &server, &token, &job_id).await;
+            if j["status"] == "running"
+                && j["attempts"] == attempt
+                && fake.requests() as u64 >= attempt
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "attempt {attempt} never started: {j}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        server.kill();
+        server = start_with(data.path(), &fake.base_url(), &settings);
+    }
+    let finished =
+        support::finished_job(&client, &server, &token, &job_id, Duration::from_secs(30)).await;
+    assert_eq!(finished["status"], "failed", "{finished}");
+    let error = finished["error"].as_str().unwrap();
+    assert!(error.contains("stopped"), "{error}");
+    let detail = support::document(&client, &server, &token, &doc_id).await;
+    assert_eq!(detail["document"]["status"], "failed", "{detail}");
+    assert_eq!(detail["document"]["error"], error);
+    // Nothing runs it again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        job(&client, &server, &token, &job_id).await["status"],
+        "failed"
+    );
+    assert!(server.alive());
+    server.kill();
 }

@@ -94,6 +94,7 @@ fn start(b: &Backends, args: &[&str], data: &std::path::Path) -> Node {
         .env("DOCENT_JWT_SECRET", "scale-out-test-secret-scale-out-test")
         .env("DOCENT_EMBEDDER", "hash")
         .env("DOCENT_CRAWL_DELAY_MS", "0")
+        .env("DOCENT_CRAWL_ALLOW_PRIVATE_NETWORKS", "true")
         .env("DOCENT_PLAN_FREE_MESSAGES_PER_MONTH", "4")
         .env("DOCENT_RATE_LIMIT_SIGN_IN_PER_MINUTE", "6")
         .stderr(Stdio::piped())

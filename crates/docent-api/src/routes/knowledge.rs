@@ -5,7 +5,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use docent_core::domain::{DocumentStatus, Job, StoredFile};
 use docent_core::ids::{BotId, DocumentId, FileId, JobId};
 use docent_core::store::DocumentFilter;
@@ -173,23 +173,19 @@ pub async fn upload_file(
 #[utoipa::path(post, path = "/bots/{bot_id}/upload-url", tag = "knowledge", security(("bearer" = [])),
     params(("bot_id" = String, Path)), request_body = UploadUrlRequest,
     responses((status = 201, body = UploadTicket), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 pub async fn create_upload_url(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     Id(bot): Id<BotId>,
-    headers: HeaderMap,
     Json(req): Json<UploadUrlRequest>,
 ) -> ApiResult<Created<UploadTicket>> {
-    let base = match &state.config.public_url {
-        Some(url) => url.clone(),
-        None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .ok_or_else(|| ApiError::bad_request("a Host header is required"))?;
-            format!("http://{host}")
-        }
+    let Some(base) = state.public_base.clone() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "signed upload URLs need DOCENT_PUBLIC_URL when the server listens on a wildcard address",
+        ));
     };
     Ok(created(
         state

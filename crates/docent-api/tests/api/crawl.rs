@@ -184,3 +184,48 @@ pub async fn numbered_site(n: usize) -> String {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     base
 }
+
+/// With private networks not allowed (the default), every spelling of a
+/// loopback or private start URL is refused at once with 422, and nothing
+/// is fetched: the local site counts no request.
+#[tokio::test]
+async fn crawls_into_private_networks_are_refused_by_default() {
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    let site = Router::new().fallback(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { Html("<p>internal</p>") }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, site).await.unwrap() });
+
+    let app = spawn_app_with(|c| c.crawl_allow_private_networks = false).await;
+    let owner = app.signup("ann@acme.io").await;
+    let bot = app.create_bot(&owner.token, "Site").await;
+    for url in [
+        format!("http://127.0.0.1:{port}/"),
+        format!("http://localhost:{port}/"),
+        format!("http://127.1:{port}/"),
+        format!("http://2130706433:{port}/"),
+        format!("http://0.0.0.0:{port}/"),
+        format!("http://[::1]:{port}/"),
+        format!("http://[::ffff:127.0.0.1]:{port}/"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.0.0.1/".to_string(),
+        "http://user:secret@example.com/".to_string(),
+    ] {
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/bots/{bot}/crawl"),
+                &owner.token,
+                json!({"url": url}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("refused"), "{url}: {message}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

@@ -56,6 +56,9 @@ async fn spawn(
         jwt_secret: Some(Secret::new(TEST_SECRET)),
         embedder: Some("hash".into()),
         job_backoff_base_ms: 20,
+        extract_program: Some(docent_testkit::docent_binary()),
+        // The test sites listen on loopback; the network guard has its own tests.
+        crawl_allow_private_networks: true,
         // Tests poll and sign in far more often than people do; the limits
         // have their own test.
         rate_limit_sign_in_per_minute: 100_000,

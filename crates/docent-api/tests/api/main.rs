@@ -12,6 +12,7 @@ mod crawl;
 mod embedding;
 mod errors;
 mod formats;
+mod hardening;
 mod isolation;
 mod knowledge;
 mod openai;

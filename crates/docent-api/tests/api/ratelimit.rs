@@ -67,3 +67,86 @@ async fn each_credential_has_its_own_budget() {
     let (status, _) = app.get("/api/v1/bots", &bob.token).await;
     assert_eq!(status, StatusCode::OK, "another credential is not affected");
 }
+
+/// The same credential spelled differently shares one bucket; a junk bearer
+/// counts against the caller's IP, as no credential would; and guesses at
+/// the operator's token are limited per IP.
+#[tokio::test]
+async fn limits_key_on_the_parsed_credential_and_fall_back_to_the_ip() {
+    let app = spawn_app_with(|c| {
+        c.rate_limit_credential_per_minute = 4;
+        c.rate_limit_ip_per_minute = 3;
+        c.rate_limit_sign_in_per_minute = 3;
+        c.admin_token = Some(docent_core::config::Secret::new(
+            "operator-token-0123456789",
+        ));
+    })
+    .await;
+    let ann = app.signup("ann@acme.io").await;
+    let spellings = [
+        format!("Bearer {}", ann.token),
+        format!("bEaReR {}", ann.token),
+        format!("BEARER   {}  ", ann.token),
+        format!("bearer {}", ann.token),
+    ];
+    for header in &spellings {
+        let res = app
+            .client
+            .get(app.url("/api/v1/bots"))
+            .header("authorization", header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{header}");
+    }
+    let res = app
+        .client
+        .get(app.url("/api/v1/bots"))
+        .header("authorization", format!("BeArEr {}", ann.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "one bucket for every spelling"
+    );
+
+    // Made-up bearers on an open route: each would be a fresh bucket if
+    // keyed raw; they share the IP's budget of 3.
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let res = app
+            .client
+            .get(app.url("/api/v1/widget/00000000-0000-0000-0000-000000000000/config"))
+            .header("authorization", format!("Bearer junk-{i}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        2,
+        "{statuses:?}"
+    );
+
+    // Guessing the operator's token.
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let res = app
+            .client
+            .put(app.url("/api/v1/platform/tenants/00000000-0000-0000-0000-000000000000/plan"))
+            .header("authorization", format!("Bearer guess-{i}"))
+            .json(&json!({"plan": "pro"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        2,
+        "{statuses:?}"
+    );
+}

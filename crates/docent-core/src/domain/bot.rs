@@ -202,9 +202,7 @@ impl Bot {
         for origin in &self.allowed_origins {
             validate_origin_pattern(origin)?;
         }
-        if !self.theme.is_object() {
-            return Err("`theme` must be a JSON object".into());
-        }
+        validate_theme(&self.theme)?;
         if !(1..=1000).contains(&self.visitor_messages_per_minute) {
             return Err("`visitor_messages_per_minute` must be between 1 and 1000".into());
         }
@@ -274,6 +272,54 @@ pub fn origin_matches(pattern: &str, origin: &str) -> bool {
         }
         None => origin_parts(pattern) == Some((scheme, host, port)),
     }
+}
+
+/// The widget's theme keys (README, "Put the bot on your site").
+pub const THEME_KEYS: [&str; 5] = [
+    "primary_color",
+    "text_color",
+    "background_color",
+    "position",
+    "launcher_label",
+];
+
+/// Most bytes of a theme, as JSON.
+pub const MAX_THEME_BYTES: usize = 4096;
+
+/// A theme is a small flat object: at most [`MAX_THEME_BYTES`] as JSON,
+/// string, number or boolean values, and the widget's own keys
+/// ([`THEME_KEYS`]) short strings. Other keys are kept (the contract's
+/// `theme` is free-form) and ignored by the widget.
+fn validate_theme(theme: &serde_json::Value) -> Result<(), String> {
+    let Some(keys) = theme.as_object() else {
+        return Err("`theme` must be a JSON object".into());
+    };
+    if theme.to_string().len() > MAX_THEME_BYTES {
+        return Err(format!(
+            "`theme` holds at most {MAX_THEME_BYTES} bytes of JSON"
+        ));
+    }
+    for (key, value) in keys {
+        let shown: String = key.chars().take(40).collect();
+        if !THEME_KEYS.contains(&key.as_str()) {
+            if value.is_object() || value.is_array() {
+                return Err(format!(
+                    "`theme.{shown}` must be a string, number or boolean"
+                ));
+            }
+            continue;
+        }
+        let limit = if key == "launcher_label" { 40 } else { 100 };
+        match value.as_str() {
+            Some(v) if v.chars().count() <= limit => {}
+            _ => {
+                return Err(format!(
+                    "`theme.{shown}` must be a string of at most {limit} characters"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -41,11 +41,25 @@ const BLOCK: &[&str] = &[
 ];
 
 pub(super) fn extract(html: &str, limits: &Limits) -> Result<Extracted, ExtractError> {
+    if crate::html_nests_deeper_than(html.as_bytes(), crate::MAX_HTML_NESTING) {
+        return Err(ExtractError::Corrupt(
+            "html",
+            format!(
+                "its elements nest more than {} levels deep",
+                crate::MAX_HTML_NESTING
+            ),
+        ));
+    }
     let doc = Html::parse_document(html);
     let root = pick_root(&doc);
     let mut b = Builder::new(limits);
-    let mut first_h1 = None;
-    walk(*root, &mut b, &mut first_h1)?;
+    let mut walk = Walk {
+        b: &mut b,
+        first_h1: None,
+        max_depth: limits.max_html_depth,
+    };
+    walk.node(*root, 0, false)?;
+    let first_h1 = walk.first_h1.take();
     let title = select_text(&doc, "title")
         .filter(|t| !t.is_empty())
         .or(first_h1);
@@ -70,57 +84,76 @@ fn select_text(doc: &Html, selector: &str) -> Option<String> {
     Some(super::collapse_spaces(&el.text().collect::<String>()))
 }
 
-fn walk(
-    node: NodeRef<'_, Node>,
-    b: &mut Builder,
-    first_h1: &mut Option<String>,
-) -> Result<(), ExtractError> {
-    for child in node.children() {
-        match child.value() {
-            Node::Text(text) => {
-                let inside_pre = child
-                    .ancestors()
-                    .any(|a| a.value().as_element().is_some_and(|e| e.name() == "pre"));
-                if inside_pre {
-                    b.push_text(text)?;
-                } else {
-                    b.push_inline(text)?;
-                }
-            }
-            Node::Element(el) => {
-                let name = el.name();
-                if SKIP.contains(&name)
-                    || el.attr("hidden").is_some()
-                    || el.attr("aria-hidden") == Some("true")
-                {
-                    continue;
-                }
-                if matches!(name, "h1" | "h2" | "h3" | "h4" | "h5" | "h6") {
-                    let heading = ElementRef::wrap(child)
-                        .map(|e| super::collapse_spaces(&e.text().collect::<String>()))
-                        .unwrap_or_default();
-                    if name == "h1" && first_h1.is_none() && !heading.is_empty() {
-                        *first_h1 = Some(heading.clone());
+/// Walks the tree by recursion down to `max_html_depth`; deeper subtrees
+/// (100,000 nested `<div>`s in a hostile page) are read as plain text with
+/// scraper's iterative traversal, so the stack stays bounded.
+struct Walk<'b> {
+    b: &'b mut Builder,
+    first_h1: Option<String>,
+    max_depth: usize,
+}
+
+impl Walk<'_> {
+    fn node(
+        &mut self,
+        node: NodeRef<'_, Node>,
+        depth: usize,
+        in_pre: bool,
+    ) -> Result<(), ExtractError> {
+        for child in node.children() {
+            match child.value() {
+                Node::Text(text) if in_pre => self.b.push_text(text)?,
+                Node::Text(text) => self.b.push_inline(text)?,
+                Node::Element(el) => {
+                    let name = el.name();
+                    if SKIP.contains(&name)
+                        || el.attr("hidden").is_some()
+                        || el.attr("aria-hidden") == Some("true")
+                    {
+                        continue;
                     }
-                    b.start_section((!heading.is_empty()).then_some(heading), None);
-                    continue;
+                    if matches!(name, "h1" | "h2" | "h3" | "h4" | "h5" | "h6") {
+                        let heading = ElementRef::wrap(child)
+                            .map(|e| super::collapse_spaces(&e.text().collect::<String>()))
+                            .unwrap_or_default();
+                        if name == "h1" && self.first_h1.is_none() && !heading.is_empty() {
+                            self.first_h1 = Some(heading.clone());
+                        }
+                        self.b
+                            .start_section((!heading.is_empty()).then_some(heading), None);
+                        continue;
+                    }
+                    let block = BLOCK.contains(&name);
+                    if block {
+                        self.b.line_break();
+                    }
+                    if matches!(name, "td" | "th") {
+                        self.b.push_inline(" | ")?;
+                    }
+                    if depth >= self.max_depth {
+                        self.flat(child)?;
+                    } else {
+                        self.node(child, depth + 1, in_pre || name == "pre")?;
+                    }
+                    if matches!(name, "p" | "pre" | "blockquote" | "table" | "ul" | "ol") {
+                        self.b.paragraph_break();
+                    } else if block {
+                        self.b.line_break();
+                    }
                 }
-                let block = BLOCK.contains(&name);
-                if block {
-                    b.line_break();
-                }
-                if matches!(name, "td" | "th") {
-                    b.push_inline(" | ")?;
-                }
-                walk(child, b, first_h1)?;
-                if matches!(name, "p" | "pre" | "blockquote" | "table" | "ul" | "ol") {
-                    b.paragraph_break();
-                } else if block {
-                    b.line_break();
-                }
+                _ => {}
             }
-            _ => {}
         }
+        Ok(())
     }
-    Ok(())
+
+    /// The text of a subtree too deep to walk, in document order.
+    fn flat(&mut self, node: NodeRef<'_, Node>) -> Result<(), ExtractError> {
+        for descendant in node.descendants() {
+            if let Node::Text(text) = descendant.value() {
+                self.b.push_inline(text)?;
+            }
+        }
+        Ok(())
+    }
 }

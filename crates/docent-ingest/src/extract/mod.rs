@@ -12,7 +12,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crate::SourceKind;
 
 /// Clean text of one source.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Extracted {
     /// The source's own title (`<title>`, first `<h1>`, first `#`), if any.
     pub title: Option<String>,
@@ -31,7 +31,7 @@ impl Extracted {
 }
 
 /// A run of text under one heading, or on one PDF page.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Section {
     pub text: String,
     /// 1-based PDF page.
@@ -46,12 +46,24 @@ pub struct Section {
 pub struct Limits {
     /// Most bytes of extracted text.
     pub max_text_bytes: usize,
+    /// Most bytes a DOCX's XML parts may inflate to, all together; measured
+    /// while streaming, before the document model is built (which takes
+    /// about 17 times the XML's size in memory).
+    pub max_docx_xml_bytes: u64,
+    /// Most bytes all parts of a DOCX may inflate to (images included).
+    pub max_docx_bytes: u64,
+    /// Deepest element nesting walked in HTML; deeper content is read as
+    /// plain text.
+    pub max_html_depth: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_text_bytes: 64 * 1024 * 1024,
+            max_docx_xml_bytes: 32 << 20,
+            max_docx_bytes: 256 << 20,
+            max_html_depth: 256,
         }
     }
 }
@@ -66,6 +78,8 @@ pub enum ExtractError {
     Empty,
     #[error("the extracted text exceeds {0} bytes")]
     TooLarge(usize),
+    #[error("the file expands to more than {0} MiB when unpacked")]
+    ExpandsTooMuch(u64),
 }
 
 /// Extracts clean text. Never panics: a parser that panics on a hostile file

@@ -76,14 +76,14 @@ fn error_event(e: ServiceError) -> AnswerEvent {
     }
 }
 
+/// What a client sees when the model fails, whatever the failure: its
+/// details (upstream URLs, bodies) go to the log, never to a visitor.
+pub const ASSISTANT_UNAVAILABLE: &str = "the assistant is unavailable, try again";
+
 impl From<LlmError> for ServiceError {
     fn from(e: LlmError) -> Self {
-        match e {
-            LlmError::Unavailable(m) | LlmError::Timeout(m) => {
-                ServiceError::Unavailable(format!("the language model is unavailable: {m}"))
-            }
-            LlmError::Failed(m) => ServiceError::Internal(m),
-        }
+        tracing::warn!(error = %e, "the language model failed");
+        ServiceError::Unavailable(ASSISTANT_UNAVAILABLE.into())
     }
 }
 
@@ -423,22 +423,43 @@ impl Services {
                 partial: false,
             },
             (None, Some(llm)) => {
-                let mut stream = llm.stream(Self::model_request(&p)).await?;
-                let mut text = String::new();
-                let mut usage = UsageView::default();
-                while let Some(event) = stream.next().await {
-                    match event? {
-                        ChatEvent::Delta(d) => text.push_str(&d),
-                        ChatEvent::Done { usage: u, .. } => {
-                            if let Some(u) = u {
-                                usage = UsageView {
-                                    prompt_tokens: u.prompt_tokens,
-                                    completion_tokens: u.completion_tokens,
-                                };
+                // The model's own timeouts bound the wait for each token;
+                // this bounds the whole answer, for a model that drips.
+                let deadline = self.settings.llm_answer_timeout;
+                let whole = async {
+                    let mut stream = llm.stream(Self::model_request(&p)).await?;
+                    let mut text = String::new();
+                    let mut usage = UsageView::default();
+                    while let Some(event) = stream.next().await {
+                        match event? {
+                            ChatEvent::Delta(d) => text.push_str(&d),
+                            ChatEvent::Done { usage: u, .. } => {
+                                if let Some(u) = u {
+                                    usage = UsageView {
+                                        prompt_tokens: u.prompt_tokens,
+                                        completion_tokens: u.completion_tokens,
+                                    };
+                                }
+                                break;
                             }
-                            break;
                         }
                     }
+                    Ok::<_, LlmError>((text, usage))
+                };
+                let (text, usage) = match tokio::time::timeout(deadline, whole).await {
+                    Ok(done) => done?,
+                    Err(_) => {
+                        return Err(LlmError::Timeout(format!(
+                            "no complete answer within {} s",
+                            deadline.as_secs()
+                        ))
+                        .into());
+                    }
+                };
+                if text.trim().is_empty() {
+                    return Err(
+                        LlmError::Failed("the model returned an empty answer".into()).into(),
+                    );
                 }
                 Written {
                     text,
@@ -523,8 +544,14 @@ impl Services {
                 }
             }
             let (tenant, charges) = (p.session.tenant_id, p.charges.clone());
+            // An empty completion (or one the client could not parse) is a
+            // failure: nothing stored, nothing billed.
+            if failure.is_none() && !written.partial && written.text.trim().is_empty() {
+                failure =
+                    Some(LlmError::Failed("the model returned an empty answer".into()).into());
+            }
             // Nothing written and a failure: nothing to keep, as without streaming.
-            if failure.is_some() && written.text.is_empty() {
+            if failure.is_some() && written.text.trim().is_empty() {
                 this.meter.release(tenant, &charges).await;
                 let _ = tx.send(error_event(failure.take().expect("checked"))).await;
                 return;

@@ -92,7 +92,12 @@ pub(super) async fn run(ctx: &JobContext, job: &Job, wake: &Arc<Notify>) -> Resu
     let summary = crawler
         .await
         .map_err(|e| JobError::Fatal(format!("the crawler crashed: {e}")))?
-        .map_err(|e| JobError::Retry(e.to_string()))?;
+        .map_err(|e| match &e {
+            docent_crawl::CrawlError::Unreachable { source, .. } if source.is_refused() => {
+                JobError::Fatal(e.to_string())
+            }
+            _ => JobError::Retry(e.to_string()),
+        })?;
     let done = u64::from(stats.pages());
     ctx.store
         .set_progress(job.id, Progress { done, total: done })

@@ -8,7 +8,7 @@ use crate::sha256_hex;
 use docent_core::domain::{Chunk, DocumentStatus, Job, Progress, UsageKind};
 use docent_core::ids::{ChunkId, DocumentId};
 use docent_core::store::StoreError;
-use docent_ingest::{Extracted, Limits, SourceKind};
+use docent_ingest::{Extracted, SandboxError, SourceKind};
 
 use super::{JobContext, JobError};
 
@@ -99,25 +99,23 @@ pub(super) async fn run(
     Ok(())
 }
 
-/// Extraction runs on a blocking thread under a time limit. A parser stuck
-/// past it cannot be killed from here; the job fails and its thread is left to
-/// finish on its own (the blocking pool is bounded).
+/// Extraction runs in a child process (see `docent_ingest::sandbox`): a file
+/// that crashes or exhausts its parser fails its document in one attempt and
+/// cannot touch the server.
 async fn extract(
     ctx: &JobContext,
     kind: SourceKind,
     bytes: bytes::Bytes,
 ) -> Result<Extracted, JobError> {
-    let task = tokio::task::spawn_blocking(move || {
-        docent_ingest::extract(kind, &bytes, &Limits::default())
-    });
-    match tokio::time::timeout(ctx.settings.extract_timeout, task).await {
-        Err(_) => Err(JobError::Fatal(format!(
-            "text extraction took longer than {} s",
-            ctx.settings.extract_timeout.as_secs()
-        ))),
-        Ok(Err(join)) => Err(JobError::Fatal(format!("text extraction crashed: {join}"))),
-        Ok(Ok(Err(e))) => Err(JobError::Fatal(e.to_string())),
-        Ok(Ok(Ok(extracted))) => Ok(extracted),
+    match ctx.settings.sandbox.extract(kind, &bytes).await {
+        Ok(extracted) => Ok(extracted),
+        Err(e @ (SandboxError::Rejected(_) | SandboxError::Unsafe(_))) => {
+            Err(JobError::Fatal(e.to_string()))
+        }
+        Err(e @ SandboxError::Unavailable(_)) => {
+            tracing::error!(error = %e, "the extraction sandbox could not run");
+            Err(JobError::Retry(e.to_string()))
+        }
     }
 }
 

@@ -21,14 +21,16 @@ pub struct JobContext {
     pub blob: Arc<dyn BlobStore>,
     pub embedder: Arc<dyn Embedder>,
     pub settings: PipelineSettings,
-    pub http: reqwest::Client,
+    /// Every fetch a tenant can aim goes through the network guard.
+    pub http: docent_crawl::GuardedClient,
     /// Crawled pages are billed and limited; embedding tokens recorded.
     pub meter: crate::Meter,
 }
 
 #[derive(Clone, Debug)]
 pub struct PipelineSettings {
-    pub extract_timeout: Duration,
+    /// Where untrusted files are parsed: child processes under limits.
+    pub sandbox: docent_ingest::Sandbox,
     /// Chunk size and overlap in the embedder's tokens; `None` = fitted to it.
     pub chunk_max_tokens: Option<usize>,
     pub chunk_overlap_tokens: Option<usize>,
@@ -58,14 +60,14 @@ impl PipelineSettings {
 }
 
 /// The HTTP client of the crawler: identifies itself (sites and robots.txt
-/// rules address it as `DocentBot`) and follows a few redirects.
-pub fn crawler_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("DocentBot/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .unwrap_or_default()
+/// rules address it as `DocentBot`), follows a few redirects, and reaches
+/// private networks only when `allow_private`
+/// (`DOCENT_CRAWL_ALLOW_PRIVATE_NETWORKS`).
+pub fn crawler_client(allow_private: bool) -> docent_crawl::GuardedClient {
+    docent_crawl::GuardedClient::new(
+        concat!("DocentBot/", env!("CARGO_PKG_VERSION")),
+        docent_crawl::NetworkPolicy::new(allow_private),
+    )
 }
 
 /// How a job ended when it did not succeed.

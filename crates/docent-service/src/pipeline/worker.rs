@@ -143,6 +143,28 @@ impl Worker {
 
     #[tracing::instrument(skip_all, fields(job_id = %job.id, kind = %job.kind, attempt = job.attempts))]
     async fn process(&self, job: Job) {
+        // Every claim counts an attempt, a reclaim from a worker that died
+        // too. A job past its last attempt killed its worker every time (or
+        // the workers kept dying): it fails for good instead of running again.
+        if job.attempts > job.max_attempts {
+            let error = format!(
+                "stopped: the worker processing it stopped {} times without finishing",
+                job.max_attempts
+            );
+            tracing::warn!(%error, "job failed for good");
+            self.on_final_failure(&job, &error).await;
+            if let Err(error) = self
+                .ctx
+                .store
+                .fail(job.id, &self.id, &error, Utc::now())
+                .await
+            {
+                tracing::error!(%error, "could not record the job's failure");
+            }
+            metrics::counter!("docent_jobs_finished_total", "kind" => job.kind.clone(), "outcome" => "failed")
+                .increment(1);
+            return;
+        }
         let started = std::time::Instant::now();
         let heartbeat = self.heartbeat(&job);
         let outcome = tokio::select! {
