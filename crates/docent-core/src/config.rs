@@ -120,6 +120,9 @@ pub struct Config {
     pub llm_timeout_secs: u64,
     /// Longest a non-streamed answer may take as a whole.
     pub llm_answer_timeout_secs: u64,
+    /// Models a bot's `model` may name, comma-separated; default: only
+    /// `llm_model`.
+    pub llm_allowed_models: Option<String>,
     /// Sign-up, login and refresh requests per minute from one IP.
     pub rate_limit_sign_in_per_minute: u32,
     /// Requests per minute with one credential (token or API key).
@@ -156,12 +159,14 @@ impl Default for Plans {
                 documents: Some(100),
                 storage_bytes: Some(100 * 1024 * 1024),
                 crawl_pages_per_month: Some(500),
+                leads_per_month: Some(1_000),
             },
             pro: PlanLimits {
                 messages_per_month: Some(20_000),
                 documents: Some(10_000),
                 storage_bytes: Some(10 * 1024 * 1024 * 1024),
                 crawl_pages_per_month: Some(50_000),
+                leads_per_month: Some(100_000),
             },
             enterprise: PlanLimits::UNLIMITED,
         }
@@ -206,10 +211,11 @@ impl Plans {
                 "DOCUMENTS" => &mut limits.documents,
                 "STORAGE_BYTES" => &mut limits.storage_bytes,
                 "CRAWL_PAGES_PER_MONTH" => &mut limits.crawl_pages_per_month,
+                "LEADS_PER_MONTH" => &mut limits.leads_per_month,
                 _ => {
                     return Err(bad(
-                        "the limit must be MESSAGES_PER_MONTH, DOCUMENTS, STORAGE_BYTES or \
-                         CRAWL_PAGES_PER_MONTH",
+                        "the limit must be MESSAGES_PER_MONTH, DOCUMENTS, STORAGE_BYTES, \
+                         CRAWL_PAGES_PER_MONTH or LEADS_PER_MONTH",
                     ));
                 }
             };
@@ -267,6 +273,7 @@ impl Default for Config {
             llm_model: "gpt-4o-mini".into(),
             llm_timeout_secs: 60,
             llm_answer_timeout_secs: 120,
+            llm_allowed_models: None,
             rate_limit_sign_in_per_minute: 10,
             rate_limit_credential_per_minute: 600,
             rate_limit_ip_per_minute: 120,
@@ -331,7 +338,7 @@ impl Config {
 
     /// The environment variables this build reads (lower-case, without the prefix).
     /// Others named `DOCENT_*` belong to later features or other tools and are ignored.
-    const ENV_KEYS: [&'static str; 42] = [
+    const ENV_KEYS: [&'static str; 43] = [
         "listen",
         "data_dir",
         "database_url",
@@ -368,6 +375,7 @@ impl Config {
         "llm_model",
         "llm_timeout_secs",
         "llm_answer_timeout_secs",
+        "llm_allowed_models",
         "rate_limit_sign_in_per_minute",
         "rate_limit_credential_per_minute",
         "rate_limit_ip_per_minute",
@@ -375,6 +383,22 @@ impl Config {
         "rate_limit_visitor_ip_per_minute",
         "redis_url",
     ];
+
+    /// The models bots may name: `llm_allowed_models`, or the configured model.
+    pub fn allowed_models(&self) -> Vec<String> {
+        let mut models: Vec<String> = self
+            .llm_allowed_models
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .collect();
+        if models.is_empty() {
+            models.push(self.llm_model.clone());
+        }
+        models
+    }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |setting, reason: &str| {

@@ -31,10 +31,29 @@ impl Services {
             updated_at: now,
         };
         bot.validate().map_err(ServiceError::Invalid)?;
+        self.check_model(bot.model.as_deref())?;
         self.store().create_bot(&bot).await?;
         self.audit(ctx, "bot.create", "bot", Some(bot.id.to_string()))
             .await;
         Ok(bot)
+    }
+
+    /// A bot may name only a model the operator allows
+    /// (`DOCENT_LLM_ALLOWED_MODELS`, default: the configured model), since it
+    /// is paid for with the operator's key. Without a model endpoint the
+    /// field is unused and anything is kept.
+    fn check_model(&self, model: Option<&str>) -> ServiceResult<()> {
+        let (Some(model), Some(allowed)) = (model, &self.settings.llm_allowed_models) else {
+            return Ok(());
+        };
+        if allowed.iter().any(|m| m == model) {
+            Ok(())
+        } else {
+            Err(ServiceError::Invalid(format!(
+                "`model` must be one this server allows: {}",
+                allowed.join(", ")
+            )))
+        }
     }
 
     pub async fn get_bot(&self, ctx: &Ctx, id: BotId) -> ServiceResult<Bot> {
@@ -52,6 +71,9 @@ impl Services {
         let mut bot = self.store().get_bot(ctx.actor.tenant_id, id).await?;
         if let Some(name) = &patch.name {
             bot.name = name.trim().to_string();
+        }
+        if let Some(model) = &patch.model {
+            self.check_model(model.as_deref())?;
         }
         bot.apply(BotPatch {
             name: None,

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use docent_core::auth::upload::{UploadGrant, UploadUrlError};
 use docent_core::domain::{
-    Charge, ChunkView, Document, DocumentStatus, Job, JobSpec, NewJob, Role, SourceType,
-    StoredFile, UsageKind,
+    ChunkView, Document, DocumentStatus, Job, JobSpec, NewJob, Role, SourceType, StoredFile,
+    UsageKind,
 };
 use docent_core::ids::{BotId, DocumentId, FileId, JobId, TenantId};
 use docent_core::store::{DocumentFilter, Page, PageRequest};
@@ -141,9 +141,13 @@ impl Services {
     }
 
     /// What a new document takes of the plan: one document and its bytes.
-    async fn reserve_document(&self, tenant: TenantId, size: u64) -> ServiceResult<Vec<Charge>> {
+    async fn reserve_document(
+        &self,
+        tenant: TenantId,
+        size: u64,
+    ) -> ServiceResult<crate::usage::Reservation> {
         self.meter
-            .reserve(
+            .reserve_guarded(
                 tenant,
                 &[(UsageKind::Documents, 1), (UsageKind::StorageBytes, size)],
             )
@@ -156,18 +160,24 @@ impl Services {
         &self,
         tenant: TenantId,
         bot: BotId,
-        charges: Vec<Charge>,
+        reservation: crate::usage::Reservation,
         work: impl std::future::Future<Output = ServiceResult<T>>,
     ) -> ServiceResult<T> {
+        // Cancelled half-way, the future is dropped with the guard, which
+        // releases the reservation.
         match work.await {
             Ok(done) => {
-                let items: Vec<(UsageKind, u64)> =
-                    charges.iter().map(|c| (c.kind, c.amount)).collect();
+                let items: Vec<(UsageKind, u64)> = reservation
+                    .charges()
+                    .iter()
+                    .map(|c| (c.kind, c.amount))
+                    .collect();
+                reservation.commit();
                 self.meter.record(tenant, Some(bot), &items).await;
                 Ok(done)
             }
             Err(e) => {
-                self.meter.release(tenant, &charges).await;
+                reservation.release().await;
                 Err(e)
             }
         }

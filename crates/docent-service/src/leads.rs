@@ -2,7 +2,7 @@
 //! token, tied to their own conversation); editors read them per bot.
 
 use chrono::Utc;
-use docent_core::domain::{Lead, Role};
+use docent_core::domain::{Lead, Role, UsageKind};
 use docent_core::ids::{BotId, LeadId, SessionId};
 use docent_core::store::{Page, PageRequest};
 use serde::Deserialize;
@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::{Ctx, ServiceError, ServiceResult, Services, limit_len};
 
 /// Largest `metadata` accepted, serialised.
-const MAX_METADATA_BYTES: usize = 8 * 1024;
+const MAX_METADATA_BYTES: usize = 4 * 1024;
 
 /// Body of `POST /leads`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -24,7 +24,7 @@ pub struct NewLeadRequest {
     pub email: String,
     pub name: Option<String>,
     pub phone: Option<String>,
-    /// Extra fields (an object of at most 8 KB).
+    /// Extra fields (an object of at most 4 KB).
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
 }
@@ -106,7 +106,17 @@ impl Services {
             visitor: visitor.map(|v| v.id.clone()),
             created_at: Utc::now(),
         };
+        // Counted against the plan's monthly leads: all or nothing.
+        let reservation = self
+            .meter
+            .reserve_guarded(tenant, &[(UsageKind::Leads, 1)])
+            .await?;
+        // A failure drops the guard, which releases the reservation.
         self.store.create_lead(&lead).await?;
+        reservation.commit();
+        self.meter
+            .record(tenant, Some(bot_id), &[(UsageKind::Leads, 1)])
+            .await;
         self.audit(ctx, "lead.create", "lead", Some(lead.id.to_string()))
             .await;
         Ok(lead)

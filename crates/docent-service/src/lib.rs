@@ -180,6 +180,8 @@ pub struct Settings {
     pub job_max_attempts: u32,
     /// `DOCENT_CRAWL_ALLOW_PRIVATE_NETWORKS`.
     pub crawl_allow_private_networks: bool,
+    /// Models a bot may name; `None` when no model endpoint is configured.
+    pub llm_allowed_models: Option<Vec<String>>,
     /// Longest a non-streamed answer may take as a whole
     /// (`DOCENT_LLM_ANSWER_TIMEOUT_SECS`).
     pub llm_answer_timeout: std::time::Duration,

@@ -10,7 +10,7 @@ use super::{ClientInfo, ServiceError, ServiceResult, Services};
 impl Services {
     /// Checks the operator's token. Digests are compared, so the time taken
     /// reveals nothing about the token itself.
-    fn require_operator(&self, token: Option<&str>) -> ServiceResult<()> {
+    pub fn require_operator(&self, token: Option<&str>) -> ServiceResult<()> {
         let Some(expected) = &self.settings.admin_token else {
             return Err(ServiceError::Forbidden(
                 "the operator API is disabled: DOCENT_ADMIN_TOKEN is not set".into(),

@@ -84,6 +84,23 @@ impl Meter {
         }
     }
 
+    /// As [`Meter::reserve`], held by a guard that gives the reservation back
+    /// unless it is committed: a request cancelled half-way (its client
+    /// left, a timeout) drops the guard and releases what it held.
+    pub async fn reserve_guarded(
+        &self,
+        tenant: TenantId,
+        items: &[(UsageKind, u64)],
+    ) -> ServiceResult<Reservation> {
+        let charges = self.reserve(tenant, items).await?;
+        Ok(Reservation {
+            meter: self.clone(),
+            tenant,
+            charges,
+            settled: false,
+        })
+    }
+
     /// Gives a reservation back after the work it was for failed. A failure
     /// here only over-counts, so it is logged, not raised.
     pub async fn release(&self, tenant: TenantId, charges: &[Charge]) {
@@ -171,6 +188,53 @@ pub struct UsageReport {
     pub events: Vec<UsageEvent>,
 }
 
+/// A reservation against the plan that is released when dropped unless
+/// [`Reservation::commit`] kept it.
+pub struct Reservation {
+    meter: Meter,
+    tenant: TenantId,
+    charges: Vec<Charge>,
+    settled: bool,
+}
+
+impl Reservation {
+    pub fn charges(&self) -> &[Charge] {
+        &self.charges
+    }
+
+    /// Keeps the reservation: the work it was for is done.
+    pub fn commit(mut self) {
+        self.settled = true;
+    }
+
+    /// Gives the reservation back now (rather than when dropped).
+    pub async fn release(mut self) {
+        self.settled = true;
+        self.meter.release(self.tenant, &self.charges).await;
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        // Dropped without a decision: the request was cancelled. The release
+        // is a database write, so it runs on the runtime, after the drop.
+        let (meter, tenant, charges) = (
+            self.meter.clone(),
+            self.tenant,
+            std::mem::take(&mut self.charges),
+        );
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { meter.release(tenant, &charges).await });
+            }
+            Err(_) => tracing::error!("a usage reservation was dropped outside the runtime"),
+        }
+    }
+}
+
 /// Monthly figures are this period's; documents, chunks and bytes are what
 /// is held now.
 #[derive(Debug, Default, Serialize, ToSchema)]
@@ -183,6 +247,8 @@ pub struct UsageFigures {
     pub documents: u64,
     pub chunks: u64,
     pub storage_bytes: u64,
+    /// Leads left this month.
+    pub leads: u64,
 }
 
 impl Services {
@@ -215,6 +281,7 @@ impl Services {
                 documents: counter(UsageKind::Documents),
                 chunks: self.store.count_chunks(tenant).await?,
                 storage_bytes: counter(UsageKind::StorageBytes),
+                leads: counter(UsageKind::Leads),
             },
             events: self.store.recent_usage(tenant, RECENT_EVENTS).await?,
         })

@@ -18,15 +18,28 @@ use crate::extract::{Auth, ChatAuth, Paging};
 /// and stronger name the bot with `bot_id` or `session_id`.
 #[utoipa::path(post, path = "/leads", tag = "leads", security(("bearer" = [])),
     request_body = NewLeadRequest,
-    responses((status = 201, body = Lead), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Lead), (status = 402, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     ChatAuth(ctx): ChatAuth,
     Json(req): Json<NewLeadRequest>,
 ) -> ApiResult<Created<Lead>> {
+    // A visitor leaves a lead or two, not hundreds: per visitor, then per
+    // bot (whoever sends them), before the plan's monthly count.
+    if let Some(visitor) = ctx.actor.visitor() {
+        let key = format!("{}:{}", visitor.bot_id, visitor.id);
+        crate::ratelimit::check(&state, "lead_visitor", &key, LEADS_PER_VISITOR_PER_MINUTE).await?;
+        let bot = visitor.bot_id.to_string();
+        crate::ratelimit::check(&state, "lead_bot", &bot, LEADS_PER_BOT_PER_MINUTE).await?;
+    }
     Ok(created(state.services.create_lead(&ctx, req).await?))
 }
+
+/// Leads one widget visitor may leave per minute.
+const LEADS_PER_VISITOR_PER_MINUTE: u32 = 3;
+/// Leads all visitors of one bot may leave per minute.
+const LEADS_PER_BOT_PER_MINUTE: u32 = 60;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -89,22 +89,68 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// `/metrics` sits outside `/api/v1` and outside the OpenAPI document: it is
-/// for Prometheus, not for API clients.
+/// for Prometheus, not for API clients. Anyone who can reach it sees the
+/// service's own series; series labelled by tenant (usage per tenant) are
+/// shown only with the operator's token (`Authorization: Bearer
+/// $DOCENT_ADMIN_TOKEN`), so the public listener names no tenant.
 pub fn metrics_route(state: AppState) -> Router {
     Router::new()
         .route(
             "/metrics",
-            axum::routing::get(|State(state): State<AppState>| async move {
-                if let Ok(depth) = state.store().queue_depth().await {
-                    metrics::gauge!("docent_jobs_queued").set(depth.queued as f64);
-                    metrics::gauge!("docent_jobs_running").set(depth.running as f64);
-                }
-                state.metrics.run_upkeep();
-                (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    state.metrics.render(),
-                )
-            }),
+            axum::routing::get(
+                |State(state): State<AppState>, headers: axum::http::HeaderMap| async move {
+                    if let Ok(depth) = state.store().queue_depth().await {
+                        metrics::gauge!("docent_jobs_queued").set(depth.queued as f64);
+                        metrics::gauge!("docent_jobs_running").set(depth.running as f64);
+                    }
+                    state.metrics.run_upkeep();
+                    let operator = crate::extract::bearer_of(&headers)
+                        .is_some_and(|t| state.services.require_operator(Some(t)).is_ok());
+                    let text = state.metrics.render();
+                    (
+                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        if operator {
+                            text
+                        } else {
+                            without_tenants(&text)
+                        },
+                    )
+                },
+            ),
         )
         .with_state(state)
+}
+
+/// The exposition without samples labelled by tenant, and without the
+/// `# HELP`/`# TYPE` lines of families left empty.
+fn without_tenants(text: &str) -> String {
+    let family = |line: &str| {
+        line.split(|c| c == '{' || c == ' ')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches("_bucket")
+            .trim_end_matches("_sum")
+            .trim_end_matches("_count")
+            .to_string()
+    };
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.contains("tenant=\""))
+        .collect();
+    let families: std::collections::HashSet<String> = kept.iter().map(|l| family(l)).collect();
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let keep = match line
+            .strip_prefix("# HELP ")
+            .or_else(|| line.strip_prefix("# TYPE "))
+        {
+            Some(rest) => families.contains(&family(rest)),
+            None => line.is_empty() || (!line.starts_with('#') && !line.contains("tenant=\"")),
+        };
+        if keep {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }

@@ -87,8 +87,27 @@ async fn without_a_model_answers_are_extractive_and_cited() {
 async fn with_a_model_the_prompt_is_grounded_and_the_answer_cited() {
     let fake = FakeOpenAi::start().await;
     let base = fake.base_url();
-    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let app = spawn_app_with(|c| {
+        c.llm_base_url = Some(base);
+        c.llm_allowed_models = Some("gpt-4o-mini, acme-model".into());
+    })
+    .await;
     let (owner, bot) = seeded(&app).await;
+    // A model the operator does not allow is refused by name.
+    let (status, body) = app
+        .patch(
+            &format!("/api/v1/bots/{bot}"),
+            &owner.token,
+            json!({"model": "o1-pro"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("acme-model")
+    );
     app.patch(
         &format!("/api/v1/bots/{bot}"),
         &owner.token,

@@ -254,3 +254,82 @@ async fn model_failures_are_a_plain_503_with_nothing_stored_or_billed() {
         assert_eq!(session["message_count"], 0, "nothing stored: {session}");
     }
 }
+
+/// A question whose client leaves before the answer gives its reservation
+/// back: with one message left in the plan, the next question is answered.
+/// A tenant over its limit costs no model call.
+#[tokio::test]
+async fn a_cancelled_question_releases_its_reservation() {
+    let fake = FakeOpenAi::start_with(Script {
+        delay: Duration::from_secs(5),
+        ..Script::default()
+    })
+    .await;
+    let base = fake.base_url();
+    let app = spawn_app_with(|c| {
+        c.llm_base_url = Some(base);
+        c.plans.free.messages_per_month = Some(1);
+    })
+    .await;
+    let owner = app.signup("ann@acme.io").await;
+    let bot = app.create_bot(&owner.token, "Support").await;
+    app.add_text(
+        &owner.token,
+        &bot,
+        "Refund policy",
+        "Refunds are granted within thirty days of purchase.",
+    )
+    .await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let gone = impatient
+        .post(app.url("/api/v1/chat"))
+        .bearer_auth(&owner.token)
+        .json(&json!({"bot_id": bot, "message": "How long do refunds take?"}))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client gave up");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while fake.requests() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the model was never asked"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fake.set_script(Script::default()).await;
+    // The release runs once the server notices the client is gone.
+    let mut answered = None;
+    for _ in 0..50 {
+        let (status, body) = app
+            .post(
+                "/api/v1/chat",
+                &owner.token,
+                json!({"bot_id": bot, "message": "How long do refunds take?"}),
+            )
+            .await;
+        if status == StatusCode::OK {
+            answered = Some(body);
+            break;
+        }
+        assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        answered.is_some(),
+        "the cancelled reservation was never released"
+    );
+    // Now the month's one message is used: refused before any model call.
+    let before = fake.requests();
+    let (status, _) = app
+        .post(
+            "/api/v1/chat",
+            &owner.token,
+            json!({"bot_id": bot, "message": "And shipping?"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(fake.requests(), before, "no model call past the limit");
+}

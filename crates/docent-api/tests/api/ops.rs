@@ -107,3 +107,61 @@ async fn openapi_documents_every_route_and_docs_are_served() {
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().to_lowercase().contains("swagger"));
 }
+
+/// The public `/metrics` names no tenant and keeps label values bounded;
+/// the operator's token shows the per-tenant usage series.
+#[tokio::test]
+async fn public_metrics_name_no_tenant_and_stay_bounded() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.admin_token = Some(docent_core::config::Secret::new(
+            "operator-token-0123456789",
+        ))
+    })
+    .await;
+    let owner = app.signup("usage-metrics@acme.io").await;
+    let bot = app.create_bot(&owner.token, "Docs").await;
+    app.add_text(
+        &owner.token,
+        &bot,
+        "Guide",
+        "Some words to embed and count.",
+    )
+    .await;
+    for i in 0..50 {
+        let method = reqwest::Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
+        app.client
+            .request(method, app.url(&format!("/no/such/path/{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let scrape = |token: Option<&'static str>| {
+        let mut req = app.client.get(app.url("/metrics"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    let public = scrape(None).await;
+    assert!(!public.contains("tenant="), "{public}");
+    assert!(
+        !public.contains(&owner.id),
+        "no tenant id in public metrics"
+    );
+    assert!(!public.contains("MADEUP"), "made-up methods collapse");
+    assert!(public.contains(r#"method="other""#), "{public}");
+    assert!(
+        !public.contains("/no/such/path"),
+        "unmatched paths collapse"
+    );
+    assert!(public.contains("docent_http_requests_total"));
+    let wrong = scrape(Some("not-the-operator-token")).await;
+    assert!(!wrong.contains("tenant="));
+    let operator = scrape(Some("operator-token-0123456789")).await;
+    assert!(
+        operator
+            .lines()
+            .any(|l| l.starts_with("docent_usage_total") && l.contains(&owner.id)),
+        "the operator sees usage per tenant"
+    );
+}

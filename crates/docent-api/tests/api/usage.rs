@@ -46,6 +46,9 @@ async fn message_limit_holds_exactly_under_concurrency() {
     let app = spawn_app_with(|c| {
         c.plans.free.messages_per_month = Some(5);
         c.llm_base_url = Some(base);
+        c.admin_token = Some(docent_core::config::Secret::new(
+            "operator-token-0123456789",
+        ));
     })
     .await;
     let owner = app.signup("o@a.io").await;
@@ -112,10 +115,11 @@ async fn message_limit_holds_exactly_under_concurrency() {
     }
     assert_eq!(kinds.iter().filter(|k| **k == "messages").count(), 5);
 
-    // Per-tenant figures for Prometheus.
+    // Per-tenant figures for Prometheus, with the operator's token.
     let metrics = app
         .client
         .get(app.url("/metrics"))
+        .bearer_auth("operator-token-0123456789")
         .send()
         .await
         .unwrap()
@@ -346,7 +350,7 @@ async fn enterprise_is_unlimited_and_the_report_is_for_owners_and_admins() {
     assert_eq!(usage["plan"], "enterprise");
     assert_eq!(
         usage["limits"],
-        json!({"messages_per_month": null, "documents": null, "storage_bytes": null, "crawl_pages_per_month": null})
+        json!({"messages_per_month": null, "documents": null, "storage_bytes": null, "crawl_pages_per_month": null, "leads_per_month": null})
     );
 
     let admin = app.user_with_role(&owner, "ad@a.io", "admin").await;

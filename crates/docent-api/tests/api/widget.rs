@@ -883,3 +883,38 @@ async fn one_visitor_cannot_renew_tokens_without_limit() {
     assert_eq!(from(3).await, StatusCode::CREATED);
     assert_eq!(from(4).await, StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// One visitor cannot flood a bot with leads: a few a minute per visitor,
+/// a plan limit per month, and small metadata.
+#[tokio::test]
+async fn leads_are_limited_per_visitor_and_by_the_plan() {
+    let app = spawn_app_with(|c| c.plans.free.leads_per_month = Some(4)).await;
+    let owner = app.signup("o@a.io").await;
+    let bot = widget_bot(&app, &owner.token, json!([SHOP])).await;
+    let ann = visitor(&app, &bot).await;
+    let lead = |i: usize| json!({"email": format!("ann{i}@example.com")});
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let (status, _) = app.post("/api/v1/leads", &ann, lead(i)).await;
+        statuses.push(status.as_u16());
+    }
+    assert_eq!(statuses, [201, 201, 201, 429], "three a minute per visitor");
+    let (status, body) = app
+        .post(
+            "/api/v1/leads",
+            &visitor(&app, &bot).await,
+            json!({"email": "big@example.com", "metadata": {"blob": "x".repeat(5000)}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // The fourth lead of the month uses the plan's allowance; the fifth is refused.
+    let bob = visitor(&app, &bot).await;
+    let (status, _) = app.post("/api/v1/leads", &bob, lead(10)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = app.post("/api/v1/leads", &bob, lead(11)).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
+    assert_eq!(body["error"]["code"], "quota_exceeded");
+    let (_, usage) = app.get("/api/v1/admin/usage", &owner.token).await;
+    assert_eq!(usage["usage"]["leads"], 4, "{usage}");
+    assert_eq!(usage["limits"]["leads_per_month"], 4);
+}

@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 
 use crate::ids::{BotId, TenantId};
 
-/// What is metered. The first four can be limited by a plan.
+/// What is metered. Messages, documents, storage, crawl pages and leads can
+/// be limited by a plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UsageKind {
@@ -22,10 +23,12 @@ pub enum UsageKind {
     PromptTokens,
     CompletionTokens,
     EmbeddingTokens,
+    /// Leads left by visitors, per month.
+    Leads,
 }
 
 impl UsageKind {
-    pub const ALL: [UsageKind; 7] = [
+    pub const ALL: [UsageKind; 8] = [
         Self::Messages,
         Self::Documents,
         Self::StorageBytes,
@@ -33,6 +36,7 @@ impl UsageKind {
         Self::PromptTokens,
         Self::CompletionTokens,
         Self::EmbeddingTokens,
+        Self::Leads,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +48,7 @@ impl UsageKind {
             Self::PromptTokens => "prompt_tokens",
             Self::CompletionTokens => "completion_tokens",
             Self::EmbeddingTokens => "embedding_tokens",
+            Self::Leads => "leads",
         }
     }
 
@@ -66,6 +71,7 @@ pub struct PlanLimits {
     pub documents: Option<u64>,
     pub storage_bytes: Option<u64>,
     pub crawl_pages_per_month: Option<u64>,
+    pub leads_per_month: Option<u64>,
 }
 
 impl PlanLimits {
@@ -74,6 +80,7 @@ impl PlanLimits {
         documents: None,
         storage_bytes: None,
         crawl_pages_per_month: None,
+        leads_per_month: None,
     };
 
     pub fn of(&self, kind: UsageKind) -> Option<u64> {
@@ -82,6 +89,7 @@ impl PlanLimits {
             UsageKind::Documents => self.documents,
             UsageKind::StorageBytes => self.storage_bytes,
             UsageKind::CrawlPages => self.crawl_pages_per_month,
+            UsageKind::Leads => self.leads_per_month,
             _ => None,
         }
     }

@@ -9,9 +9,7 @@ mod prompt;
 use std::time::Instant;
 
 use chrono::Utc;
-use docent_core::domain::{
-    Charge, ChatMessage, ChatSession, Citation, MessageRole, Role, UsageKind,
-};
+use docent_core::domain::{ChatMessage, ChatSession, Citation, MessageRole, Role, UsageKind};
 use docent_core::ids::{BotId, ChunkId, MessageId, SessionId};
 use docent_core::llm::{ChatEvent, ChatRequest, LlmError};
 use docent_core::store::{Page, PageRequest};
@@ -101,7 +99,7 @@ struct Prepared {
     started: Instant,
     /// The message reserved against the plan: kept when the answer is
     /// stored, given back when it fails.
-    charges: Vec<Charge>,
+    reservation: crate::usage::Reservation,
 }
 
 /// One event of a streamed answer.
@@ -225,6 +223,12 @@ impl Services {
         let user_message =
             ChatMessage::new(tenant, session.id, MessageRole::User, question.clone());
 
+        // Reserved before any embedding or model call: a tenant over its
+        // limit costs nothing more. Dropped with the request, it is released.
+        let reservation = self
+            .meter
+            .reserve_guarded(tenant, &[(UsageKind::Messages, 1)])
+            .await?;
         let query = self.search_query(&question, &history).await;
         let r = &bot.retrieval;
         let hits = self
@@ -260,10 +264,6 @@ impl Services {
             });
             texts.push(p.text);
         }
-        let charges = self
-            .meter
-            .reserve(tenant, &[(UsageKind::Messages, 1)])
-            .await?;
         Ok(Prepared {
             bot,
             session,
@@ -274,7 +274,7 @@ impl Services {
             passages,
             texts,
             started,
-            charges,
+            reservation,
         })
     }
 
@@ -339,7 +339,15 @@ impl Services {
         }
     }
 
-    fn model_request(p: &Prepared) -> ChatRequest {
+    fn model_request(&self, p: &Prepared) -> ChatRequest {
+        // A bot stored before the allowed list changed falls back to the
+        // configured model rather than reaching a model the operator stopped.
+        let allowed = self
+            .settings
+            .llm_allowed_models
+            .as_deref()
+            .unwrap_or_default();
+        let model = p.bot.model.clone().filter(|m| allowed.contains(m));
         ChatRequest {
             messages: prompt::build(
                 p.bot.system_prompt.as_deref(),
@@ -348,7 +356,7 @@ impl Services {
                 &p.history,
                 &p.question,
             ),
-            model: p.bot.model.clone(),
+            model,
             temperature: p.bot.temperature,
             max_tokens: None,
         }
@@ -387,6 +395,7 @@ impl Services {
         self.store
             .append_messages(p.session.tenant_id, p.session.id, &[p.user_message, answer])
             .await?;
+        p.reservation.commit();
         self.meter
             .record(
                 p.session.tenant_id,
@@ -406,13 +415,10 @@ impl Services {
     }
 
     pub async fn ask(&self, ctx: &Ctx, req: AskRequest) -> ServiceResult<ChatAnswer> {
+        // On failure (or cancellation) the reservation inside is dropped and
+        // released; `save` commits it.
         let p = self.prepare(ctx, req).await?;
-        let (tenant, charges) = (p.session.tenant_id, p.charges.clone());
-        let answered = self.answer(p).await;
-        if answered.is_err() {
-            self.meter.release(tenant, &charges).await;
-        }
-        answered
+        self.answer(p).await
     }
 
     async fn answer(&self, p: Prepared) -> ServiceResult<ChatAnswer> {
@@ -427,7 +433,7 @@ impl Services {
                 // this bounds the whole answer, for a model that drips.
                 let deadline = self.settings.llm_answer_timeout;
                 let whole = async {
-                    let mut stream = llm.stream(Self::model_request(&p)).await?;
+                    let mut stream = llm.stream(self.model_request(&p)).await?;
                     let mut text = String::new();
                     let mut usage = UsageView::default();
                     while let Some(event) = stream.next().await {
@@ -510,7 +516,7 @@ impl Services {
                 let _ = tx.send(AnswerEvent::Delta { text: text.clone() }).await;
                 written.text = text;
             } else if let Some(llm) = &this.llm {
-                match llm.stream(Self::model_request(&p)).await {
+                match llm.stream(this.model_request(&p)).await {
                     Err(e) => failure = Some(e.into()),
                     Ok(mut stream) => loop {
                         tokio::select! {
@@ -543,7 +549,6 @@ impl Services {
                     },
                 }
             }
-            let (tenant, charges) = (p.session.tenant_id, p.charges.clone());
             // An empty completion (or one the client could not parse) is a
             // failure: nothing stored, nothing billed.
             if failure.is_none() && !written.partial && written.text.trim().is_empty() {
@@ -552,7 +557,7 @@ impl Services {
             }
             // Nothing written and a failure: nothing to keep, as without streaming.
             if failure.is_some() && written.text.trim().is_empty() {
-                this.meter.release(tenant, &charges).await;
+                p.reservation.release().await;
                 let _ = tx.send(error_event(failure.take().expect("checked"))).await;
                 return;
             }
@@ -570,8 +575,8 @@ impl Services {
                     };
                     let _ = tx.send(last).await;
                 }
+                // `save` dropped the reservation, which released it.
                 Err(e) => {
-                    this.meter.release(tenant, &charges).await;
                     let _ = tx.send(error_event(e)).await;
                 }
             }
