@@ -125,7 +125,7 @@ pub fn metrics_route(state: AppState) -> Router {
 /// `# HELP`/`# TYPE` lines of families left empty.
 fn without_tenants(text: &str) -> String {
     let family = |line: &str| {
-        line.split(|c| c == '{' || c == ' ')
+        line.split(['{', ' '])
             .next()
             .unwrap_or_default()
             .trim_end_matches("_bucket")
