@@ -57,31 +57,54 @@ pub fn origin(parts: &Parts) -> Option<&str> {
 }
 
 async fn authenticate(state: &AppState, token: &str, parts: &Parts) -> Result<Ctx, ApiError> {
-    let services = &state.services;
-    let actor = if token.starts_with(API_KEY_PREFIX) {
-        services.actor_from_api_key(token).await?
-    } else {
-        match services.actor_from_access_token(token).await {
-            Ok(actor) => actor,
-            Err(ServiceError::Unauthorized) => services
-                .actor_from_embed_token(token, origin(parts))
-                .await?
-                .ok_or_else(ApiError::unauthorized)?,
-            Err(e) => return Err(e.into()),
-        }
-    };
-    tracing::Span::current().record("tenant_id", tracing::field::display(actor.tenant_id));
-    Ok(Ctx {
-        actor,
+    let credential = Credential {
+        token: token.to_string(),
+        origin: origin(parts).map(str::to_string),
         client: client_info(parts),
-    })
+    };
+    credential.authenticate(state).await
+}
+
+/// A presented credential, kept so that a long-lived connection (a
+/// WebSocket) can check it again before each message.
+#[derive(Clone)]
+pub struct Credential {
+    pub token: String,
+    origin: Option<String>,
+    client: ClientInfo,
+}
+
+impl Credential {
+    /// Verifies the credential as it is now: a revoked key, a deleted or
+    /// demoted user, an expired token fail here.
+    pub async fn authenticate(&self, state: &AppState) -> Result<Ctx, ApiError> {
+        let services = &state.services;
+        let token = self.token.as_str();
+        let actor = if token.starts_with(API_KEY_PREFIX) {
+            services.actor_from_api_key(token).await?
+        } else {
+            match services.actor_from_access_token(token).await {
+                Ok(actor) => actor,
+                Err(ServiceError::Unauthorized) => services
+                    .actor_from_embed_token(token, self.origin.as_deref())
+                    .await?
+                    .ok_or_else(ApiError::unauthorized)?,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        tracing::Span::current().record("tenant_id", tracing::field::display(actor.tenant_id));
+        Ok(Ctx {
+            actor,
+            client: self.client.clone(),
+        })
+    }
 }
 
 /// The caller of a WebSocket route (users, API keys and embed tokens):
 /// browsers cannot set headers on a WebSocket, so the credential may come as
 /// `?token=` (on this route only, since query strings end up in logs more
 /// easily than headers).
-pub struct WsAuth(pub Ctx);
+pub struct WsAuth(pub Ctx, pub Credential);
 
 #[derive(Deserialize)]
 struct TokenQuery {
@@ -92,18 +115,24 @@ impl FromRequestParts<AppState> for WsAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(token) = bearer(parts) {
-            let token = token.to_string();
-            return authenticate(state, &token, parts).await.map(WsAuth);
-        }
-        let Query(q) = Query::<TokenQuery>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::unauthorized())?;
-        let token = q
-            .token
-            .filter(|t| !t.is_empty())
-            .ok_or_else(ApiError::unauthorized)?;
-        authenticate(state, &token, parts).await.map(WsAuth)
+        let token = match bearer(parts) {
+            Some(token) => token.to_string(),
+            None => {
+                let Query(q) = Query::<TokenQuery>::from_request_parts(parts, state)
+                    .await
+                    .map_err(|_| ApiError::unauthorized())?;
+                q.token
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(ApiError::unauthorized)?
+            }
+        };
+        let credential = Credential {
+            token,
+            origin: origin(parts).map(str::to_string),
+            client: client_info(parts),
+        };
+        let ctx = credential.authenticate(state).await?;
+        Ok(WsAuth(ctx, credential))
     }
 }
 

@@ -101,10 +101,13 @@ fn credential_key(state: &AppState, headers: &axum::http::HeaderMap) -> Option<S
             let jwt = state.services.jwt();
             jwt.verify_access(token).is_some() || jwt.verify_embed(token).is_some()
         };
-    plausible.then(|| {
-        let digest = Sha256::digest(token.as_bytes());
-        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
-    })
+    plausible.then(|| digest_key(token))
+}
+
+/// The limiter's key of a credential: a digest, never the credential.
+fn digest_key(token: &str) -> String {
+    let digest = Sha256::digest(token.trim().as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 fn refused(class: &'static str, decision: &Decision) -> ApiError {
@@ -130,6 +133,14 @@ pub async fn visitor_message(state: &AppState, ctx: &Ctx) -> Result<(), ApiError
     let ip = ctx.client.ip.as_deref().unwrap_or_default();
     let per_ip = state.config.rate_limit_visitor_ip_per_minute;
     check(state, "visitor_ip", ip, per_ip).await
+}
+
+/// Counts one message on a WebSocket in the credential's bucket, the same
+/// one its REST requests count in.
+pub async fn credential_message(state: &AppState, token: &str) -> Result<(), ApiError> {
+    let key = digest_key(token);
+    let per_minute = state.config.rate_limit_credential_per_minute;
+    check(state, "credential", &key, per_minute).await
 }
 
 /// Counts one request of `key` in `class`; 429 when over `per_minute`.

@@ -35,6 +35,9 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// The refusal of a change that would leave a tenant without an owner.
+pub const LAST_OWNER: &str = "a tenant must keep at least one owner";
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Keyset paging: rows ordered by id (UUIDv7, so by creation), after a cursor.
@@ -102,8 +105,12 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn list_users(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<User>>;
     /// `Conflict` if the email is taken.
     async fn create_user(&self, user: &User) -> StoreResult<()>;
+    /// `Conflict` when it would leave the tenant without an owner; checked
+    /// and written atomically, so two owners demoting each other at once
+    /// cannot both succeed.
     async fn set_user_role(&self, tenant: TenantId, user: UserId, role: Role) -> StoreResult<User>;
-    /// Deletes the user and their refresh tokens.
+    /// Deletes the user and their refresh tokens; `Conflict` (atomically, as
+    /// above) when they are the last owner.
     async fn delete_user(&self, tenant: TenantId, user: UserId) -> StoreResult<()>;
     async fn count_owners(&self, tenant: TenantId) -> StoreResult<u64>;
 
@@ -359,17 +366,39 @@ pub trait JobStore: Send + Sync + 'static {
     async fn queue_depth(&self) -> StoreResult<QueueDepth>;
 }
 
+/// Whose conversations a listing shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionOwner<'a> {
+    Anyone,
+    /// One visitor's (`ChatSession::visitor`).
+    Visitor(&'a str),
+    /// The ones one user or key started (`ChatSession::started_by`).
+    StartedBy(&'a str),
+}
+
+impl<'a> SessionOwner<'a> {
+    /// As two optional filters: (visitor, started_by).
+    pub fn filters(self) -> (Option<&'a str>, Option<&'a str>) {
+        match self {
+            Self::Anyone => (None, None),
+            Self::Visitor(v) => (Some(v), None),
+            Self::StartedBy(s) => (None, Some(s)),
+        }
+    }
+}
+
 /// Chat sessions and their messages.
 #[async_trait]
 pub trait ChatStore: Send + Sync + 'static {
     async fn create_session(&self, session: &ChatSession) -> StoreResult<()>;
     async fn get_session(&self, tenant: TenantId, session: SessionId) -> StoreResult<ChatSession>;
-    /// Newest first; `bot` narrows to one bot, `visitor` to one visitor's.
+    /// Newest first; `bot` narrows to one bot, `owner` to one visitor's or
+    /// one starter's conversations.
     async fn list_sessions(
         &self,
         tenant: TenantId,
         bot: Option<BotId>,
-        visitor: Option<&str>,
+        owner: SessionOwner<'_>,
         page: &PageRequest,
     ) -> StoreResult<Page<ChatSession>>;
     /// Appends messages to their session (in order) and updates its count and

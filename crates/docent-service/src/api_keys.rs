@@ -48,9 +48,17 @@ impl Services {
             prefix: secret::display_prefix(&key),
             created_at: Utc::now(),
             last_used_at: None,
+            // A key made by a key belongs to the person behind that one, so
+            // it can never outlive or outrank them.
             created_by: match ctx.actor.principal {
                 Principal::User(id) => Some(id),
-                _ => None,
+                Principal::ApiKey(id) => self
+                    .all_api_keys(ctx.actor.tenant_id)
+                    .await?
+                    .into_iter()
+                    .find(|k| k.id == id)
+                    .and_then(|k| k.created_by),
+                Principal::Visitor(_) => None,
             },
         };
         self.store()
@@ -83,12 +91,47 @@ impl Services {
 
     pub async fn revoke_api_key(&self, ctx: &Ctx, id: ApiKeyId) -> ServiceResult<()> {
         ctx.actor.require(Role::Admin)?;
+        let key = self
+            .all_api_keys(ctx.actor.tenant_id)
+            .await?
+            .into_iter()
+            .find(|k| k.id == id)
+            .ok_or(ServiceError::NotFound)?;
+        let creator_role = match key.created_by {
+            Some(user) => match self.store().get_user(ctx.actor.tenant_id, user).await {
+                Ok(u) => Some(u.role),
+                Err(docent_core::store::StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        if key.role > ctx.actor.role || creator_role.is_some_and(|r| r > ctx.actor.role) {
+            return Err(ServiceError::Forbidden(format!(
+                "a {} cannot revoke a key of a stronger role",
+                ctx.actor.role
+            )));
+        }
         self.store()
             .revoke_api_key(ctx.actor.tenant_id, id, Utc::now())
             .await?;
         self.audit(ctx, "api_key.revoke", "api_key", Some(id.to_string()))
             .await;
         Ok(())
+    }
+
+    /// The live keys `user` created.
+    pub(super) async fn api_keys_created_by(
+        &self,
+        tenant: TenantId,
+        user: docent_core::ids::UserId,
+    ) -> ServiceResult<Vec<ApiKeyId>> {
+        Ok(self
+            .all_api_keys(tenant)
+            .await?
+            .into_iter()
+            .filter(|k| k.created_by == Some(user))
+            .map(|k| k.id)
+            .collect())
     }
 
     /// Every live key of a tenant (for `/auth/me`; tenants hold few keys).

@@ -284,13 +284,25 @@ impl Services {
             .find_api_key(&secret::digest(key))
             .await?
             .ok_or(ServiceError::Unauthorized)?;
+        // A key acts at the lower of its own role and its creator's current
+        // one; a creator who is gone takes the key along.
+        let role = match found.created_by {
+            Some(creator) => match self.store().get_user(found.tenant_id, creator).await {
+                Ok(user) => found.role.min(user.role),
+                Err(docent_core::store::StoreError::NotFound) => {
+                    return Err(ServiceError::Unauthorized);
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => found.role,
+        };
         if let Err(error) = self.store().touch_api_key(found.id, Utc::now()).await {
             tracing::warn!(%error, "could not record API key use");
         }
         Ok(Actor {
             tenant_id: found.tenant_id,
             principal: Principal::ApiKey(found.id),
-            role: found.role,
+            role,
         })
     }
 }

@@ -135,6 +135,16 @@ impl Actor {
         }
     }
 
+    /// The identity a conversation records as its starter: `user:<id>` or
+    /// `api_key:<id>`; `None` for visitors (their sessions carry `visitor`).
+    pub fn starter(&self) -> Option<String> {
+        match &self.principal {
+            Principal::User(id) => Some(format!("user:{id}")),
+            Principal::ApiKey(id) => Some(format!("api_key:{id}")),
+            Principal::Visitor(_) => None,
+        }
+    }
+
     pub fn visitor(&self) -> Option<&Visitor> {
         match &self.principal {
             Principal::Visitor(v) => Some(v),

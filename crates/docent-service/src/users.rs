@@ -61,9 +61,8 @@ impl Services {
         let target = self.store().get_user(ctx.actor.tenant_id, id).await?;
         may_manage(ctx, &target)?;
         may_grant(ctx, req.role)?;
-        if target.role == Role::Owner && req.role != Role::Owner {
-            self.keep_an_owner(ctx).await?;
-        }
+        // The store keeps an owner atomically (409 to the second of two
+        // concurrent demotions).
         let user = self
             .store()
             .set_user_role(ctx.actor.tenant_id, id, req.role)
@@ -77,21 +76,23 @@ impl Services {
         ctx.actor.require(Role::Admin)?;
         let target = self.store().get_user(ctx.actor.tenant_id, id).await?;
         may_manage(ctx, &target)?;
-        if target.role == Role::Owner {
-            self.keep_an_owner(ctx).await?;
-        }
+        // Keys belong to their creator and go with them; they are found
+        // before the delete, which clears their `created_by`.
+        let keys = self.api_keys_created_by(ctx.actor.tenant_id, id).await?;
         self.store().delete_user(ctx.actor.tenant_id, id).await?;
+        let now = chrono::Utc::now();
+        for key in keys {
+            match self
+                .store()
+                .revoke_api_key(ctx.actor.tenant_id, key, now)
+                .await
+            {
+                Ok(()) | Err(docent_core::store::StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         self.audit(ctx, "user.delete", "user", Some(id.to_string()))
             .await;
-        Ok(())
-    }
-
-    async fn keep_an_owner(&self, ctx: &Ctx) -> ServiceResult<()> {
-        if self.store().count_owners(ctx.actor.tenant_id).await? <= 1 {
-            return Err(ServiceError::Conflict(
-                "a tenant must keep at least one owner".into(),
-            ));
-        }
         Ok(())
     }
 }

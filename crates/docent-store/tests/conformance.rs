@@ -15,7 +15,7 @@ use docent_core::ids::{
     ApiKeyId, BotId, ChunkId, DocumentId, LeadId, SessionId, TenantId, TokenFamilyId, UserId,
 };
 use docent_core::store::{
-    DocumentFilter, PageRequest, RefreshToken, RefreshUse, Store, StoreError,
+    DocumentFilter, PageRequest, RefreshToken, RefreshUse, SessionOwner, Store, StoreError,
 };
 
 fn tenant(name: &str) -> Tenant {
@@ -217,6 +217,70 @@ pub async fn users_are_scoped_by_tenant(store: Arc<dyn Store>) {
         store.list_users(a.id, &page(50)).await.unwrap().items.len(),
         1
     );
+}
+
+/// Two owners demoting (or deleting) each other at once: exactly one
+/// succeeds and the other gets `Conflict`, every time.
+pub async fn the_last_owner_is_kept_under_concurrency(store: Arc<dyn Store>) {
+    let (a, _) = two_tenants(&*store).await;
+    let first = store
+        .list_users(a.id, &page(10))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|u| u.role == Role::Owner)
+        .unwrap();
+    for round in 0..10 {
+        // Exactly two owners, p and q, race to demote or delete each other.
+        let p = user(&a, &format!("p{round}@a.io"), Role::Owner);
+        let q = user(&a, &format!("q{round}@a.io"), Role::Owner);
+        store.create_user(&p).await.unwrap();
+        store.create_user(&q).await.unwrap();
+        store
+            .set_user_role(a.id, first.id, Role::Editor)
+            .await
+            .unwrap();
+        let (rp, rq) = if round % 2 == 0 {
+            let (x, y) = tokio::join!(
+                store.set_user_role(a.id, p.id, Role::Editor),
+                store.set_user_role(a.id, q.id, Role::Editor)
+            );
+            (x.map(|_| ()), y.map(|_| ()))
+        } else {
+            tokio::join!(store.delete_user(a.id, p.id), store.delete_user(a.id, q.id))
+        };
+        let conflicts = [&rp, &rq]
+            .iter()
+            .filter(|r| matches!(r, Err(StoreError::Conflict(_))))
+            .count();
+        assert_eq!(conflicts, 1, "round {round}: {rp:?} {rq:?}");
+        assert_eq!(store.count_owners(a.id).await.unwrap(), 1, "round {round}");
+        // Back to `first` as the only owner.
+        store
+            .set_user_role(a.id, first.id, Role::Owner)
+            .await
+            .unwrap();
+        for survivor in [p.id, q.id] {
+            if let Ok(u) = store.get_user(a.id, survivor).await
+                && u.role == Role::Owner
+            {
+                store
+                    .set_user_role(a.id, survivor, Role::Editor)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+    // The last owner can be neither demoted nor deleted.
+    assert!(matches!(
+        store.set_user_role(a.id, first.id, Role::Admin).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.delete_user(a.id, first.id).await,
+        Err(StoreError::Conflict(_))
+    ));
 }
 
 fn refresh(
@@ -1021,6 +1085,7 @@ pub async fn chat_sessions_and_messages_are_scoped_and_ordered(store: Arc<dyn St
         tenant_id: bot.tenant_id,
         bot_id: bot.id,
         visitor: Some("v-1".into()),
+        started_by: None,
         message_count: 0,
         created_at: Utc::now(),
         last_message_at: Utc::now(),
@@ -1100,20 +1165,23 @@ pub async fn chat_sessions_and_messages_are_scoped_and_ordered(store: Arc<dyn St
     };
     assert!(
         store
-            .list_sessions(b.id, None, None, &page)
+            .list_sessions(b.id, None, SessionOwner::Anyone, &page)
             .await
             .unwrap()
             .items
             .is_empty()
     );
-    let listed = store.list_sessions(a.id, None, None, &page).await.unwrap();
+    let listed = store
+        .list_sessions(a.id, None, SessionOwner::Anyone, &page)
+        .await
+        .unwrap();
     assert_eq!(
         listed.items.iter().map(|s| s.id).collect::<Vec<_>>(),
         [s2.id, s1.id],
         "newest first"
     );
     let one_bot = store
-        .list_sessions(a.id, Some(bot_a.id), None, &page)
+        .list_sessions(a.id, Some(bot_a.id), SessionOwner::Anyone, &page)
         .await
         .unwrap();
     assert_eq!(one_bot.items.len(), 1);
@@ -1121,7 +1189,7 @@ pub async fn chat_sessions_and_messages_are_scoped_and_ordered(store: Arc<dyn St
         .list_sessions(
             a.id,
             None,
-            None,
+            SessionOwner::Anyone,
             &PageRequest {
                 limit: 1,
                 after: None,
@@ -1133,7 +1201,7 @@ pub async fn chat_sessions_and_messages_are_scoped_and_ordered(store: Arc<dyn St
         .list_sessions(
             a.id,
             None,
-            None,
+            SessionOwner::Anyone,
             &PageRequest {
                 limit: 1,
                 after: first.next_cursor.clone(),
@@ -1149,12 +1217,20 @@ pub async fn sessions_filter_by_visitor(store: Arc<dyn Store>) {
     let b = bot(a.id, "site");
     store.create_bot(&b).await.unwrap();
     let mut ids = Vec::new();
-    for visitor in [Some("anon:1"), Some("anon:2"), None, Some("anon:1")] {
+    let owners = [
+        (Some("anon:1"), None),
+        (Some("anon:2"), None),
+        (None, Some("user:1")),
+        (Some("anon:1"), None),
+        (None, Some("user:2")),
+    ];
+    for (visitor, started_by) in owners {
         let s = ChatSession {
             id: SessionId::new(),
             tenant_id: a.id,
             bot_id: b.id,
             visitor: visitor.map(str::to_string),
+            started_by: started_by.map(str::to_string),
             message_count: 0,
             created_at: Utc::now(),
             last_message_at: Utc::now(),
@@ -1163,21 +1239,30 @@ pub async fn sessions_filter_by_visitor(store: Arc<dyn Store>) {
         ids.push(s.id);
     }
     let mine = store
-        .list_sessions(a.id, Some(b.id), Some("anon:1"), &page(10))
+        .list_sessions(a.id, Some(b.id), SessionOwner::Visitor("anon:1"), &page(10))
         .await
         .unwrap();
     assert_eq!(
         mine.items.iter().map(|s| s.id).collect::<Vec<_>>(),
         [ids[3], ids[0]]
     );
+    let started = store
+        .list_sessions(a.id, None, SessionOwner::StartedBy("user:1"), &page(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        started.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+        [ids[2]]
+    );
+    assert_eq!(started.items[0].started_by.as_deref(), Some("user:1"));
     assert_eq!(
         store
-            .list_sessions(a.id, None, None, &page(10))
+            .list_sessions(a.id, None, SessionOwner::Anyone, &page(10))
             .await
             .unwrap()
             .items
             .len(),
-        4
+        5
     );
 }
 
@@ -1602,6 +1687,7 @@ macro_rules! conformance {
                 keyset_paging_visits_every_row_once,
                 emails_are_unique_across_tenants,
                 users_are_scoped_by_tenant,
+                the_last_owner_is_kept_under_concurrency,
                 refresh_tokens_rotate_once_and_reuse_revokes_the_family,
                 api_keys_are_found_by_digest_and_revoked_per_tenant,
                 audit_entries_filter_and_page_newest_first,

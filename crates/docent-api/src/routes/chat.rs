@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::ApiResult;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ChatAuth, Id, Paging, WsAuth};
+use crate::extract::{ChatAuth, Credential, Id, Paging, WsAuth};
 use crate::ratelimit;
 
 /// Asks a bot. The answer is grounded in the bot's knowledge base and cites
@@ -128,13 +128,17 @@ struct ClientFrame {
     responses((status = 101, description = "switching to WebSocket"), (status = 401, body = ErrorBody)))]
 pub async fn chat_ws(
     State(state): State<AppState>,
-    WsAuth(ctx): WsAuth,
+    WsAuth(ctx, credential): WsAuth,
     ws: WebSocketUpgrade,
 ) -> Response {
-    ws.on_upgrade(move |socket| converse(state, ctx, socket))
+    drop(ctx);
+    ws.on_upgrade(move |socket| converse(state, credential, socket))
 }
 
-async fn converse(state: AppState, ctx: docent_service::Ctx, mut socket: WebSocket) {
+/// Each message is handled as a REST request would be: the credential is
+/// verified again (a revoked key, a deleted user or an expired token closes
+/// the socket with an `error` frame) and counted against the same limits.
+async fn converse(state: AppState, credential: Credential, mut socket: WebSocket) {
     let mut bot: Option<BotId> = None;
     let mut session: Option<SessionId> = None;
     while let Some(Ok(frame)) = socket.recv().await {
@@ -171,6 +175,20 @@ async fn converse(state: AppState, ctx: docent_service::Ctx, mut socket: WebSock
             }
             continue;
         };
+        let ctx = match credential.authenticate(&state).await {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                let _ = send_error(&mut socket, e).await;
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
+        };
+        if let Err(e) = ratelimit::credential_message(&state, &credential.token).await {
+            if send_error(&mut socket, e).await.is_err() {
+                return;
+            }
+            continue;
+        }
         if let Err(e) = ratelimit::visitor_message(&state, &ctx).await {
             if send_error(&mut socket, e).await.is_err() {
                 return;

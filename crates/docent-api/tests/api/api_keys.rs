@@ -126,3 +126,94 @@ async fn a_made_up_key_is_refused() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+/// Keys belong to their creator: a key acts at the lower of its own role and
+/// its creator's current role, dies with its creator, and a key made by a
+/// key belongs to the same person. An admin cannot revoke an owner's key.
+#[tokio::test]
+async fn keys_act_no_stronger_than_their_creator_and_die_with_them() {
+    let app = crate::helpers::spawn_app().await;
+    let owner = app.signup("ann@acme.io").await;
+    let (status, admin_user) = app
+        .post(
+            "/api/v1/users",
+            &owner.token,
+            json!({"email": "adam@acme.io", "password": "password123", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let admin_id = admin_user["id"].as_str().unwrap().to_string();
+    let (_, login) = app.login("adam@acme.io", "password123").await;
+    let admin = login["access_token"].as_str().unwrap().to_string();
+    let (_, admin_key) = app.api_key(&admin, "admin").await;
+    // A key made with that key belongs to Adam too.
+    let (_, child_key) = app.api_key(&admin_key, "editor").await;
+    let (status, _) = app.get("/api/v1/users", &admin_key).await;
+    assert_eq!(status, StatusCode::OK, "an admin's key acts as admin");
+
+    // Adam is demoted to viewer: his keys act as viewers.
+    let (status, _) = app
+        .patch(
+            &format!("/api/v1/users/{admin_id}"),
+            &owner.token,
+            json!({"role": "viewer"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.get("/api/v1/users", &admin_key).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no longer admin");
+    let (status, _) = app
+        .post(
+            "/api/v1/users",
+            &admin_key,
+            json!({"email": "eve@acme.io", "password": "password123", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "cannot make a new admin");
+    let (status, _) = app
+        .post("/api/v1/bots", &child_key, json!({"name": "B"}))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the child key is a viewer too"
+    );
+    let (status, _) = app.get("/api/v1/bots", &admin_key).await;
+    assert_eq!(status, StatusCode::OK, "still a viewer");
+
+    // Adam is deleted: his keys stop working.
+    let (status, _) = app
+        .delete(&format!("/api/v1/users/{admin_id}"), &owner.token)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for key in [&admin_key, &child_key] {
+        let (status, _) = app.get("/api/v1/bots", key).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+
+    // An admin cannot revoke the owner's key; the owner can.
+    let (owner_key_id, _) = app.api_key(&owner.token, "owner").await;
+    let (status, _) = app
+        .post(
+            "/api/v1/users",
+            &owner.token,
+            json!({"email": "ada@acme.io", "password": "password123", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, login) = app.login("ada@acme.io", "password123").await;
+    let ada = login["access_token"].as_str().unwrap().to_string();
+    let (status, body) = app
+        .delete(&format!("/api/v1/api-keys/{owner_key_id}"), &ada)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (owner_editor_key, _) = app.api_key(&owner.token, "editor").await;
+    let (status, _) = app
+        .delete(&format!("/api/v1/api-keys/{owner_editor_key}"), &ada)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "nor any key the owner made");
+    let (status, _) = app
+        .delete(&format!("/api/v1/api-keys/{owner_key_id}"), &owner.token)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}

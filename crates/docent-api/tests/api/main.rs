@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod access;
 mod api_keys;
 mod audit;
 mod auth;

@@ -129,3 +129,43 @@ async fn unknown_role_is_a_validation_error() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_error(&body, "invalid_request");
 }
+
+/// Two owners demoting each other at once: one wins, the other gets 409, and
+/// the tenant always keeps an owner.
+#[tokio::test]
+async fn concurrent_demotions_keep_an_owner() {
+    let app = spawn_app().await;
+    let ann = app.signup("ann@acme.io").await;
+    for round in 0..5 {
+        let email = format!("bea{round}@acme.io");
+        let (status, bea) = app
+            .post(
+                "/api/v1/users",
+                &ann.token,
+                json!({"email": email, "password": "password123", "role": "owner"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{bea}");
+        let bea_id = bea["id"].as_str().unwrap().to_string();
+        let (_, login) = app.login(&email, "password123").await;
+        let bea_token = login["access_token"].as_str().unwrap().to_string();
+        let ann_path = format!("/api/v1/users/{}", ann.user_id);
+        let bea_path = format!("/api/v1/users/{bea_id}");
+        let (a, b) = tokio::join!(
+            app.patch(&bea_path, &ann.token, json!({"role": "editor"})),
+            app.patch(&ann_path, &bea_token, json!({"role": "editor"}))
+        );
+        let statuses = [a.0.as_u16(), b.0.as_u16()];
+        assert!(statuses.contains(&409), "round {round}: {statuses:?}");
+        assert!(statuses.contains(&200), "round {round}: {statuses:?}");
+        if a.0 == StatusCode::CONFLICT {
+            // Bea demoted Ann: hand ownership back to Ann for the next round.
+            let (status, _) = app
+                .patch(&ann_path, &bea_token, json!({"role": "owner"}))
+                .await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        let (status, _) = app.delete(&bea_path, &ann.token).await;
+        assert!(status == StatusCode::NO_CONTENT, "round {round}: {status}");
+    }
+}

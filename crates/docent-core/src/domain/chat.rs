@@ -15,6 +15,10 @@ pub struct ChatSession {
     pub bot_id: BotId,
     /// The visitor's identity when an embed token carried one.
     pub visitor: Option<String>,
+    /// Who started it when it was not a visitor: `user:<id>` or
+    /// `api_key:<id>`. Viewers see only the conversations they started.
+    #[serde(skip)]
+    pub started_by: Option<String>,
     pub message_count: u32,
     pub created_at: DateTime<Utc>,
     pub last_message_at: DateTime<Utc>,

@@ -12,7 +12,7 @@ use chrono::Utc;
 use docent_core::domain::{ChatMessage, ChatSession, Citation, MessageRole, Role, UsageKind};
 use docent_core::ids::{BotId, ChunkId, MessageId, SessionId};
 use docent_core::llm::{ChatEvent, ChatRequest, LlmError};
-use docent_core::store::{Page, PageRequest};
+use docent_core::store::{Page, PageRequest, SessionOwner};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -166,10 +166,13 @@ impl Services {
     }
 
     /// Whether the caller may see this conversation: visitors only their own.
+    /// Visitors, and viewers (users or keys), reach only the conversations
+    /// they started; editors and stronger reach every one of the tenant.
     fn owns_session(ctx: &Ctx, session: &ChatSession) -> bool {
-        ctx.actor
-            .visitor()
-            .is_none_or(|v| v.bot_id == session.bot_id && session.visitor.as_ref() == Some(&v.id))
+        if let Some(v) = ctx.actor.visitor() {
+            return v.bot_id == session.bot_id && session.visitor.as_ref() == Some(&v.id);
+        }
+        ctx.actor.role > Role::Viewer || session.started_by == ctx.actor.starter()
     }
 
     async fn prepare(&self, ctx: &Ctx, req: AskRequest) -> ServiceResult<Prepared> {
@@ -201,6 +204,7 @@ impl Services {
                     tenant_id: tenant,
                     bot_id: bot.id,
                     visitor: ctx.actor.visitor().map(|v| v.id.clone()),
+                    started_by: ctx.actor.starter(),
                     message_count: 0,
                     created_at: now,
                     last_message_at: now,
@@ -590,14 +594,20 @@ impl Services {
         bot: Option<BotId>,
         page: &PageRequest,
     ) -> ServiceResult<Page<ChatSession>> {
-        let (bot, visitor) = match ctx.actor.visitor() {
+        let starter = ctx.actor.starter();
+        let (bot, owner) = match ctx.actor.visitor() {
             Some(v) => {
                 Self::require_chat(ctx, bot.unwrap_or(v.bot_id))?;
-                (Some(v.bot_id), Some(v.id.as_str()))
+                (Some(v.bot_id), SessionOwner::Visitor(v.id.as_str()))
             }
             None => {
                 ctx.actor.require(Role::Viewer)?;
-                (bot, None)
+                match starter.as_deref() {
+                    Some(me) if ctx.actor.role == Role::Viewer => {
+                        (bot, SessionOwner::StartedBy(me))
+                    }
+                    _ => (bot, SessionOwner::Anyone),
+                }
             }
         };
         if let Some(bot) = bot {
@@ -605,7 +615,7 @@ impl Services {
         }
         Ok(self
             .store
-            .list_sessions(ctx.actor.tenant_id, bot, visitor, page)
+            .list_sessions(ctx.actor.tenant_id, bot, owner, page)
             .await?)
     }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use docent_core::domain::{ApiKey, Email, NewApiKey, Plan, Role, Tenant, User};
 use docent_core::ids::{ApiKeyId, TenantId, UserId};
 use docent_core::store::{
-    AccountStore, Page, PageRequest, RefreshToken, RefreshUse, StoreError, StoreResult,
+    AccountStore, LAST_OWNER, Page, PageRequest, RefreshToken, RefreshUse, StoreError, StoreResult,
 };
 
 use super::{PgStore, backend, map_err, page_of, parse_id};
@@ -236,30 +236,46 @@ impl AccountStore for PgStore {
     }
 
     async fn set_user_role(&self, tenant: TenantId, user: UserId, role: Role) -> StoreResult<User> {
-        sqlx::query_as::<_, UserRow>(concat!(
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        // Under READ COMMITTED two demotions would each count the other as an
+        // owner; locking the tenant's owner rows first serialises them.
+        let owners = lock_owners(&mut tx, tenant).await?;
+        let target = owners.iter().any(|id| *id == user.to_string());
+        if target && role != Role::Owner && owners.len() <= 1 {
+            return Err(StoreError::Conflict(LAST_OWNER.into()));
+        }
+        let row: User = sqlx::query_as::<_, UserRow>(concat!(
             "UPDATE users SET role = $1 WHERE tenant_id = $2 AND id = $3 RETURNING ",
             user_columns!()
         ))
         .bind(role.as_str())
         .bind(tenant.to_string())
         .bind(user.to_string())
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await
         .map_err(map_err)?
-        .try_into()
+        .try_into()?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(row)
     }
 
     async fn delete_user(&self, tenant: TenantId, user: UserId) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let owners = lock_owners(&mut tx, tenant).await?;
+        if owners.len() <= 1 && owners.iter().any(|id| *id == user.to_string()) {
+            return Err(StoreError::Conflict(LAST_OWNER.into()));
+        }
         // Their refresh tokens go with them by cascade.
         let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.to_string())
             .bind(user.to_string())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        tx.commit().await.map_err(map_err)?;
         Ok(())
     }
 
@@ -438,4 +454,19 @@ impl AccountStore for PgStore {
         .map_err(map_err)?;
         Ok(())
     }
+}
+
+/// Locks the tenant's owner rows for the transaction and returns their ids.
+async fn lock_owners(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tenant: TenantId,
+) -> StoreResult<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT id FROM users WHERE tenant_id = $1 AND role = 'owner' ORDER BY id FOR UPDATE",
+    )
+    .bind(tenant.to_string())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(map_err)?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }

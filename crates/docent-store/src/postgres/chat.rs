@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use docent_core::domain::{ChatMessage, ChatSession, MessageRole};
 use docent_core::ids::{BotId, SessionId, TenantId};
-use docent_core::store::{ChatStore, Page, PageRequest, StoreError, StoreResult};
+use docent_core::store::{ChatStore, Page, PageRequest, SessionOwner, StoreError, StoreResult};
 
 use super::{PgStore, backend, map_err, page_of, parse_id};
 
@@ -15,6 +15,7 @@ struct SessionRow {
     tenant_id: String,
     bot_id: String,
     visitor: Option<String>,
+    started_by: Option<String>,
     message_count: i64,
     created_at: DateTime<Utc>,
     last_message_at: DateTime<Utc>,
@@ -28,6 +29,7 @@ impl TryFrom<SessionRow> for ChatSession {
             tenant_id: parse_id(&r.tenant_id)?,
             bot_id: parse_id(&r.bot_id)?,
             visitor: r.visitor,
+            started_by: r.started_by,
             message_count: r.message_count as u32,
             created_at: r.created_at,
             last_message_at: r.last_message_at,
@@ -72,7 +74,7 @@ impl MessageRow {
 
 macro_rules! session_columns {
     () => {
-        "id, tenant_id, bot_id, visitor, message_count, created_at, last_message_at"
+        "id, tenant_id, bot_id, visitor, started_by, message_count, created_at, last_message_at"
     };
 }
 
@@ -80,14 +82,15 @@ macro_rules! session_columns {
 impl ChatStore for PgStore {
     async fn create_session(&self, s: &ChatSession) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO chat_sessions (id, tenant_id, bot_id, visitor, message_count, created_at,
-                 last_message_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO chat_sessions (id, tenant_id, bot_id, visitor, started_by, message_count,
+                 created_at, last_message_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(s.id.to_string())
         .bind(s.tenant_id.to_string())
         .bind(s.bot_id.to_string())
         .bind(&s.visitor)
+        .bind(&s.started_by)
         .bind(i64::from(s.message_count))
         .bind(s.created_at)
         .bind(s.last_message_at)
@@ -115,9 +118,10 @@ impl ChatStore for PgStore {
         &self,
         tenant: TenantId,
         bot: Option<BotId>,
-        visitor: Option<&str>,
+        owner: SessionOwner<'_>,
         page: &PageRequest,
     ) -> StoreResult<Page<ChatSession>> {
+        let (visitor, started_by) = owner.filters();
         // Optional filters are NULL parameters; the casts give Postgres their
         // type where a parameter is only compared with NULL.
         let rows: Vec<SessionRow> = sqlx::query_as(concat!(
@@ -127,12 +131,14 @@ impl ChatStore for PgStore {
              WHERE tenant_id = $1
                AND ($2::TEXT IS NULL OR bot_id = $2::TEXT)
                AND ($3::TEXT IS NULL OR visitor = $3::TEXT)
-               AND ($4::TEXT IS NULL OR id < $4::TEXT)
-             ORDER BY id DESC LIMIT $5"
+               AND ($4::TEXT IS NULL OR started_by = $4::TEXT)
+               AND ($5::TEXT IS NULL OR id < $5::TEXT)
+             ORDER BY id DESC LIMIT $6"
         ))
         .bind(tenant.to_string())
         .bind(bot.map(|b| b.to_string()))
         .bind(visitor)
+        .bind(started_by)
         .bind(&page.after)
         .bind(i64::from(page.limit) + 1)
         .fetch_all(self.pool())

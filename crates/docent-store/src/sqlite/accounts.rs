@@ -3,7 +3,7 @@ use chrono::{DateTime, Duration, Utc};
 use docent_core::domain::{ApiKey, Email, NewApiKey, Plan, Role, Tenant, User};
 use docent_core::ids::{ApiKeyId, TenantId, UserId};
 use docent_core::store::{
-    AccountStore, Page, PageRequest, RefreshToken, RefreshUse, StoreError, StoreResult,
+    AccountStore, LAST_OWNER, Page, PageRequest, RefreshToken, RefreshUse, StoreError, StoreResult,
 };
 
 use super::{SqliteStore, backend, map_err, page_of, parse_id, parse_opt_ts, parse_ts, ts};
@@ -217,28 +217,44 @@ impl AccountStore for SqliteStore {
     }
 
     async fn set_user_role(&self, tenant: TenantId, user: UserId, role: Role) -> StoreResult<User> {
-        sqlx::query_as::<_, UserRow>(concat!(
-            "UPDATE users SET role = ? WHERE tenant_id = ? AND id = ? RETURNING ",
+        // One statement: SQLite takes the write lock before it reads, so the
+        // owner count cannot change between the check and the write.
+        let row = sqlx::query_as::<_, UserRow>(concat!(
+            "UPDATE users SET role = ?1 WHERE tenant_id = ?2 AND id = ?3
+               AND (role != 'owner' OR ?1 = 'owner'
+                    OR (SELECT count(*) FROM users WHERE tenant_id = ?2 AND role = 'owner') > 1)
+             RETURNING ",
             user_columns!()
         ))
         .bind(role.as_str())
         .bind(tenant.to_string())
         .bind(user.to_string())
-        .fetch_one(self.pool())
+        .fetch_optional(self.pool())
         .await
-        .map_err(map_err)?
-        .try_into()
+        .map_err(map_err)?;
+        match row {
+            Some(row) => row.try_into(),
+            None => {
+                self.get_user(tenant, user).await?;
+                Err(StoreError::Conflict(LAST_OWNER.into()))
+            }
+        }
     }
 
     async fn delete_user(&self, tenant: TenantId, user: UserId) -> StoreResult<()> {
-        let done = sqlx::query("DELETE FROM users WHERE tenant_id = ? AND id = ?")
-            .bind(tenant.to_string())
-            .bind(user.to_string())
-            .execute(self.pool())
-            .await
-            .map_err(map_err)?;
+        let done = sqlx::query(
+            "DELETE FROM users WHERE tenant_id = ?1 AND id = ?2
+               AND (role != 'owner'
+                    OR (SELECT count(*) FROM users WHERE tenant_id = ?1 AND role = 'owner') > 1)",
+        )
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .execute(self.pool())
+        .await
+        .map_err(map_err)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+            self.get_user(tenant, user).await?;
+            return Err(StoreError::Conflict(LAST_OWNER.into()));
         }
         Ok(())
     }

@@ -3,11 +3,20 @@
 use async_trait::async_trait;
 use docent_core::domain::{ChatMessage, ChatSession, MessageRole};
 use docent_core::ids::{BotId, SessionId, TenantId};
-use docent_core::store::{ChatStore, Page, PageRequest, StoreError, StoreResult};
+use docent_core::store::{ChatStore, Page, PageRequest, SessionOwner, StoreError, StoreResult};
 
 use super::{SqliteStore, backend, map_err, page_of, parse_id, parse_ts, ts};
 
-type SessionRow = (String, String, String, Option<String>, i64, String, String);
+type SessionRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    String,
+    String,
+);
 type MessageRow = (
     String,
     String,
@@ -23,12 +32,13 @@ type MessageRow = (
 );
 
 fn session(row: SessionRow) -> StoreResult<ChatSession> {
-    let (id, tenant, bot, visitor, count, created, last) = row;
+    let (id, tenant, bot, visitor, started_by, count, created, last) = row;
     Ok(ChatSession {
         id: parse_id(&id)?,
         tenant_id: parse_id(&tenant)?,
         bot_id: parse_id(&bot)?,
         visitor,
+        started_by,
         message_count: count as u32,
         created_at: parse_ts(&created)?,
         last_message_at: parse_ts(&last)?,
@@ -69,13 +79,15 @@ fn message(tenant: TenantId, row: MessageRow) -> StoreResult<ChatMessage> {
 impl ChatStore for SqliteStore {
     async fn create_session(&self, s: &ChatSession) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO chat_sessions (id, tenant_id, bot_id, visitor, message_count, created_at, last_message_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO chat_sessions (id, tenant_id, bot_id, visitor, started_by, message_count,
+                 created_at, last_message_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(s.id.to_string())
         .bind(s.tenant_id.to_string())
         .bind(s.bot_id.to_string())
         .bind(&s.visitor)
+        .bind(&s.started_by)
         .bind(s.message_count as i64)
         .bind(ts(s.created_at))
         .bind(ts(s.last_message_at))
@@ -87,7 +99,7 @@ impl ChatStore for SqliteStore {
 
     async fn get_session(&self, tenant: TenantId, id: SessionId) -> StoreResult<ChatSession> {
         let row: SessionRow = sqlx::query_as(
-            "SELECT id, tenant_id, bot_id, visitor, message_count, created_at, last_message_at
+            "SELECT id, tenant_id, bot_id, visitor, started_by, message_count, created_at, last_message_at
              FROM chat_sessions WHERE tenant_id = ? AND id = ?",
         )
         .bind(tenant.to_string())
@@ -102,15 +114,16 @@ impl ChatStore for SqliteStore {
         &self,
         tenant: TenantId,
         bot: Option<BotId>,
-        visitor: Option<&str>,
+        owner: SessionOwner<'_>,
         page: &PageRequest,
     ) -> StoreResult<Page<ChatSession>> {
         let bot = bot.map(|b| b.to_string());
+        let (visitor, started_by) = owner.filters();
         let rows: Vec<SessionRow> = sqlx::query_as(
-            "SELECT id, tenant_id, bot_id, visitor, message_count, created_at, last_message_at
+            "SELECT id, tenant_id, bot_id, visitor, started_by, message_count, created_at, last_message_at
              FROM chat_sessions
              WHERE tenant_id = ? AND (? IS NULL OR bot_id = ?) AND (? IS NULL OR visitor = ?)
-               AND (? IS NULL OR id < ?)
+               AND (? IS NULL OR started_by = ?) AND (? IS NULL OR id < ?)
              ORDER BY id DESC LIMIT ?",
         )
         .bind(tenant.to_string())
@@ -118,6 +131,8 @@ impl ChatStore for SqliteStore {
         .bind(&bot)
         .bind(visitor)
         .bind(visitor)
+        .bind(started_by)
+        .bind(started_by)
         .bind(&page.after)
         .bind(&page.after)
         .bind(page.limit as i64 + 1)
