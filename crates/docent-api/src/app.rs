@@ -348,9 +348,10 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_json_body_bytes;
     // Multipart framing adds a little to the file itself.
     let upload_limit = (state.config.max_upload_bytes as usize).saturating_add(64 * 1024);
-    let (api, spec) = openapi::routes(upload_limit)
+    let (api, mut spec) = openapi::routes(upload_limit)
         .with_state(state.clone())
         .split_for_parts();
+    openapi::complete(&mut spec);
     api.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", spec))
         .merge(routes::ops::metrics_route(state.clone()))
         .fallback(|| async { error::ApiError::not_found() })

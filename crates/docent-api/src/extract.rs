@@ -193,6 +193,7 @@ impl<S: Send + Sync, T: FromStr> FromRequestParts<S> for Id<T> {
 #[into_params(parameter_in = Query)]
 pub struct Paging {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

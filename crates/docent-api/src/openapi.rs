@@ -21,6 +21,91 @@ use crate::routes::{
 )]
 struct ApiDoc;
 
+/// The error answers every operation of a kind can give, added to each so
+/// the spec lists every status the server sends (a fuzzer checks it):
+/// 401 where a credential is needed, 400 (unparsable JSON or query string),
+/// 415 (a JSON body without `Content-Type: application/json`) and 422 (a
+/// body of the wrong shape) where a JSON body is taken, 400 and 422 where
+/// query parameters are parsed, and 429 on every rate-limited route.
+struct CommonResponses;
+
+/// Finishes the spec once every route is in it (modifiers of the base
+/// document run before the routes are added).
+pub fn complete(spec: &mut utoipa::openapi::OpenApi) {
+    CommonResponses.modify(spec);
+}
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let limited = (path.starts_with("/api/v1/") || path.starts_with("/v1/"))
+                && !matches!(path.as_str(), "/api/v1/health" | "/api/v1/ready");
+            let operations = [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for op in operations.into_iter().flatten() {
+                let json_body = op.request_body.as_ref().is_some_and(|b| match b {
+                    utoipa::openapi::RefOr::T(body) => {
+                        body.content.contains_key("application/json")
+                    }
+                    utoipa::openapi::RefOr::Ref(_) => true,
+                });
+                let has_body = op.request_body.is_some();
+                let query = op.parameters.as_ref().is_some_and(|ps| {
+                    ps.iter().any(|p| {
+                        matches!(p, utoipa::openapi::RefOr::T(p)
+                            if p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+                    })
+                });
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let mut add = |status: &str, why: &str| {
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error_response(why));
+                };
+                if secured {
+                    add("401", "missing, invalid or expired credential");
+                }
+                if has_body {
+                    add("400", "the body could not be parsed");
+                }
+                if json_body {
+                    add("415", "the body is not `application/json`");
+                    add("422", "the body is not valid for this operation");
+                }
+                if query {
+                    add("400", "the query string could not be parsed");
+                    add("422", "a query parameter is out of range");
+                }
+                if limited {
+                    add("429", "rate limited; see `Retry-After`");
+                }
+            }
+        }
+    }
+}
+
+fn error_response(
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::response::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {

@@ -58,7 +58,7 @@ pub struct DocumentList {
 
 #[utoipa::path(get, path = "/docs", tag = "knowledge", security(("bearer" = [])),
     params(DocumentQuery, Paging),
-    responses((status = 200, body = DocumentList), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = DocumentList), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_documents(
     State(state): State<AppState>,
     Auth(ctx): Auth,
@@ -129,11 +129,20 @@ pub async fn reingest_document(
     Ok(accepted(out))
 }
 
+/// The multipart form of a file upload.
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes the form for the spec; parsed by hand below
+pub struct UploadForm {
+    /// The file's bytes; its type is detected from them.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
 /// Uploads a file as multipart form field `file`; its type is detected from
 /// the content.
 #[utoipa::path(post, path = "/bots/{bot_id}/files", tag = "knowledge", security(("bearer" = [])),
     params(("bot_id" = String, Path)),
-    request_body(content_type = "multipart/form-data", description = "field `file`"),
+    request_body(content_type = "multipart/form-data", content = UploadForm, description = "field `file`"),
     responses((status = 202, body = FileAccepted), (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn upload_file(
@@ -219,7 +228,8 @@ impl From<StoredFile> for Uploaded {
     params(("file_id" = String, Path), ("tenant" = String, Query), ("max" = u64, Query),
         ("expires" = i64, Query), ("sig" = String, Query)),
     request_body(content_type = "application/octet-stream"),
-    responses((status = 200, body = Uploaded), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+    responses((status = 200, body = Uploaded), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
 pub async fn receive_upload(
     State(state): State<AppState>,

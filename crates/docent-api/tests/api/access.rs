@@ -57,12 +57,20 @@ async fn viewers_see_and_continue_only_their_own_conversations() {
     ] {
         let (status, list) = app.get("/api/v1/chat/sessions", token).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(ids(&list), std::slice::from_ref(own), "{who} lists only their own");
+        assert_eq!(
+            ids(&list),
+            std::slice::from_ref(own),
+            "{who} lists only their own"
+        );
         let (status, list) = app
             .get(&format!("/api/v1/chat/sessions?bot_id={bot}"), token)
             .await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(ids(&list), std::slice::from_ref(own), "{who}, filtered by bot");
+        assert_eq!(
+            ids(&list),
+            std::slice::from_ref(own),
+            "{who}, filtered by bot"
+        );
         for other in [&owners_session, &veras, &victors, &keys] {
             if other == own {
                 continue;
