@@ -223,6 +223,10 @@ impl Components {
                 concurrency: c.worker_concurrency,
                 lease: Duration::from_secs(c.job_lease_secs),
                 backoff_base: Duration::from_millis(c.job_backoff_base_ms),
+                maintenance: docent_service::pipeline::MaintenanceSettings {
+                    interval: Duration::from_secs(c.maintenance_interval_secs),
+                    upload_expiry: Duration::from_secs(c.upload_expiry_secs),
+                },
                 ..WorkerSettings::default()
             },
             wake,

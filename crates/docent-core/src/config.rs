@@ -72,6 +72,11 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Lifetime of a signed upload URL, in seconds.
     pub upload_url_ttl_secs: u64,
+    /// An upload (signed URL) not ingested within this many seconds is
+    /// removed and its bytes given back to the plan.
+    pub upload_expiry_secs: u64,
+    /// How often each worker expires uploads and recounts held usage.
+    pub maintenance_interval_secs: u64,
     /// Jobs run at once by each process's worker.
     pub worker_concurrency: usize,
     /// Visibility timeout: a job whose worker stops heart-beating for this long
@@ -250,6 +255,8 @@ impl Default for Config {
             public_url: None,
             max_upload_bytes: 50 * 1024 * 1024,
             upload_url_ttl_secs: 15 * 60,
+            upload_expiry_secs: 24 * 3600,
+            maintenance_interval_secs: 600,
             worker_concurrency: 2,
             job_lease_secs: 60,
             job_max_attempts: 5,
@@ -338,7 +345,7 @@ impl Config {
 
     /// The environment variables this build reads (lower-case, without the prefix).
     /// Others named `DOCENT_*` belong to later features or other tools and are ignored.
-    const ENV_KEYS: [&'static str; 43] = [
+    const ENV_KEYS: [&'static str; 45] = [
         "listen",
         "data_dir",
         "database_url",
@@ -352,6 +359,8 @@ impl Config {
         "public_url",
         "max_upload_bytes",
         "upload_url_ttl_secs",
+        "upload_expiry_secs",
+        "maintenance_interval_secs",
         "worker_concurrency",
         "job_lease_secs",
         "job_max_attempts",
@@ -463,6 +472,15 @@ impl Config {
                 "DOCENT_UPLOAD_URL_TTL_SECS",
                 "must be between 10 seconds and 7 days",
             );
+        }
+        if self.upload_expiry_secs < self.upload_url_ttl_secs {
+            return invalid(
+                "DOCENT_UPLOAD_EXPIRY_SECS",
+                "must not be shorter than DOCENT_UPLOAD_URL_TTL_SECS",
+            );
+        }
+        if self.maintenance_interval_secs == 0 {
+            return invalid("DOCENT_MAINTENANCE_INTERVAL_SECS", "must be greater than 0");
         }
         if !(1..=64).contains(&self.worker_concurrency) {
             return invalid("DOCENT_WORKER_CONCURRENCY", "must be between 1 and 64");

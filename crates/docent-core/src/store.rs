@@ -204,6 +204,22 @@ pub trait KnowledgeStore: Send + Sync + 'static {
     async fn get_file(&self, tenant: TenantId, file: FileId) -> StoreResult<StoredFile>;
     /// Records that the bytes arrived (actual size, digest, detected format).
     async fn mark_file_uploaded(&self, file: &StoredFile) -> StoreResult<()>;
+    /// Files no document was made of, created before `before` (uploads never
+    /// ingested, URLs never used), oldest first, across tenants.
+    async fn pending_files(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredFile>>;
+    /// Removes a file no document uses, and the bytes it holds from the
+    /// tenant's storage counter, in one transaction; `NotFound` if a
+    /// document uses it (or it is gone).
+    async fn delete_pending_file(&self, tenant: TenantId, file: FileId) -> StoreResult<()>;
+    /// Sets every tenant's held counters to what is really held: documents,
+    /// and bytes of documents plus pending files. Repairs drift left by a
+    /// crash between a reservation and its release. Returns the counters
+    /// that changed.
+    async fn recount_held_usage(&self) -> StoreResult<u64>;
 
     /// Inserts a document and enqueues its job in one transaction.
     async fn create_document(&self, doc: &Document, job: &NewJob) -> StoreResult<()>;

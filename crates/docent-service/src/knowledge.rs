@@ -399,7 +399,15 @@ impl Services {
                 )
             }
         };
+        // The declared bytes are held from now on, so an upload cannot store
+        // past the plan; what arrives settles it, and an upload never
+        // ingested expires and gives its bytes back.
+        let reservation = self
+            .meter
+            .reserve_guarded(tenant, &[(UsageKind::StorageBytes, req.size_bytes)])
+            .await?;
         self.store.create_file(&file).await?;
+        reservation.commit();
         self.audit(ctx, "file.upload_url", "file", Some(file_id.to_string()))
             .await;
         Ok(UploadTicket {
@@ -447,12 +455,20 @@ impl Services {
         }
         self.check_size(bytes.len() as u64)?;
         let format = detect_format(&bytes, Some(&file.filename))?;
+        let declared = file.size_bytes;
         file.size_bytes = bytes.len() as u64;
         file.sha256 = Some(sha256_hex(&bytes));
         file.format = Some(format.into());
         file.uploaded_at = Some(Utc::now());
         self.blob.put(&file.object_key, bytes).await?;
         self.store.mark_file_uploaded(&file).await?;
+        self.meter
+            .give_back(
+                file.tenant_id,
+                UsageKind::StorageBytes,
+                declared.saturating_sub(file.size_bytes),
+            )
+            .await;
         Ok(file)
     }
 
@@ -485,17 +501,31 @@ impl Services {
                     return Err(e);
                 }
             };
+            let declared = file.size_bytes;
             file.size_bytes = size;
             file.sha256 = Some(sha256_hex(&bytes));
             file.format = Some(format.into());
             file.uploaded_at = Some(Utc::now());
             self.store.mark_file_uploaded(&file).await?;
+            self.meter
+                .give_back(
+                    tenant,
+                    UsageKind::StorageBytes,
+                    declared.saturating_sub(size),
+                )
+                .await;
         }
         let format = file.format.clone().unwrap_or_else(|| "text".into());
         let doc = self.file_document(&file, &format);
         let job = self.ingest_job(tenant, doc.id);
-        let charges = self.reserve_document(tenant, file.size_bytes).await?;
-        self.under_reservation(tenant, file.bot_id, charges, async {
+        // The bytes are held since the upload URL was made; the document
+        // takes them over (and gives them back when deleted).
+        let reservation = self
+            .meter
+            .reserve_guarded(tenant, &[(UsageKind::Documents, 1)])
+            .await?;
+        let stored = file.size_bytes;
+        self.under_reservation(tenant, file.bot_id, reservation, async {
             self.store
                 .create_document(&doc, &job)
                 .await
@@ -507,6 +537,13 @@ impl Services {
                 })
         })
         .await?;
+        self.meter
+            .record(
+                tenant,
+                Some(file.bot_id),
+                &[(UsageKind::StorageBytes, stored)],
+            )
+            .await;
         self.audit(ctx, "file.ingest", "document", Some(doc.id.to_string()))
             .await;
         Ok(DocumentAccepted {
@@ -611,10 +648,11 @@ impl Services {
     /// stored source.
     pub async fn delete_document(&self, ctx: &Ctx, id: DocumentId) -> ServiceResult<()> {
         ctx.actor.require(Role::Editor)?;
+        // The row (and the file row it was made of) goes first; the bytes
+        // follow. A failure leaves orphaned bytes (logged), never a
+        // document that is half there.
         let doc = self.store.delete_document(ctx.actor.tenant_id, id).await?;
-        if doc.file_id.is_none()
-            && let Err(error) = self.blob.delete(&doc.object_key).await
-        {
+        if let Err(error) = self.blob.delete(&doc.object_key).await {
             tracing::warn!(%error, "could not delete a deleted document's source");
         }
         self.audit(ctx, "document.delete", "document", Some(id.to_string()))

@@ -101,6 +101,22 @@ impl Meter {
         })
     }
 
+    /// Gives back part of what is held of `kind` (a signed upload that
+    /// arrived smaller than declared).
+    pub async fn give_back(&self, tenant: TenantId, kind: UsageKind, amount: u64) {
+        if amount == 0 {
+            return;
+        }
+        let period = Period::containing(self.now());
+        let charge = Charge {
+            kind,
+            period: period.counter_key(kind).to_string(),
+            amount,
+            limit: None,
+        };
+        self.release(tenant, &[charge]).await;
+    }
+
     /// Gives a reservation back after the work it was for failed. A failure
     /// here only over-counts, so it is logged, not raised.
     pub async fn release(&self, tenant: TenantId, charges: &[Charge]) {

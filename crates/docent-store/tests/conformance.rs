@@ -8,11 +8,12 @@ use chrono::{Duration, Utc};
 use docent_core::domain::{
     ApiKey, AuditQuery, Bot, Charge, ChatMessage, ChatSession, Chunk, Citation, Document,
     DocumentStatus, Email, HELD_PERIOD, JobSpec, JobStatus, Lead, MessageRole, NewApiKey,
-    NewAuditEntry, NewJob, Plan, Progress, RetrievalSettings, Role, SourceType, Tenant, UsageEvent,
-    UsageKind, User,
+    NewAuditEntry, NewJob, Plan, Progress, RetrievalSettings, Role, SourceType, StoredFile, Tenant,
+    UsageEvent, UsageKind, User,
 };
 use docent_core::ids::{
-    ApiKeyId, BotId, ChunkId, DocumentId, LeadId, SessionId, TenantId, TokenFamilyId, UserId,
+    ApiKeyId, BotId, ChunkId, DocumentId, FileId, LeadId, SessionId, TenantId, TokenFamilyId,
+    UserId,
 };
 use docent_core::store::{
     DocumentFilter, PageRequest, RefreshToken, RefreshUse, SessionOwner, Store, StoreError,
@@ -1579,6 +1580,116 @@ pub async fn reservations_are_all_or_nothing_and_released(store: Arc<dyn Store>)
     );
 }
 
+/// Files no document uses are found once old enough and removed with their
+/// bytes; a file a document uses is not; deleting the document removes its
+/// file; a recount sets held counters to what is stored.
+pub async fn pending_files_expire_and_held_usage_is_recounted(store: Arc<dyn Store>) {
+    let (a, b) = two_tenants(&*store).await;
+    let bt = bot(a.id, "files");
+    store.create_bot(&bt).await.unwrap();
+    let file = |size: u64| StoredFile {
+        id: FileId::new(),
+        tenant_id: a.id,
+        bot_id: bt.id,
+        filename: "f.md".into(),
+        content_type: "text/markdown".into(),
+        size_bytes: size,
+        sha256: None,
+        object_key: format!("k/{}", uuid::Uuid::new_v4()),
+        format: Some("markdown".into()),
+        uploaded_at: None,
+        created_at: Utc::now() - Duration::hours(2),
+    };
+    let (pending, used) = (file(300), file(40));
+    for f in [&pending, &used] {
+        store
+            .reserve(
+                a.id,
+                &[charge(
+                    UsageKind::StorageBytes,
+                    HELD_PERIOD,
+                    f.size_bytes,
+                    None,
+                )],
+            )
+            .await
+            .unwrap();
+        store.create_file(f).await.unwrap();
+    }
+    let mut doc = document(a.id, bt.id, "from-file");
+    doc.file_id = Some(used.id);
+    doc.size_bytes = used.size_bytes;
+    store
+        .reserve(a.id, &[charge(UsageKind::Documents, HELD_PERIOD, 1, None)])
+        .await
+        .unwrap();
+    store.create_document(&doc, &ingest(&doc)).await.unwrap();
+    let held = |kind| counter(&*store, a.id, kind, HELD_PERIOD);
+    assert_eq!(held(UsageKind::StorageBytes).await, 340);
+
+    let old = store
+        .pending_files(Utc::now() - Duration::hours(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(old.iter().map(|f| f.id).collect::<Vec<_>>(), [pending.id]);
+    assert!(
+        store
+            .pending_files(Utc::now() - Duration::hours(3), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store.delete_pending_file(a.id, used.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_pending_file(b.id, pending.id).await,
+        Err(StoreError::NotFound)
+    ));
+    store.delete_pending_file(a.id, pending.id).await.unwrap();
+    assert_eq!(held(UsageKind::StorageBytes).await, 40);
+
+    // Drift, then a recount.
+    store
+        .reserve(
+            a.id,
+            &[charge(UsageKind::StorageBytes, HELD_PERIOD, 999, None)],
+        )
+        .await
+        .unwrap();
+    store
+        .reserve(a.id, &[charge(UsageKind::Documents, HELD_PERIOD, 5, None)])
+        .await
+        .unwrap();
+    assert!(store.recount_held_usage().await.unwrap() >= 2);
+    assert_eq!(
+        (
+            held(UsageKind::Documents).await,
+            held(UsageKind::StorageBytes).await
+        ),
+        (1, 40)
+    );
+    assert_eq!(
+        store.recount_held_usage().await.unwrap(),
+        0,
+        "nothing left to repair"
+    );
+
+    store.delete_document(a.id, doc.id).await.unwrap();
+    assert!(matches!(
+        store.get_file(a.id, used.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        (
+            held(UsageKind::Documents).await,
+            held(UsageKind::StorageBytes).await
+        ),
+        (0, 0)
+    );
+}
+
 pub async fn held_usage_follows_deleted_and_resized_documents(store: Arc<dyn Store>) {
     let (a, _) = two_tenants(&*store).await;
     let (b1, b2) = (bot(a.id, "one"), bot(a.id, "two"));
@@ -1704,6 +1815,7 @@ macro_rules! conformance {
                 reservations_are_exact_under_concurrency,
                 reservations_are_all_or_nothing_and_released,
                 held_usage_follows_deleted_and_resized_documents,
+                pending_files_expire_and_held_usage_is_recounted,
                 usage_ledger_sums_and_lists_per_tenant,
                 engine_vector_search_agrees_with_an_exact_scan,
             );

@@ -519,3 +519,149 @@ async fn deleting_a_bot_removes_its_documents() {
         StatusCode::NOT_FOUND
     );
 }
+
+async fn storage_used(app: &crate::helpers::TestApp, token: &str) -> (u64, u64) {
+    let (_, usage) = app.get("/api/v1/admin/usage", token).await;
+    (
+        usage["usage"]["storage_bytes"].as_u64().unwrap(),
+        usage["usage"]["documents"].as_u64().unwrap(),
+    )
+}
+
+/// Bytes count wherever they are stored: a signed upload URL holds its
+/// declared size (so uploads cannot store past the plan), what arrives
+/// settles it, the document takes it over, and deleting the document frees
+/// both its bytes in the plan and its blob on disk.
+#[tokio::test]
+async fn signed_uploads_count_storage_and_deleting_frees_the_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let app =
+        crate::helpers::spawn_app_at(dir.path(), |c| c.plans.free.storage_bytes = Some(1000)).await;
+    let owner = app.signup("ann@acme.io").await;
+    let bot = app.create_bot(&owner.token, "B").await;
+    let ticket = upload_ticket(&app, &owner.token, &bot, 600).await;
+    assert_eq!(
+        storage_used(&app, &owner.token).await,
+        (600, 0),
+        "declared bytes held"
+    );
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/bots/{bot}/upload-url"),
+            &owner.token,
+            json!({"filename": "b.md", "content_type": "text/markdown", "size_bytes": 600}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
+    let (status, body) = put(
+        &app,
+        ticket["upload_url"].as_str().unwrap(),
+        GUIDE.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let size = GUIDE.len() as u64;
+    assert_eq!(
+        storage_used(&app, &owner.token).await,
+        (size, 0),
+        "settled on receipt"
+    );
+    let file_id = ticket["file_id"].as_str().unwrap();
+    let (status, accepted) = app
+        .post(
+            &format!("/api/v1/files/{file_id}/ingest"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let job = app
+        .wait_job(&owner.token, accepted["job_id"].as_str().unwrap())
+        .await;
+    assert_eq!(job["status"], "succeeded");
+    assert_eq!(
+        storage_used(&app, &owner.token).await,
+        (size, 1),
+        "the document took it over"
+    );
+    let on_disk = |id: &str| {
+        walk(dir.path())
+            .iter()
+            .any(|p| p.to_string_lossy().contains(id))
+    };
+    assert!(on_disk(file_id));
+    let doc = accepted["document"]["id"].as_str().unwrap();
+    let (status, _) = app
+        .delete(&format!("/api/v1/docs/{doc}"), &owner.token)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(storage_used(&app, &owner.token).await, (0, 0));
+    assert!(!on_disk(file_id), "the blob went with its document");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Uploads never ingested expire and give their bytes back; a held counter
+/// that drifted (a crash between reservation and release) is recounted.
+#[tokio::test]
+async fn expired_uploads_are_removed_and_held_counters_recounted() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.upload_url_ttl_secs = 10;
+        c.upload_expiry_secs = 10;
+        c.maintenance_interval_secs = 1;
+    })
+    .await;
+    let owner = app.signup("ann@acme.io").await;
+    let bot = app.create_bot(&owner.token, "B").await;
+    app.add_text(&owner.token, &bot, "Kept", "A document that stays.")
+        .await;
+    let kept = storage_used(&app, &owner.token).await;
+    let ticket = upload_ticket(&app, &owner.token, &bot, 500).await;
+    assert_eq!(storage_used(&app, &owner.token).await.0, kept.0 + 500);
+    // Drift: a reservation nobody will release.
+    let tenant: docent_core::ids::TenantId = owner.id.parse().unwrap();
+    let period = docent_core::domain::Period::containing(chrono::Utc::now());
+    app.store
+        .reserve(
+            tenant,
+            &[docent_core::domain::Charge {
+                kind: docent_core::domain::UsageKind::Documents,
+                period: period
+                    .counter_key(docent_core::domain::UsageKind::Documents)
+                    .to_string(),
+                amount: 7,
+                limit: None,
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(storage_used(&app, &owner.token).await.1, kept.1 + 7);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if storage_used(&app, &owner.token).await == kept {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never recounted");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let file_id = ticket["file_id"].as_str().unwrap();
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/files/{file_id}/ingest"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the expired upload is gone");
+}

@@ -3,6 +3,7 @@
 
 mod crawl;
 mod ingest;
+pub mod maintenance;
 mod worker;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use docent_core::blob::BlobStore;
 use docent_core::embed::Embedder;
 use docent_core::store::Store;
 
+pub use maintenance::MaintenanceSettings;
 pub use worker::{Worker, WorkerSettings};
 
 /// Everything a job handler may use.

@@ -24,6 +24,8 @@ pub struct WorkerSettings {
     /// How often an idle slot looks for work (enqueues in this process wake
     /// it sooner).
     pub poll: Duration,
+    /// Expiring uploads and recounting held usage.
+    pub maintenance: super::MaintenanceSettings,
 }
 
 impl Default for WorkerSettings {
@@ -34,6 +36,10 @@ impl Default for WorkerSettings {
             backoff_base: Duration::from_secs(2),
             max_backoff: Duration::from_secs(600),
             poll: Duration::from_millis(500),
+            maintenance: super::MaintenanceSettings {
+                interval: Duration::from_secs(600),
+                upload_expiry: Duration::from_secs(24 * 3600),
+            },
         }
     }
 }
@@ -68,6 +74,13 @@ impl Worker {
         tracing::info!(worker = %self.id, slots = self.settings.concurrency, "worker started");
         self.requeue_stale().await;
         let this = Arc::new(self);
+        let upkeep = {
+            let this = this.clone();
+            let stop = stop_rx.clone();
+            tokio::spawn(async move {
+                super::maintenance::run(&this.ctx, &this.settings.maintenance, stop).await
+            })
+        };
         let slots: Vec<_> = (0..this.settings.concurrency)
             .map(|_| {
                 let this = this.clone();
@@ -78,6 +91,7 @@ impl Worker {
         for slot in slots {
             let _ = slot.await;
         }
+        let _ = upkeep.await;
         tracing::info!(worker = %this.id, "worker stopped");
     }
 

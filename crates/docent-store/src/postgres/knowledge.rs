@@ -238,6 +238,76 @@ impl KnowledgeStore for PgStore {
         Ok(())
     }
 
+    async fn pending_files(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredFile>> {
+        sqlx::query_as::<_, FileRow>(concat!(
+            "SELECT ",
+            file_columns!(),
+            " FROM files f WHERE f.created_at < $1
+               AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.tenant_id = f.tenant_id AND d.file_id = f.id)
+             ORDER BY f.created_at LIMIT $2"
+        ))
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await
+        .map_err(map_err)?
+        .into_iter()
+        .map(StoredFile::try_from)
+        .collect()
+    }
+
+    async fn delete_pending_file(&self, tenant: TenantId, file: FileId) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let size: Option<(i64,)> = sqlx::query_as(
+            "DELETE FROM files WHERE tenant_id = $1 AND id = $2
+               AND NOT EXISTS (SELECT 1 FROM documents WHERE tenant_id = $1 AND file_id = $2)
+             RETURNING size_bytes",
+        )
+        .bind(tenant.to_string())
+        .bind(file.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let Some((size,)) = size else {
+            return Err(StoreError::NotFound);
+        };
+        sqlx::query(
+            "UPDATE usage_counters SET used = GREATEST(used - $1, 0)
+             WHERE tenant_id = $2 AND period = 'held' AND kind = 'storage_bytes'",
+        )
+        .bind(size)
+        .bind(tenant.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn recount_held_usage(&self) -> StoreResult<u64> {
+        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let mut changed = 0;
+        for (kind, truth) in HELD_TRUTH_PG {
+            let sql = format!(
+                "INSERT INTO usage_counters (tenant_id, period, kind, used)
+                 SELECT t.id, 'held', '{kind}', ({truth}) FROM tenants t
+                 ON CONFLICT (tenant_id, period, kind) DO UPDATE SET used = EXCLUDED.used
+                 WHERE usage_counters.used <> EXCLUDED.used"
+            );
+            changed += sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(changed)
+    }
+
     async fn create_document(&self, d: &Document, job: &NewJob) -> StoreResult<()> {
         let mut tx = self.pool().begin().await.map_err(map_err)?;
         sqlx::query(concat!(
@@ -422,6 +492,16 @@ impl KnowledgeStore for PgStore {
         .await
         .map_err(map_err)?
         .try_into()?;
+        // The file it was made of goes with it (its bytes left the counter
+        // with the document, by trigger).
+        if let Some(file) = found.file_id {
+            sqlx::query("DELETE FROM files WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.to_string())
+                .bind(file.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
         bump_index_version(&mut tx, &found.bot_id.to_string()).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(found)
@@ -798,3 +878,14 @@ impl KnowledgeStore for PgStore {
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
 }
+
+/// What each held counter really is, per tenant `t` (constant SQL).
+const HELD_TRUTH_PG: [(&str, &str); 2] = [
+    ("documents", "SELECT count(*) FROM documents d WHERE d.tenant_id = t.id"),
+    (
+        "storage_bytes",
+        "SELECT coalesce((SELECT sum(size_bytes) FROM documents d WHERE d.tenant_id = t.id), 0)
+              + coalesce((SELECT sum(size_bytes) FROM files f WHERE f.tenant_id = t.id
+                   AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.tenant_id = f.tenant_id AND d.file_id = f.id)), 0)",
+    ),
+];
