@@ -37,9 +37,9 @@ pub async fn create(
 }
 
 /// Leads one widget visitor may leave per minute.
-const LEADS_PER_VISITOR_PER_MINUTE: u32 = 3;
+const LEADS_PER_VISITOR_PER_MINUTE: u32 = 10;
 /// Leads all visitors of one bot may leave per minute.
-const LEADS_PER_BOT_PER_MINUTE: u32 = 60;
+const LEADS_PER_BOT_PER_MINUTE: u32 = 120;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -888,17 +888,18 @@ async fn one_visitor_cannot_renew_tokens_without_limit() {
 /// a plan limit per month, and small metadata.
 #[tokio::test]
 async fn leads_are_limited_per_visitor_and_by_the_plan() {
-    let app = spawn_app_with(|c| c.plans.free.leads_per_month = Some(4)).await;
+    let app = spawn_app_with(|c| c.plans.free.leads_per_month = Some(12)).await;
     let owner = app.signup("o@a.io").await;
     let bot = widget_bot(&app, &owner.token, json!([SHOP])).await;
     let ann = visitor(&app, &bot).await;
     let lead = |i: usize| json!({"email": format!("ann{i}@example.com")});
     let mut statuses = Vec::new();
-    for i in 0..4 {
+    for i in 0..11 {
         let (status, _) = app.post("/api/v1/leads", &ann, lead(i)).await;
         statuses.push(status.as_u16());
     }
-    assert_eq!(statuses, [201, 201, 201, 429], "three a minute per visitor");
+    assert_eq!(statuses[..10], [201; 10], "{statuses:?}");
+    assert_eq!(statuses[10], 429, "ten a minute per visitor");
     let (status, body) = app
         .post(
             "/api/v1/leads",
@@ -907,14 +908,16 @@ async fn leads_are_limited_per_visitor_and_by_the_plan() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    // The fourth lead of the month uses the plan's allowance; the fifth is refused.
+    // Leads 11 and 12 of the month use the plan's allowance; the 13th is refused.
     let bob = visitor(&app, &bot).await;
-    let (status, _) = app.post("/api/v1/leads", &bob, lead(10)).await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (status, body) = app.post("/api/v1/leads", &bob, lead(11)).await;
+    for i in 20..22 {
+        let (status, _) = app.post("/api/v1/leads", &bob, lead(i)).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (status, body) = app.post("/api/v1/leads", &bob, lead(30)).await;
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
     assert_eq!(body["error"]["code"], "quota_exceeded");
     let (_, usage) = app.get("/api/v1/admin/usage", &owner.token).await;
-    assert_eq!(usage["usage"]["leads"], 4, "{usage}");
-    assert_eq!(usage["limits"]["leads_per_month"], 4);
+    assert_eq!(usage["usage"]["leads"], 12, "{usage}");
+    assert_eq!(usage["limits"]["leads_per_month"], 12);
 }
