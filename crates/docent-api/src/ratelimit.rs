@@ -33,11 +33,12 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         .map(|ConnectInfo(a)| a.ip().to_string())
         .unwrap_or_default();
     let post = request.method() == Method::POST;
-    let sign_in = post
-        && matches!(
-            path,
-            "/api/v1/tenants" | "/api/v1/auth/login" | "/api/v1/auth/refresh"
-        );
+    // Sign-up counts per address; login and refresh count their failures
+    // themselves (routes/auth.rs), so they pass here.
+    let sign_in = post && path == "/api/v1/tenants";
+    if post && matches!(path, "/api/v1/auth/login" | "/api/v1/auth/refresh") {
+        return next.run(request).await;
+    }
     let widget_token = post && path.starts_with("/api/v1/widget/") && path.ends_with("/token");
     // The operator's token is worth guessing: its routes count per IP, as
     // strictly as sign-in, whatever the request carries.
@@ -141,6 +142,21 @@ pub async fn credential_message(state: &AppState, token: &str) -> Result<(), Api
     let key = digest_key(token);
     let per_minute = state.config.rate_limit_credential_per_minute;
     check(state, "credential", &key, per_minute).await
+}
+
+/// 429 when `key` has used up `class` (without counting this request).
+pub async fn refuse_if_used_up(
+    state: &AppState,
+    class: &'static str,
+    key: &str,
+    per_minute: u32,
+) -> Result<(), ApiError> {
+    let decision = state.limiter.peek(class, key, Limit { per_minute }).await;
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(refused(class, &decision))
+    }
 }
 
 /// Counts one request of `key` in `class`; 429 when over `per_minute`.

@@ -27,4 +27,7 @@ pub trait RateLimiter: Send + Sync {
     /// Counts one request of `key` in `class` (e.g. `login`, `credential`)
     /// against `limit`.
     async fn check(&self, class: &'static str, key: &str, limit: Limit) -> Decision;
+    /// What `check` would decide now, without counting a request: whether a
+    /// key is locked out (sign-in failures are counted only when they happen).
+    async fn peek(&self, class: &'static str, key: &str, limit: Limit) -> Decision;
 }

@@ -123,6 +123,8 @@ pub trait AccountStore: Send + Sync + 'static {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<RefreshUse>;
+    /// The family (one login) a refresh token belongs to, whatever its state.
+    async fn refresh_token_family(&self, token_hash: &str) -> StoreResult<Option<TokenFamilyId>>;
     /// Revokes every token of the family that `token_hash` belongs to (logout).
     async fn revoke_refresh_family(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
 

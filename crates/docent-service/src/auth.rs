@@ -195,6 +195,18 @@ impl Services {
         })
     }
 
+    /// The login (token family) a refresh token belongs to, for limiting
+    /// refreshes per login; `None` for a token this server never issued.
+    pub async fn refresh_family(
+        &self,
+        refresh_token: &str,
+    ) -> ServiceResult<Option<docent_core::ids::TokenFamilyId>> {
+        Ok(self
+            .store()
+            .refresh_token_family(&secret::digest(refresh_token))
+            .await?)
+    }
+
     /// Ends the login the refresh token belongs to. Unknown tokens are ignored:
     /// logging out twice is not an error.
     pub async fn logout(&self, refresh_token: &str) -> ServiceResult<()> {

@@ -61,6 +61,22 @@ async fn concurrent_requests_get_exactly_the_burst(limiters: Vec<Arc<dyn RateLim
     assert_eq!(allowed, 12);
 }
 
+/// Peeking tells what a check would decide without counting a request.
+async fn peeking_counts_nothing(limiter: Arc<dyn RateLimiter>) {
+    let key = unique("peek");
+    let limit = Limit { per_minute: 3 };
+    for _ in 0..10 {
+        assert!(limiter.peek("test", &key, limit).await.allowed);
+    }
+    for _ in 0..3 {
+        assert!(limiter.check("test", &key, limit).await.allowed);
+    }
+    let peeked = limiter.peek("test", &key, limit).await;
+    assert!(!peeked.allowed, "used up");
+    assert!(peeked.retry_after > std::time::Duration::ZERO);
+    assert!(!limiter.check("test", &key, limit).await.allowed);
+}
+
 async fn redis() -> Option<String> {
     match std::env::var("DOCENT_TEST_REDIS_URL") {
         Ok(url) => Some(url),
@@ -83,6 +99,17 @@ async fn local_limiter_bursts_are_exact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_limiter_is_exact_under_concurrency() {
     concurrent_requests_get_exactly_the_burst(vec![Arc::new(LocalRateLimiter::default())]).await;
+}
+
+#[tokio::test]
+async fn local_limiter_peeks_without_counting() {
+    peeking_counts_nothing(Arc::new(LocalRateLimiter::default())).await;
+}
+
+#[tokio::test]
+async fn redis_limiter_peeks_without_counting() {
+    let Some(url) = redis().await else { return };
+    peeking_counts_nothing(Arc::new(RedisRateLimiter::connect(&url).await.unwrap())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -287,20 +287,45 @@ async fn two_api_nodes_and_two_workers_share_postgres_redis_and_s3() {
     statuses.sort();
     assert_eq!(statuses, [200, 200, 200, 402]);
 
-    // Sign-in attempts are limited per IP across both nodes (Redis): one
-    // sign-up above, then five logins alternating nodes, and the sixth fails.
-    let mut statuses = Vec::new();
-    for i in 0..6 {
+    // Failed sign-ins are counted per account across both nodes (Redis):
+    // six wrong passwords alternating nodes, then even the right one is
+    // refused; successful logins before them were never limited.
+    let login = |base: String, password: &'static str| {
+        let http = http.clone();
+        async move {
+            call(
+                &http,
+                Method::POST,
+                format!("{base}/auth/login"),
+                None,
+                Some(json!({"email": "ann@acme.io", "password": password})),
+            )
+            .await
+            .0
+        }
+    };
+    for i in 0..8 {
         let base = if i % 2 == 0 { &one } else { &two };
-        let (status, _) = call(
-            &http,
-            Method::POST,
-            format!("{base}/auth/login"),
-            None,
-            Some(json!({"email": "ann@acme.io", "password": "password123"})),
-        )
-        .await;
-        statuses.push(status);
+        assert_eq!(
+            login(base.clone(), "password123").await,
+            200,
+            "good login {i}"
+        );
     }
-    assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        let base = if i % 2 == 0 { &one } else { &two };
+        statuses.push(
+            login(
+                base.clone(),
+                if i < 6 {
+                    "wrong-password"
+                } else {
+                    "password123"
+                },
+            )
+            .await,
+        );
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 401, 429]);
 }

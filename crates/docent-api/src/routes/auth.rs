@@ -3,14 +3,15 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use docent_service::{Login, Me, Signup, TenantSession};
+use docent_service::{Login, Me, ServiceError, Signup, TenantSession};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{ApiResult, Created, created};
 use crate::app::AppState;
-use crate::error::ErrorBody;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Auth, Client};
+use crate::ratelimit;
 
 /// Creates a tenant and its owner, and signs the owner in.
 #[utoipa::path(post, path = "/tenants", tag = "auth", request_body = Signup, responses(
@@ -26,14 +27,25 @@ pub async fn signup(
 }
 
 /// Signs a user in. Unknown email and wrong password get the same 401.
+/// Failed attempts are limited per account and per address (429 with
+/// `Retry-After` once either is used up, even for the right password);
+/// successful ones are not, so an office behind one address is not throttled.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Login, responses(
-    (status = 200, body = TenantSession), (status = 401, body = ErrorBody)))]
+    (status = 200, body = TenantSession), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     Client(client): Client,
     Json(req): Json<Login>,
 ) -> ApiResult<Json<TenantSession>> {
-    Ok(Json(state.services.login(req, client).await?))
+    let guard = SignInGuard::new(&state, client.ip.as_deref(), Some(&req.email));
+    guard.refuse_if_locked().await?;
+    match state.services.login(req, client).await {
+        Err(ServiceError::Unauthorized) => {
+            guard.failed().await;
+            Err(ServiceError::Unauthorized.into())
+        }
+        other => Ok(Json(other?)),
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -43,13 +55,76 @@ pub struct RefreshRequest {
 
 /// Exchanges a refresh token for a new pair; the presented one is revoked.
 /// Presenting a revoked token revokes every token of its login.
+/// Limited per login (token family); presenting unknown tokens counts as a
+/// failed sign-in of the address.
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest, responses(
-    (status = 200, body = TenantSession), (status = 401, body = ErrorBody)))]
+    (status = 200, body = TenantSession), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
+    Client(client): Client,
     Json(req): Json<RefreshRequest>,
 ) -> ApiResult<Json<TenantSession>> {
-    Ok(Json(state.services.refresh(&req.refresh_token).await?))
+    let guard = SignInGuard::new(&state, client.ip.as_deref(), None);
+    guard.refuse_if_locked().await?;
+    let Some(family) = state.services.refresh_family(&req.refresh_token).await? else {
+        guard.failed().await;
+        return Err(ServiceError::Unauthorized.into());
+    };
+    let per_login = state.config.rate_limit_sign_in_per_minute;
+    ratelimit::check(&state, "refresh_family", &family.to_string(), per_login).await?;
+    match state.services.refresh(&req.refresh_token).await {
+        Err(ServiceError::Unauthorized) => {
+            guard.failed().await;
+            Err(ServiceError::Unauthorized.into())
+        }
+        other => Ok(Json(other?)),
+    }
+}
+
+/// Sign-in protection: failures are counted per address (five times the
+/// sign-in limit, for offices behind one address) and per account (the
+/// sign-in limit); while either is used up, attempts are refused before they
+/// run.
+struct SignInGuard<'a> {
+    state: &'a AppState,
+    ip: String,
+    account: Option<String>,
+}
+
+impl<'a> SignInGuard<'a> {
+    fn new(state: &'a AppState, ip: Option<&str>, email: Option<&str>) -> Self {
+        Self {
+            state,
+            ip: ip.unwrap_or_default().to_string(),
+            account: email.map(|e| e.trim().to_lowercase()),
+        }
+    }
+
+    fn limits(&self) -> Vec<(&'static str, &str, u32)> {
+        let per_account = self.state.config.rate_limit_sign_in_per_minute;
+        let mut limits = vec![(
+            "sign_in_failures_ip",
+            self.ip.as_str(),
+            per_account.saturating_mul(5),
+        )];
+        if let Some(account) = &self.account {
+            limits.push(("sign_in_failures_account", account.as_str(), per_account));
+        }
+        limits
+    }
+
+    async fn refuse_if_locked(&self) -> Result<(), ApiError> {
+        for (class, key, per_minute) in self.limits() {
+            ratelimit::refuse_if_used_up(self.state, class, key, per_minute).await?;
+        }
+        Ok(())
+    }
+
+    async fn failed(&self) {
+        for (class, key, per_minute) in self.limits() {
+            let _ = ratelimit::check(self.state, class, key, per_minute).await;
+        }
+    }
 }
 
 /// Ends the login the refresh token belongs to.

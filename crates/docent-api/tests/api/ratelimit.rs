@@ -7,17 +7,24 @@ use serde_json::json;
 use crate::helpers::spawn_app_with;
 
 #[tokio::test]
-async fn logins_are_limited_per_ip_with_retry_after() {
+async fn failed_logins_are_limited_per_account_with_retry_after() {
     let app = spawn_app_with(|c| c.rate_limit_sign_in_per_minute = 3).await;
-    app.signup("ann@acme.io").await; // 1 of 3
-    for _ in 0..2 {
+    app.signup("ann@acme.io").await;
+    app.signup("bob@acme.io").await;
+    // Good logins from one address are not throttled.
+    for _ in 0..10 {
         let (status, _) = app.login("ann@acme.io", "password123").await;
         assert_eq!(status, StatusCode::OK);
     }
+    for _ in 0..3 {
+        let (status, _) = app.login("ann@acme.io", "wrong-password").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // Ann's failures are used up: refused even with the right password.
     let res = app
         .client
         .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"email": "ann@acme.io", "password": "password123"}))
+        .json(&json!({"email": "Ann@Acme.io ", "password": "password123"}))
         .send()
         .await
         .unwrap();
@@ -28,12 +35,66 @@ async fn logins_are_limited_per_ip_with_retry_after() {
         .parse()
         .unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
-    assert_eq!(res.headers()["x-ratelimit-limit"], "3");
-    assert_eq!(res.headers()["x-ratelimit-remaining"], "0");
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limited");
+    // Bob, from the same address, still signs in.
+    let (status, _) = app.login("bob@acme.io", "password123").await;
+    assert_eq!(status, StatusCode::OK);
+    // Guessing across many accounts from one address hits the address's
+    // limit (five times the account's).
+    let mut statuses = Vec::new();
+    for i in 0..16 {
+        let (status, _) = app.login(&format!("nobody{i}@acme.io"), "guess").await;
+        statuses.push(status.as_u16());
+    }
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 401).count(),
+        12,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        4,
+        "{statuses:?}"
+    );
     // Health checks are never limited.
     let (status, _) = app.get("/api/v1/health", "").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// Refreshes are limited per login (token family), and unknown tokens count
+/// as failed sign-ins of the address.
+#[tokio::test]
+async fn refreshes_are_limited_per_login() {
+    let app = spawn_app_with(|c| c.rate_limit_sign_in_per_minute = 3).await;
+    let ann = app.signup("ann@acme.io").await;
+    let mut token = ann.refresh.clone();
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let (status, body) = app
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/auth/refresh",
+                None,
+                Some(json!({"refresh_token": token})),
+            )
+            .await;
+        statuses.push(status.as_u16());
+        if status == StatusCode::OK {
+            token = body["refresh_token"].as_str().unwrap().to_string();
+        }
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    // Another login of the same user has its own budget.
+    let (_, other) = app.login("ann@acme.io", "password123").await;
+    let (status, _) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": other["refresh_token"]})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 

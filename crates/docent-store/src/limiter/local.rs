@@ -1,50 +1,71 @@
-//! The in-process limiter: `governor`'s GCRA, keyed per class and limit.
+//! The in-process limiter: GCRA state per (class, limit, key) in a map.
 //! Enough for one API node; several need the shared one in `redis.rs`.
+//!
+//! Hand-written rather than `governor`'s keyed limiter because sign-in
+//! protection must read a key's state without counting a request ("is this
+//! account locked out?"), which governor cannot do. It is the same algorithm
+//! and arithmetic as the Redis script, so limits mean the same on either.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use docent_core::ratelimit::{Decision, Limit, RateLimiter};
-use governor::Quota;
-use governor::clock::{Clock, DefaultClock};
-use governor::middleware::StateInformationMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
 
-type Keyed = governor::RateLimiter<
-    String,
-    DefaultKeyedStateStore<String>,
-    DefaultClock,
-    StateInformationMiddleware,
->;
+type Key = (&'static str, u32, String);
 
-/// One keyed GCRA limiter per (class, limit), created on first use.
-#[derive(Default)]
+/// Theoretical arrival time of each key's next request.
 pub struct LocalRateLimiter {
-    limiters: Mutex<HashMap<(&'static str, Limit), Arc<Keyed>>>,
+    tats: Mutex<HashMap<Key, Instant>>,
+}
+
+impl Default for LocalRateLimiter {
+    fn default() -> Self {
+        Self {
+            tats: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 impl LocalRateLimiter {
-    fn limiter(&self, class: &'static str, limit: Limit) -> Arc<Keyed> {
-        let mut map = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry((class, limit))
-            .or_insert_with(|| {
-                let per_minute = NonZeroU32::new(limit.per_minute.max(1)).expect("at least 1");
-                Arc::new(
-                    governor::RateLimiter::keyed(Quota::per_minute(per_minute))
-                        .with_middleware::<StateInformationMiddleware>(),
-                )
-            })
-            .clone()
-    }
-
     /// Forgets keys whose state has fully recovered, so memory follows the
     /// number of recently active clients.
     pub fn prune(&self) {
-        let map = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
-        for limiter in map.values() {
-            limiter.retain_recent();
+        let now = Instant::now();
+        let mut tats = self.tats.lock().unwrap_or_else(|e| e.into_inner());
+        tats.retain(|_, tat| *tat > now);
+    }
+
+    fn decide(&self, class: &'static str, key: &str, limit: Limit, count: bool) -> Decision {
+        let per_minute = limit.per_minute.max(1);
+        let interval = Duration::from_secs(60) / per_minute;
+        let burst = interval * per_minute;
+        let now = Instant::now();
+        let mut tats = self.tats.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = (class, per_minute, key.to_string());
+        let tat = tats.get(&entry).copied().unwrap_or(now).max(now);
+        let new_tat = tat + interval;
+        // The request is allowed if it would arrive no earlier than one
+        // burst before its theoretical time.
+        let allow_at = new_tat.checked_sub(burst).unwrap_or(now);
+        if allow_at > now {
+            return Decision {
+                allowed: false,
+                limit: per_minute,
+                remaining: 0,
+                retry_after: allow_at - now,
+            };
+        }
+        if count {
+            tats.insert(entry, new_tat);
+        }
+        let slack = now.duration_since(allow_at);
+        Decision {
+            allowed: true,
+            limit: per_minute,
+            remaining: (slack.as_nanos() / interval.as_nanos().max(1)) as u32,
+            retry_after: Duration::ZERO,
         }
     }
 }
@@ -52,20 +73,10 @@ impl LocalRateLimiter {
 #[async_trait]
 impl RateLimiter for LocalRateLimiter {
     async fn check(&self, class: &'static str, key: &str, limit: Limit) -> Decision {
-        let limiter = self.limiter(class, limit);
-        match limiter.check_key(&key.to_string()) {
-            Ok(state) => Decision {
-                allowed: true,
-                limit: limit.per_minute,
-                remaining: state.remaining_burst_capacity(),
-                retry_after: std::time::Duration::ZERO,
-            },
-            Err(not_until) => Decision {
-                allowed: false,
-                limit: limit.per_minute,
-                remaining: 0,
-                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-            },
-        }
+        self.decide(class, key, limit, true)
+    }
+
+    async fn peek(&self, class: &'static str, key: &str, limit: Limit) -> Decision {
+        self.decide(class, key, limit, false)
     }
 }

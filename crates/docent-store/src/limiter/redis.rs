@@ -13,7 +13,8 @@ use docent_core::ratelimit::{Decision, Limit, RateLimiter};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 /// KEYS[1]: the key. ARGV[1]: emission interval in ms (one request's worth
-/// of time); ARGV[2]: burst. Returns {allowed, remaining, retry_after_ms}.
+/// of time); ARGV[2]: burst; ARGV[3]: 1 to count the request, 0 to only
+/// look. Returns {allowed, remaining, retry_after_ms}.
 const GCRA: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -26,7 +27,9 @@ local allow_at = new_tat - burst * interval
 if allow_at > now then
   return {0, 0, math.ceil(allow_at - now)}
 end
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now))
+if ARGV[3] == '1' then
+  redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil(new_tat - now))
+end
 return {1, math.floor((now - allow_at) / interval), 0}
 "#;
 
@@ -63,6 +66,16 @@ impl RedisRateLimiter {
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
     async fn check(&self, class: &'static str, key: &str, limit: Limit) -> Decision {
+        self.run(class, key, limit, true).await
+    }
+
+    async fn peek(&self, class: &'static str, key: &str, limit: Limit) -> Decision {
+        self.run(class, key, limit, false).await
+    }
+}
+
+impl RedisRateLimiter {
+    async fn run(&self, class: &'static str, key: &str, limit: Limit, count: bool) -> Decision {
         let per_minute = limit.per_minute.max(1);
         let interval_ms = 60_000.0 / f64::from(per_minute);
         let mut conn = self.conn.clone();
@@ -71,6 +84,7 @@ impl RateLimiter for RedisRateLimiter {
             .key(format!("docent:rl:{class}:{per_minute}:{key}"))
             .arg(interval_ms)
             .arg(per_minute)
+            .arg(if count { "1" } else { "0" })
             .invoke_async(&mut conn)
             .await;
         match answer {

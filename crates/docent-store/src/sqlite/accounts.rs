@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use docent_core::domain::{ApiKey, Email, NewApiKey, Plan, Role, Tenant, User};
-use docent_core::ids::{ApiKeyId, TenantId, UserId};
+use docent_core::ids::{ApiKeyId, TenantId, TokenFamilyId, UserId};
 use docent_core::store::{
     AccountStore, LAST_OWNER, Page, PageRequest, RefreshToken, RefreshUse, StoreError, StoreResult,
 };
@@ -284,6 +284,16 @@ impl AccountStore for SqliteStore {
         .await
         .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn refresh_token_family(&self, token_hash: &str) -> StoreResult<Option<TokenFamilyId>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT family_id FROM refresh_tokens WHERE token_hash = ?")
+                .bind(token_hash)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(map_err)?;
+        row.map(|(f,)| parse_id(&f)).transpose()
     }
 
     async fn use_refresh_token(
