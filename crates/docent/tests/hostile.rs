@@ -172,6 +172,21 @@ async fn hostile_files_fail_cleanly_in_one_attempt_and_the_server_stays_up() {
         ("broken.json", b"{\"a\": [1, 2, ".to_vec()),
         ("broken.csv", b"a,b\n\"unclosed,1\n2,3\n".to_vec()),
         ("good.pdf", good_pdf.clone()),
+        ("truncated.html", b"<html><head><title>Cut".to_vec()),
+        ("truncated.md", b"# Title\n\n```rust\nfn main() {".to_vec()),
+        ("bad-utf8.txt", b"caf\xe9 \xff\xfe".to_vec()),
+        ("nul.md", b"# a\0b".to_vec()),
+        ("plain.zip", {
+            let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            z.start_file("a.txt", zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(&[0u8; 1 << 20]).unwrap();
+            z.finish().unwrap().into_inner()
+        }),
+        (
+            "one-line.csv",
+            format!("a,b\n{}", "x,".repeat(500_000)).into_bytes(),
+        ),
     ];
     let mut jobs = Vec::new();
     for (name, bytes) in files {
@@ -264,5 +279,105 @@ async fn hostile_files_fail_cleanly_in_one_attempt_and_the_server_stays_up() {
         .await
         .unwrap();
     assert_eq!(health["status"], "ok");
+    server.kill();
+}
+
+/// A crawled site with a hostile page: the crawl finishes, the hostile page's
+/// document fails with its reason, the sound page is indexed, and the server
+/// stays up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_crawled_page_fails_alone() {
+    use axum::response::Html;
+    let deep = format!(
+        "<html><body>{}deep{}</body></html>",
+        "<div>".repeat(100_000),
+        "</div>".repeat(100_000)
+    );
+    let site = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(|| async {
+                Html(r#"<html><head><title>Home</title></head><body><main><p>Welcome to the shop.</p>
+                <a href="/deep">deep</a> <a href="/ok">ok</a></main></body></html>"#)
+            }),
+        )
+        .route("/deep", axum::routing::get(move || async move { Html(deep) }))
+        .route(
+            "/ok",
+            axum::routing::get(|| async {
+                Html("<html><head><title>Refunds</title></head><body><main><p>Refunds take thirty days.</p></main></body></html>")
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, site).await.unwrap() });
+
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(
+        data.path(),
+        &[
+            ("DOCENT_EMBEDDER", "hash"),
+            ("DOCENT_CRAWL_ALLOW_PRIVATE_NETWORKS", "true"),
+            ("DOCENT_CRAWL_DELAY_MS", "0"),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let (token, bot) = support::tenant_with_bot(&client, &server).await;
+    let accepted = call(
+        &client,
+        reqwest::Method::POST,
+        format!("{}/bots/{bot}/crawl", server.base),
+        Some(&token),
+        Some(json!({"url": url, "max_pages": 10})),
+    )
+    .await;
+    let job_id = accepted["job_id"].as_str().unwrap();
+    let job =
+        support::finished_job(&client, &server, &token, job_id, Duration::from_secs(60)).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let docs = loop {
+        let list = call(
+            &client,
+            reqwest::Method::GET,
+            format!("{}/docs?bot_id={bot}", server.base),
+            Some(&token),
+            None,
+        )
+        .await;
+        let docs = list["documents"].as_array().unwrap().clone();
+        if docs.len() == 3
+            && docs
+                .iter()
+                .all(|d| d["status"] == "ready" || d["status"] == "failed")
+        {
+            break docs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "documents did not settle: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let status_of = |suffix: &str| {
+        docs.iter()
+            .find(|d| {
+                d["source_url"]
+                    .as_str()
+                    .is_some_and(|u| u.ends_with(suffix))
+            })
+            .map(|d| {
+                (
+                    d["status"].as_str().unwrap().to_string(),
+                    d["error"].clone(),
+                )
+            })
+            .unwrap()
+    };
+    let (status, error) = status_of("/deep");
+    assert_eq!(status, "failed");
+    assert!(error.as_str().unwrap().contains("nest"), "{error}");
+    assert_eq!(status_of("/ok").0, "ready");
+    assert!(server.alive());
     server.kill();
 }
