@@ -1,6 +1,7 @@
 //! `docent`: one binary for the API server and its maintenance commands.
 
 mod bench;
+mod eval;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -67,6 +68,9 @@ enum Command {
     },
     /// Run a performance scenario and print its figures (see docs/BENCHMARKS.md).
     Bench(bench::BenchArgs),
+    /// Measure retrieval and answer quality on a golden set (recall, MRR,
+    /// nDCG, abstention); with --min-* a gate that exits non-zero.
+    Eval(eval::EvalArgs),
     /// Internal: extract one untrusted file read from stdin, under resource
     /// limits; the server runs this in a child process for every document.
     #[command(name = "extract-sandbox", hide = true)]
@@ -107,7 +111,7 @@ fn main() -> ExitCode {
         });
     }
     let overrides = match &cli.command {
-        Command::Bench(_) | Command::ExtractSandbox(_) => Overrides::default(),
+        Command::Bench(_) | Command::Eval(_) | Command::ExtractSandbox(_) => Overrides::default(),
         Command::Serve { listen, data, .. } => Overrides {
             listen: *listen,
             data_dir: data.data_dir.clone(),
@@ -142,6 +146,7 @@ fn main() -> ExitCode {
                 ..
             } => copy(config, &to_database, to_storage.as_deref()).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Eval(args) => eval::run(args).await,
             Command::ExtractSandbox(_) => unreachable!("handled before the runtime starts"),
         }
     });

@@ -25,7 +25,7 @@ mod chat;
 mod chunk;
 mod ingest;
 mod search;
-mod server;
+pub(crate) mod server;
 
 #[derive(Args)]
 pub struct BenchArgs {

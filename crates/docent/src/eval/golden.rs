@@ -1,0 +1,109 @@
+//! Golden sets: JSON lines of questions with the documents that answer them.
+//!
+//! ```json
+//! {"question": "How many days do I have to get a refund?", "documents": ["refunds.md"]}
+//! {"question": "Who won the 1998 world cup?", "answerable": false}
+//! ```
+//!
+//! `documents` are patterns matched against a result's document title (an
+//! uploaded file's name) and its `source_url`; `*` matches any run of
+//! characters, so `*/sql-createindex.html` names a crawled page.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    pub question: String,
+    #[serde(default)]
+    pub documents: Vec<String>,
+    /// `false` for a question the knowledge base does not answer: the bot
+    /// should decline it.
+    #[serde(default = "yes")]
+    pub answerable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub fn load(path: &Path) -> anyhow::Result<Vec<Question>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the golden set {}", path.display()))?;
+    let mut questions = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with("//") {
+            continue;
+        }
+        let q: Question = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a golden question", path.display(), n + 1))?;
+        anyhow::ensure!(
+            !q.answerable || !q.documents.is_empty(),
+            "{}:{}: an answerable question names the documents that answer it",
+            path.display(),
+            n + 1
+        );
+        questions.push(q);
+    }
+    anyhow::ensure!(
+        !questions.is_empty(),
+        "{} holds no question",
+        path.display()
+    );
+    Ok(questions)
+}
+
+impl Question {
+    /// Whether a result of this title and URL answers the question.
+    pub fn accepts(&self, title: &str, url: Option<&str>) -> bool {
+        self.documents
+            .iter()
+            .any(|p| glob(p, title) || url.is_some_and(|u| glob(p, u)))
+    }
+}
+
+/// `*`-only glob, whole string.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(at) => rest = &rest[at + middle.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_titles_and_urls() {
+        let q = Question {
+            question: "q".into(),
+            documents: vec!["refunds.md".into(), "*/sql-*.html".into()],
+            answerable: true,
+        };
+        assert!(q.accepts("refunds.md", None));
+        assert!(!q.accepts("refunds.md.bak", None));
+        assert!(q.accepts(
+            "Create index",
+            Some("https://x.org/docs/sql-createindex.html")
+        ));
+        assert!(!q.accepts("Intro", Some("https://x.org/docs/intro.html")));
+        assert!(glob("a*b*c", "axxbyyc") && !glob("a*b*c", "axxc") && glob("*", ""));
+    }
+}
