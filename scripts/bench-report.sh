@@ -11,6 +11,7 @@
 #              (a 2.8 GB download the first time; scripts/setup-bench-venv.sh)
 #   search1m   search at 1M passages on SQLite and PostgreSQL (about 20 min)
 #   quality    retrieval quality on the PostgreSQL manual, hash and local
+#   eval       `docent eval` on the whole PostgreSQL manual, hash and local
 #   scaleout   ingestion with 1, 2 and 4 worker processes on PostgreSQL/S3/Redis
 #   http       wrk against GET /api/v1/bots
 #   render     only regenerate the report from the history
@@ -66,6 +67,12 @@ if has st; then
   [[ -f target/bench-texts.json ]] ||
     $docent bench embed --embed 500 --texts-out target/bench-texts.json >/dev/null
   /work/.bench-venv/bin/python scripts/bench_embed_st.py target/bench-texts.json 32 | tee /dev/stderr | stamp
+fi
+if has eval; then
+  for embedder in hash local; do
+    $docent eval --corpus "$docs" --golden eval/postgres-manual.jsonl --embedder "$embedder" \
+      --model-dir "$PWD/.tools/models/all-MiniLM-L6-v2" | tee /dev/stderr | stamp
+  done
 fi
 if has quality; then
   for embedder in hash local; do scripts/bench-quality.sh "$embedder" 150 | tee /dev/stderr | stamp; done

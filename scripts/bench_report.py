@@ -70,6 +70,7 @@ IDENTITY = {
     "search_load": ["backend", "passages"],
     "chat": ["streams"],
     "quality": ["embedder"],
+    "eval": ["eval", "embedder"],
     "ingest_scaleout": ["workers"],
     "http": ["connections"],
 }
@@ -237,6 +238,17 @@ def render(history: str, template: str, out_path: str) -> None:
           f"{r['recall_at_5']['vector']:.3f}", f"**{r['recall_at_5']['hybrid']:.3f}**",
           " / ".join(f"{r['mrr_at_5'][m]:.3f}" for m in ["keyword", "vector", "hybrid"])]
          for r in rows],
+        rows,
+    )
+
+    rows = of("eval")
+    tables["eval"] = table(
+        ["embedder", "mode", "recall@1", "recall@5", "recall@10", "MRR", "nDCG@10", "declined (out of scope)", "right citation (in scope)"],
+        [[r["embedder"], mode, f"{m['recall@1']:.3f}", f"**{m['recall@5']:.3f}**", f"{m['recall@10']:.3f}",
+          f"{m['mrr']:.3f}", f"{m['ndcg@10']:.3f}",
+          num(r["chat"]["declined"], 2) if mode == "hybrid" else "",
+          num(r["chat"]["answered_right"], 2) if mode == "hybrid" else ""]
+         for r in rows for mode, m in r["modes"].items()],
         rows,
     )
 

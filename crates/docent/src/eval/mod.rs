@@ -104,10 +104,11 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
     );
 
     let mut report = json!({
+        "scenario": "eval",
         "eval": args.golden.file_name().map(|n| n.to_string_lossy().to_string()),
         "in_scope": in_scope.len(),
         "out_of_scope": out_of_scope.len(),
-        "embedder": if args.corpus.is_some() { Some(args.embedder.clone()) } else { None },
+        "embedder": if args.corpus.is_some() { args.embedder.clone() } else { "server".to_string() },
         "modes": {},
     });
     println!(
