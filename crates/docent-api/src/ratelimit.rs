@@ -152,11 +152,7 @@ pub async fn refuse_if_used_up(
     per_minute: u32,
 ) -> Result<(), ApiError> {
     let decision = state.limiter.peek(class, key, Limit { per_minute }).await;
-    if decision.allowed {
-        Ok(())
-    } else {
-        Err(refused(class, &decision))
-    }
+    allowed_or_refused(class, &decision)
 }
 
 /// Counts one request of `key` in `class`; 429 when over `per_minute`.
@@ -167,9 +163,13 @@ pub async fn check(
     per_minute: u32,
 ) -> Result<(), ApiError> {
     let decision = state.limiter.check(class, key, Limit { per_minute }).await;
+    allowed_or_refused(class, &decision)
+}
+
+fn allowed_or_refused(class: &'static str, decision: &Decision) -> Result<(), ApiError> {
     if decision.allowed {
         Ok(())
     } else {
-        Err(refused(class, &decision))
+        Err(refused(class, decision))
     }
 }

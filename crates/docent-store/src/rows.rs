@@ -38,3 +38,32 @@ pub(crate) fn page_of<T>(
     };
     Page { items, next_cursor }
 }
+
+/// The statements that set each tenant's held counters to what is really
+/// stored: documents, and bytes of documents plus files no document uses.
+/// Standard SQL both dialects run as is (`WHERE true` settles SQLite's
+/// parse of an upsert after a `SELECT`); each changes only counters that
+/// drifted, so the rows affected are the repairs.
+pub(crate) fn recount_held_statements() -> [String; 2] {
+    const TRUTH: [(&str, &str); 2] = [
+        (
+            "documents",
+            "SELECT count(*) FROM documents d WHERE d.tenant_id = t.id",
+        ),
+        (
+            "storage_bytes",
+            "SELECT coalesce((SELECT sum(size_bytes) FROM documents d WHERE d.tenant_id = t.id), 0)
+                  + coalesce((SELECT sum(size_bytes) FROM files f WHERE f.tenant_id = t.id
+                       AND NOT EXISTS (SELECT 1 FROM documents d
+                                        WHERE d.tenant_id = f.tenant_id AND d.file_id = f.id)), 0)",
+        ),
+    ];
+    TRUTH.map(|(kind, truth)| {
+        format!(
+            "INSERT INTO usage_counters (tenant_id, period, kind, used)
+             SELECT t.id, 'held', '{kind}', ({truth}) FROM tenants t WHERE true
+             ON CONFLICT (tenant_id, period, kind) DO UPDATE SET used = excluded.used
+             WHERE usage_counters.used <> excluded.used"
+        )
+    })
+}

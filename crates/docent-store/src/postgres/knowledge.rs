@@ -291,13 +291,7 @@ impl KnowledgeStore for PgStore {
     async fn recount_held_usage(&self) -> StoreResult<u64> {
         let mut tx = self.pool().begin().await.map_err(map_err)?;
         let mut changed = 0;
-        for (kind, truth) in HELD_TRUTH_PG {
-            let sql = format!(
-                "INSERT INTO usage_counters (tenant_id, period, kind, used)
-                 SELECT t.id, 'held', '{kind}', ({truth}) FROM tenants t
-                 ON CONFLICT (tenant_id, period, kind) DO UPDATE SET used = EXCLUDED.used
-                 WHERE usage_counters.used <> EXCLUDED.used"
-            );
+        for sql in crate::rows::recount_held_statements() {
             changed += sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *tx)
                 .await
@@ -878,14 +872,3 @@ impl KnowledgeStore for PgStore {
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
 }
-
-/// What each held counter really is, per tenant `t` (constant SQL).
-const HELD_TRUTH_PG: [(&str, &str); 2] = [
-    ("documents", "SELECT count(*) FROM documents d WHERE d.tenant_id = t.id"),
-    (
-        "storage_bytes",
-        "SELECT coalesce((SELECT sum(size_bytes) FROM documents d WHERE d.tenant_id = t.id), 0)
-              + coalesce((SELECT sum(size_bytes) FROM files f WHERE f.tenant_id = t.id
-                   AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.tenant_id = f.tenant_id AND d.file_id = f.id)), 0)",
-    ),
-];

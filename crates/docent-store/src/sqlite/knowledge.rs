@@ -268,13 +268,7 @@ impl KnowledgeStore for SqliteStore {
     async fn recount_held_usage(&self) -> StoreResult<u64> {
         let mut tx = self.write_tx().await?;
         let mut changed = 0;
-        for (kind, truth) in HELD_TRUTH_SQLITE {
-            let sql = format!(
-                "INSERT INTO usage_counters (tenant_id, period, kind, used)
-                 SELECT t.id, 'held', '{kind}', ({truth}) FROM tenants t WHERE true
-                 ON CONFLICT (tenant_id, period, kind) DO UPDATE SET used = excluded.used
-                 WHERE usage_counters.used <> excluded.used"
-            );
+        for sql in crate::rows::recount_held_statements() {
             changed += sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *tx)
                 .await
@@ -771,14 +765,3 @@ impl KnowledgeStore for SqliteStore {
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
 }
-
-/// What each held counter really is, per tenant `t` (constant SQL).
-const HELD_TRUTH_SQLITE: [(&str, &str); 2] = [
-    ("documents", "SELECT count(*) FROM documents d WHERE d.tenant_id = t.id"),
-    (
-        "storage_bytes",
-        "SELECT coalesce((SELECT sum(size_bytes) FROM documents d WHERE d.tenant_id = t.id), 0)
-              + coalesce((SELECT sum(size_bytes) FROM files f WHERE f.tenant_id = t.id
-                   AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.tenant_id = f.tenant_id AND d.file_id = f.id)), 0)",
-    ),
-];
