@@ -166,6 +166,7 @@ impl Components {
                 job_max_attempts: config.job_max_attempts,
                 crawl_allow_private_networks: config.crawl_allow_private_networks,
                 llm_answer_timeout: Duration::from_secs(config.llm_answer_timeout_secs),
+                llm_max_tokens: config.llm_max_tokens,
                 llm_allowed_models: config
                     .llm_base_url
                     .as_ref()

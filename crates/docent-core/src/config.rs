@@ -125,6 +125,9 @@ pub struct Config {
     pub llm_timeout_secs: u64,
     /// Longest a non-streamed answer may take as a whole.
     pub llm_answer_timeout_secs: u64,
+    /// Longest answer, in tokens, for bots that set no `max_tokens`; unset:
+    /// the model server's own limit.
+    pub llm_max_tokens: Option<u32>,
     /// Models a bot's `model` may name, comma-separated; default: only
     /// `llm_model`.
     pub llm_allowed_models: Option<String>,
@@ -280,6 +283,7 @@ impl Default for Config {
             llm_model: "gpt-4o-mini".into(),
             llm_timeout_secs: 60,
             llm_answer_timeout_secs: 120,
+            llm_max_tokens: None,
             llm_allowed_models: None,
             rate_limit_sign_in_per_minute: 10,
             rate_limit_credential_per_minute: 600,
@@ -345,7 +349,7 @@ impl Config {
 
     /// The environment variables this build reads (lower-case, without the prefix).
     /// Others named `DOCENT_*` belong to later features or other tools and are ignored.
-    const ENV_KEYS: [&'static str; 45] = [
+    const ENV_KEYS: [&'static str; 46] = [
         "listen",
         "data_dir",
         "database_url",
@@ -384,6 +388,7 @@ impl Config {
         "llm_model",
         "llm_timeout_secs",
         "llm_answer_timeout_secs",
+        "llm_max_tokens",
         "llm_allowed_models",
         "rate_limit_sign_in_per_minute",
         "rate_limit_credential_per_minute",
@@ -493,6 +498,12 @@ impl Config {
         }
         if self.extract_timeout_secs == 0 {
             return invalid("DOCENT_EXTRACT_TIMEOUT_SECS", "must be greater than 0");
+        }
+        if self
+            .llm_max_tokens
+            .is_some_and(|t| !(1..=32_768).contains(&t))
+        {
+            return invalid("DOCENT_LLM_MAX_TOKENS", "must be between 1 and 32768");
         }
         if self.llm_answer_timeout_secs == 0 {
             return invalid("DOCENT_LLM_ANSWER_TIMEOUT_SECS", "must be greater than 0");

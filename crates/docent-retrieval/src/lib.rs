@@ -1,9 +1,12 @@
 //! Retrieval: finding the passages of a bot's knowledge base that answer a
 //! question. Keyword search (BM25) runs in the store; vector search runs over
-//! an in-process index of the bot's vectors; hybrid fuses both rankings.
+//! an in-process index of the bot's vectors; hybrid fuses both by calibrated
+//! relevance.
 
-pub mod fusion;
+pub mod lexical;
+pub mod relevance;
 pub mod retriever;
 pub mod vector;
 
+pub use relevance::Calibration;
 pub use retriever::{Hit, Retriever, SearchError};

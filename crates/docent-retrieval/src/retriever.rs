@@ -1,19 +1,10 @@
 //! The retriever: keyword, vector or hybrid search over one bot, scoped by
-//! tenant, with the bot's relevance floor applied.
+//! tenant, scored by calibrated relevance in [0, 1] ([`crate::relevance`])
+//! and cut at the bot's floor (its `min_score`, or the embedder's default).
 //!
 //! Vectors are searched by the store when it has an index of its own
 //! (PostgreSQL: pgvector HNSW), else by an exact scan of an in-memory copy of
 //! the bot's vectors (SQLite).
-//!
-//! Scores, by mode (comparable within a mode, not across):
-//! - `keyword`: BM25 on SQLite (FTS5), `ts_rank` on PostgreSQL (higher is
-//!   better);
-//! - `vector`: cosine similarity of question and passage, in [-1, 1];
-//! - `hybrid`: reciprocal-rank-fusion sum, at most 2/61 ≈ 0.033.
-//!
-//! The floor `min_score` is in the units of `keyword` and `vector` mode; in
-//! `hybrid` it is compared with the passage's cosine similarity, because RRF
-//! sums say nothing about absolute relevance.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,10 +12,11 @@ use std::sync::Arc;
 use docent_core::domain::RetrievalMode;
 use docent_core::embed::{EmbedError, Embedder};
 use docent_core::ids::{BotId, ChunkId, TenantId};
-use docent_core::store::{Store, StoreError};
+use docent_core::store::{ChunkHit, Store, StoreError};
 use tokio::sync::Mutex;
 
-use crate::fusion::reciprocal_rank_fusion;
+use crate::lexical::Terms;
+use crate::relevance::Calibration;
 use crate::vector::{FlatIndex, dot};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,10 +27,10 @@ pub enum SearchError {
     Embed(#[from] EmbedError),
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// A passage found, best first, with its calibrated relevance in [0, 1].
+#[derive(Clone, Debug)]
 pub struct Hit {
-    pub chunk_id: ChunkId,
-    /// In the mode's units (see the module docs).
+    pub passage: ChunkHit,
     pub score: f32,
 }
 
@@ -50,6 +42,8 @@ struct Cached {
 pub struct Retriever {
     store: Arc<dyn Store>,
     embedder: Arc<dyn Embedder>,
+    calibration: Calibration,
+    terms: Terms,
     /// Per bot, the index as of a store `index_version`; reloaded when the
     /// version moved (another process, or this one, changed the bot's chunks).
     cache: Mutex<HashMap<(TenantId, BotId), Cached>>,
@@ -57,13 +51,22 @@ pub struct Retriever {
 
 impl Retriever {
     pub fn new(store: Arc<dyn Store>, embedder: Arc<dyn Embedder>) -> Self {
+        let calibration = Calibration::for_embedder(embedder.id());
         Self {
             store,
             embedder,
+            calibration,
+            terms: Terms::default(),
             cache: Mutex::new(HashMap::new()),
         }
     }
 
+    pub fn calibration(&self) -> &Calibration {
+        &self.calibration
+    }
+
+    /// The best `top_k` passages scoring at least `min_score` (`None`: the
+    /// embedder's calibrated default for the mode).
     pub async fn search(
         &self,
         tenant: TenantId,
@@ -71,64 +74,77 @@ impl Retriever {
         query: &str,
         mode: RetrievalMode,
         top_k: usize,
-        min_score: f32,
+        min_score: Option<f32>,
     ) -> Result<Vec<Hit>, SearchError> {
         let top_k = top_k.clamp(1, 100);
-        let hits = match mode {
-            RetrievalMode::Keyword => self
-                .store
-                .keyword_search(tenant, bot, query, top_k as u32)
-                .await?
-                .into_iter()
-                .filter(|(_, s)| *s >= min_score)
-                .map(|(chunk_id, score)| Hit { chunk_id, score })
-                .collect(),
+        let floor = min_score.unwrap_or_else(|| self.calibration.default_floor(mode));
+        // Each side looks deeper than top_k: fusion needs candidates, and
+        // keyword relevance re-orders BM25's list by coverage.
+        let depth = (top_k * 4).max(20);
+        let (keyword, cosine) = match mode {
+            RetrievalMode::Keyword => (
+                self.store
+                    .keyword_search(tenant, bot, query, depth as u32)
+                    .await?,
+                HashMap::new(),
+            ),
             RetrievalMode::Vector => {
                 let q = self.embed_query(query).await?;
-                self.nearest(tenant, bot, &q, top_k)
-                    .await?
-                    .0
-                    .into_iter()
-                    .filter(|(_, s)| *s >= min_score)
-                    .map(|(chunk_id, score)| Hit { chunk_id, score })
-                    .collect()
+                let (vector, _) = self.nearest(tenant, bot, &q, top_k).await?;
+                (Vec::new(), vector.into_iter().collect())
             }
             RetrievalMode::Hybrid => {
-                // Each side looks deeper than top_k so fusion has candidates.
-                let depth = (top_k * 4).max(20);
                 let q = self.embed_query(query).await?;
                 let (vector, index) = self.nearest(tenant, bot, &q, depth).await?;
                 let keyword = self
                     .store
                     .keyword_search(tenant, bot, query, depth as u32)
                     .await?;
-                let cosine = match index {
-                    Some(index) => cosine_of(&index, &q, &keyword, &vector),
-                    None => {
-                        let mut known: HashMap<ChunkId, f32> = vector.iter().copied().collect();
-                        let missing: Vec<ChunkId> = keyword
-                            .iter()
-                            .map(|(id, _)| *id)
-                            .filter(|id| !known.contains_key(id))
-                            .collect();
-                        if let Some(found) = self
-                            .store
-                            .vector_similarity(tenant, self.embedder.id(), &q, &missing)
-                            .await?
-                        {
-                            known.extend(found);
-                        }
-                        known
-                    }
-                };
-                reciprocal_rank_fusion(&[&keyword, &vector], depth)
-                    .into_iter()
-                    .filter(|(id, _)| cosine.get(id).is_some_and(|c| *c >= min_score))
-                    .take(top_k)
-                    .map(|(chunk_id, score)| Hit { chunk_id, score })
-                    .collect()
+                let cosine = self
+                    .cosine_of(tenant, index.as_deref(), &q, &keyword, &vector)
+                    .await?;
+                (keyword, cosine)
             }
         };
+        let best = keyword.first().map_or(0.0, |(_, s)| *s);
+        let ratio: HashMap<ChunkId, f32> = keyword
+            .iter()
+            .map(|(id, s)| (*id, if best > 0.0 { s / best } else { 0.0 }))
+            .collect();
+        let mut ids: Vec<ChunkId> = keyword.iter().map(|(id, _)| *id).collect();
+        ids.extend(cosine.keys().filter(|id| !ratio.contains_key(id)));
+        let passages = self.store.get_chunk_hits(tenant, &ids).await?;
+        let question = self.terms.of(query);
+        let mut hits: Vec<Hit> = passages
+            .into_iter()
+            .map(|passage| {
+                let id = passage.chunk_id;
+                let keyword = || {
+                    let coverage = self.terms.coverage(&question, &passage.text);
+                    Calibration::keyword(ratio.get(&id).copied().unwrap_or(0.0), coverage)
+                };
+                let score = match mode {
+                    RetrievalMode::Keyword => keyword(),
+                    RetrievalMode::Vector => self
+                        .calibration
+                        .cosine(cosine.get(&id).copied().unwrap_or(-1.0)),
+                    RetrievalMode::Hybrid => self
+                        .calibration
+                        .hybrid(keyword(), cosine.get(&id).copied().unwrap_or(-1.0)),
+                };
+                Hit { passage, score }
+            })
+            .filter(|h| h.score >= floor)
+            .collect();
+        // Best first; ties in the order the store ranked them.
+        let rank: HashMap<ChunkId, usize> =
+            ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| rank[&a.passage.chunk_id].cmp(&rank[&b.passage.chunk_id]))
+        });
+        hits.truncate(top_k);
         Ok(hits)
     }
 
@@ -151,6 +167,38 @@ impl Retriever {
         }
         let index = self.index(tenant, bot).await?;
         Ok((index.search(q, k), Some(index)))
+    }
+
+    /// Cosine similarity of the question to every candidate: known from the
+    /// vector ranking, computed for keyword-only candidates from the
+    /// in-memory index or by the store.
+    async fn cosine_of(
+        &self,
+        tenant: TenantId,
+        index: Option<&FlatIndex>,
+        q: &[f32],
+        keyword: &[(ChunkId, f32)],
+        vector: &[(ChunkId, f32)],
+    ) -> Result<HashMap<ChunkId, f32>, SearchError> {
+        let mut known: HashMap<ChunkId, f32> = vector.iter().copied().collect();
+        let missing: Vec<ChunkId> = keyword
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| !known.contains_key(id))
+            .collect();
+        match index {
+            Some(index) => known.extend(cosine_in(index, q, &missing)),
+            None => {
+                if let Some(found) = self
+                    .store
+                    .vector_similarity(tenant, self.embedder.id(), q, &missing)
+                    .await?
+                {
+                    known.extend(found);
+                }
+            }
+        }
+        Ok(known)
     }
 
     async fn embed_query(&self, query: &str) -> Result<Vec<f32>, SearchError> {
@@ -189,25 +237,14 @@ impl Retriever {
     }
 }
 
-/// Cosine similarity of the question to every candidate: known from the vector
-/// ranking, computed from the index for keyword-only candidates.
-fn cosine_of(
-    index: &FlatIndex,
-    q: &[f32],
-    keyword: &[(ChunkId, f32)],
-    vector: &[(ChunkId, f32)],
-) -> HashMap<ChunkId, f32> {
-    let mut out: HashMap<ChunkId, f32> = vector.iter().copied().collect();
-    let missing: Vec<ChunkId> = keyword
-        .iter()
-        .map(|(id, _)| *id)
-        .filter(|id| !out.contains_key(id))
-        .collect();
-    if missing.is_empty() || index.dims == 0 {
+/// Cosine similarity of `q` to each listed passage, from the in-memory index.
+fn cosine_in(index: &FlatIndex, q: &[f32], wanted: &[ChunkId]) -> HashMap<ChunkId, f32> {
+    let mut out = HashMap::new();
+    if wanted.is_empty() || index.dims == 0 {
         return out;
     }
     for (i, id) in index.ids.iter().enumerate() {
-        if missing.contains(id) {
+        if wanted.contains(id) {
             let row = &index.vectors[i * index.dims..(i + 1) * index.dims];
             out.insert(*id, dot(row, q));
         }

@@ -20,6 +20,7 @@ impl Services {
             welcome_message: req.welcome_message,
             model: req.model,
             temperature: req.temperature,
+            max_tokens: req.max_tokens,
             public: req.public,
             allowed_origins: req.allowed_origins,
             retrieval: req.retrieval,

@@ -195,6 +195,8 @@ pub struct Settings {
     /// Longest a non-streamed answer may take as a whole
     /// (`DOCENT_LLM_ANSWER_TIMEOUT_SECS`).
     pub llm_answer_timeout: std::time::Duration,
+    /// Answer length for bots that set none (`DOCENT_LLM_MAX_TOKENS`).
+    pub llm_max_tokens: Option<u32>,
     /// The operator's token for `/platform` routes; `None` disables them.
     pub admin_token: Option<docent_core::config::Secret>,
 }

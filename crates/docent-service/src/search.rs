@@ -1,5 +1,5 @@
-//! Searching a bot's knowledge base: the retriever's hits (keyword, vector or
-//! hybrid, with the bot's relevance floor) joined with their passages.
+//! Searching a bot's knowledge base: the retriever's passages (keyword, vector
+//! or hybrid, with calibrated relevance and the bot's floor).
 
 use docent_core::domain::{RetrievalMode, Role};
 use docent_core::embed::EmbedError;
@@ -31,8 +31,8 @@ pub struct SearchResult {
     pub text: String,
     pub page: Option<u32>,
     pub heading: Option<String>,
-    /// In the mode's units: BM25 for `keyword`, cosine similarity for
-    /// `vector`, reciprocal-rank-fusion sum for `hybrid`.
+    /// Calibrated relevance in [0, 1], the same scale in every mode: what
+    /// the bot's floor (`min_score`) is compared with.
     pub score: f32,
 }
 
@@ -89,15 +89,11 @@ impl Services {
                 bot.retrieval.min_score,
             )
             .await?;
-        let ids: Vec<ChunkId> = hits.iter().map(|h| h.chunk_id).collect();
-        let mut passages = self.store.get_chunk_hits(tenant, &ids).await?;
-        // Hits come best first; passages in whatever order the store read them.
         let results = hits
-            .iter()
-            .filter_map(|hit| {
-                let at = passages.iter().position(|p| p.chunk_id == hit.chunk_id)?;
-                let p = passages.swap_remove(at);
-                Some(SearchResult {
+            .into_iter()
+            .map(|hit| {
+                let p = hit.passage;
+                SearchResult {
                     chunk_id: p.chunk_id,
                     document_id: p.document_id,
                     title: p.title,
@@ -106,7 +102,7 @@ impl Services {
                     page: p.page,
                     heading: p.heading,
                     score: hit.score,
-                })
+                }
             })
             .collect();
         Ok(SearchResults { mode, results })

@@ -49,6 +49,7 @@ fn bot(tenant: TenantId, name: &str) -> Bot {
         welcome_message: None,
         model: None,
         temperature: Some(0.5),
+        max_tokens: None,
         public: true,
         allowed_origins: vec!["https://a.io".into()],
         retrieval: RetrievalSettings::default(),

@@ -11,8 +11,9 @@ use crate::error::ErrorBody;
 use crate::extract::{Auth, Id};
 
 /// The passages of the bot's knowledge base that best match a query:
-/// `keyword` (BM25), `vector` (cosine similarity) or `hybrid` (reciprocal rank
-/// fusion of both, the default), above the bot's `min_score`.
+/// `keyword` (BM25), `vector` (cosine similarity) or `hybrid` (both, the
+/// default), scored by calibrated relevance in [0, 1] and cut at the bot's
+/// floor (`min_score`, or the embedder's calibrated default when it is null).
 #[utoipa::path(post, path = "/bots/{bot_id}/search", tag = "retrieval", security(("bearer" = [])),
     params(("bot_id" = String, Path)), request_body = SearchRequest,
     responses((status = 200, body = SearchResults), (status = 404, body = ErrorBody),

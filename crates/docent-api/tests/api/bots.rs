@@ -82,8 +82,9 @@ async fn defaults_are_filled_in() {
     assert_eq!(bot["allowed_origins"], json!([]));
     assert_eq!(
         bot["retrieval"],
-        json!({"mode": "hybrid", "top_k": 5, "min_score": 0.0})
+        json!({"mode": "hybrid", "top_k": 5, "min_score": null})
     );
+    assert_eq!(bot["max_tokens"], json!(null));
     assert_eq!(bot["theme"], json!({}));
 }
 

@@ -58,7 +58,7 @@ async fn message_limit_holds_exactly_under_concurrency() {
         app.post(
             "/api/v1/chat",
             &owner.token,
-            json!({"bot_id": bot, "message": format!("How long do refunds take? ({i})")}),
+            json!({"bot_id": bot, "message": format!("How long do refunds take{}?", " please".repeat(i))}),
         )
     });
     let answers = futures::future::join_all(asks).await;

@@ -20,9 +20,10 @@ pub struct RetrievalSettings {
     pub mode: RetrievalMode,
     /// Passages retrieved per question (1–50).
     pub top_k: u32,
-    /// Relevance floor: passages scoring below it are not used, and a question
-    /// with none above it gets an "I don't know".
-    pub min_score: f32,
+    /// Relevance floor in [0, 1]: passages scoring below it are not used, and
+    /// a question with none above it gets an "I don't know". `null`: the
+    /// calibrated default of the instance's embedder for the mode.
+    pub min_score: Option<f32>,
 }
 
 impl Default for RetrievalSettings {
@@ -30,7 +31,7 @@ impl Default for RetrievalSettings {
         Self {
             mode: RetrievalMode::Hybrid,
             top_k: 5,
-            min_score: 0.0,
+            min_score: None,
         }
     }
 }
@@ -49,6 +50,9 @@ pub struct Bot {
     /// Model name passed to the LLM endpoint; the server default when null.
     pub model: Option<String>,
     pub temperature: Option<f32>,
+    /// Longest answer the model may write, in tokens (1–32768); null: the
+    /// instance default (`DOCENT_LLM_MAX_TOKENS`, else the model's own).
+    pub max_tokens: Option<u32>,
     /// Public bots may be embedded with the widget on `allowed_origins`.
     pub public: bool,
     pub allowed_origins: Vec<String>,
@@ -71,6 +75,7 @@ pub struct NewBot {
     pub welcome_message: Option<String>,
     pub model: Option<String>,
     pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
     #[serde(default)]
     pub public: bool,
     #[serde(default)]
@@ -106,6 +111,9 @@ pub struct BotPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<f32>)]
     pub temperature: Option<Option<f32>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>)]
+    pub max_tokens: Option<Option<u32>>,
     pub public: Option<bool>,
     pub allowed_origins: Option<Vec<String>>,
     pub retrieval: Option<RetrievalSettings>,
@@ -143,6 +151,9 @@ impl Bot {
         }
         if let Some(v) = patch.temperature {
             self.temperature = v;
+        }
+        if let Some(v) = patch.max_tokens {
+            self.max_tokens = v;
         }
         if let Some(v) = patch.public {
             self.public = v;
@@ -193,8 +204,13 @@ impl Bot {
         if !(1..=50).contains(&self.retrieval.top_k) {
             return Err("`retrieval.top_k` must be between 1 and 50".into());
         }
-        if !self.retrieval.min_score.is_finite() || self.retrieval.min_score < 0.0 {
-            return Err("`retrieval.min_score` must be a number >= 0".into());
+        if self.max_tokens.is_some_and(|t| !(1..=32_768).contains(&t)) {
+            return Err("`max_tokens` must be null or between 1 and 32768".into());
+        }
+        if let Some(floor) = self.retrieval.min_score
+            && !(0.0..=1.0).contains(&floor)
+        {
+            return Err("`retrieval.min_score` must be null or a number from 0 to 1".into());
         }
         if self.allowed_origins.len() > 100 {
             return Err("`allowed_origins` holds at most 100 origins".into());

@@ -80,6 +80,12 @@ pub struct ChatMessage {
     /// The answer stopped early: the client disconnected or the model failed
     /// midway; `content` is what had arrived.
     pub partial: bool,
+    /// For answers: `false` when the bot said it does not know (no passage
+    /// was relevant enough), `true` otherwise.
+    pub answered: Option<bool>,
+    /// For answers a model wrote: why it stopped, `stop` or `length` (cut at
+    /// the bot's `max_tokens`).
+    pub finish_reason: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -103,6 +109,8 @@ impl ChatMessage {
             completion_tokens: 0,
             latency_ms: None,
             partial: false,
+            answered: None,
+            finish_reason: None,
             created_at: Utc::now(),
         }
     }

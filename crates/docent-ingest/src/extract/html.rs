@@ -1,6 +1,6 @@
 //! HTML main content with `scraper`: the `<main>` (or `<article>`, or
 //! `[role=main]`, else `<body>`) without navigation, scripts, styles, forms and
-//! other chrome; headings start sections; the title comes from `<title>`, else
+//! other chrome (by element, ARIA role, or a class/id that names it); headings start sections; the title comes from `<title>`, else
 //! the first `<h1>`.
 
 use ego_tree::NodeRef;
@@ -13,6 +13,50 @@ const SKIP: &[&str] = &[
     "script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg", "iframe",
     "template", "button", "select", "textarea", "object", "canvas", "dialog", "head",
 ];
+
+/// `class`/`id` words of page chrome rather than content: navigation bars
+/// ("Prev | Up | Next"), menus, breadcrumbs, page headers and footers, tables
+/// of contents. Matched per word of the attribute (split at spaces, `-`, `_`),
+/// as readability-style extractors do; a word starting with `nav` counts too
+/// (`navheader`, `navbar`). A small list rather than a readability crate: the
+/// walker already skips chrome elements, and this is the same decision for
+/// sites that build chrome from `<div>`s.
+const CHROME_WORDS: &[&str] = &[
+    "breadcrumb",
+    "breadcrumbs",
+    "footer",
+    "header",
+    "masthead",
+    "menu",
+    "pager",
+    "pagination",
+    "sidebar",
+    "skiplink",
+    "toc",
+];
+
+/// ARIA roles of page chrome.
+const CHROME_ROLES: &[&str] = &[
+    "navigation",
+    "banner",
+    "contentinfo",
+    "complementary",
+    "search",
+];
+
+fn is_chrome(el: &scraper::node::Element) -> bool {
+    if el.attr("role").is_some_and(|r| CHROME_ROLES.contains(&r)) {
+        return true;
+    }
+    let named = |attr: &str| {
+        el.attr(attr).is_some_and(|v| {
+            v.split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+                .map(str::to_ascii_lowercase)
+                .any(|w| w.starts_with("nav") || CHROME_WORDS.contains(&w.as_str()))
+        })
+    };
+    named("class") || named("id")
+}
 
 /// Elements that end a line or paragraph.
 const BLOCK: &[&str] = &[
@@ -107,6 +151,7 @@ impl Walk<'_> {
                 Node::Element(el) => {
                     let name = el.name();
                     if SKIP.contains(&name)
+                        || is_chrome(el)
                         || el.attr("hidden").is_some()
                         || el.attr("aria-hidden") == Some("true")
                     {

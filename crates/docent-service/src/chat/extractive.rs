@@ -1,57 +1,108 @@
-//! The answer when no language model is configured: the sentences of the best
-//! passages that share the most words with the question, each cited, and
-//! introduced as quotations so nobody mistakes them for a composed answer.
+//! The answer when no language model is configured: the whole sentences of
+//! the passages above the floor that speak to the question (most of its
+//! content words), best first, each cited, and introduced as quotations so
+//! nobody mistakes them for a composed answer.
 
 use docent_core::domain::Citation;
+use docent_retrieval::lexical::Terms;
 
-/// Passages quoted at most.
+use super::sentences::{is_whole, split};
+
+/// Sentences quoted at most.
 const QUOTED: usize = 3;
+/// Share of the question's content words a quoted sentence must hold.
+const MIN_COVERAGE: f32 = 0.6;
 
-pub(crate) fn answer(question: &str, passages: &[Citation], texts: &[String]) -> String {
-    let terms: Vec<String> = words(question).filter(|w| w.chars().count() >= 3).collect();
-    let mut quotes = Vec::new();
-    for (c, text) in passages.iter().zip(texts).take(QUOTED) {
-        let best = sentences(text)
-            .into_iter()
-            .map(|s| (words(s).filter(|w| terms.contains(w)).count(), s))
-            .max_by_key(|(score, s)| (*score, std::cmp::Reverse(s.len())));
-        if let Some((_, sentence)) = best {
-            quotes.push(format!("\"{}\" [{}]", sentence.trim(), c.n));
-        }
-    }
-    format!("From the knowledge base: {}", quotes.join(" "))
-}
-
-fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-}
-
-/// Sentences (or lines), without empty ones; long ones cut at 400 characters.
-fn sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let bytes = text.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        let end_of_sentence = matches!(b, b'.' | b'!' | b'?')
-            && bytes.get(i + 1).is_none_or(|n| n.is_ascii_whitespace());
-        if end_of_sentence || b == b'\n' {
-            let s = text[start..=i].trim();
-            if s.chars().any(char::is_alphanumeric) {
-                out.push(s);
+/// The quoted answer, or `None` when no whole sentence of the passages
+/// answers the question (the caller then says it does not know).
+pub(crate) fn answer(question: &str, passages: &[Citation], texts: &[String]) -> Option<String> {
+    let terms = Terms::default();
+    let wanted = terms.of(question);
+    let mut scored: Vec<(f32, usize, u32, &str)> = Vec::new();
+    for (rank, (c, text)) in passages.iter().zip(texts).enumerate() {
+        for sentence in quotable(text) {
+            let coverage = terms.coverage(&wanted, sentence);
+            if coverage >= MIN_COVERAGE {
+                scored.push((coverage, rank, c.n, sentence));
             }
-            start = i + 1;
         }
     }
-    let tail = text[start..].trim();
-    if tail.chars().any(char::is_alphanumeric) {
-        out.push(tail);
+    // Best coverage first; among equals, the better-ranked passage.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut quotes: Vec<String> = Vec::new();
+    for (_, _, n, sentence) in scored {
+        let quote = format!("\"{sentence}\" [{n}]");
+        if !quotes
+            .iter()
+            .any(|q| q.starts_with(&format!("\"{sentence}\"")))
+        {
+            quotes.push(quote);
+        }
+        if quotes.len() == QUOTED {
+            break;
+        }
     }
-    out.into_iter()
-        .map(|s| match s.char_indices().nth(400) {
-            Some((cut, _)) => &s[..cut],
-            None => s,
+    (!quotes.is_empty()).then(|| format!("From the knowledge base: {}", quotes.join(" ")))
+}
+
+/// The pieces of a passage that can be quoted whole: its sentences, and lines
+/// without end punctuation (a command, a table row) unless they open or close
+/// the passage, where a chunk boundary may have cut them.
+fn quotable(text: &str) -> Vec<&str> {
+    let pieces = split(text);
+    let last = pieces.len().saturating_sub(1);
+    pieces
+        .iter()
+        .enumerate()
+        .filter(|&(i, p)| {
+            is_whole(p)
+                || ((pieces.len() == 1 || (i > 0 && i < last))
+                    && p.split_whitespace().count() >= 3
+                    && p.chars().count() <= 500)
         })
+        .map(|(_, p)| *p)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use docent_core::ids::{ChunkId, DocumentId};
+
+    fn passage(n: u32) -> Citation {
+        Citation {
+            n,
+            document_id: DocumentId::new(),
+            chunk_id: ChunkId::new(),
+            title: format!("doc {n}"),
+            source_url: None,
+            page: None,
+            heading: None,
+            snippet: String::new(),
+            score: 0.5,
+        }
+    }
+
+    #[test]
+    fn quotes_only_the_sentences_that_answer() {
+        let texts = vec![
+            "Orders ship in two days. Refunds are accepted within 30 days of purchase.".to_string(),
+            "mytable_cat_ refund days\nOur office is in Berlin. Refund requests need the order number.".to_string(),
+        ];
+        let got = answer(
+            "How many days do I have to get a refund?",
+            &[passage(1), passage(2)],
+            &texts,
+        )
+        .expect("an answer");
+        assert_eq!(
+            got,
+            "From the knowledge base: \"Refunds are accepted within 30 days of purchase.\" [1]"
+        );
+        assert!(!got.contains("mytable_cat_"), "{got}");
+        assert_eq!(
+            answer("Who won the 1998 world cup?", &[passage(1)], &texts[..1]),
+            None
+        );
+    }
 }

@@ -5,14 +5,16 @@
 
 mod extractive;
 mod prompt;
+mod sentences;
 
 use std::time::Instant;
 
 use chrono::Utc;
 use docent_core::domain::{ChatMessage, ChatSession, Citation, MessageRole, Role, UsageKind};
-use docent_core::ids::{BotId, ChunkId, MessageId, SessionId};
+use docent_core::ids::{BotId, MessageId, SessionId};
 use docent_core::llm::{ChatEvent, ChatRequest, LlmError};
 use docent_core::store::{Page, PageRequest, SessionOwner};
+use docent_retrieval::lexical::Terms;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -55,9 +57,19 @@ pub struct ChatAnswer {
     pub session_id: SessionId,
     pub message_id: MessageId,
     pub answer: String,
+    /// The passages the answer cites, each with a `[n]` marker in `answer`.
     pub citations: Vec<Citation>,
+    /// Every passage retrieved above the floor and given to the model (or
+    /// quoted from): what the answer could draw on.
+    pub sources: Vec<Citation>,
+    /// `false` when the bot said it does not know (then `citations` is
+    /// empty and no model was called).
+    pub answered: bool,
     /// `generative` (a language model wrote it) or `extractive` (quoted).
     pub mode: String,
+    /// Why the model stopped: `stop`, or `length` when the answer was cut at
+    /// the bot's `max_tokens`; `null` when no model wrote it.
+    pub finish_reason: Option<String>,
     pub usage: UsageView,
 }
 
@@ -106,20 +118,27 @@ struct Prepared {
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum AnswerEvent {
-    /// First: the session and every retrieved passage the answer may cite.
+    /// First: the session and every retrieved passage the answer may cite
+    /// (`citations` and `sources` alike; the final citations come with
+    /// `Done`).
     Meta {
         session_id: SessionId,
         citations: Vec<Citation>,
+        sources: Vec<Citation>,
     },
     Delta {
         text: String,
     },
-    /// Last, on success: the stored answer and what it cost.
+    /// Last, on success: the stored answer, the passages it cites, and
+    /// what it cost.
     Done {
         message_id: MessageId,
         usage: UsageView,
         mode: String,
         citations: Vec<Citation>,
+        sources: Vec<Citation>,
+        answered: bool,
+        finish_reason: Option<String>,
     },
     /// Last, on failure.
     Error {
@@ -150,6 +169,41 @@ struct Written {
     text: String,
     usage: UsageView,
     partial: bool,
+    /// `false`: the bot's "I don't know".
+    answered: bool,
+    finish_reason: Option<String>,
+}
+
+impl Written {
+    fn fixed(text: String, answered: bool) -> Self {
+        Self {
+            text,
+            usage: UsageView::default(),
+            partial: false,
+            answered,
+            finish_reason: None,
+        }
+    }
+}
+
+impl Written {
+    /// Records how the model ended its answer.
+    fn finish(&mut self, usage: Option<docent_core::llm::Usage>, finish_reason: Option<String>) {
+        if let Some(u) = usage {
+            self.usage = UsageView {
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+            };
+        }
+        self.finish_reason = finish_reason.or_else(|| Some("stop".to_string()));
+    }
+}
+
+/// What was saved of an answer.
+struct Saved {
+    id: MessageId,
+    text: String,
+    citations: Vec<Citation>,
 }
 
 impl Services {
@@ -246,15 +300,10 @@ impl Services {
                 r.min_score,
             )
             .await?;
-        let ids: Vec<ChunkId> = hits.iter().map(|h| h.chunk_id).collect();
-        let mut found = self.store.get_chunk_hits(tenant, &ids).await?;
         let mut passages = Vec::new();
         let mut texts = Vec::new();
-        for hit in &hits {
-            let Some(at) = found.iter().position(|p| p.chunk_id == hit.chunk_id) else {
-                continue;
-            };
-            let p = found.swap_remove(at);
+        for hit in hits {
+            let p = hit.passage;
             passages.push(Citation {
                 n: passages.len() as u32 + 1,
                 document_id: p.document_id,
@@ -332,15 +381,21 @@ impl Services {
         }
     }
 
-    /// The answer when no model is asked: "don't know", or extractive.
-    fn fixed_answer(&self, p: &Prepared) -> Option<String> {
+    /// The answer when no model is asked: "don't know" (no passage above the
+    /// floor, or, extractive, no sentence of them that answers), or quotes.
+    fn fixed_answer(&self, p: &Prepared) -> Option<Written> {
         if p.passages.is_empty() {
-            Some(DONT_KNOW.to_string())
-        } else if self.llm.is_none() {
-            Some(extractive::answer(&p.question, &p.passages, &p.texts))
-        } else {
-            None
+            return Some(Written::fixed(DONT_KNOW.to_string(), false));
         }
+        if self.llm.is_some() {
+            return None;
+        }
+        Some(
+            match extractive::answer(&p.question, &p.passages, &p.texts) {
+                Some(quotes) => Written::fixed(quotes, true),
+                None => Written::fixed(DONT_KNOW.to_string(), false),
+            },
+        )
     }
 
     fn model_request(&self, p: &Prepared) -> ChatRequest {
@@ -362,17 +417,18 @@ impl Services {
             ),
             model,
             temperature: p.bot.temperature,
-            max_tokens: None,
+            max_tokens: p.bot.max_tokens.or(self.settings.llm_max_tokens),
         }
     }
 
-    /// Stores both turns; returns the answer's id and its citations.
-    async fn save(
-        &self,
-        p: Prepared,
-        written: Written,
-    ) -> ServiceResult<(MessageId, String, Vec<Citation>)> {
-        let (text, used) = prompt::cited(&written.text, p.passages.len());
+    /// Stores both turns; returns the answer as stored and its citations.
+    /// An answer from passages whose writer put no `[n]` marker (small models
+    /// often don't) gets markers after the sentences a passage supports.
+    async fn save(&self, p: Prepared, written: Written) -> ServiceResult<Saved> {
+        let (mut text, mut used) = prompt::cited(&written.text, p.passages.len());
+        if used.is_empty() && written.answered {
+            (text, used) = sentences::attribute(&Terms::default(), &text, &p.texts);
+        }
         let citations: Vec<Citation> = used
             .iter()
             .map(|&n| p.passages[n as usize - 1].clone())
@@ -385,6 +441,8 @@ impl Services {
             completion_tokens: written.usage.completion_tokens,
             latency_ms: Some(p.started.elapsed().as_millis() as u32),
             partial: written.partial,
+            answered: Some(written.answered),
+            finish_reason: written.finish_reason.clone(),
             ..ChatMessage::new(
                 p.session.tenant_id,
                 p.session.id,
@@ -414,8 +472,12 @@ impl Services {
                 ],
             )
             .await;
-        metrics::counter!("docent_chat_answers_total", "mode" => mode).increment(1);
-        Ok((id, text, citations))
+        metrics::counter!("docent_chat_answers_total", "mode" => mode, "answered" => if written.answered { "true" } else { "false" }).increment(1);
+        Ok(Saved {
+            id,
+            text,
+            citations,
+        })
     }
 
     pub async fn ask(&self, ctx: &Ctx, req: AskRequest) -> ServiceResult<ChatAnswer> {
@@ -427,36 +489,29 @@ impl Services {
 
     async fn answer(&self, p: Prepared) -> ServiceResult<ChatAnswer> {
         let written = match (self.fixed_answer(&p), &self.llm) {
-            (Some(text), _) => Written {
-                text,
-                usage: UsageView::default(),
-                partial: false,
-            },
+            (Some(fixed), _) => fixed,
             (None, Some(llm)) => {
                 // The model's own timeouts bound the wait for each token;
                 // this bounds the whole answer, for a model that drips.
                 let deadline = self.settings.llm_answer_timeout;
                 let whole = async {
                     let mut stream = llm.stream(self.model_request(&p)).await?;
-                    let mut text = String::new();
-                    let mut usage = UsageView::default();
+                    let mut written = Written::fixed(String::new(), true);
                     while let Some(event) = stream.next().await {
                         match event? {
-                            ChatEvent::Delta(d) => text.push_str(&d),
-                            ChatEvent::Done { usage: u, .. } => {
-                                if let Some(u) = u {
-                                    usage = UsageView {
-                                        prompt_tokens: u.prompt_tokens,
-                                        completion_tokens: u.completion_tokens,
-                                    };
-                                }
+                            ChatEvent::Delta(d) => written.text.push_str(&d),
+                            ChatEvent::Done {
+                                usage,
+                                finish_reason,
+                            } => {
+                                written.finish(usage, finish_reason);
                                 break;
                             }
                         }
                     }
-                    Ok::<_, LlmError>((text, usage))
+                    Ok::<_, LlmError>(written)
                 };
-                let (text, usage) = match tokio::time::timeout(deadline, whole).await {
+                let written = match tokio::time::timeout(deadline, whole).await {
                     Ok(done) => done?,
                     Err(_) => {
                         return Err(LlmError::Timeout(format!(
@@ -466,28 +521,34 @@ impl Services {
                         .into());
                     }
                 };
-                if text.trim().is_empty() {
+                if written.text.trim().is_empty() {
                     return Err(
                         LlmError::Failed("the model returned an empty answer".into()).into(),
                     );
                 }
-                Written {
-                    text,
-                    usage,
-                    partial: false,
-                }
+                written
             }
             (None, None) => unreachable!("fixed_answer covers the case without a model"),
         };
         let session_id = p.session.id;
         let usage = written.usage;
-        let (message_id, answer, citations) = self.save(p, written).await?;
+        let answered = written.answered;
+        let finish_reason = written.finish_reason.clone();
+        let sources = if answered {
+            p.passages.clone()
+        } else {
+            Vec::new()
+        };
+        let saved = self.save(p, written).await?;
         Ok(ChatAnswer {
             session_id,
-            message_id,
-            answer,
-            citations,
+            message_id: saved.id,
+            answer: saved.text,
+            citations: saved.citations,
+            sources,
+            answered,
             mode: self.mode().to_string(),
+            finish_reason,
             usage,
         })
     }
@@ -508,17 +569,18 @@ impl Services {
             let meta = AnswerEvent::Meta {
                 session_id: p.session.id,
                 citations: p.passages.clone(),
+                sources: p.passages.clone(),
             };
             let _ = tx.send(meta).await;
-            let mut written = Written {
-                text: String::new(),
-                usage: UsageView::default(),
-                partial: false,
-            };
+            let mut written = Written::fixed(String::new(), true);
             let mut failure: Option<ServiceError> = None;
-            if let Some(text) = this.fixed_answer(&p) {
-                let _ = tx.send(AnswerEvent::Delta { text: text.clone() }).await;
-                written.text = text;
+            if let Some(fixed) = this.fixed_answer(&p) {
+                let _ = tx
+                    .send(AnswerEvent::Delta {
+                        text: fixed.text.clone(),
+                    })
+                    .await;
+                written = fixed;
             } else if let Some(llm) = &this.llm {
                 match llm.stream(this.model_request(&p)).await {
                     Err(e) => failure = Some(e.into()),
@@ -536,10 +598,8 @@ impl Services {
                                         break;
                                     }
                                 }
-                                Some(Ok(ChatEvent::Done { usage, .. })) => {
-                                    if let Some(u) = usage {
-                                        written.usage = UsageView { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens };
-                                    }
+                                Some(Ok(ChatEvent::Done { usage, finish_reason })) => {
+                                    written.finish(usage, finish_reason);
                                     break;
                                 }
                                 Some(Err(e)) => {
@@ -560,21 +620,31 @@ impl Services {
                     Some(LlmError::Failed("the model returned an empty answer".into()).into());
             }
             // Nothing written and a failure: nothing to keep, as without streaming.
-            if failure.is_some() && written.text.trim().is_empty() {
+            if let Some(e) = failure.take_if(|_| written.text.trim().is_empty()) {
                 p.reservation.release().await;
-                let _ = tx.send(error_event(failure.take().expect("checked"))).await;
+                let _ = tx.send(error_event(e)).await;
                 return;
             }
             let usage = written.usage;
+            let answered = written.answered;
+            let finish_reason = written.finish_reason.clone();
+            let sources = if answered {
+                p.passages.clone()
+            } else {
+                Vec::new()
+            };
             match this.save(p, written).await {
-                Ok((message_id, _, citations)) => {
+                Ok(saved) => {
                     let last = match failure {
                         Some(e) => error_event(e),
                         None => AnswerEvent::Done {
-                            message_id,
+                            message_id: saved.id,
                             usage,
                             mode: this.mode().to_string(),
-                            citations,
+                            citations: saved.citations,
+                            sources,
+                            answered,
+                            finish_reason,
                         },
                     };
                     let _ = tx.send(last).await;

@@ -20,6 +20,7 @@ struct BotRow {
     welcome_message: Option<String>,
     model: Option<String>,
     temperature: Option<f64>,
+    max_tokens: Option<i64>,
     public: bool,
     allowed_origins: String,
     retrieval: String,
@@ -41,6 +42,7 @@ impl TryFrom<BotRow> for Bot {
             welcome_message: r.welcome_message,
             model: r.model,
             temperature: r.temperature.map(|t| t as f32),
+            max_tokens: r.max_tokens.map(|t| t as u32),
             public: r.public,
             allowed_origins: serde_json::from_str(&r.allowed_origins).map_err(backend)?,
             retrieval: serde_json::from_str(&r.retrieval).map_err(backend)?,
@@ -56,7 +58,7 @@ impl TryFrom<BotRow> for Bot {
 macro_rules! bot_columns {
     () => {
         "id, tenant_id, name, description, system_prompt, welcome_message, model, \
-         temperature, public, allowed_origins, retrieval, theme, visitor_messages_per_minute, \
+         temperature, max_tokens, public, allowed_origins, retrieval, theme, visitor_messages_per_minute, \
          created_at, updated_at"
     };
 }
@@ -71,7 +73,7 @@ impl BotStore for PgStore {
         sqlx::query(concat!(
             "INSERT INTO bots (",
             bot_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
         .bind(bot.id.to_string())
         .bind(bot.tenant_id.to_string())
@@ -81,6 +83,7 @@ impl BotStore for PgStore {
         .bind(&bot.welcome_message)
         .bind(&bot.model)
         .bind(bot.temperature.map(f64::from))
+        .bind(bot.max_tokens.map(i64::from))
         .bind(bot.public)
         .bind(json(&bot.allowed_origins))
         .bind(json(&bot.retrieval))
@@ -145,8 +148,8 @@ impl BotStore for PgStore {
         let done = sqlx::query(
             "UPDATE bots SET name = $1, description = $2, system_prompt = $3, welcome_message = $4,
                  model = $5, temperature = $6, public = $7, allowed_origins = $8, retrieval = $9,
-                 theme = $10, visitor_messages_per_minute = $11, updated_at = $12
-             WHERE tenant_id = $13 AND id = $14",
+                 theme = $10, visitor_messages_per_minute = $11, updated_at = $12, max_tokens = $13
+             WHERE tenant_id = $14 AND id = $15",
         )
         .bind(&bot.name)
         .bind(&bot.description)
@@ -160,6 +163,7 @@ impl BotStore for PgStore {
         .bind(json(&bot.theme))
         .bind(bot.visitor_messages_per_minute as i64)
         .bind(bot.updated_at)
+        .bind(bot.max_tokens.map(i64::from))
         .bind(bot.tenant_id.to_string())
         .bind(bot.id.to_string())
         .execute(self.pool())

@@ -49,6 +49,8 @@ struct MessageRow {
     completion_tokens: i64,
     latency_ms: Option<i64>,
     partial: bool,
+    answered: Option<bool>,
+    finish_reason: Option<String>,
     created_at: DateTime<Utc>,
 }
 
@@ -67,6 +69,8 @@ impl MessageRow {
             completion_tokens: self.completion_tokens as u32,
             latency_ms: self.latency_ms.map(|l| l as u32),
             partial: self.partial,
+            answered: self.answered,
+            finish_reason: self.finish_reason,
             created_at: self.created_at,
         })
     }
@@ -180,8 +184,9 @@ impl ChatStore for PgStore {
         for m in messages {
             sqlx::query(
                 "INSERT INTO chat_messages (id, tenant_id, session_id, role, content, citations,
-                     mode, prompt_tokens, completion_tokens, latency_ms, partial, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                     mode, prompt_tokens, completion_tokens, latency_ms, partial, answered,
+                     finish_reason, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(m.id.to_string())
             .bind(tenant.to_string())
@@ -194,6 +199,8 @@ impl ChatStore for PgStore {
             .bind(i64::from(m.completion_tokens))
             .bind(m.latency_ms.map(i64::from))
             .bind(m.partial)
+            .bind(m.answered)
+            .bind(&m.finish_reason)
             .bind(m.created_at)
             .execute(&mut *tx)
             .await
@@ -211,7 +218,7 @@ impl ChatStore for PgStore {
         // Newest first to apply `last` (LIMIT NULL is no limit), then reversed.
         let mut rows: Vec<MessageRow> = sqlx::query_as(
             "SELECT id, session_id, role, content, citations, mode, prompt_tokens,
-                    completion_tokens, latency_ms, partial, created_at
+                    completion_tokens, latency_ms, partial, answered, finish_reason, created_at
              FROM chat_messages WHERE tenant_id = $1 AND session_id = $2
              ORDER BY seq DESC LIMIT $3::BIGINT",
         )

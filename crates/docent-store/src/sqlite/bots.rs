@@ -15,6 +15,7 @@ struct BotRow {
     welcome_message: Option<String>,
     model: Option<String>,
     temperature: Option<f64>,
+    max_tokens: Option<i64>,
     public: bool,
     allowed_origins: String,
     retrieval: String,
@@ -36,6 +37,7 @@ impl TryFrom<BotRow> for Bot {
             welcome_message: r.welcome_message,
             model: r.model,
             temperature: r.temperature.map(|t| t as f32),
+            max_tokens: r.max_tokens.map(|t| t as u32),
             public: r.public,
             allowed_origins: serde_json::from_str(&r.allowed_origins).map_err(backend)?,
             retrieval: serde_json::from_str(&r.retrieval).map_err(backend)?,
@@ -51,7 +53,7 @@ impl TryFrom<BotRow> for Bot {
 macro_rules! bot_columns {
     () => {
         "id, tenant_id, name, description, system_prompt, welcome_message, model, \
-     temperature, public, allowed_origins, retrieval, theme, visitor_messages_per_minute, \
+     temperature, max_tokens, public, allowed_origins, retrieval, theme, visitor_messages_per_minute, \
      created_at, updated_at"
     };
 }
@@ -66,7 +68,7 @@ impl BotStore for SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO bots (",
             bot_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ))
         .bind(bot.id.to_string())
         .bind(bot.tenant_id.to_string())
@@ -76,6 +78,7 @@ impl BotStore for SqliteStore {
         .bind(&bot.welcome_message)
         .bind(&bot.model)
         .bind(bot.temperature.map(f64::from))
+        .bind(bot.max_tokens.map(i64::from))
         .bind(bot.public)
         .bind(json(&bot.allowed_origins))
         .bind(json(&bot.retrieval))
@@ -141,7 +144,7 @@ impl BotStore for SqliteStore {
         let done = sqlx::query(
             "UPDATE bots SET name = ?, description = ?, system_prompt = ?, welcome_message = ?,
                  model = ?, temperature = ?, public = ?, allowed_origins = ?, retrieval = ?,
-                 theme = ?, visitor_messages_per_minute = ?, updated_at = ?
+                 theme = ?, visitor_messages_per_minute = ?, updated_at = ?, max_tokens = ?
              WHERE tenant_id = ? AND id = ?",
         )
         .bind(&bot.name)
@@ -156,6 +159,7 @@ impl BotStore for SqliteStore {
         .bind(json(&bot.theme))
         .bind(bot.visitor_messages_per_minute as i64)
         .bind(ts(bot.updated_at))
+        .bind(bot.max_tokens.map(i64::from))
         .bind(bot.tenant_id.to_string())
         .bind(bot.id.to_string())
         .execute(self.pool())

@@ -28,6 +28,8 @@ type MessageRow = (
     i64,
     Option<i64>,
     bool,
+    Option<bool>,
+    Option<String>,
     String,
 );
 
@@ -57,6 +59,8 @@ fn message(tenant: TenantId, row: MessageRow) -> StoreResult<ChatMessage> {
         completion,
         latency,
         partial,
+        answered,
+        finish_reason,
         created,
     ) = row;
     Ok(ChatMessage {
@@ -71,6 +75,8 @@ fn message(tenant: TenantId, row: MessageRow) -> StoreResult<ChatMessage> {
         completion_tokens: completion as u32,
         latency_ms: latency.map(|l| l as u32),
         partial,
+        answered,
+        finish_reason,
         created_at: parse_ts(&created)?,
     })
 }
@@ -173,8 +179,9 @@ impl ChatStore for SqliteStore {
         for m in messages {
             sqlx::query(
                 "INSERT INTO chat_messages (id, tenant_id, session_id, role, content, citations, mode,
-                     prompt_tokens, completion_tokens, latency_ms, partial, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     prompt_tokens, completion_tokens, latency_ms, partial, answered, finish_reason,
+                     created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(m.id.to_string())
             .bind(tenant.to_string())
@@ -187,6 +194,8 @@ impl ChatStore for SqliteStore {
             .bind(m.completion_tokens as i64)
             .bind(m.latency_ms.map(i64::from))
             .bind(m.partial)
+            .bind(m.answered)
+            .bind(&m.finish_reason)
             .bind(ts(m.created_at))
             .execute(&mut *tx)
             .await
@@ -203,7 +212,7 @@ impl ChatStore for SqliteStore {
     ) -> StoreResult<Vec<ChatMessage>> {
         let mut rows: Vec<MessageRow> = sqlx::query_as(
             "SELECT id, session_id, role, content, citations, mode, prompt_tokens, completion_tokens,
-                    latency_ms, partial, created_at
+                    latency_ms, partial, answered, finish_reason, created_at
              FROM chat_messages WHERE tenant_id = ? AND session_id = ?
              ORDER BY rowid DESC LIMIT ?", // rowid: the order appended
         )

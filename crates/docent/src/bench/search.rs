@@ -221,14 +221,16 @@ impl Measured {
         let (tenant, bot) = (self.tenant, self.bot);
         // Warm caches (the in-memory index, the page cache) first.
         retriever
-            .search(tenant, bot, &queries[0], mode, top_k, -1.0)
+            .search(tenant, bot, &queries[0], mode, top_k, Some(0.0))
             .await?;
         let mut times = Vec::with_capacity(queries.len());
         let (mut recalled, mut wanted, mut min_hits) = (0usize, 0usize, usize::MAX);
         let start = Instant::now();
         for q in queries {
             let t = Instant::now();
-            let hits = retriever.search(tenant, bot, q, mode, top_k, -1.0).await?;
+            let hits = retriever
+                .search(tenant, bot, q, mode, top_k, Some(0.0))
+                .await?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
             min_hits = min_hits.min(hits.len());
             if mode == RetrievalMode::Vector {
@@ -243,7 +245,7 @@ impl Measured {
                 recalled += hits
                     .iter()
                     .take(10)
-                    .filter(|h| truth.contains(&h.chunk_id))
+                    .filter(|h| truth.contains(&h.passage.chunk_id))
                     .count();
             }
         }
@@ -383,6 +385,7 @@ async fn load(
             welcome_message: None,
             model: None,
             temperature: None,
+            max_tokens: None,
             public: false,
             allowed_origins: Vec::new(),
             retrieval: RetrievalSettings::default(),
