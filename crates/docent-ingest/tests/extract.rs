@@ -62,6 +62,31 @@ fn html_title_falls_back_to_h1() {
     assert_eq!(doc.title.as_deref(), Some("Only heading"));
 }
 
+/// Chrome built from `<div>`s (the PostgreSQL manual's "Prev | Up | Next"
+/// bars, menus, breadcrumbs) is dropped like `<nav>` is; content whose class
+/// merely contains such a word inside another word stays.
+#[test]
+fn html_chrome_named_by_class_or_role_is_dropped() {
+    let html = br#"<html><head><title>CREATE INDEX</title></head><body>
+        <div class="navheader"><table><tr><td>Prev</td><td>Up</td><td>Next</td></tr></table></div>
+        <div id="breadcrumbs">Docs / SQL</div>
+        <div role="navigation">Home | Docs</div>
+        <div class="site-menu">Products Pricing</div>
+        <div class="refentry"><h1>CREATE INDEX</h1>
+          <p>CREATE INDEX constructs an index on the specified column.</p>
+          <div class="headline-note"><p>Indexes speed up reads.</p></div></div>
+        <div class="navfooter">Prev | Up | Next</div>
+        <div class="footer-links">Imprint</div>
+        </body></html>"#;
+    let doc = extract(SourceKind::Html, html, &Limits::default()).unwrap();
+    let text = doc.text();
+    for chrome in ["Prev", "Docs / SQL", "Home", "Products", "Imprint"] {
+        assert!(!text.contains(chrome), "{chrome} leaked into {text}");
+    }
+    assert!(text.contains("CREATE INDEX constructs an index"), "{text}");
+    assert!(text.contains("Indexes speed up reads."), "{text}");
+}
+
 #[test]
 fn markdown_sections_follow_headings() {
     let doc = run("guide.md").unwrap();

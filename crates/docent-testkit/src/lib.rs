@@ -151,10 +151,22 @@ async fn chat(State(inner): State<Arc<Inner>>, Json(req): Json<Value>) -> Respon
         Err(failure) => return failure,
     };
     inner.chats.lock().await.push(req.clone());
-    let reply = script
+    let mut reply = script
         .reply
         .clone()
         .unwrap_or_else(|| DEFAULT_REPLY.to_string());
+    // As a real server does: one word a token, cut at `max_tokens`.
+    let mut finish_reason = "stop";
+    if let Some(max) = req["max_tokens"].as_u64()
+        && reply.split_whitespace().count() > max as usize
+    {
+        reply = reply
+            .split_whitespace()
+            .take(max as usize)
+            .collect::<Vec<_>>()
+            .join(" ");
+        finish_reason = "length";
+    }
     let prompt_tokens: usize = req["messages"]
         .as_array()
         .map(|m| {
@@ -176,7 +188,7 @@ async fn chat(State(inner): State<Arc<Inner>>, Json(req): Json<Value>) -> Respon
     if req["stream"] != true {
         return Json(json!({
             "id": "chatcmpl-fake", "object": "chat.completion", "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": finish_reason}],
             "usage": usage,
         }))
         .into_response();
@@ -195,7 +207,7 @@ async fn chat(State(inner): State<Arc<Inner>>, Json(req): Json<Value>) -> Respon
         })
         .collect();
     let last = json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
-        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
+        "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]});
     frames.push(format!("data: {last}\n\n"));
     let with_usage = json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
         "choices": [], "usage": usage});

@@ -73,12 +73,15 @@ pub async fn chat_completions(
     if !req.stream {
         let answer = state.services.ask(&ctx, ask).await?;
         let usage = answer.usage;
+        let finish = answer.finish_reason.as_deref().unwrap_or("stop");
         return Ok(Json(json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer}, "finish_reason": finish}],
             "usage": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
                 "total_tokens": usage.prompt_tokens + usage.completion_tokens},
             "citations": answer.citations,
+            "sources": answer.sources,
+            "answered": answer.answered,
         }))
         .into_response());
     }
@@ -111,9 +114,13 @@ pub async fn chat_completions(
                     chunk(json!({"role": "assistant", "content": ""}), None, None)
                 }
                 AnswerEvent::Delta { text } => chunk(json!({"content": text}), None, None),
-                AnswerEvent::Done { usage, .. } => chunk(
+                AnswerEvent::Done {
+                    usage,
+                    finish_reason,
+                    ..
+                } => chunk(
                     json!({}),
-                    Some("stop"),
+                    Some(finish_reason.as_deref().unwrap_or("stop")),
                     Some(
                         json!({"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
                         "total_tokens": usage.prompt_tokens + usage.completion_tokens}),

@@ -23,6 +23,7 @@ mod ratelimit;
 mod reembed;
 mod s3;
 mod search;
+mod trust;
 mod usage;
 mod users;
 mod widget;
