@@ -41,6 +41,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: PrometheusHandle,
     pub embedder: Arc<dyn Embedder>,
+    /// Why the embedder is the hashing fallback rather than a model, if so.
+    pub embedder_degraded: Option<String>,
     pub llm: Option<Arc<dyn ChatModel>>,
     pub limiter: Arc<dyn docent_core::ratelimit::RateLimiter>,
     /// Wakes this process's idle workers after an enqueue.
@@ -62,6 +64,19 @@ impl AppState {
     }
 }
 
+/// Where the default embedding model comes from (`DOCENT_MODEL_SOURCE`) and
+/// where it is cached (`{data_dir}/models`).
+pub fn model_source(config: &Config) -> docent_llm::embed::ModelSource {
+    docent_llm::embed::ModelSource {
+        source: config
+            .model_source
+            .clone()
+            .unwrap_or_else(|| docent_llm::embed::models::DEFAULT_SOURCE.to_string()),
+        cache_root: config.data_dir.join("models"),
+        wait: Duration::from_secs(10),
+    }
+}
+
 /// The parts every process role is built from: storage, blobs, the embedder
 /// and the services over them. `serve` and `worker` build the same thing.
 pub struct Components {
@@ -69,6 +84,8 @@ pub struct Components {
     pub store: Arc<dyn Store>,
     pub blob: Arc<dyn BlobStore>,
     pub embedder: Arc<dyn Embedder>,
+    /// Set when the hashing fallback runs for want of the default model.
+    pub embedder_degraded: Option<String>,
     pub llm: Option<Arc<dyn ChatModel>>,
     pub services: Services,
     pub meter: Meter,
@@ -92,7 +109,7 @@ impl Components {
             ObjectBlobStore::open(config.storage_url.as_deref(), &config.data_dir)
                 .context("cannot open the object storage")?,
         );
-        let embedder = docent_llm::embed::build(&docent_llm::embed::EmbedSettings {
+        let settings = docent_llm::embed::EmbedSettings {
             kind: config
                 .embedder
                 .as_deref()
@@ -107,8 +124,26 @@ impl Components {
                 .map(|s| s.expose().to_string()),
             model: config.embed_model.clone(),
             dims: config.embed_dims,
-        })
-        .context("cannot set up the embedder")?;
+        };
+        let resolved = docent_llm::embed::resolve(&settings, &model_source(&config))
+            .await
+            .context("cannot set up the embedder")?;
+        let embedder = resolved.embedder;
+        if let Some(reason) = &resolved.degraded {
+            // Knowledge embedded with a model is never re-embedded with the
+            // fallback just because the model is missing at start.
+            let embedded_otherwise = store
+                .stale_documents(embedder.id(), 1)
+                .await
+                .context("cannot read the knowledge base")?;
+            anyhow::ensure!(
+                embedded_otherwise.is_empty(),
+                "the knowledge base was embedded with a sentence embedding model, which is not available now: {reason}. \
+                 Make it available (DOCENT_MODEL_SOURCE, DOCENT_EMBED_MODEL_DIR or `docent models pull`), \
+                 or set DOCENT_EMBEDDER=hash to re-embed everything with the hashing fallback"
+            );
+            tracing::warn!(%reason, "embedder degraded: running on the hashing fallback");
+        }
         store
             .prepare_vector_index(embedder.dims())
             .await
@@ -185,6 +220,7 @@ impl Components {
             store,
             blob,
             embedder,
+            embedder_degraded: resolved.degraded,
             llm,
             services,
             meter,
@@ -269,6 +305,7 @@ impl App {
             config: components.config.clone(),
             metrics: metrics::handle(),
             embedder: components.embedder.clone(),
+            embedder_degraded: components.embedder_degraded.clone(),
             llm: components.llm.clone(),
             limiter: limiter(components.config.redis_url.as_ref()).await?,
             wake: Arc::new(Notify::new()),

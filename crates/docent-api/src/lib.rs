@@ -11,4 +11,4 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
 
-pub use app::{App, AppState};
+pub use app::{App, AppState, model_source};

@@ -97,10 +97,16 @@ pub struct Config {
     pub chunk_max_tokens: Option<usize>,
     /// Tokens shared by consecutive chunks; default: about 15% of the chunk size.
     pub chunk_overlap_tokens: Option<usize>,
-    /// `hash`, `local` or `openai`; default: `local` when `embed_model_dir` holds a model, else `hash`.
+    /// `hash`, `local` or `openai`; default: `local` with `embed_model_dir`
+    /// when it holds a model, else the default model (all-MiniLM-L6-v2) from
+    /// the data dir's cache or `model_source`, else the hashing fallback.
     pub embedder: Option<String>,
     /// Directory with config.json, tokenizer.json and model.safetensors of all-MiniLM-L6-v2.
     pub embed_model_dir: Option<PathBuf>,
+    /// Where the default model is fetched from: a URL in the Hugging Face
+    /// hub's layout (`{source}/{repo}/resolve/{revision}/{file}`) or a local
+    /// directory in that layout; default: the hub.
+    pub model_source: Option<String>,
     /// OpenAI-compatible base URL (`…/v1`) for `embedder = "openai"`.
     pub embed_base_url: Option<String>,
     pub embed_api_key: Option<Secret>,
@@ -271,6 +277,7 @@ impl Default for Config {
             chunk_overlap_tokens: None,
             embedder: None,
             embed_model_dir: None,
+            model_source: None,
             embed_base_url: None,
             embed_api_key: None,
             embed_model: None,
@@ -349,7 +356,7 @@ impl Config {
 
     /// The environment variables this build reads (lower-case, without the prefix).
     /// Others named `DOCENT_*` belong to later features or other tools and are ignored.
-    const ENV_KEYS: [&'static str; 46] = [
+    const ENV_KEYS: [&'static str; 47] = [
         "listen",
         "data_dir",
         "database_url",
@@ -376,6 +383,7 @@ impl Config {
         "chunk_overlap_tokens",
         "embedder",
         "embed_model_dir",
+        "model_source",
         "embed_base_url",
         "embed_api_key",
         "embed_model",

@@ -40,12 +40,12 @@ impl Calibration {
     /// from unrelated passages, so vector mode's floor is low (a high one
     /// declines nearly every question).
     pub const HASH: Self = Self {
-        keyword_weight: 0.6,
+        keyword_weight: 0.5,
         cosine_unrelated: 0.0,
         cosine_relevant: 0.6,
         floor_keyword: 0.40,
         floor_vector: 0.25,
-        floor_hybrid: 0.44,
+        floor_hybrid: 0.46,
     };
 
     /// all-MiniLM-L6-v2; also the starting point for models not measured

@@ -20,6 +20,9 @@ pub struct SearchRequest {
     pub top_k: Option<u32>,
     /// `keyword`, `vector` or `hybrid`; default: the bot's mode.
     pub mode: Option<RetrievalMode>,
+    /// Relevance floor for this search, 0–1; default: the bot's (its
+    /// `min_score`, or the calibrated default). 0 ranks without a floor.
+    pub min_score: Option<f32>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,6 +80,13 @@ impl Services {
                 "`top_k` must be between 1 and 50".into(),
             ));
         }
+        if let Some(floor) = req.min_score
+            && !(0.0..=1.0).contains(&floor)
+        {
+            return Err(ServiceError::Invalid(
+                "`min_score` must be between 0 and 1".into(),
+            ));
+        }
         let mode = req.mode.unwrap_or(bot.retrieval.mode);
         let hits = self
             .retriever
@@ -86,7 +96,7 @@ impl Services {
                 query,
                 mode,
                 top_k as usize,
-                bot.retrieval.min_score,
+                req.min_score.or(bot.retrieval.min_score),
             )
             .await?;
         let results = hits

@@ -66,6 +66,13 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Manage the model files the server uses.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Run a performance scenario and print its figures (see docs/BENCHMARKS.md).
     Bench(bench::BenchArgs),
     /// Measure retrieval and answer quality on a golden set (recall, MRR,
@@ -75,6 +82,13 @@ enum Command {
     /// limits; the server runs this in a child process for every document.
     #[command(name = "extract-sandbox", hide = true)]
     ExtractSandbox(SandboxArgs),
+}
+
+#[derive(Subcommand)]
+enum ModelsAction {
+    /// Fetch the default embedding model from DOCENT_MODEL_SOURCE into the
+    /// data dir's cache, verified, so `serve` needs no network.
+    Pull,
 }
 
 #[derive(Args)]
@@ -116,12 +130,13 @@ fn main() -> ExitCode {
             listen: *listen,
             data_dir: data.data_dir.clone(),
         },
-        Command::Migrate { data } | Command::Worker { data } | Command::Copy { data, .. } => {
-            Overrides {
-                listen: None,
-                data_dir: data.data_dir.clone(),
-            }
-        }
+        Command::Migrate { data }
+        | Command::Worker { data }
+        | Command::Copy { data, .. }
+        | Command::Models { data, .. } => Overrides {
+            listen: None,
+            data_dir: data.data_dir.clone(),
+        },
     };
     let config = match Config::load(cli.config.as_deref(), overrides) {
         Ok(config) => config,
@@ -145,6 +160,10 @@ fn main() -> ExitCode {
                 to_storage,
                 ..
             } => copy(config, &to_database, to_storage.as_deref()).await,
+            Command::Models {
+                action: ModelsAction::Pull,
+                ..
+            } => pull_model(config).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Eval(args) => eval::run(args).await,
             Command::ExtractSandbox(_) => unreachable!("handled before the runtime starts"),
@@ -195,6 +214,14 @@ fn keep_freed_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_freed_memory() {}
+
+async fn pull_model(config: Config) -> anyhow::Result<()> {
+    let source = docent_api::model_source(&config);
+    let spec = &docent_llm::embed::models::ALL_MINILM_L6_V2;
+    let dir = docent_llm::embed::models::fetch(spec, &source.source, &source.cache_root).await?;
+    println!("{} is in {} (verified)", spec.name, dir.display());
+    Ok(())
+}
 
 async fn serve(config: Config, with_workers: bool) -> anyhow::Result<()> {
     let app = App::build(config).await?;

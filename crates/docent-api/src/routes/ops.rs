@@ -32,7 +32,9 @@ pub struct Readiness {
 }
 
 /// Each check is `ok` (the embedder's adds which one: `ok: hash-384`),
-/// `error: <reason>`, or `not_configured` (no LLM: chat answers extractively).
+/// `error: <reason>`, `degraded: <what> (<reason>)` (the embedder: the
+/// hashing fallback runs because the default model could not be had), or
+/// `not_configured` (no LLM: chat answers extractively).
 #[derive(Serialize, ToSchema)]
 pub struct Checks {
     pub database: String,
@@ -64,8 +66,12 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
         Ok(_) => "ok".to_string(),
         Err(_) => "error: job queue unreachable".to_string(),
     };
-    // The embedder in use is named, so operators see which one they run.
-    let embedder = format!("ok: {}", state.embedder.id());
+    // The embedder in use is named, so operators see which one they run; the
+    // hashing fallback in place of the default model is degraded, with why.
+    let embedder = match &state.embedder_degraded {
+        Some(reason) => format!("degraded: {} ({reason})", state.embedder.id()),
+        None => format!("ok: {}", state.embedder.id()),
+    };
     let healthy = database == "ok" && storage == "ok" && queue == "ok";
     let body = Readiness {
         status: if healthy { "ok" } else { "unavailable" },

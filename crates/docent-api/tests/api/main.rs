@@ -16,6 +16,7 @@ mod formats;
 mod hardening;
 mod isolation;
 mod knowledge;
+mod models;
 mod openai;
 mod ops;
 mod platform;

@@ -84,9 +84,10 @@ impl LocalEmbedder {
         let device = Device::Cpu;
         // Buffered, not memory-mapped: mapping needs `unsafe`, and 90 MB read
         // once at start costs about a tenth of a second.
-        let vb =
-            VarBuilder::from_buffered_safetensors(read("model.safetensors")?, DType::F32, &device)
-                .map_err(|e| failed("bad model.safetensors", e))?;
+        let weights = read("model.safetensors")?;
+        let digest = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&weights));
+        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
+            .map_err(|e| failed("bad model.safetensors", e))?;
         let bert = BertModel::load(vb, &config).map_err(|e| failed("cannot load the model", e))?;
 
         let mut plain = Tokenizer::from_bytes(read("tokenizer.json")?)
@@ -103,10 +104,7 @@ impl LocalEmbedder {
             }))
             .map_err(|e| failed("cannot configure the tokenizer", e))?;
 
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "model".into());
+        let name = model_name(dir, &digest);
         Ok(Self {
             inner: Arc::new(Model {
                 bert,
@@ -121,6 +119,26 @@ impl LocalEmbedder {
             dims,
         })
     }
+}
+
+/// The model's name in the embedder id, from what its weights are rather than
+/// where they lie: a known model by its own name, another by its directory's
+/// name and the start of its weights' SHA-256. Moving or renaming the
+/// directory then never re-embeds a knowledge base.
+fn model_name(dir: &Path, weights_sha256: &str) -> String {
+    let known = [&super::models::ALL_MINILM_L6_V2];
+    if let Some(spec) = known.iter().find(|spec| {
+        spec.files
+            .iter()
+            .any(|f| f.name == "model.safetensors" && f.sha256 == weights_sha256)
+    }) {
+        return spec.name.to_string();
+    }
+    let dir_name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    format!("{dir_name}@{}", &weights_sha256[..12])
 }
 
 /// Texts run through the model together: two, sorted by length so that

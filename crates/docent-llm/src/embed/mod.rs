@@ -3,6 +3,7 @@
 
 mod hash;
 mod local;
+pub mod models;
 mod openai;
 mod tokens;
 mod wordpiece;
@@ -88,6 +89,83 @@ pub fn build(settings: &EmbedSettings) -> Result<Arc<dyn Embedder>, EmbedError> 
             )?)
         }
     })
+}
+
+/// Where the default model comes from when no embedder is configured.
+#[derive(Clone, Debug)]
+pub struct ModelSource {
+    /// `DOCENT_MODEL_SOURCE`: a hub-layout URL or a local directory.
+    pub source: String,
+    /// `{data_dir}/models`.
+    pub cache_root: PathBuf,
+    /// Longest start-up waits for a fetch before it falls back to hashing.
+    pub wait: std::time::Duration,
+}
+
+/// The embedder an instance runs, and why it is not the one it wanted.
+pub struct Resolved {
+    pub embedder: Arc<dyn Embedder>,
+    /// Set when the hashing fallback runs because the default model could
+    /// not be had: the reason, for the start log and `/ready`.
+    pub degraded: Option<String>,
+}
+
+/// The embedder of an instance: the configured one, or with none configured
+/// the default sentence embedder (all-MiniLM-L6-v2), from the cache in the
+/// data dir or fetched from the model source, verified. A fetch that fails or
+/// takes longer than `wait` leaves the hashing fallback running, marked
+/// degraded; a fetch still under way goes on in the background and serves
+/// the next start.
+pub async fn resolve(
+    settings: &EmbedSettings,
+    source: &ModelSource,
+) -> Result<Resolved, EmbedError> {
+    let explicit = settings.kind.is_some()
+        || settings
+            .model_dir
+            .as_ref()
+            .is_some_and(|d| d.join("model.safetensors").is_file());
+    if explicit {
+        return Ok(Resolved {
+            embedder: build(settings)?,
+            degraded: None,
+        });
+    }
+    let spec = &models::ALL_MINILM_L6_V2;
+    let fetched = match models::cached(spec, &source.cache_root) {
+        Some(dir) => Ok(dir),
+        None => {
+            tracing::info!(model = spec.name, source = %source.source, "fetching the default embedding model");
+            let task = {
+                let (src, root) = (source.source.clone(), source.cache_root.clone());
+                tokio::spawn(async move { models::fetch(spec, &src, &root).await })
+            };
+            match tokio::time::timeout(source.wait, task).await {
+                Ok(Ok(done)) => done.map_err(|e| e.to_string()),
+                Ok(Err(join)) => Err(join.to_string()),
+                Err(_) => Err(format!(
+                    "fetching {} from {} takes longer than {} s; it goes on in the background and is used from the next start",
+                    spec.name,
+                    source.source,
+                    source.wait.as_secs()
+                )),
+            }
+        }
+    };
+    match fetched {
+        Ok(dir) => Ok(Resolved {
+            embedder: Arc::new(LocalEmbedder::load(&dir)?),
+            degraded: None,
+        }),
+        Err(reason) => Ok(Resolved {
+            embedder: Arc::new(HashEmbedder::new(
+                settings.dims.unwrap_or(hash::DEFAULT_DIMS),
+            )),
+            degraded: Some(format!(
+                "no sentence embedding model ({reason}); search runs on the hashing fallback, which matches words, not meaning"
+            )),
+        }),
+    }
 }
 
 /// Scales a vector to unit length (a zero vector stays zero), so cosine

@@ -1,7 +1,8 @@
-//! The answer when no language model is configured: the whole sentences of
-//! the passages above the floor that speak to the question (most of its
-//! content words), best first, each cited, and introduced as quotations so
-//! nobody mistakes them for a composed answer.
+//! The answer when no language model is configured: whole sentences of the
+//! passages above the floor, each cited, introduced as quotations so nobody
+//! mistakes them for a composed answer. The best passage's sentence that
+//! holds most of the question's content words comes first (the floor already
+//! judged that passage relevant); further sentences must hold most of them.
 
 use docent_core::domain::Citation;
 use docent_retrieval::lexical::Terms;
@@ -10,7 +11,7 @@ use super::sentences::{is_whole, split};
 
 /// Sentences quoted at most.
 const QUOTED: usize = 3;
-/// Share of the question's content words a quoted sentence must hold.
+/// Share of the question's content words a further quoted sentence must hold.
 const MIN_COVERAGE: f32 = 0.6;
 
 /// The quoted answer, or `None` when no whole sentence of the passages
@@ -22,13 +23,26 @@ pub(crate) fn answer(question: &str, passages: &[Citation], texts: &[String]) ->
     for (rank, (c, text)) in passages.iter().zip(texts).enumerate() {
         for sentence in quotable(text) {
             let coverage = terms.coverage(&wanted, sentence);
-            if coverage >= MIN_COVERAGE {
+            if coverage > 0.0 {
                 scored.push((coverage, rank, c.n, sentence));
             }
         }
     }
-    // Best coverage first; among equals, the better-ranked passage.
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    // The lead: the best-covering sentence of the best-ranked passage that
+    // has one; it must hold at least one question word.
+    let lead = scored
+        .iter()
+        .min_by(|a, b| a.1.cmp(&b.1).then(b.0.total_cmp(&a.0)))
+        .map(|s| s.3);
+    scored.retain(|s| s.0 >= MIN_COVERAGE || Some(s.3) == lead);
+    // The lead first, then best coverage; among equals, the better-ranked
+    // passage.
+    scored.sort_by(|a, b| {
+        (Some(b.3) == lead)
+            .cmp(&(Some(a.3) == lead))
+            .then(b.0.total_cmp(&a.0))
+            .then(a.1.cmp(&b.1))
+    });
     let mut quotes: Vec<String> = Vec::new();
     for (_, _, n, sentence) in scored {
         let quote = format!("\"{sentence}\" [{n}]");
