@@ -9,12 +9,13 @@
 #
 # Usage:
 #   scripts/backends.sh          install + start, write backends.env
-#   scripts/backends.sh stop     stop all three (data stays for the next start)
+#   scripts/backends.sh stop     stop all three (PostgreSQL starts from a fresh
+#                                cluster next time: it holds only test scratch)
 #   source "$(scripts/backends.sh | tail -n1)"   # to load the settings
 #
 # Idempotent: safe to run any number of times; a run with everything up only
 # checks and rewrites backends.env (well under a second). A run after the
-# processes died (reboot, `stop`) restarts them on the existing directories.
+# processes died (reboot, `stop`) restarts them (PostgreSQL on a fresh cluster).
 #
 # Settings (environment):
 #   DOCENT_BACKENDS_DIR      base dir for everything   [/tmp/docent-backends]
@@ -180,6 +181,21 @@ pg_start() {
     return
   fi
 
+  # A cluster of ours may still run on another port (DOCENT_PG_PORT changed)
+  # or hang: stop it. Not running, it holds only the tests' scratch
+  # databases: start from a fresh cluster, since recovering one that was
+  # killed (as everything is at the end of a CI run) fsyncs its whole data
+  # dir first, which takes minutes once the scratch databases pile up.
+  local pid
+  pid="$(our_pid "$PG_DATA/postmaster.pid" postgres "$PG_DATA")"
+  if [[ -n "$pid" ]]; then
+    log "stopping our postgres (pid $pid) that does not answer on port $PG_PORT"
+    as_pg "$bin/pg_ctl" stop -D "$PG_DATA" -m fast -w -t "$TIMEOUT" 9>&- >/dev/null
+  else
+    rm -rf "$PG_DATA"
+    rm -f "$PG_SOCK"/.s.PGSQL.*
+  fi
+
   if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
     # initdb into a sibling and rename, so an interrupted run never leaves a
     # data dir that looks initialised.
@@ -189,18 +205,6 @@ pg_start() {
       --locale=C.UTF-8 >"$PG_ROOT/initdb.log" 2>&1 9>&- ||
       die "initdb failed; see $PG_ROOT/initdb.log"
     mv "$PG_DATA.partial" "$PG_DATA"
-  fi
-
-  # A cluster of ours may still run on another port (DOCENT_PG_PORT changed)
-  # or hang: stop it. A postmaster.pid whose process is gone is stale: drop it
-  # and its socket lock files, or a reused pid could make postgres refuse.
-  local pid
-  pid="$(our_pid "$PG_DATA/postmaster.pid" postgres "$PG_DATA")"
-  if [[ -n "$pid" ]]; then
-    log "stopping our postgres (pid $pid) that does not answer on port $PG_PORT"
-    as_pg "$bin/pg_ctl" stop -D "$PG_DATA" -m fast -w -t "$TIMEOUT" 9>&- >/dev/null
-  else
-    rm -f "$PG_DATA/postmaster.pid" "$PG_SOCK"/.s.PGSQL.*
   fi
 
   log "starting postgres on 127.0.0.1:$PG_PORT"
