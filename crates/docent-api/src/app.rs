@@ -162,8 +162,28 @@ impl Components {
             )),
             None => None,
         };
+        let reranker: Option<Arc<dyn docent_core::rerank::Reranker>> = match &config.rerank_base_url
+        {
+            Some(base_url) => Some(Arc::new(
+                docent_llm::rerank::ApiReranker::new(
+                    base_url,
+                    config
+                        .rerank_api_key
+                        .as_ref()
+                        .map(|k| k.expose().to_string()),
+                    config
+                        .rerank_model
+                        .clone()
+                        .unwrap_or_else(|| "rerank".to_string()),
+                )
+                .map_err(|e| anyhow::anyhow!(e))
+                .context("cannot set up the reranker")?,
+            )),
+            None => None,
+        };
         tracing::info!(
             embedder = embedder.id(),
+            reranker = reranker.as_ref().map_or("none", |r| r.id()),
             llm = llm.as_ref().map_or("none (extractive answers)", |l| l.model()),
             storage = %blob.describe(),
             "components ready"
@@ -189,6 +209,7 @@ impl Components {
             blob: blob.clone(),
             embedder: embedder.clone(),
             llm: llm.clone(),
+            reranker: reranker.clone(),
             jwt: JwtKeys::new(&jwt_secret),
             uploads: UploadSigner::new(&jwt_secret),
             settings: Settings {

@@ -111,6 +111,12 @@ pub struct Config {
     pub embed_base_url: Option<String>,
     pub embed_api_key: Option<Secret>,
     pub embed_model: Option<String>,
+    /// A rerank API (`POST {base}/rerank`, Cohere/Jina style: llama.cpp's
+    /// server, vLLM, TEI, Cohere, Jina); unset: no reranking.
+    pub rerank_base_url: Option<String>,
+    pub rerank_api_key: Option<Secret>,
+    /// The reranking model's name, sent as `model`.
+    pub rerank_model: Option<String>,
     pub embed_dims: Option<usize>,
     /// Pages fetched at once by one crawl.
     pub crawl_concurrency: usize,
@@ -281,6 +287,9 @@ impl Default for Config {
             embed_base_url: None,
             embed_api_key: None,
             embed_model: None,
+            rerank_base_url: None,
+            rerank_api_key: None,
+            rerank_model: None,
             embed_dims: None,
             crawl_concurrency: 4,
             crawl_delay_ms: 250,
@@ -356,7 +365,7 @@ impl Config {
 
     /// The environment variables this build reads (lower-case, without the prefix).
     /// Others named `DOCENT_*` belong to later features or other tools and are ignored.
-    const ENV_KEYS: [&'static str; 47] = [
+    const ENV_KEYS: [&'static str; 50] = [
         "listen",
         "data_dir",
         "database_url",
@@ -386,6 +395,9 @@ impl Config {
         "model_source",
         "embed_base_url",
         "embed_api_key",
+        "rerank_base_url",
+        "rerank_api_key",
+        "rerank_model",
         "embed_model",
         "embed_dims",
         "crawl_concurrency",

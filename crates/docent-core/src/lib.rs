@@ -1,5 +1,5 @@
 //! Docent's domain: the types every layer shares, configuration, auth primitives,
-//! and the seams (`store`, `blob`, `embed`) that backends implement.
+//! and the seams (`store`, `blob`, `embed`, `llm`, `rerank`) that backends implement.
 //!
 //! Nothing here knows about HTTP or SQL: the API crate calls the services, and the
 //! storage crate implements the `store` traits.
@@ -13,4 +13,5 @@ pub mod embed;
 pub mod ids;
 pub mod llm;
 pub mod ratelimit;
+pub mod rerank;
 pub mod store;

@@ -1,6 +1,9 @@
 //! The retriever: keyword, vector or hybrid search over one bot, scoped by
 //! tenant, scored by calibrated relevance in [0, 1] ([`crate::relevance`])
 //! and cut at the bot's floor (its `min_score`, or the embedder's default).
+//! With a reranker configured and asked for, the best candidates are scored
+//! again by it, and its relevance decides order and floor; when it fails the
+//! fused order stands.
 //!
 //! Vectors are searched by the store when it has an index of its own
 //! (PostgreSQL: pgvector HNSW), else by an exact scan of an in-memory copy of
@@ -12,6 +15,7 @@ use std::sync::Arc;
 use docent_core::domain::RetrievalMode;
 use docent_core::embed::{EmbedError, Embedder};
 use docent_core::ids::{BotId, ChunkId, TenantId};
+use docent_core::rerank::Reranker;
 use docent_core::store::{ChunkHit, Store, StoreError};
 use tokio::sync::Mutex;
 
@@ -25,6 +29,25 @@ pub enum SearchError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Embed(#[from] EmbedError),
+}
+
+/// Candidates a reranker reads at least (more when `top_k` is larger).
+const RERANK_CANDIDATES: usize = 20;
+
+/// The floor for reranked passages when a bot sets none: the logistic
+/// midpoint, where a cross-encoder says "more likely relevant than not".
+/// Not yet measured against a real cross-encoder (none is obtainable here).
+pub const DEFAULT_RERANK_FLOOR: f32 = 0.5;
+
+/// How to search.
+#[derive(Clone, Copy, Debug)]
+pub struct Params {
+    pub mode: RetrievalMode,
+    pub top_k: usize,
+    /// The floor; `None`: the calibrated default.
+    pub min_score: Option<f32>,
+    /// Rerank the candidates when a reranker is configured.
+    pub rerank: bool,
 }
 
 /// A passage found, best first, with its calibrated relevance in [0, 1].
@@ -42,6 +65,7 @@ struct Cached {
 pub struct Retriever {
     store: Arc<dyn Store>,
     embedder: Arc<dyn Embedder>,
+    reranker: Option<Arc<dyn Reranker>>,
     calibration: Calibration,
     terms: Terms,
     /// Per bot, the index as of a store `index_version`; reloaded when the
@@ -55,10 +79,21 @@ impl Retriever {
         Self {
             store,
             embedder,
+            reranker: None,
             calibration,
             terms: Terms::default(),
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Adds a reranking stage for searches that ask for it.
+    pub fn with_reranker(mut self, reranker: Option<Arc<dyn Reranker>>) -> Self {
+        self.reranker = reranker;
+        self
+    }
+
+    pub fn has_reranker(&self) -> bool {
+        self.reranker.is_some()
     }
 
     pub fn calibration(&self) -> &Calibration {
@@ -72,12 +107,20 @@ impl Retriever {
         tenant: TenantId,
         bot: BotId,
         query: &str,
-        mode: RetrievalMode,
-        top_k: usize,
-        min_score: Option<f32>,
+        params: Params,
     ) -> Result<Vec<Hit>, SearchError> {
+        let Params {
+            mode,
+            top_k,
+            min_score,
+            rerank,
+        } = params;
         let top_k = top_k.clamp(1, 100);
-        let floor = min_score.unwrap_or_else(|| self.calibration.default_floor(mode));
+        let reranker = self.reranker.as_ref().filter(|_| rerank);
+        let floor = min_score.unwrap_or(match reranker {
+            Some(_) => DEFAULT_RERANK_FLOOR,
+            None => self.calibration.default_floor(mode),
+        });
         // Each side looks deeper than top_k: fusion needs candidates, and
         // keyword relevance re-orders BM25's list by coverage.
         let depth = (top_k * 4).max(20);
@@ -134,7 +177,6 @@ impl Retriever {
                 };
                 Hit { passage, score }
             })
-            .filter(|h| h.score >= floor)
             .collect();
         // Best first; ties in the order the store ranked them.
         let rank: HashMap<ChunkId, usize> =
@@ -144,6 +186,24 @@ impl Retriever {
                 .total_cmp(&a.score)
                 .then_with(|| rank[&a.passage.chunk_id].cmp(&rank[&b.passage.chunk_id]))
         });
+        if let Some(reranker) = reranker {
+            hits.truncate((top_k * 2).max(RERANK_CANDIDATES));
+            let texts: Vec<String> = hits.iter().map(|h| h.passage.text.clone()).collect();
+            match reranker.rerank(query, &texts).await {
+                Ok(scores) if scores.len() == hits.len() => {
+                    for (hit, score) in hits.iter_mut().zip(scores) {
+                        hit.score = score.clamp(0.0, 1.0);
+                    }
+                    // Stable: equal scores keep the fused order.
+                    hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+                }
+                Ok(_) => tracing::warn!(
+                    "the reranker scored another number of passages; keeping the fused order"
+                ),
+                Err(error) => tracing::warn!(%error, "reranking failed; keeping the fused order"),
+            }
+        }
+        hits.retain(|h| h.score >= floor);
         hits.truncate(top_k);
         Ok(hits)
     }

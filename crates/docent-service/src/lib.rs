@@ -208,6 +208,8 @@ pub struct Deps {
     pub embedder: Arc<dyn Embedder>,
     /// The chat model; `None`: extractive answers.
     pub llm: Option<Arc<dyn ChatModel>>,
+    /// Reranks retrieved passages when configured.
+    pub reranker: Option<Arc<dyn docent_core::rerank::Reranker>>,
     pub jwt: JwtKeys,
     pub uploads: UploadSigner,
     pub settings: Settings,
@@ -232,7 +234,9 @@ pub struct Services {
 impl Services {
     pub fn new(deps: Deps) -> Self {
         Self {
-            retriever: Arc::new(Retriever::new(deps.store.clone(), deps.embedder)),
+            retriever: Arc::new(
+                Retriever::new(deps.store.clone(), deps.embedder).with_reranker(deps.reranker),
+            ),
             llm: deps.llm,
             store: deps.store,
             blob: deps.blob,

@@ -23,6 +23,10 @@ pub struct SearchRequest {
     /// Relevance floor for this search, 0–1; default: the bot's (its
     /// `min_score`, or the calibrated default). 0 ranks without a floor.
     pub min_score: Option<f32>,
+    /// Rerank the candidates with the server's reranker; default: the bot's
+    /// setting (which defaults to reranking whenever one is configured).
+    /// `true` on a server without a reranker is refused.
+    pub rerank: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -87,18 +91,21 @@ impl Services {
                 "`min_score` must be between 0 and 1".into(),
             ));
         }
+        let rerank = req.rerank.or(bot.retrieval.rerank);
+        if rerank == Some(true) && req.rerank.is_some() && !self.retriever.has_reranker() {
+            return Err(ServiceError::Invalid(
+                "`rerank`: no reranker is configured on this server (DOCENT_RERANK_BASE_URL)"
+                    .into(),
+            ));
+        }
         let mode = req.mode.unwrap_or(bot.retrieval.mode);
-        let hits = self
-            .retriever
-            .search(
-                tenant,
-                bot_id,
-                query,
-                mode,
-                top_k as usize,
-                req.min_score.or(bot.retrieval.min_score),
-            )
-            .await?;
+        let params = docent_retrieval::Params {
+            mode,
+            top_k: top_k as usize,
+            min_score: req.min_score.or(bot.retrieval.min_score),
+            rerank: rerank.unwrap_or(true),
+        };
+        let hits = self.retriever.search(tenant, bot_id, query, params).await?;
         let results = hits
             .into_iter()
             .map(|hit| {

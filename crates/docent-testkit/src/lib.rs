@@ -42,6 +42,7 @@ struct Inner {
     requests: AtomicUsize,
     failed: AtomicUsize,
     chats: Mutex<Vec<Value>>,
+    reranks: Mutex<Vec<Value>>,
     /// Streams whose client went away before the end.
     abandoned: AtomicUsize,
 }
@@ -71,6 +72,7 @@ impl FakeOpenAi {
         let app = Router::new()
             .route("/v1/embeddings", post(embeddings))
             .route("/v1/chat/completions", post(chat))
+            .route("/v1/rerank", post(rerank))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -101,6 +103,11 @@ impl FakeOpenAi {
         self.inner.chats.lock().await.clone()
     }
 
+    /// Bodies of the rerank requests answered so far, oldest first.
+    pub async fn rerank_requests(&self) -> Vec<Value> {
+        self.inner.reranks.lock().await.clone()
+    }
+
     /// Streamed answers whose client disconnected before the end.
     pub fn abandoned_streams(&self) -> usize {
         self.inner.abandoned.load(Ordering::SeqCst)
@@ -125,6 +132,40 @@ impl Drop for StreamGuard {
             self.inner.abandoned.fetch_add(1, Ordering::SeqCst);
         }
     }
+}
+
+/// The rerank API (Cohere/Jina style, as llama.cpp's server and vLLM serve
+/// it): each document's relevance is the share of the query's words (three
+/// letters or more) it contains, best first, cut at `top_n`.
+async fn rerank(State(inner): State<Arc<Inner>>, Json(req): Json<Value>) -> Response {
+    if let Err(failure) = begin(&inner).await {
+        return failure;
+    }
+    inner.reranks.lock().await.push(req.clone());
+    let words = |t: &str| -> Vec<String> {
+        t.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.chars().count() >= 3)
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let query = words(req["query"].as_str().unwrap_or(""));
+    let documents = req["documents"].as_array().cloned().unwrap_or_default();
+    let mut results: Vec<(usize, f64)> = documents
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let doc = words(d.as_str().unwrap_or(""));
+            let hits = query.iter().filter(|w| doc.contains(w)).count();
+            (i, hits as f64 / query.len().max(1) as f64)
+        })
+        .collect();
+    results.sort_by(|a, b| b.1.total_cmp(&a.1));
+    results.truncate(req["top_n"].as_u64().map_or(usize::MAX, |n| n as usize));
+    let results: Vec<Value> = results
+        .into_iter()
+        .map(|(index, score)| json!({"index": index, "relevance_score": score}))
+        .collect();
+    Json(json!({"model": req["model"], "results": results})).into_response()
 }
 
 /// Counts a request and plays the script's delay; the scripted failure, if

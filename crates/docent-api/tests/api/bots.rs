@@ -82,7 +82,7 @@ async fn defaults_are_filled_in() {
     assert_eq!(bot["allowed_origins"], json!([]));
     assert_eq!(
         bot["retrieval"],
-        json!({"mode": "hybrid", "top_k": 5, "min_score": null})
+        json!({"mode": "hybrid", "top_k": 5, "min_score": null, "rerank": null})
     );
     assert_eq!(bot["max_tokens"], json!(null));
     assert_eq!(bot["theme"], json!({}));

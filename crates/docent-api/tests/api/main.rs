@@ -22,6 +22,7 @@ mod ops;
 mod platform;
 mod ratelimit;
 mod reembed;
+mod rerank;
 mod s3;
 mod search;
 mod trust;

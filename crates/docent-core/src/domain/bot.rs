@@ -24,6 +24,9 @@ pub struct RetrievalSettings {
     /// a question with none above it gets an "I don't know". `null`: the
     /// calibrated default of the instance's embedder for the mode.
     pub min_score: Option<f32>,
+    /// Rerank retrieved passages with the server's reranker: `null` (the
+    /// default) whenever one is configured, `false` never.
+    pub rerank: Option<bool>,
 }
 
 impl Default for RetrievalSettings {
@@ -32,6 +35,7 @@ impl Default for RetrievalSettings {
             mode: RetrievalMode::Hybrid,
             top_k: 5,
             min_score: None,
+            rerank: None,
         }
     }
 }

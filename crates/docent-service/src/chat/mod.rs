@@ -289,16 +289,15 @@ impl Services {
             .await?;
         let query = self.search_query(&question, &history).await;
         let r = &bot.retrieval;
+        let params = docent_retrieval::Params {
+            mode: r.mode,
+            top_k: r.top_k as usize,
+            min_score: r.min_score,
+            rerank: r.rerank.unwrap_or(true),
+        };
         let hits = self
             .retriever
-            .search(
-                tenant,
-                bot.id,
-                &query,
-                r.mode,
-                r.top_k as usize,
-                r.min_score,
-            )
+            .search(tenant, bot.id, &query, params)
             .await?;
         let mut passages = Vec::new();
         let mut texts = Vec::new();

@@ -221,7 +221,7 @@ impl Measured {
         let (tenant, bot) = (self.tenant, self.bot);
         // Warm caches (the in-memory index, the page cache) first.
         retriever
-            .search(tenant, bot, &queries[0], mode, top_k, Some(0.0))
+            .search(tenant, bot, &queries[0], params(mode, top_k))
             .await?;
         let mut times = Vec::with_capacity(queries.len());
         let (mut recalled, mut wanted, mut min_hits) = (0usize, 0usize, usize::MAX);
@@ -229,7 +229,7 @@ impl Measured {
         for q in queries {
             let t = Instant::now();
             let hits = retriever
-                .search(tenant, bot, q, mode, top_k, Some(0.0))
+                .search(tenant, bot, q, params(mode, top_k))
                 .await?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
             min_hits = min_hits.min(hits.len());
@@ -482,4 +482,14 @@ async fn bare_vector_sql(
         tx.commit().await?;
     }
     Ok(percentiles(&mut times).0)
+}
+
+/// A search without a floor, so every query returns `top_k` passages.
+fn params(mode: RetrievalMode, top_k: usize) -> docent_retrieval::Params {
+    docent_retrieval::Params {
+        mode,
+        top_k,
+        min_score: Some(0.0),
+        rerank: false,
+    }
 }

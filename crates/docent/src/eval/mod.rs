@@ -48,7 +48,8 @@ pub struct EvalArgs {
     /// Model directory for `--embedder local` (default: DOCENT_EMBED_MODEL_DIR).
     #[arg(long, value_name = "DIR", env = "DOCENT_EMBED_MODEL_DIR")]
     model_dir: Option<PathBuf>,
-    /// Search modes to measure.
+    /// Search modes to measure; `MODE+rerank` measures it with the server's
+    /// reranker (a server without one refuses it).
     #[arg(long, value_delimiter = ',', default_value = "keyword,vector,hybrid")]
     modes: Vec<String>,
     /// Fail unless recall@5 of hybrid search (the bots' default) reaches this.
@@ -76,8 +77,11 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
     let questions = golden::load(&args.golden)?;
     for mode in &args.modes {
         anyhow::ensure!(
-            matches!(mode.as_str(), "keyword" | "vector" | "hybrid"),
-            "--modes: `{mode}` is not keyword, vector or hybrid"
+            matches!(
+                mode.trim_end_matches("+rerank"),
+                "keyword" | "vector" | "hybrid"
+            ),
+            "--modes: `{mode}` is not keyword, vector or hybrid (with or without +rerank)"
         );
     }
     let target = match (&args.corpus, &args.server) {
@@ -327,7 +331,11 @@ async fn measure_mode(
             &format!("/bots/{}/search", target.bot),
             // Ranking is measured without a floor; the floor's effect is
             // what the chat figures measure.
-            json!({"query": q.question, "top_k": 10, "mode": mode, "min_score": 0.0}),
+            json!({
+                "query": q.question, "top_k": 10, "min_score": 0.0,
+                "mode": mode.trim_end_matches("+rerank"),
+                "rerank": mode.ends_with("+rerank"),
+            }),
         )
         .await?;
         times.push(ms);
