@@ -12,6 +12,7 @@
 #   search1m   search at 1M passages on SQLite and PostgreSQL (about 20 min)
 #   quality    retrieval quality on the PostgreSQL manual, hash and local
 #   eval       `docent eval` on the whole PostgreSQL manual, hash and local
+#   evalpg     the same with the instance on PostgreSQL (scripts/backends.sh)
 #   scaleout   ingestion with 1, 2 and 4 worker processes on PostgreSQL/S3/Redis
 #   http       wrk against GET /api/v1/bots
 #   render     only regenerate the report from the history
@@ -35,7 +36,7 @@ if ! has render || [[ ${#parts[@]} -gt 1 ]]; then
   [[ -d $docs ]] || { apt-get update -qq && apt-get install -y -qq postgresql-doc-15 >/dev/null; }
   scripts/fetch-model.sh >/dev/null
 fi
-if has docent || has search1m || has scaleout; then
+if has docent || has search1m || has scaleout || has evalpg; then
   scripts/backends.sh >/dev/null
   # shellcheck disable=SC1091
   source /tmp/docent-backends/backends.env
@@ -72,6 +73,13 @@ if has eval; then
   for embedder in hash local; do
     $docent eval --corpus "$docs" --golden eval/postgres-manual.jsonl --embedder "$embedder" \
       --model-dir "$PWD/.tools/models/all-MiniLM-L6-v2" | tee /dev/stderr | stamp
+  done
+fi
+if has evalpg; then
+  for embedder in hash local; do
+    $docent eval --corpus "$docs" --golden eval/postgres-manual.jsonl --embedder "$embedder" \
+      --model-dir "$PWD/.tools/models/all-MiniLM-L6-v2" --database "$DOCENT_TEST_POSTGRES_URL" |
+      tee /dev/stderr | stamp
   done
 fi
 if has quality; then

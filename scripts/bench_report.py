@@ -70,7 +70,7 @@ IDENTITY = {
     "search_load": ["backend", "passages"],
     "chat": ["streams"],
     "quality": ["embedder"],
-    "eval": ["eval", "embedder"],
+    "eval": ["eval", "embedder", "backend"],
     "ingest_scaleout": ["workers"],
     "http": ["connections"],
 }
@@ -243,8 +243,8 @@ def render(history: str, template: str, out_path: str) -> None:
 
     rows = of("eval")
     tables["eval"] = table(
-        ["embedder", "mode", "recall@1", "recall@5", "recall@10", "MRR", "nDCG@10", "declined (out of scope)", "right citation (in scope)"],
-        [[r["embedder"], mode, f"{m['recall@1']:.3f}", f"**{m['recall@5']:.3f}**", f"{m['recall@10']:.3f}",
+        ["backend", "embedder", "mode", "recall@1", "recall@5", "recall@10", "MRR", "nDCG@10", "declined (out of scope)", "right citation (in scope)"],
+        [[r.get("backend", "sqlite"), r["embedder"], mode, f"{m['recall@1']:.3f}", f"**{m['recall@5']:.3f}**", f"{m['recall@10']:.3f}",
           f"{m['mrr']:.3f}", f"{m['ndcg@10']:.3f}",
           num(r["chat"]["declined"], 2) if mode == "hybrid" else "",
           num(r["chat"]["answered_right"], 2) if mode == "hybrid" else ""]

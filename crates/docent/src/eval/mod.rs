@@ -45,6 +45,12 @@ pub struct EvalArgs {
     /// Embedder of the in-process instance: `hash` or `local`.
     #[arg(long, default_value = "hash")]
     embedder: String,
+    /// Measure the in-process instance on PostgreSQL: a server URL
+    /// (`postgres://USER@HOST:PORT/DB`) on which a scratch database named
+    /// for the process is made (and kept, for inspection); default: SQLite in
+    /// a scratch dir.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
     /// Model directory for `--embedder local` (default: DOCENT_EMBED_MODEL_DIR).
     #[arg(long, value_name = "DIR", env = "DOCENT_EMBED_MODEL_DIR")]
     model_dir: Option<PathBuf>,
@@ -113,6 +119,11 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
         "in_scope": in_scope.len(),
         "out_of_scope": out_of_scope.len(),
         "embedder": if args.corpus.is_some() { args.embedder.clone() } else { "server".to_string() },
+        "backend": match (&args.corpus, &args.database) {
+            (None, _) => "server",
+            (Some(_), Some(_)) => "postgres",
+            (Some(_), None) => "sqlite",
+        },
         "modes": {},
     });
     println!(
@@ -181,6 +192,26 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A new, empty database on the PostgreSQL server at `server`, named for
+/// this process; its URL.
+async fn scratch_database(server: &str) -> anyhow::Result<String> {
+    let name = format!("docent_eval_{}", std::process::id());
+    let admin = sqlx::PgPool::connect(server)
+        .await
+        .context("cannot reach --database")?;
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&admin)
+            .await?;
+    }
+    let mut url = url::Url::parse(server)?;
+    url.set_path(&name);
+    Ok(url.to_string())
+}
+
 /// A fresh instance with one bot holding every file of `dir`.
 async fn in_process(dir: &Path, args: &EvalArgs) -> anyhow::Result<Target> {
     anyhow::ensure!(
@@ -189,9 +220,16 @@ async fn in_process(dir: &Path, args: &EvalArgs) -> anyhow::Result<Target> {
     );
     let embedder = args.embedder.clone();
     let model_dir = args.model_dir.clone();
+    let database = match &args.database {
+        Some(server) => Some(scratch_database(server).await?),
+        None => None,
+    };
     let instance = server::start(move |c| {
         c.embedder = Some(embedder);
         c.embed_model_dir = model_dir;
+        if database.is_some() {
+            c.database_url = database;
+        }
     })
     .await?;
     let http = reqwest::Client::new();
