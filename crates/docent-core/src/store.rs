@@ -187,6 +187,8 @@ pub struct ChunkHit {
     pub text: String,
     pub page: Option<u32>,
     pub heading: Option<String>,
+    /// The uploaded file's name, for documents that came from a file.
+    pub filename: Option<String>,
 }
 
 /// Every vector of one bot, with the index version it was read at.

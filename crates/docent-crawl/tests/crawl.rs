@@ -384,14 +384,15 @@ async fn per_host_delay_spaces_request_starts() {
     assert_gaps(&site, Duration::from_millis(100));
 }
 
-/// Server-side arrival gaps; a few ms of slack absorb loopback scheduling
-/// jitter between the client's start and the server's timestamp.
+/// Server-side arrival gaps; some slack absorbs scheduling jitter between
+/// the client's start and the server's timestamp (seen up to 13 ms on a
+/// loaded 2-core machine).
 fn assert_gaps(site: &Site, delay: Duration) {
     let times = site.times();
     for pair in times.windows(2) {
         let gap = pair[1].duration_since(pair[0]);
         assert!(
-            gap + Duration::from_millis(10) >= delay,
+            gap + Duration::from_millis(25) >= delay,
             "gap {gap:?} < {delay:?} in {:?}",
             site.requests()
         );

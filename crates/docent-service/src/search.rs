@@ -38,6 +38,9 @@ pub struct SearchResult {
     pub text: String,
     pub page: Option<u32>,
     pub heading: Option<String>,
+    /// The uploaded file's name, for documents that came from a file (whose
+    /// title is the page's own when it has one).
+    pub filename: Option<String>,
     /// Calibrated relevance in [0, 1], the same scale in every mode: what
     /// the bot's floor (`min_score`) is compared with.
     pub score: f32,
@@ -118,6 +121,7 @@ impl Services {
                     text: p.text,
                     page: p.page,
                     heading: p.heading,
+                    filename: p.filename,
                     score: hit.score,
                 }
             })

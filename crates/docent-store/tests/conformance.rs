@@ -1106,6 +1106,7 @@ pub async fn chat_sessions_and_messages_are_scoped_and_ordered(store: Arc<dyn St
         source_url: None,
         page: Some(2),
         heading: None,
+        filename: None,
         snippet: "thirty days".into(),
         score: 0.5,
     }];

@@ -302,3 +302,33 @@ async fn answers_cut_at_max_tokens_say_length_on_every_transport() {
     let body = res.text().await.unwrap();
     assert!(body.contains("\"finish_reason\":\"length\""), "{body}");
 }
+
+#[tokio::test]
+async fn uploaded_html_is_titled_by_its_page_and_keeps_its_file_name() {
+    let app = spawn_app().await;
+    let owner = app.signup("ann@acme.io").await;
+    let bot = app.create_bot(&owner.token, "Support").await;
+    let page = b"<html><head><title>Plans and prices</title></head><body>\
+        <div class=\"navheader\">Prev | Up | Next</div>\
+        <main><p>The team plan costs twelve euros per seat and month.</p></main></body></html>";
+    let (status, body) = app
+        .upload(&owner.token, &bot, "pricing-page.html", page.to_vec())
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let job = app
+        .wait_job(&owner.token, body["job_id"].as_str().unwrap())
+        .await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/bots/{bot}/search"),
+            &owner.token,
+            json!({"query": "How much does the team plan cost per seat?"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let first = &body["results"][0];
+    assert_eq!(first["title"], "Plans and prices", "{body}");
+    assert_eq!(first["filename"], "pricing-page.html", "{body}");
+    assert!(!first["text"].as_str().unwrap().contains("Prev"), "{body}");
+}

@@ -34,6 +34,9 @@ pub struct Citation {
     pub source_url: Option<String>,
     pub page: Option<u32>,
     pub heading: Option<String>,
+    /// The uploaded file's name, for documents that came from a file.
+    #[serde(default)]
+    pub filename: Option<String>,
     pub snippet: String,
     pub score: f32,
 }

@@ -92,6 +92,7 @@ mod tests {
             source_url: None,
             page: None,
             heading: None,
+            filename: None,
             snippet: String::new(),
             score: 0.5,
         }

@@ -199,11 +199,16 @@ impl Written {
     }
 }
 
-/// What was saved of an answer.
+/// What was saved of an answer, as the caller reports it.
 struct Saved {
     id: MessageId,
     text: String,
     citations: Vec<Citation>,
+    /// The passages given to the model or quoted from; none when declined.
+    sources: Vec<Citation>,
+    answered: bool,
+    finish_reason: Option<String>,
+    usage: UsageView,
 }
 
 impl Services {
@@ -311,6 +316,7 @@ impl Services {
                 source_url: p.source_url,
                 page: p.page,
                 heading: p.heading,
+                filename: p.filename,
                 snippet: p.text.chars().take(SNIPPET_CHARS).collect(),
                 score: hit.score,
             });
@@ -476,6 +482,14 @@ impl Services {
             id,
             text,
             citations,
+            sources: if written.answered {
+                p.passages
+            } else {
+                Vec::new()
+            },
+            answered: written.answered,
+            finish_reason: written.finish_reason,
+            usage: written.usage,
         })
     }
 
@@ -530,25 +544,17 @@ impl Services {
             (None, None) => unreachable!("fixed_answer covers the case without a model"),
         };
         let session_id = p.session.id;
-        let usage = written.usage;
-        let answered = written.answered;
-        let finish_reason = written.finish_reason.clone();
-        let sources = if answered {
-            p.passages.clone()
-        } else {
-            Vec::new()
-        };
         let saved = self.save(p, written).await?;
         Ok(ChatAnswer {
             session_id,
             message_id: saved.id,
             answer: saved.text,
             citations: saved.citations,
-            sources,
-            answered,
+            sources: saved.sources,
+            answered: saved.answered,
             mode: self.mode().to_string(),
-            finish_reason,
-            usage,
+            finish_reason: saved.finish_reason,
+            usage: saved.usage,
         })
     }
 
@@ -624,26 +630,18 @@ impl Services {
                 let _ = tx.send(error_event(e)).await;
                 return;
             }
-            let usage = written.usage;
-            let answered = written.answered;
-            let finish_reason = written.finish_reason.clone();
-            let sources = if answered {
-                p.passages.clone()
-            } else {
-                Vec::new()
-            };
             match this.save(p, written).await {
                 Ok(saved) => {
                     let last = match failure {
                         Some(e) => error_event(e),
                         None => AnswerEvent::Done {
                             message_id: saved.id,
-                            usage,
+                            usage: saved.usage,
                             mode: this.mode().to_string(),
                             citations: saved.citations,
-                            sources,
-                            answered,
-                            finish_reason,
+                            sources: saved.sources,
+                            answered: saved.answered,
+                            finish_reason: saved.finish_reason,
                         },
                     };
                     let _ = tx.send(last).await;

@@ -182,6 +182,7 @@ mod tests {
                 source_url: None,
                 page: None,
                 heading: None,
+                filename: None,
                 snippet: String::new(),
                 score: 0.0,
             })

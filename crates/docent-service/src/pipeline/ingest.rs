@@ -72,10 +72,13 @@ pub(super) async fn run(
             embedding,
         })
         .collect();
-    // Crawled pages are first stored under their URL; the page's own title is
-    // better once known. Files and posted documents keep the title they were given.
+    // Crawled pages are first stored under their URL and uploaded HTML under
+    // its file name; the page's own title (`<title>`, else the first `<h1>`)
+    // is better once known. Other files and posted documents keep the title
+    // they were given (a PDF's or DOCX's metadata title is often a template's).
     let better_title = match doc.source_type {
         docent_core::domain::SourceType::Crawl => title.as_deref(),
+        docent_core::domain::SourceType::File if doc.format == "html" => title.as_deref(),
         _ => None,
     };
     match ctx

@@ -844,10 +844,13 @@ impl KnowledgeStore for PgStore {
             String,
             Option<i64>,
             Option<String>,
+            Option<String>,
         );
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT c.id, c.document_id, d.title, d.source_url, c.text, c.page, c.heading
+            "SELECT c.id, c.document_id, d.title, d.source_url, c.text, c.page, c.heading,
+                    f.filename
              FROM chunks c JOIN documents d ON d.id = c.document_id
+             LEFT JOIN files f ON f.id = d.file_id AND f.tenant_id = d.tenant_id
              WHERE c.tenant_id = $1 AND c.id = ANY($2)",
         )
         .bind(tenant.to_string())
@@ -856,7 +859,7 @@ impl KnowledgeStore for PgStore {
         .await
         .map_err(map_err)?;
         let mut by_id = HashMap::new();
-        for (id, doc, title, url, text, page, heading) in rows {
+        for (id, doc, title, url, text, page, heading, filename) in rows {
             let hit = ChunkHit {
                 chunk_id: parse_id(&id)?,
                 document_id: parse_id(&doc)?,
@@ -865,6 +868,7 @@ impl KnowledgeStore for PgStore {
                 text,
                 page: page.map(|p| p as u32),
                 heading,
+                filename,
             };
             by_id.insert(hit.chunk_id, hit);
         }

@@ -724,8 +724,10 @@ impl KnowledgeStore for SqliteStore {
             return Ok(Vec::new());
         }
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT c.id, c.document_id, d.title, d.source_url, c.text, c.page, c.heading
+            "SELECT c.id, c.document_id, d.title, d.source_url, c.text, c.page, c.heading,
+                    f.filename
              FROM chunks c JOIN documents d ON d.id = c.document_id
+             LEFT JOIN files f ON f.id = d.file_id AND f.tenant_id = d.tenant_id
              WHERE c.tenant_id = ",
         );
         q.push_bind(tenant.to_string()).push(" AND c.id IN (");
@@ -742,6 +744,7 @@ impl KnowledgeStore for SqliteStore {
             String,
             Option<i64>,
             Option<String>,
+            Option<String>,
         );
         let rows: Vec<Row> = q
             .build_query_as()
@@ -749,7 +752,7 @@ impl KnowledgeStore for SqliteStore {
             .await
             .map_err(map_err)?;
         let mut by_id = HashMap::new();
-        for (id, doc, title, url, text, page, heading) in rows {
+        for (id, doc, title, url, text, page, heading, filename) in rows {
             let hit = ChunkHit {
                 chunk_id: parse_id(&id)?,
                 document_id: parse_id(&doc)?,
@@ -758,6 +761,7 @@ impl KnowledgeStore for SqliteStore {
                 text,
                 page: page.map(|p| p as u32),
                 heading,
+                filename,
             };
             by_id.insert(hit.chunk_id, hit);
         }

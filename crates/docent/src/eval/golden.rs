@@ -58,11 +58,12 @@ pub fn load(path: &Path) -> anyhow::Result<Vec<Question>> {
 }
 
 impl Question {
-    /// Whether a result of this title and URL answers the question.
-    pub fn accepts(&self, title: &str, url: Option<&str>) -> bool {
+    /// Whether a result known by these names (its title, source URL, file
+    /// name) answers the question.
+    pub fn accepts(&self, names: &[String]) -> bool {
         self.documents
             .iter()
-            .any(|p| glob(p, title) || url.is_some_and(|u| glob(p, u)))
+            .any(|p| names.iter().any(|n| glob(p, n)))
     }
 }
 
@@ -91,19 +92,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn patterns_match_titles_and_urls() {
+    fn patterns_match_titles_urls_and_file_names() {
         let q = Question {
             question: "q".into(),
             documents: vec!["refunds.md".into(), "*/sql-*.html".into()],
             answerable: true,
         };
-        assert!(q.accepts("refunds.md", None));
-        assert!(!q.accepts("refunds.md.bak", None));
-        assert!(q.accepts(
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(q.accepts(&names(&["refunds.md"])));
+        assert!(!q.accepts(&names(&["refunds.md.bak"])));
+        assert!(q.accepts(&names(&[
             "Create index",
-            Some("https://x.org/docs/sql-createindex.html")
-        ));
-        assert!(!q.accepts("Intro", Some("https://x.org/docs/intro.html")));
+            "https://x.org/docs/sql-createindex.html"
+        ])));
+        assert!(q.accepts(&names(&["Refund policy", "refunds.md"])));
+        assert!(!q.accepts(&names(&["Intro", "https://x.org/docs/intro.html"])));
         assert!(glob("a*b*c", "axxbyyc") && !glob("a*b*c", "axxc") && glob("*", ""));
     }
 }

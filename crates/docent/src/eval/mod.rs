@@ -379,7 +379,7 @@ async fn measure_mode(
         times.push(ms);
         let relevant = distinct_documents(&answer["results"])
             .into_iter()
-            .map(|(title, url)| q.accepts(&title, url.as_deref()))
+            .map(|names| q.accepts(&names))
             .collect::<Vec<_>>();
         r1 += metrics::recall_at(&relevant, 1);
         r5 += metrics::recall_at(&relevant, 5);
@@ -395,21 +395,26 @@ async fn measure_mode(
     }))
 }
 
-/// (title, source_url) of each document in the order its first passage
-/// appears.
-fn distinct_documents(results: &Value) -> Vec<(String, Option<String>)> {
+/// The names (title, source URL, file name) of each document in the order
+/// its first passage appears.
+fn distinct_documents(results: &Value) -> Vec<Vec<String>> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for r in results.as_array().into_iter().flatten() {
         let id = r["document_id"].as_str().unwrap_or_default().to_string();
         if seen.insert(id) {
-            out.push((
-                r["title"].as_str().unwrap_or_default().to_string(),
-                r["source_url"].as_str().map(str::to_string),
-            ));
+            out.push(names(r));
         }
     }
     out
+}
+
+/// What a search result or citation is known by.
+fn names(r: &Value) -> Vec<String> {
+    ["title", "source_url", "filename"]
+        .iter()
+        .filter_map(|k| r[*k].as_str().map(str::to_string))
+        .collect()
 }
 
 /// Abstention through chat with the bot's own retrieval: declined means no
@@ -420,7 +425,7 @@ async fn measure_chat(
     out_of_scope: &[&Question],
 ) -> anyhow::Result<Value> {
     let mut times = Vec::new();
-    let mut ask = async |q: &Question| -> anyhow::Result<Vec<(String, Option<String>)>> {
+    let mut ask = async |q: &Question| -> anyhow::Result<Vec<Vec<String>>> {
         let (answer, ms) = post(
             target,
             "/chat",
@@ -432,12 +437,7 @@ async fn measure_chat(
             .as_array()
             .into_iter()
             .flatten()
-            .map(|c| {
-                (
-                    c["title"].as_str().unwrap_or_default().to_string(),
-                    c["source_url"].as_str().map(str::to_string),
-                )
-            })
+            .map(names)
             .collect())
     };
     let mut declined = 0;
@@ -448,11 +448,7 @@ async fn measure_chat(
     }
     let mut right = 0;
     for q in in_scope {
-        if ask(q)
-            .await?
-            .iter()
-            .any(|(t, u)| q.accepts(t, u.as_deref()))
-        {
+        if ask(q).await?.iter().any(|names| q.accepts(names)) {
             right += 1;
         }
     }
