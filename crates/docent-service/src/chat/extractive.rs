@@ -1,8 +1,9 @@
 //! The answer when no language model is configured: whole sentences of the
 //! passages above the floor, each cited, introduced as quotations so nobody
-//! mistakes them for a composed answer. The best passage's sentence that
-//! holds most of the question's content words comes first (the floor already
-//! judged that passage relevant); further sentences must hold most of them.
+//! mistakes them for a composed answer. One sentence per passage, the one
+//! holding most of the question's content words: the best passage's comes
+//! first (the floor already judged that passage relevant), those of the next
+//! passages only when they hold 60% of the question's words.
 
 use docent_core::domain::Citation;
 use docent_retrieval::lexical::Terms;
@@ -28,30 +29,24 @@ pub(crate) fn answer(question: &str, passages: &[Citation], texts: &[String]) ->
             }
         }
     }
-    // The lead: the best-covering sentence of the best-ranked passage that
-    // has one; it must hold at least one question word.
-    let lead = scored
-        .iter()
-        .min_by(|a, b| a.1.cmp(&b.1).then(b.0.total_cmp(&a.0)))
-        .map(|s| s.3);
-    scored.retain(|s| s.0 >= MIN_COVERAGE || Some(s.3) == lead);
-    // The lead first, then best coverage; among equals, the better-ranked
-    // passage.
-    scored.sort_by(|a, b| {
-        (Some(b.3) == lead)
-            .cmp(&(Some(a.3) == lead))
-            .then(b.0.total_cmp(&a.0))
-            .then(a.1.cmp(&b.1))
-    });
+    // One sentence per passage, its best-covering one, in ranking order: the
+    // first passage's that holds a question word leads, later ones must hold
+    // 60% of the question's words.
     let mut quotes: Vec<String> = Vec::new();
-    for (_, _, n, sentence) in scored {
-        let quote = format!("\"{sentence}\" [{n}]");
-        if !quotes
+    let mut quoted: Vec<&str> = Vec::new();
+    for rank in 0..passages.len() {
+        let best = scored
             .iter()
-            .any(|q| q.starts_with(&format!("\"{sentence}\"")))
-        {
-            quotes.push(quote);
+            .filter(|s| s.1 == rank && !quoted.contains(&s.3))
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        let Some(&(coverage, _, n, sentence)) = best else {
+            continue;
+        };
+        if !quotes.is_empty() && coverage < MIN_COVERAGE {
+            continue;
         }
+        quotes.push(format!("\"{sentence}\" [{n}]"));
+        quoted.push(sentence);
         if quotes.len() == QUOTED {
             break;
         }
