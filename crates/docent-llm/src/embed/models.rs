@@ -176,7 +176,7 @@ async fn download(http: &reqwest::Client, url: &str, target: &Path) -> Result<St
         .get(url)
         .send()
         .await
-        .map_err(|e| unreachable(e.to_string()))?;
+        .map_err(|e| unreachable(with_causes(&e)))?;
     if !res.status().is_success() {
         return Err(unreachable(format!("HTTP {}", res.status())));
     }
@@ -186,7 +186,7 @@ async fn download(http: &reqwest::Client, url: &str, target: &Path) -> Result<St
     let mut hash = Sha256::new();
     let mut body = res.bytes_stream();
     while let Some(piece) = body.next().await {
-        let piece = piece.map_err(|e| unreachable(e.to_string()))?;
+        let piece = piece.map_err(|e| unreachable(with_causes(&e)))?;
         hash.update(&piece);
         out.write_all(&piece)
             .await
@@ -194,6 +194,19 @@ async fn download(http: &reqwest::Client, url: &str, target: &Path) -> Result<St
     }
     out.flush().await.map_err(|e| unreachable(e.to_string()))?;
     Ok(format!("{:x}", hash.finalize()))
+}
+
+/// An error and its causes ("error sending request: dns error: …"): the
+/// top-level message of an HTTP client error rarely says what went wrong.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 /// Copies a file of a local source, returning its hex SHA-256.
