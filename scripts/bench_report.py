@@ -82,6 +82,9 @@ def latest(lines):
         scenario = value.get("scenario")
         if scenario not in IDENTITY:
             continue
+        if scenario == "eval":
+            # Eval lines before the PostgreSQL runs named no backend: SQLite.
+            value.setdefault("backend", "sqlite")
         key = (scenario,) + tuple(str(value.get(f)) for f in IDENTITY[scenario])
         figures.pop(key, None)  # keep insertion order = order of last measurement
         figures[key] = value
