@@ -96,10 +96,6 @@ impl Retriever {
         self.reranker.is_some()
     }
 
-    pub fn calibration(&self) -> &Calibration {
-        &self.calibration
-    }
-
     /// The best `top_k` passages scoring at least `min_score` (`None`: the
     /// embedder's calibrated default for the mode).
     pub async fn search(
@@ -303,6 +299,8 @@ fn cosine_in(index: &FlatIndex, q: &[f32], wanted: &[ChunkId]) -> HashMap<ChunkI
     if wanted.is_empty() || index.dims == 0 {
         return out;
     }
+    // One pass over the bot's ids, each looked up in a set (not scanned).
+    let wanted: std::collections::HashSet<&ChunkId> = wanted.iter().collect();
     for (i, id) in index.ids.iter().enumerate() {
         if wanted.contains(id) {
             let row = &index.vectors[i * index.dims..(i + 1) * index.dims];

@@ -95,7 +95,7 @@ impl Services {
             ));
         }
         let rerank = req.rerank.or(bot.retrieval.rerank);
-        if rerank == Some(true) && req.rerank.is_some() && !self.retriever.has_reranker() {
+        if req.rerank == Some(true) && !self.retriever.has_reranker() {
             return Err(ServiceError::Invalid(
                 "`rerank`: no reranker is configured on this server (DOCENT_RERANK_BASE_URL)"
                     .into(),

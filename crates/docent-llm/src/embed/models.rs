@@ -226,19 +226,3 @@ async fn copy(from: &Path, target: &Path) -> Result<String, FetchError> {
         })?;
     Ok(got)
 }
-
-/// The hex SHA-256 of a file, read in pieces.
-pub fn file_sha256(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut hash = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hash.update(&buf[..n]);
-    }
-    Ok(format!("{:x}", hash.finalize()))
-}
