@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use futures::TryStreamExt;
 use sqlx::{AssertSqlSafe, PgPool, Postgres, QueryBuilder, Row, SqlitePool};
 
-use crate::postgres::{backend, map_err};
+use crate::sql::{backend, map_err};
 use docent_core::store::StoreResult;
 
 /// Every table, parents before children.

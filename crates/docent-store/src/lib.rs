@@ -1,14 +1,19 @@
-//! Storage backends behind `docent_core::store::Store`. SQL lives here and only
-//! here. The embedded SQLite backend is the default, PostgreSQL with pgvector
-//! the scale-out one; the backend is chosen once, at start, from the database
-//! URL.
+//! Storage backends behind `docent_core::store::Store`. The SQL is written
+//! once (`sql/`) and runs on both databases; `sqlite/` and `postgres/` hold
+//! only what each does its own way. The embedded SQLite backend is the
+//! default, PostgreSQL with pgvector the scale-out one; the backend is chosen
+//! once, at start, from the database URL.
+
+#[macro_use]
+mod sql;
 
 pub mod blob;
 pub mod copy;
 pub mod limiter;
 pub mod postgres;
-mod rows;
 pub mod sqlite;
+
+pub use sql::{Column, Dialect, SqlStore, Ts, Vector};
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! The storage conformance suite: the behaviour every backend must share,
-//! written once against `dyn Store`. Each backend instantiates it with
-//! `conformance!`; the scale-out backends join the same way.
+//! written once against `dyn Store`. Each test is declared with
+//! `conformance!`, which runs it on SQLite and on PostgreSQL.
 
 use std::sync::Arc;
 
@@ -18,6 +18,41 @@ use docent_core::ids::{
 use docent_core::store::{
     DocumentFilter, PageRequest, RefreshToken, RefreshUse, SessionOwner, Store, StoreError,
 };
+
+/// Declares one conformance test and registers it for every backend: the
+/// function itself, and a module of the same name with one `#[tokio::test]`
+/// per backend (`<test>::sqlite`, `<test>::postgres`), so a new test cannot be
+/// left out of one backend.
+macro_rules! conformance {
+    ($(#[$meta:meta])* async fn $name:ident($store:ident: Arc<dyn Store>) $body:block) => {
+        $(#[$meta])*
+        async fn $name($store: Arc<dyn Store>) $body
+
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::run(super::sqlite(), super::$name).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::run(super::postgres(), super::$name).await;
+            }
+        }
+    };
+}
+
+/// Runs `test` on a fresh store, unless the backend is not available here
+/// (then `open` said why and yields `None`).
+async fn run<G, F, T>(open: impl std::future::Future<Output = Option<(Arc<dyn Store>, G)>>, test: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> T,
+    T: std::future::Future<Output = ()>,
+{
+    if let Some((store, _guard)) = open.await {
+        test(store).await;
+    }
+}
 
 fn tenant(name: &str) -> Tenant {
     Tenant {
@@ -77,212 +112,222 @@ fn page(limit: u32) -> PageRequest {
     PageRequest { limit, after: None }
 }
 
-pub async fn bots_are_scoped_by_tenant(store: Arc<dyn Store>) {
-    let (a, b) = two_tenants(&*store).await;
-    let mut mine = bot(a.id, "mine");
-    store.create_bot(&mine).await.unwrap();
-    let got = store.get_bot(a.id, mine.id).await.unwrap();
-    assert_eq!(got.name, "mine");
-    assert_eq!(got.theme, serde_json::json!({"c": 1}));
-    assert_eq!(got.allowed_origins, vec!["https://a.io".to_string()]);
-    assert_eq!(got.temperature, Some(0.5));
+conformance! {
+    async fn bots_are_scoped_by_tenant(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let mut mine = bot(a.id, "mine");
+        store.create_bot(&mine).await.unwrap();
+        let got = store.get_bot(a.id, mine.id).await.unwrap();
+        assert_eq!(got.name, "mine");
+        assert_eq!(got.theme, serde_json::json!({"c": 1}));
+        assert_eq!(got.allowed_origins, vec!["https://a.io".to_string()]);
+        assert_eq!(got.temperature, Some(0.5));
 
-    assert!(matches!(
-        store.get_bot(b.id, mine.id).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(
+        assert!(matches!(
+            store.get_bot(b.id, mine.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(
+            store
+                .list_bots(b.id, &page(50))
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        let mut stolen = mine.clone();
+        stolen.tenant_id = b.id;
+        stolen.name = "stolen".into();
+        assert!(matches!(
+            store.update_bot(&stolen).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.delete_bot(b.id, mine.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(store.get_bot(a.id, mine.id).await.unwrap().name, "mine");
+        // The widget's lookup by id alone finds it, whatever the tenant.
+        assert_eq!(store.get_bot_any_tenant(mine.id).await.unwrap().id, mine.id);
+        assert!(matches!(
+            store.get_bot_any_tenant(BotId::new()).await,
+            Err(StoreError::NotFound)
+        ));
+
+        mine.name = "renamed".into();
+        mine.visitor_messages_per_minute = 7;
+        store.update_bot(&mine).await.unwrap();
+        let renamed = store.get_bot(a.id, mine.id).await.unwrap();
+        assert_eq!(
+            (renamed.name.as_str(), renamed.visitor_messages_per_minute),
+            ("renamed", 7)
+        );
+        store.delete_bot(a.id, mine.id).await.unwrap();
+        assert!(matches!(
+            store.get_bot(a.id, mine.id).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+}
+
+conformance! {
+    async fn keyset_paging_visits_every_row_once(store: Arc<dyn Store>) {
+        let (a, _) = two_tenants(&*store).await;
+        let mut ids = Vec::new();
+        for i in 0..7 {
+            let b = bot(a.id, &format!("b{i}"));
+            ids.push(b.id);
+            store.create_bot(&b).await.unwrap();
+        }
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let p = store
+                .list_bots(a.id, &PageRequest { limit: 3, after })
+                .await
+                .unwrap();
+            assert!(p.items.len() <= 3);
+            seen.extend(p.items.iter().map(|b| b.id));
+            match p.next_cursor {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ids);
+    }
+}
+
+conformance! {
+    async fn emails_are_unique_across_tenants(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
         store
-            .list_bots(b.id, &page(50))
+            .create_user(&user(&a, "x@shared.io", Role::Editor))
+            .await
+            .unwrap();
+        let dup = store
+            .create_user(&user(&b, "X@shared.io", Role::Editor))
+            .await;
+        assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+        let t = tenant("c");
+        let clash = store
+            .create_tenant_with_owner(&t, &user(&t, "x@shared.io", Role::Owner))
+            .await;
+        assert!(matches!(clash, Err(StoreError::Conflict(_))));
+        // The failed sign-up left no tenant behind.
+        assert!(matches!(
+            store.get_tenant(t.id).await,
+            Err(StoreError::NotFound)
+        ));
+        let found = store
+            .find_user_by_email(&Email::parse("x@shared.io").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(found.unwrap().tenant_id, a.id);
+    }
+}
+
+conformance! {
+    async fn users_are_scoped_by_tenant(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let u = user(&a, "u@a.io", Role::Viewer);
+        store.create_user(&u).await.unwrap();
+        assert!(matches!(
+            store.get_user(b.id, u.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.set_user_role(b.id, u.id, Role::Owner).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.delete_user(b.id, u.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            store
+                .set_user_role(a.id, u.id, Role::Admin)
+                .await
+                .unwrap()
+                .role,
+            Role::Admin
+        );
+        assert_eq!(store.count_owners(a.id).await.unwrap(), 1);
+        assert_eq!(
+            store.list_users(a.id, &page(50)).await.unwrap().items.len(),
+            2
+        );
+        store.delete_user(a.id, u.id).await.unwrap();
+        assert_eq!(
+            store.list_users(a.id, &page(50)).await.unwrap().items.len(),
+            1
+        );
+    }
+}
+
+conformance! {
+    /// Two owners demoting (or deleting) each other at once: exactly one
+    /// succeeds and the other gets `Conflict`, every time.
+    async fn the_last_owner_is_kept_under_concurrency(store: Arc<dyn Store>) {
+        let (a, _) = two_tenants(&*store).await;
+        let first = store
+            .list_users(a.id, &page(10))
             .await
             .unwrap()
             .items
-            .is_empty()
-    );
-    let mut stolen = mine.clone();
-    stolen.tenant_id = b.id;
-    stolen.name = "stolen".into();
-    assert!(matches!(
-        store.update_bot(&stolen).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store.delete_bot(b.id, mine.id).await,
-        Err(StoreError::NotFound)
-    ));
-    assert_eq!(store.get_bot(a.id, mine.id).await.unwrap().name, "mine");
-    // The widget's lookup by id alone finds it, whatever the tenant.
-    assert_eq!(store.get_bot_any_tenant(mine.id).await.unwrap().id, mine.id);
-    assert!(matches!(
-        store.get_bot_any_tenant(BotId::new()).await,
-        Err(StoreError::NotFound)
-    ));
-
-    mine.name = "renamed".into();
-    mine.visitor_messages_per_minute = 7;
-    store.update_bot(&mine).await.unwrap();
-    let renamed = store.get_bot(a.id, mine.id).await.unwrap();
-    assert_eq!(
-        (renamed.name.as_str(), renamed.visitor_messages_per_minute),
-        ("renamed", 7)
-    );
-    store.delete_bot(a.id, mine.id).await.unwrap();
-    assert!(matches!(
-        store.get_bot(a.id, mine.id).await,
-        Err(StoreError::NotFound)
-    ));
-}
-
-pub async fn keyset_paging_visits_every_row_once(store: Arc<dyn Store>) {
-    let (a, _) = two_tenants(&*store).await;
-    let mut ids = Vec::new();
-    for i in 0..7 {
-        let b = bot(a.id, &format!("b{i}"));
-        ids.push(b.id);
-        store.create_bot(&b).await.unwrap();
-    }
-    let mut seen = Vec::new();
-    let mut after = None;
-    loop {
-        let p = store
-            .list_bots(a.id, &PageRequest { limit: 3, after })
-            .await
+            .into_iter()
+            .find(|u| u.role == Role::Owner)
             .unwrap();
-        assert!(p.items.len() <= 3);
-        seen.extend(p.items.iter().map(|b| b.id));
-        match p.next_cursor {
-            Some(c) => after = Some(c),
-            None => break,
-        }
-    }
-    assert_eq!(seen, ids);
-}
-
-pub async fn emails_are_unique_across_tenants(store: Arc<dyn Store>) {
-    let (a, b) = two_tenants(&*store).await;
-    store
-        .create_user(&user(&a, "x@shared.io", Role::Editor))
-        .await
-        .unwrap();
-    let dup = store
-        .create_user(&user(&b, "X@shared.io", Role::Editor))
-        .await;
-    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
-    let t = tenant("c");
-    let clash = store
-        .create_tenant_with_owner(&t, &user(&t, "x@shared.io", Role::Owner))
-        .await;
-    assert!(matches!(clash, Err(StoreError::Conflict(_))));
-    // The failed sign-up left no tenant behind.
-    assert!(matches!(
-        store.get_tenant(t.id).await,
-        Err(StoreError::NotFound)
-    ));
-    let found = store
-        .find_user_by_email(&Email::parse("x@shared.io").unwrap())
-        .await
-        .unwrap();
-    assert_eq!(found.unwrap().tenant_id, a.id);
-}
-
-pub async fn users_are_scoped_by_tenant(store: Arc<dyn Store>) {
-    let (a, b) = two_tenants(&*store).await;
-    let u = user(&a, "u@a.io", Role::Viewer);
-    store.create_user(&u).await.unwrap();
-    assert!(matches!(
-        store.get_user(b.id, u.id).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store.set_user_role(b.id, u.id, Role::Owner).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store.delete_user(b.id, u.id).await,
-        Err(StoreError::NotFound)
-    ));
-    assert_eq!(
-        store
-            .set_user_role(a.id, u.id, Role::Admin)
-            .await
-            .unwrap()
-            .role,
-        Role::Admin
-    );
-    assert_eq!(store.count_owners(a.id).await.unwrap(), 1);
-    assert_eq!(
-        store.list_users(a.id, &page(50)).await.unwrap().items.len(),
-        2
-    );
-    store.delete_user(a.id, u.id).await.unwrap();
-    assert_eq!(
-        store.list_users(a.id, &page(50)).await.unwrap().items.len(),
-        1
-    );
-}
-
-/// Two owners demoting (or deleting) each other at once: exactly one
-/// succeeds and the other gets `Conflict`, every time.
-pub async fn the_last_owner_is_kept_under_concurrency(store: Arc<dyn Store>) {
-    let (a, _) = two_tenants(&*store).await;
-    let first = store
-        .list_users(a.id, &page(10))
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .find(|u| u.role == Role::Owner)
-        .unwrap();
-    for round in 0..10 {
-        // Exactly two owners, p and q, race to demote or delete each other.
-        let p = user(&a, &format!("p{round}@a.io"), Role::Owner);
-        let q = user(&a, &format!("q{round}@a.io"), Role::Owner);
-        store.create_user(&p).await.unwrap();
-        store.create_user(&q).await.unwrap();
-        store
-            .set_user_role(a.id, first.id, Role::Editor)
-            .await
-            .unwrap();
-        let (rp, rq) = if round % 2 == 0 {
-            let (x, y) = tokio::join!(
-                store.set_user_role(a.id, p.id, Role::Editor),
-                store.set_user_role(a.id, q.id, Role::Editor)
-            );
-            (x.map(|_| ()), y.map(|_| ()))
-        } else {
-            tokio::join!(store.delete_user(a.id, p.id), store.delete_user(a.id, q.id))
-        };
-        let conflicts = [&rp, &rq]
-            .iter()
-            .filter(|r| matches!(r, Err(StoreError::Conflict(_))))
-            .count();
-        assert_eq!(conflicts, 1, "round {round}: {rp:?} {rq:?}");
-        assert_eq!(store.count_owners(a.id).await.unwrap(), 1, "round {round}");
-        // Back to `first` as the only owner.
-        store
-            .set_user_role(a.id, first.id, Role::Owner)
-            .await
-            .unwrap();
-        for survivor in [p.id, q.id] {
-            if let Ok(u) = store.get_user(a.id, survivor).await
-                && u.role == Role::Owner
-            {
-                store
-                    .set_user_role(a.id, survivor, Role::Editor)
-                    .await
-                    .unwrap();
+        for round in 0..10 {
+            // Exactly two owners, p and q, race to demote or delete each other.
+            let p = user(&a, &format!("p{round}@a.io"), Role::Owner);
+            let q = user(&a, &format!("q{round}@a.io"), Role::Owner);
+            store.create_user(&p).await.unwrap();
+            store.create_user(&q).await.unwrap();
+            store
+                .set_user_role(a.id, first.id, Role::Editor)
+                .await
+                .unwrap();
+            let (rp, rq) = if round % 2 == 0 {
+                let (x, y) = tokio::join!(
+                    store.set_user_role(a.id, p.id, Role::Editor),
+                    store.set_user_role(a.id, q.id, Role::Editor)
+                );
+                (x.map(|_| ()), y.map(|_| ()))
+            } else {
+                tokio::join!(store.delete_user(a.id, p.id), store.delete_user(a.id, q.id))
+            };
+            let conflicts = [&rp, &rq]
+                .iter()
+                .filter(|r| matches!(r, Err(StoreError::Conflict(_))))
+                .count();
+            assert_eq!(conflicts, 1, "round {round}: {rp:?} {rq:?}");
+            assert_eq!(store.count_owners(a.id).await.unwrap(), 1, "round {round}");
+            // Back to `first` as the only owner.
+            store
+                .set_user_role(a.id, first.id, Role::Owner)
+                .await
+                .unwrap();
+            for survivor in [p.id, q.id] {
+                if let Ok(u) = store.get_user(a.id, survivor).await
+                    && u.role == Role::Owner
+                {
+                    store
+                        .set_user_role(a.id, survivor, Role::Editor)
+                        .await
+                        .unwrap();
+                }
             }
         }
+        // The last owner can be neither demoted nor deleted.
+        assert!(matches!(
+            store.set_user_role(a.id, first.id, Role::Admin).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.delete_user(a.id, first.id).await,
+            Err(StoreError::Conflict(_))
+        ));
     }
-    // The last owner can be neither demoted nor deleted.
-    assert!(matches!(
-        store.set_user_role(a.id, first.id, Role::Admin).await,
-        Err(StoreError::Conflict(_))
-    ));
-    assert!(matches!(
-        store.delete_user(a.id, first.id).await,
-        Err(StoreError::Conflict(_))
-    ));
 }
 
 fn refresh(
@@ -302,253 +347,261 @@ fn refresh(
     }
 }
 
-pub async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(store: Arc<dyn Store>) {
-    let t = tenant("t");
-    let owner = user(&t, "r@t.io", Role::Owner);
-    store.create_tenant_with_owner(&t, &owner).await.unwrap();
-    let family = TokenFamilyId::new();
-    store
-        .insert_refresh_token(&refresh(&t, owner.id, family, "h1", 3600))
-        .await
-        .unwrap();
-    let now = Utc::now();
-    assert!(
-        matches!(store.use_refresh_token("h1", now).await.unwrap(), RefreshUse::Consumed(r) if r.family_id == family)
-    );
-    store
-        .insert_refresh_token(&refresh(&t, owner.id, family, "h2", 3600))
-        .await
-        .unwrap();
-    assert!(matches!(
-        store.use_refresh_token("h1", now).await.unwrap(),
-        RefreshUse::Reused
-    ));
-    assert!(
-        matches!(
-            store.use_refresh_token("h2", now).await.unwrap(),
+conformance! {
+    async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(store: Arc<dyn Store>) {
+        let t = tenant("t");
+        let owner = user(&t, "r@t.io", Role::Owner);
+        store.create_tenant_with_owner(&t, &owner).await.unwrap();
+        let family = TokenFamilyId::new();
+        store
+            .insert_refresh_token(&refresh(&t, owner.id, family, "h1", 3600))
+            .await
+            .unwrap();
+        let now = Utc::now();
+        assert!(
+            matches!(store.use_refresh_token("h1", now).await.unwrap(), RefreshUse::Consumed(r) if r.family_id == family)
+        );
+        store
+            .insert_refresh_token(&refresh(&t, owner.id, family, "h2", 3600))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.use_refresh_token("h1", now).await.unwrap(),
             RefreshUse::Reused
-        ),
-        "family revoked"
-    );
-    assert!(matches!(
-        store.use_refresh_token("unknown", now).await.unwrap(),
-        RefreshUse::Invalid
-    ));
-
-    store
-        .insert_refresh_token(&refresh(&t, owner.id, TokenFamilyId::new(), "old", -10))
-        .await
-        .unwrap();
-    assert!(
-        matches!(
-            store.use_refresh_token("old", now).await.unwrap(),
+        ));
+        assert!(
+            matches!(
+                store.use_refresh_token("h2", now).await.unwrap(),
+                RefreshUse::Reused
+            ),
+            "family revoked"
+        );
+        assert!(matches!(
+            store.use_refresh_token("unknown", now).await.unwrap(),
             RefreshUse::Invalid
-        ),
-        "expired"
-    );
+        ));
 
-    // Of many concurrent uses of one token, exactly one consumes it.
-    store
-        .insert_refresh_token(&refresh(&t, owner.id, TokenFamilyId::new(), "race", 3600))
-        .await
-        .unwrap();
-    let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let store = store.clone();
-            tokio::spawn(async move { store.use_refresh_token("race", Utc::now()).await.unwrap() })
-        })
-        .collect();
-    let mut consumed = 0;
-    for task in tasks {
-        if matches!(task.await.unwrap(), RefreshUse::Consumed(_)) {
-            consumed += 1;
+        store
+            .insert_refresh_token(&refresh(&t, owner.id, TokenFamilyId::new(), "old", -10))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                store.use_refresh_token("old", now).await.unwrap(),
+                RefreshUse::Invalid
+            ),
+            "expired"
+        );
+
+        // Of many concurrent uses of one token, exactly one consumes it.
+        store
+            .insert_refresh_token(&refresh(&t, owner.id, TokenFamilyId::new(), "race", 3600))
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.use_refresh_token("race", Utc::now()).await.unwrap() })
+            })
+            .collect();
+        let mut consumed = 0;
+        for task in tasks {
+            if matches!(task.await.unwrap(), RefreshUse::Consumed(_)) {
+                consumed += 1;
+            }
         }
-    }
-    assert_eq!(consumed, 1);
+        assert_eq!(consumed, 1);
 
-    store
-        .insert_refresh_token(&refresh(&t, owner.id, TokenFamilyId::new(), "bye", 3600))
-        .await
-        .unwrap();
-    store
-        .revoke_refresh_family("bye", Utc::now())
-        .await
-        .unwrap();
-    assert!(!matches!(
-        store.use_refresh_token("bye", Utc::now()).await.unwrap(),
-        RefreshUse::Consumed(_)
-    ));
+        store
+            .insert_refresh_token(&refresh(&t, owner.id, TokenFamilyId::new(), "bye", 3600))
+            .await
+            .unwrap();
+        store
+            .revoke_refresh_family("bye", Utc::now())
+            .await
+            .unwrap();
+        assert!(!matches!(
+            store.use_refresh_token("bye", Utc::now()).await.unwrap(),
+            RefreshUse::Consumed(_)
+        ));
+    }
 }
 
-pub async fn api_keys_are_found_by_digest_and_revoked_per_tenant(store: Arc<dyn Store>) {
-    let (a, b) = two_tenants(&*store).await;
-    let key = ApiKey {
-        id: ApiKeyId::new(),
-        tenant_id: a.id,
-        name: "k".into(),
-        role: Role::Editor,
-        prefix: "dct_abcd".into(),
-        created_at: Utc::now(),
-        last_used_at: None,
-        created_by: None,
-    };
-    store
-        .create_api_key(&NewApiKey {
-            key: key.clone(),
-            key_hash: "digest".into(),
-        })
-        .await
-        .unwrap();
-    let found = store.find_api_key("digest").await.unwrap().unwrap();
-    assert_eq!(
-        (found.id, found.tenant_id, found.role),
-        (key.id, a.id, Role::Editor)
-    );
-
-    let now = Utc::now();
-    store.touch_api_key(key.id, now).await.unwrap();
-    let first = store
-        .find_api_key("digest")
-        .await
-        .unwrap()
-        .unwrap()
-        .last_used_at
-        .unwrap();
-    store
-        .touch_api_key(key.id, now + Duration::seconds(5))
-        .await
-        .unwrap();
-    let second = store
-        .find_api_key("digest")
-        .await
-        .unwrap()
-        .unwrap()
-        .last_used_at
-        .unwrap();
-    assert_eq!(first, second, "touches within a minute are not written");
-    store
-        .touch_api_key(key.id, now + Duration::seconds(120))
-        .await
-        .unwrap();
-    let third = store
-        .find_api_key("digest")
-        .await
-        .unwrap()
-        .unwrap()
-        .last_used_at
-        .unwrap();
-    assert!(third > first);
-
-    assert!(matches!(
-        store.revoke_api_key(b.id, key.id, now).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(store.find_api_key("digest").await.unwrap().is_some());
-    store.revoke_api_key(a.id, key.id, now).await.unwrap();
-    assert!(store.find_api_key("digest").await.unwrap().is_none());
-    assert!(
+conformance! {
+    async fn api_keys_are_found_by_digest_and_revoked_per_tenant(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let key = ApiKey {
+            id: ApiKeyId::new(),
+            tenant_id: a.id,
+            name: "k".into(),
+            role: Role::Editor,
+            prefix: "dct_abcd".into(),
+            created_at: Utc::now(),
+            last_used_at: None,
+            created_by: None,
+        };
         store
-            .list_api_keys(a.id, &page(50))
+            .create_api_key(&NewApiKey {
+                key: key.clone(),
+                key_hash: "digest".into(),
+            })
+            .await
+            .unwrap();
+        let found = store.find_api_key("digest").await.unwrap().unwrap();
+        assert_eq!(
+            (found.id, found.tenant_id, found.role),
+            (key.id, a.id, Role::Editor)
+        );
+
+        let now = Utc::now();
+        store.touch_api_key(key.id, now).await.unwrap();
+        let first = store
+            .find_api_key("digest")
             .await
             .unwrap()
-            .items
-            .is_empty()
-    );
-}
+            .unwrap()
+            .last_used_at
+            .unwrap();
+        store
+            .touch_api_key(key.id, now + Duration::seconds(5))
+            .await
+            .unwrap();
+        let second = store
+            .find_api_key("digest")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at
+            .unwrap();
+        assert_eq!(first, second, "touches within a minute are not written");
+        store
+            .touch_api_key(key.id, now + Duration::seconds(120))
+            .await
+            .unwrap();
+        let third = store
+            .find_api_key("digest")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at
+            .unwrap();
+        assert!(third > first);
 
-pub async fn audit_entries_filter_and_page_newest_first(store: Arc<dyn Store>) {
-    let (a, b) = two_tenants(&*store).await;
-    let entry = |action| NewAuditEntry {
-        actor_type: "user",
-        actor_id: Some("u".into()),
-        action,
-        resource_type: "bot",
-        resource_id: Some("r".into()),
-        ip: Some("127.0.0.1".into()),
-        user_agent: Some("ua".into()),
-    };
-    let start = Utc::now();
-    for action in ["bot.create", "bot.update", "bot.create", "bot.delete"] {
-        store.append_audit(a.id, &entry(action)).await.unwrap();
+        assert!(matches!(
+            store.revoke_api_key(b.id, key.id, now).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store.find_api_key("digest").await.unwrap().is_some());
+        store.revoke_api_key(a.id, key.id, now).await.unwrap();
+        assert!(store.find_api_key("digest").await.unwrap().is_none());
+        assert!(
+            store
+                .list_api_keys(a.id, &page(50))
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
     }
-    store
-        .append_audit(b.id, &entry("bot.create"))
-        .await
-        .unwrap();
-    let all = store
-        .list_audit(
-            a.id,
-            &AuditQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(all.len(), 4);
-    assert_eq!(all[0].action, "bot.delete");
-    let creates = store
-        .list_audit(
-            a.id,
-            &AuditQuery {
-                limit: 10,
-                action: Some("bot.create".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(creates.len(), 2);
-    let older = store
-        .list_audit(
-            a.id,
-            &AuditQuery {
-                limit: 10,
-                before: Some(all[1].id),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(older.len(), 2);
-    let none = store
-        .list_audit(
-            a.id,
-            &AuditQuery {
-                limit: 10,
-                until: Some(start - Duration::seconds(1)),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert!(none.is_empty());
-    let since = store
-        .list_audit(
-            a.id,
-            &AuditQuery {
-                limit: 10,
-                since: Some(start),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(since.len(), 4);
 }
 
-pub async fn tenant_plan_can_be_changed(store: Arc<dyn Store>) {
-    let (a, _) = two_tenants(&*store).await;
-    assert_eq!(
-        store.set_tenant_plan(a.id, Plan::Pro).await.unwrap().plan,
-        Plan::Pro
-    );
-    assert_eq!(store.get_tenant(a.id).await.unwrap().plan, Plan::Pro);
-    assert!(matches!(
-        store.set_tenant_plan(TenantId::new(), Plan::Pro).await,
-        Err(StoreError::NotFound)
-    ));
-    store.ping().await.unwrap();
+conformance! {
+    async fn audit_entries_filter_and_page_newest_first(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let entry = |action| NewAuditEntry {
+            actor_type: "user",
+            actor_id: Some("u".into()),
+            action,
+            resource_type: "bot",
+            resource_id: Some("r".into()),
+            ip: Some("127.0.0.1".into()),
+            user_agent: Some("ua".into()),
+        };
+        let start = Utc::now();
+        for action in ["bot.create", "bot.update", "bot.create", "bot.delete"] {
+            store.append_audit(a.id, &entry(action)).await.unwrap();
+        }
+        store
+            .append_audit(b.id, &entry("bot.create"))
+            .await
+            .unwrap();
+        let all = store
+            .list_audit(
+                a.id,
+                &AuditQuery {
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[0].action, "bot.delete");
+        let creates = store
+            .list_audit(
+                a.id,
+                &AuditQuery {
+                    limit: 10,
+                    action: Some("bot.create".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(creates.len(), 2);
+        let older = store
+            .list_audit(
+                a.id,
+                &AuditQuery {
+                    limit: 10,
+                    before: Some(all[1].id),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(older.len(), 2);
+        let none = store
+            .list_audit(
+                a.id,
+                &AuditQuery {
+                    limit: 10,
+                    until: Some(start - Duration::seconds(1)),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(none.is_empty());
+        let since = store
+            .list_audit(
+                a.id,
+                &AuditQuery {
+                    limit: 10,
+                    since: Some(start),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(since.len(), 4);
+    }
+}
+
+conformance! {
+    async fn tenant_plan_can_be_changed(store: Arc<dyn Store>) {
+        let (a, _) = two_tenants(&*store).await;
+        assert_eq!(
+            store.set_tenant_plan(a.id, Plan::Pro).await.unwrap().plan,
+            Plan::Pro
+        );
+        assert_eq!(store.get_tenant(a.id).await.unwrap().plan, Plan::Pro);
+        assert!(matches!(
+            store.set_tenant_plan(TenantId::new(), Plan::Pro).await,
+            Err(StoreError::NotFound)
+        ));
+        store.ping().await.unwrap();
+    }
 }
 
 fn document(tenant: TenantId, bot: BotId, title: &str) -> Document {
@@ -607,736 +660,754 @@ fn ingest(doc: &Document) -> NewJob {
     )
 }
 
-pub async fn documents_chunks_and_indexes_stay_in_step(store: Arc<dyn Store>) {
-    let (a, b) = two_tenants(&*store).await;
-    let bot_a = bot(a.id, "a");
-    let other_bot = bot(a.id, "a2");
-    store.create_bot(&bot_a).await.unwrap();
-    store.create_bot(&other_bot).await.unwrap();
-    let doc = document(a.id, bot_a.id, "pricing");
-    store.create_document(&doc, &ingest(&doc)).await.unwrap();
-    let v0 = store.bot_index_version(a.id, bot_a.id).await.unwrap();
+conformance! {
+    async fn documents_chunks_and_indexes_stay_in_step(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let bot_a = bot(a.id, "a");
+        let other_bot = bot(a.id, "a2");
+        store.create_bot(&bot_a).await.unwrap();
+        store.create_bot(&other_bot).await.unwrap();
+        let doc = document(a.id, bot_a.id, "pricing");
+        store.create_document(&doc, &ingest(&doc)).await.unwrap();
+        let v0 = store.bot_index_version(a.id, bot_a.id).await.unwrap();
 
-    let chunks = chunks_for(
-        &doc,
-        &[
-            "the pro plan costs nine euros",
-            "refunds within thirty days",
-        ],
-    );
-    store
-        .replace_chunks(a.id, doc.id, &chunks, None)
-        .await
-        .unwrap();
-    // A retry replaces rather than duplicates.
-    let chunks = chunks_for(
-        &doc,
-        &[
-            "the pro plan costs nine euros",
-            "refunds within thirty days",
-        ],
-    );
-    store
-        .replace_chunks(a.id, doc.id, &chunks, None)
-        .await
-        .unwrap();
-    assert_eq!(store.list_chunks(a.id, doc.id).await.unwrap().len(), 2);
-    let ready = store.get_document(a.id, doc.id).await.unwrap();
-    assert_eq!(
-        (ready.status, ready.chunk_count),
-        (DocumentStatus::Ready, 2)
-    );
-    assert!(store.bot_index_version(a.id, bot_a.id).await.unwrap() > v0);
+        let chunks = chunks_for(
+            &doc,
+            &[
+                "the pro plan costs nine euros",
+                "refunds within thirty days",
+            ],
+        );
+        store
+            .replace_chunks(a.id, doc.id, &chunks, None)
+            .await
+            .unwrap();
+        // A retry replaces rather than duplicates.
+        let chunks = chunks_for(
+            &doc,
+            &[
+                "the pro plan costs nine euros",
+                "refunds within thirty days",
+            ],
+        );
+        store
+            .replace_chunks(a.id, doc.id, &chunks, None)
+            .await
+            .unwrap();
+        assert_eq!(store.list_chunks(a.id, doc.id).await.unwrap().len(), 2);
+        let ready = store.get_document(a.id, doc.id).await.unwrap();
+        assert_eq!(
+            (ready.status, ready.chunk_count),
+            (DocumentStatus::Ready, 2)
+        );
+        assert!(store.bot_index_version(a.id, bot_a.id).await.unwrap() > v0);
 
-    let hits = store
-        .keyword_search(a.id, bot_a.id, "How much is the PRO plan?", 5)
-        .await
-        .unwrap();
-    assert_eq!(hits.len(), 1, "{hits:?}");
-    assert_eq!(hits[0].0, chunks[0].id);
-    assert!(hits[0].1 > 0.0);
-    assert!(
-        store
-            .keyword_search(a.id, other_bot.id, "pro plan", 5)
+        let hits = store
+            .keyword_search(a.id, bot_a.id, "How much is the PRO plan?", 5)
             .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        store
-            .keyword_search(b.id, bot_a.id, "pro plan", 5)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        store
-            .keyword_search(a.id, bot_a.id, "\"*)(:^", 5)
-            .await
-            .unwrap()
-            .is_empty(),
-        "syntax-proof"
-    );
+            .unwrap();
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].0, chunks[0].id);
+        assert!(hits[0].1 > 0.0);
+        assert!(
+            store
+                .keyword_search(a.id, other_bot.id, "pro plan", 5)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .keyword_search(b.id, bot_a.id, "pro plan", 5)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .keyword_search(a.id, bot_a.id, "\"*)(:^", 5)
+                .await
+                .unwrap()
+                .is_empty(),
+            "syntax-proof"
+        );
 
-    let vectors = store.bot_vectors(a.id, bot_a.id, "test-4").await.unwrap();
-    assert_eq!(
-        (vectors.ids.len(), vectors.dims, vectors.vectors.len()),
-        (2, 4, 8)
-    );
-    let hits = store
-        .get_chunk_hits(a.id, &[chunks[1].id, chunks[0].id])
-        .await
-        .unwrap();
-    assert_eq!(hits[0].chunk_id, chunks[1].id, "ranking order kept");
-    assert_eq!(hits[0].title, "pricing");
-    assert!(
-        store
-            .get_chunk_hits(b.id, &[chunks[0].id])
+        let vectors = store.bot_vectors(a.id, bot_a.id, "test-4").await.unwrap();
+        assert_eq!(
+            (vectors.ids.len(), vectors.dims, vectors.vectors.len()),
+            (2, 4, 8)
+        );
+        let hits = store
+            .get_chunk_hits(a.id, &[chunks[1].id, chunks[0].id])
             .await
-            .unwrap()
-            .is_empty()
-    );
+            .unwrap();
+        assert_eq!(hits[0].chunk_id, chunks[1].id, "ranking order kept");
+        assert_eq!(hits[0].title, "pricing");
+        assert!(
+            store
+                .get_chunk_hits(b.id, &[chunks[0].id])
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
-    let cached = store
-        .find_embeddings(
-            a.id,
-            "test-4",
-            &["hash-refunds within thirty days".into(), "nope".into()],
-        )
-        .await
-        .unwrap();
-    assert_eq!(cached.len(), 1);
-    assert!(
-        store
-            .find_embeddings(b.id, "test-4", &["hash-refunds within thirty days".into()])
+        let cached = store
+            .find_embeddings(
+                a.id,
+                "test-4",
+                &["hash-refunds within thirty days".into(), "nope".into()],
+            )
             .await
-            .unwrap()
-            .is_empty()
-    );
+            .unwrap();
+        assert_eq!(cached.len(), 1);
+        assert!(
+            store
+                .find_embeddings(b.id, "test-4", &["hash-refunds within thirty days".into()])
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
-    assert!(matches!(
-        store.delete_document(b.id, doc.id).await,
-        Err(StoreError::NotFound)
-    ));
-    store.delete_document(a.id, doc.id).await.unwrap();
-    assert!(
-        store
-            .keyword_search(a.id, bot_a.id, "pro plan", 5)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        store
-            .bot_vectors(a.id, bot_a.id, "test-4")
-            .await
-            .unwrap()
-            .ids
-            .is_empty()
-    );
-    assert!(matches!(
-        store.replace_chunks(a.id, doc.id, &chunks, None).await,
-        Err(StoreError::NotFound)
-    ));
+        assert!(matches!(
+            store.delete_document(b.id, doc.id).await,
+            Err(StoreError::NotFound)
+        ));
+        store.delete_document(a.id, doc.id).await.unwrap();
+        assert!(
+            store
+                .keyword_search(a.id, bot_a.id, "pro plan", 5)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .bot_vectors(a.id, bot_a.id, "test-4")
+                .await
+                .unwrap()
+                .ids
+                .is_empty()
+        );
+        assert!(matches!(
+            store.replace_chunks(a.id, doc.id, &chunks, None).await,
+            Err(StoreError::NotFound)
+        ));
+    }
 }
 
-pub async fn documents_list_filter_and_isolate(store: Arc<dyn Store>) {
-    let (a, b) = two_tenants(&*store).await;
-    let bot_a = bot(a.id, "a");
-    store.create_bot(&bot_a).await.unwrap();
-    let d1 = document(a.id, bot_a.id, "one");
-    let d2 = document(a.id, bot_a.id, "two");
-    store.create_document(&d1, &ingest(&d1)).await.unwrap();
-    store.create_document(&d2, &ingest(&d2)).await.unwrap();
-    store
-        .set_document_status(a.id, d2.id, DocumentStatus::Failed, Some("bad pdf"))
-        .await
-        .unwrap();
-    let all = store
-        .list_documents(a.id, &DocumentFilter::default(), &page(50))
-        .await
-        .unwrap();
-    assert_eq!(all.items.len(), 2);
-    let failed = DocumentFilter {
-        status: Some(DocumentStatus::Failed),
-        ..Default::default()
-    };
-    let failed = store
-        .list_documents(a.id, &failed, &page(50))
-        .await
-        .unwrap();
-    assert_eq!(failed.items.len(), 1);
-    assert_eq!(failed.items[0].error.as_deref(), Some("bad pdf"));
-    assert!(
+conformance! {
+    async fn documents_list_filter_and_isolate(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let bot_a = bot(a.id, "a");
+        store.create_bot(&bot_a).await.unwrap();
+        let d1 = document(a.id, bot_a.id, "one");
+        let d2 = document(a.id, bot_a.id, "two");
+        store.create_document(&d1, &ingest(&d1)).await.unwrap();
+        store.create_document(&d2, &ingest(&d2)).await.unwrap();
         store
-            .list_documents(b.id, &DocumentFilter::default(), &page(50))
+            .set_document_status(a.id, d2.id, DocumentStatus::Failed, Some("bad pdf"))
             .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
-    assert!(matches!(
-        store.get_document(b.id, d1.id).await,
-        Err(StoreError::NotFound)
-    ));
-    let found = store
-        .find_document_by_source_url(a.id, bot_a.id, "https://example.com/one")
-        .await
-        .unwrap();
-    assert_eq!(found.unwrap().id, d1.id);
-    assert!(
-        store
-            .find_document_by_source_url(b.id, bot_a.id, "https://example.com/one")
-            .await
-            .unwrap()
-            .is_none()
-    );
-
-    // Deleting the bot removes its documents and chunks.
-    store
-        .replace_chunks(a.id, d1.id, &chunks_for(&d1, &["alpha beta"]), None)
-        .await
-        .unwrap();
-    store.delete_bot(a.id, bot_a.id).await.unwrap();
-    assert!(
-        store
+            .unwrap();
+        let all = store
             .list_documents(a.id, &DocumentFilter::default(), &page(50))
             .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
-    assert!(
-        store
-            .find_embeddings(a.id, "test-4", &["hash-alpha beta".into()])
-            .await
-            .unwrap()
-            .is_empty()
-    );
-}
-
-pub async fn jobs_lease_once_retry_and_fail(store: Arc<dyn Store>) {
-    let (a, b) = two_tenants(&*store).await;
-    let job = NewJob::new(
-        a.id,
-        JobSpec::IngestDocument {
-            document_id: DocumentId::new(),
-        },
-    );
-    store.enqueue(&job).await.unwrap();
-    let now = Utc::now();
-    let lease = now + Duration::seconds(30);
-    let claimed = store.claim("w1", now, lease).await.unwrap().unwrap();
-    assert_eq!(
-        (claimed.id, claimed.attempts, claimed.status),
-        (job.id, 1, JobStatus::Running)
-    );
-    assert_eq!(claimed.spec, Some(job.spec.clone()));
-    assert!(
-        store.claim("w2", now, lease).await.unwrap().is_none(),
-        "leased jobs are not claimed twice"
-    );
-    assert!(matches!(
-        store.get_job(b.id, job.id).await,
-        Err(StoreError::NotFound)
-    ));
-
-    // The worker died: once the lease lapses another worker takes over.
-    let later = lease + Duration::seconds(1);
-    let again = store
-        .claim("w2", later, later + Duration::seconds(30))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((again.id, again.attempts), (job.id, 2));
-    assert!(
-        !store.complete(job.id, "w1", later).await.unwrap(),
-        "the old worker lost its lease"
-    );
-    assert!(!store.heartbeat(job.id, "w1", later).await.unwrap());
-    assert!(
-        store
-            .heartbeat(job.id, "w2", later + Duration::seconds(60))
-            .await
-            .unwrap()
-    );
-
-    store
-        .set_progress(job.id, Progress { done: 3, total: 7 })
-        .await
-        .unwrap();
-    let retry_at = later + Duration::seconds(10);
-    assert!(
-        store
-            .retry_later(job.id, "w2", "embedder down", retry_at)
-            .await
-            .unwrap()
-    );
-    let queued = store.get_job(a.id, job.id).await.unwrap();
-    assert_eq!(
-        (queued.status, queued.error.as_deref()),
-        (JobStatus::Queued, Some("embedder down"))
-    );
-    assert_eq!(queued.progress, Progress { done: 3, total: 7 });
-    assert!(
-        store
-            .claim("w3", later, later + Duration::seconds(30))
-            .await
-            .unwrap()
-            .is_none(),
-        "backing off"
-    );
-    let third = store
-        .claim("w3", retry_at, retry_at + Duration::seconds(30))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(third.attempts, 3);
-    assert!(store.fail(job.id, "w3", "gave up", retry_at).await.unwrap());
-    let failed = store.get_job(a.id, job.id).await.unwrap();
-    assert_eq!(
-        (failed.status, failed.error.as_deref()),
-        (JobStatus::Failed, Some("gave up"))
-    );
-    assert!(failed.finished_at.is_some());
-
-    let ok = NewJob::new(
-        a.id,
-        JobSpec::IngestDocument {
-            document_id: DocumentId::new(),
-        },
-    );
-    store.enqueue(&ok).await.unwrap();
-    let c = store
-        .claim("w1", retry_at, retry_at + Duration::seconds(30))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(store.complete(c.id, "w1", retry_at).await.unwrap());
-    assert_eq!(
-        store.get_job(a.id, ok.id).await.unwrap().status,
-        JobStatus::Succeeded
-    );
-    let depth = store.queue_depth().await.unwrap();
-    assert_eq!((depth.queued, depth.running), (0, 0));
-}
-
-pub async fn concurrent_claims_never_share_a_job(store: Arc<dyn Store>) {
-    let (a, _) = two_tenants(&*store).await;
-    for _ in 0..20 {
-        store
-            .enqueue(&NewJob::new(
-                a.id,
-                JobSpec::IngestDocument {
-                    document_id: DocumentId::new(),
-                },
-            ))
+            .unwrap();
+        assert_eq!(all.items.len(), 2);
+        let failed = DocumentFilter {
+            status: Some(DocumentStatus::Failed),
+            ..Default::default()
+        };
+        let failed = store
+            .list_documents(a.id, &failed, &page(50))
             .await
             .unwrap();
-    }
-    let tasks: Vec<_> = (0..4)
-        .map(|w| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let mut mine = Vec::new();
-                let worker = format!("w{w}");
-                while let Some(job) = store
-                    .claim(&worker, Utc::now(), Utc::now() + Duration::seconds(60))
-                    .await
-                    .unwrap()
-                {
-                    mine.push(job.id);
-                }
-                mine
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let unique: std::collections::HashSet<_> = all.iter().collect();
-    assert_eq!((all.len(), unique.len()), (20, 20));
-}
-
-pub async fn one_tenants_backlog_does_not_starve_another(store: Arc<dyn Store>) {
-    let (big, small) = two_tenants(&*store).await;
-    for _ in 0..50 {
-        store
-            .enqueue(&NewJob::new(
-                big.id,
-                JobSpec::IngestDocument {
-                    document_id: DocumentId::new(),
-                },
-            ))
+        assert_eq!(failed.items.len(), 1);
+        assert_eq!(failed.items[0].error.as_deref(), Some("bad pdf"));
+        assert!(
+            store
+                .list_documents(b.id, &DocumentFilter::default(), &page(50))
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        assert!(matches!(
+            store.get_document(b.id, d1.id).await,
+            Err(StoreError::NotFound)
+        ));
+        let found = store
+            .find_document_by_source_url(a.id, bot_a.id, "https://example.com/one")
             .await
             .unwrap();
+        assert_eq!(found.unwrap().id, d1.id);
+        assert!(
+            store
+                .find_document_by_source_url(b.id, bot_a.id, "https://example.com/one")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Deleting the bot removes its documents and chunks.
+        store
+            .replace_chunks(a.id, d1.id, &chunks_for(&d1, &["alpha beta"]), None)
+            .await
+            .unwrap();
+        store.delete_bot(a.id, bot_a.id).await.unwrap();
+        assert!(
+            store
+                .list_documents(a.id, &DocumentFilter::default(), &page(50))
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        assert!(
+            store
+                .find_embeddings(a.id, "test-4", &["hash-alpha beta".into()])
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
-    // The big tenant has been served already.
-    let t0 = Utc::now();
-    let first = store
-        .claim("w", t0, t0 + Duration::seconds(60))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(first.tenant_id, big.id);
-    store.complete(first.id, "w", t0).await.unwrap();
-    let single = NewJob::new(
-        small.id,
-        JobSpec::IngestDocument {
-            document_id: DocumentId::new(),
-        },
-    );
-    store.enqueue(&single).await.unwrap();
-    let now = Utc::now() + Duration::seconds(1);
-    let next = store
-        .claim("w", now, now + Duration::seconds(60))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        next.id, single.id,
-        "the single upload goes before the backlog"
-    );
 }
 
-/// Vectors are read per embedder, and documents indexed by another embedder
-/// are found for re-embedding (only once they are ready).
-pub async fn vectors_are_scoped_by_embedder_and_stale_documents_found(store: Arc<dyn Store>) {
-    let (a, b) = two_tenants(&*store).await;
-    let bot_a = bot(a.id, "a");
-    let bot_b = bot(b.id, "b");
-    store.create_bot(&bot_a).await.unwrap();
-    store.create_bot(&bot_b).await.unwrap();
-    let old = document(a.id, bot_a.id, "old");
-    let new = document(a.id, bot_a.id, "new");
-    let other = document(b.id, bot_b.id, "other");
-    let queued = document(a.id, bot_a.id, "queued");
-    for d in [&old, &new, &other, &queued] {
-        store.create_document(d, &ingest(d)).await.unwrap();
-    }
-    let with = |doc: &Document, embedder: &str| -> Vec<Chunk> {
-        chunks_for(doc, &["some text"])
-            .into_iter()
-            .map(|mut c| {
-                c.embedder_id = embedder.into();
-                c
-            })
-            .collect()
-    };
-    store
-        .replace_chunks(a.id, old.id, &with(&old, "model-a"), None)
-        .await
-        .unwrap();
-    store
-        .replace_chunks(a.id, new.id, &with(&new, "model-b"), Some("New title"))
-        .await
-        .unwrap();
-    store
-        .replace_chunks(b.id, other.id, &with(&other, "model-a"), None)
-        .await
-        .unwrap();
+conformance! {
+    async fn jobs_lease_once_retry_and_fail(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let job = NewJob::new(
+            a.id,
+            JobSpec::IngestDocument {
+                document_id: DocumentId::new(),
+            },
+        );
+        store.enqueue(&job).await.unwrap();
+        let now = Utc::now();
+        let lease = now + Duration::seconds(30);
+        let claimed = store.claim("w1", now, lease).await.unwrap().unwrap();
+        assert_eq!(
+            (claimed.id, claimed.attempts, claimed.status),
+            (job.id, 1, JobStatus::Running)
+        );
+        assert_eq!(claimed.spec, Some(job.spec.clone()));
+        assert!(
+            store.claim("w2", now, lease).await.unwrap().is_none(),
+            "leased jobs are not claimed twice"
+        );
+        assert!(matches!(
+            store.get_job(b.id, job.id).await,
+            Err(StoreError::NotFound)
+        ));
 
-    assert_eq!(
-        store.get_document(a.id, new.id).await.unwrap().title,
-        "New title"
-    );
-    assert_eq!(
-        store.get_document(a.id, old.id).await.unwrap().title,
-        old.title
-    );
-    let only_b = store.bot_vectors(a.id, bot_a.id, "model-b").await.unwrap();
-    assert_eq!(only_b.ids.len(), 1);
-    assert!(
-        store
-            .bot_vectors(a.id, bot_a.id, "model-c")
+        // The worker died: once the lease lapses another worker takes over.
+        let later = lease + Duration::seconds(1);
+        let again = store
+            .claim("w2", later, later + Duration::seconds(30))
             .await
             .unwrap()
-            .ids
-            .is_empty()
-    );
+            .unwrap();
+        assert_eq!((again.id, again.attempts), (job.id, 2));
+        assert!(
+            !store.complete(job.id, "w1", later).await.unwrap(),
+            "the old worker lost its lease"
+        );
+        assert!(!store.heartbeat(job.id, "w1", later).await.unwrap());
+        assert!(
+            store
+                .heartbeat(job.id, "w2", later + Duration::seconds(60))
+                .await
+                .unwrap()
+        );
 
-    let mut stale = store.stale_documents("model-b", 100).await.unwrap();
-    stale.sort_by_key(|(_, d)| d.to_string());
-    let mut want = vec![(a.id, old.id), (b.id, other.id)];
-    want.sort_by_key(|(_, d)| d.to_string());
-    assert_eq!(stale, want);
-    // Queued again (status no longer ready): not reported twice.
-    store
-        .requeue_document(a.id, old.id, &ingest(&old))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.stale_documents("model-b", 100).await.unwrap(),
-        vec![(b.id, other.id)]
-    );
+        store
+            .set_progress(job.id, Progress { done: 3, total: 7 })
+            .await
+            .unwrap();
+        let retry_at = later + Duration::seconds(10);
+        assert!(
+            store
+                .retry_later(job.id, "w2", "embedder down", retry_at)
+                .await
+                .unwrap()
+        );
+        let queued = store.get_job(a.id, job.id).await.unwrap();
+        assert_eq!(
+            (queued.status, queued.error.as_deref()),
+            (JobStatus::Queued, Some("embedder down"))
+        );
+        assert_eq!(queued.progress, Progress { done: 3, total: 7 });
+        assert!(
+            store
+                .claim("w3", later, later + Duration::seconds(30))
+                .await
+                .unwrap()
+                .is_none(),
+            "backing off"
+        );
+        let third = store
+            .claim("w3", retry_at, retry_at + Duration::seconds(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(third.attempts, 3);
+        assert!(store.fail(job.id, "w3", "gave up", retry_at).await.unwrap());
+        let failed = store.get_job(a.id, job.id).await.unwrap();
+        assert_eq!(
+            (failed.status, failed.error.as_deref()),
+            (JobStatus::Failed, Some("gave up"))
+        );
+        assert!(failed.finished_at.is_some());
+
+        let ok = NewJob::new(
+            a.id,
+            JobSpec::IngestDocument {
+                document_id: DocumentId::new(),
+            },
+        );
+        store.enqueue(&ok).await.unwrap();
+        let c = store
+            .claim("w1", retry_at, retry_at + Duration::seconds(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(store.complete(c.id, "w1", retry_at).await.unwrap());
+        assert_eq!(
+            store.get_job(a.id, ok.id).await.unwrap().status,
+            JobStatus::Succeeded
+        );
+        let depth = store.queue_depth().await.unwrap();
+        assert_eq!((depth.queued, depth.running), (0, 0));
+    }
+}
+
+conformance! {
+    async fn concurrent_claims_never_share_a_job(store: Arc<dyn Store>) {
+        let (a, _) = two_tenants(&*store).await;
+        for _ in 0..20 {
+            store
+                .enqueue(&NewJob::new(
+                    a.id,
+                    JobSpec::IngestDocument {
+                        document_id: DocumentId::new(),
+                    },
+                ))
+                .await
+                .unwrap();
+        }
+        let tasks: Vec<_> = (0..4)
+            .map(|w| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    let worker = format!("w{w}");
+                    while let Some(job) = store
+                        .claim(&worker, Utc::now(), Utc::now() + Duration::seconds(60))
+                        .await
+                        .unwrap()
+                    {
+                        mine.push(job.id);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        let unique: std::collections::HashSet<_> = all.iter().collect();
+        assert_eq!((all.len(), unique.len()), (20, 20));
+    }
+}
+
+conformance! {
+    async fn one_tenants_backlog_does_not_starve_another(store: Arc<dyn Store>) {
+        let (big, small) = two_tenants(&*store).await;
+        for _ in 0..50 {
+            store
+                .enqueue(&NewJob::new(
+                    big.id,
+                    JobSpec::IngestDocument {
+                        document_id: DocumentId::new(),
+                    },
+                ))
+                .await
+                .unwrap();
+        }
+        // The big tenant has been served already.
+        let t0 = Utc::now();
+        let first = store
+            .claim("w", t0, t0 + Duration::seconds(60))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.tenant_id, big.id);
+        store.complete(first.id, "w", t0).await.unwrap();
+        let single = NewJob::new(
+            small.id,
+            JobSpec::IngestDocument {
+                document_id: DocumentId::new(),
+            },
+        );
+        store.enqueue(&single).await.unwrap();
+        let now = Utc::now() + Duration::seconds(1);
+        let next = store
+            .claim("w", now, now + Duration::seconds(60))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            next.id, single.id,
+            "the single upload goes before the backlog"
+        );
+    }
+}
+
+conformance! {
+    /// Vectors are read per embedder, and documents indexed by another embedder
+    /// are found for re-embedding (only once they are ready).
+    async fn vectors_are_scoped_by_embedder_and_stale_documents_found(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let bot_a = bot(a.id, "a");
+        let bot_b = bot(b.id, "b");
+        store.create_bot(&bot_a).await.unwrap();
+        store.create_bot(&bot_b).await.unwrap();
+        let old = document(a.id, bot_a.id, "old");
+        let new = document(a.id, bot_a.id, "new");
+        let other = document(b.id, bot_b.id, "other");
+        let queued = document(a.id, bot_a.id, "queued");
+        for d in [&old, &new, &other, &queued] {
+            store.create_document(d, &ingest(d)).await.unwrap();
+        }
+        let with = |doc: &Document, embedder: &str| -> Vec<Chunk> {
+            chunks_for(doc, &["some text"])
+                .into_iter()
+                .map(|mut c| {
+                    c.embedder_id = embedder.into();
+                    c
+                })
+                .collect()
+        };
+        store
+            .replace_chunks(a.id, old.id, &with(&old, "model-a"), None)
+            .await
+            .unwrap();
+        store
+            .replace_chunks(a.id, new.id, &with(&new, "model-b"), Some("New title"))
+            .await
+            .unwrap();
+        store
+            .replace_chunks(b.id, other.id, &with(&other, "model-a"), None)
+            .await
+            .unwrap();
+
+        assert_eq!(
+            store.get_document(a.id, new.id).await.unwrap().title,
+            "New title"
+        );
+        assert_eq!(
+            store.get_document(a.id, old.id).await.unwrap().title,
+            old.title
+        );
+        let only_b = store.bot_vectors(a.id, bot_a.id, "model-b").await.unwrap();
+        assert_eq!(only_b.ids.len(), 1);
+        assert!(
+            store
+                .bot_vectors(a.id, bot_a.id, "model-c")
+                .await
+                .unwrap()
+                .ids
+                .is_empty()
+        );
+
+        let mut stale = store.stale_documents("model-b", 100).await.unwrap();
+        stale.sort_by_key(|(_, d)| d.to_string());
+        let mut want = vec![(a.id, old.id), (b.id, other.id)];
+        want.sort_by_key(|(_, d)| d.to_string());
+        assert_eq!(stale, want);
+        // Queued again (status no longer ready): not reported twice.
+        store
+            .requeue_document(a.id, old.id, &ingest(&old))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.stale_documents("model-b", 100).await.unwrap(),
+            vec![(b.id, other.id)]
+        );
+    }
 }
 
 fn chat_message(session: &ChatSession, role: MessageRole, content: &str) -> ChatMessage {
     ChatMessage::new(session.tenant_id, session.id, role, content.into())
 }
 
-pub async fn chat_sessions_and_messages_are_scoped_and_ordered(store: Arc<dyn Store>) {
-    let (a, b) = two_tenants(&*store).await;
-    let bot_a = bot(a.id, "a");
-    let bot_a2 = bot(a.id, "a2");
-    store.create_bot(&bot_a).await.unwrap();
-    store.create_bot(&bot_a2).await.unwrap();
-    let new_session = |bot: &Bot| ChatSession {
-        id: SessionId::new(),
-        tenant_id: bot.tenant_id,
-        bot_id: bot.id,
-        visitor: Some("v-1".into()),
-        started_by: None,
-        message_count: 0,
-        created_at: Utc::now(),
-        last_message_at: Utc::now(),
-    };
-    let s1 = new_session(&bot_a);
-    let s2 = new_session(&bot_a2);
-    store.create_session(&s1).await.unwrap();
-    store.create_session(&s2).await.unwrap();
-
-    let mut answer = chat_message(&s1, MessageRole::Assistant, "Thirty days [1].");
-    answer.citations = vec![Citation {
-        n: 1,
-        document_id: DocumentId::new(),
-        chunk_id: ChunkId::new(),
-        title: "Refunds".into(),
-        source_url: None,
-        page: Some(2),
-        heading: None,
-        filename: None,
-        snippet: "thirty days".into(),
-        score: 0.5,
-    }];
-    answer.mode = Some("extractive".into());
-    answer.partial = true;
-    let question = chat_message(&s1, MessageRole::User, "How long?");
-    store
-        .append_messages(a.id, s1.id, &[question.clone(), answer.clone()])
-        .await
-        .unwrap();
-    let follow = chat_message(&s1, MessageRole::User, "And then?");
-    store
-        .append_messages(a.id, s1.id, std::slice::from_ref(&follow))
-        .await
-        .unwrap();
-
-    let all = store.list_messages(a.id, s1.id, None).await.unwrap();
-    assert_eq!(
-        all.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
-        ["How long?", "Thirty days [1].", "And then?"]
-    );
-    assert_eq!(all[1].citations, answer.citations);
-    assert_eq!(all[1].mode.as_deref(), Some("extractive"));
-    assert!(all[1].partial && !all[0].partial);
-    let recent = store.list_messages(a.id, s1.id, Some(2)).await.unwrap();
-    assert_eq!(
-        recent
-            .iter()
-            .map(|m| m.content.as_str())
-            .collect::<Vec<_>>(),
-        ["Thirty days [1].", "And then?"]
-    );
-    assert_eq!(
-        store.get_session(a.id, s1.id).await.unwrap().message_count,
-        3
-    );
-
-    // Another tenant sees nothing and can write nothing.
-    assert!(matches!(
-        store.get_session(b.id, s1.id).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(
-        store
-            .list_messages(b.id, s1.id, None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(matches!(
-        store
-            .append_messages(b.id, s1.id, std::slice::from_ref(&follow))
-            .await,
-        Err(StoreError::NotFound)
-    ));
-    let page = PageRequest {
-        limit: 10,
-        after: None,
-    };
-    assert!(
-        store
-            .list_sessions(b.id, None, SessionOwner::Anyone, &page)
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
-    let listed = store
-        .list_sessions(a.id, None, SessionOwner::Anyone, &page)
-        .await
-        .unwrap();
-    assert_eq!(
-        listed.items.iter().map(|s| s.id).collect::<Vec<_>>(),
-        [s2.id, s1.id],
-        "newest first"
-    );
-    let one_bot = store
-        .list_sessions(a.id, Some(bot_a.id), SessionOwner::Anyone, &page)
-        .await
-        .unwrap();
-    assert_eq!(one_bot.items.len(), 1);
-    let first = store
-        .list_sessions(
-            a.id,
-            None,
-            SessionOwner::Anyone,
-            &PageRequest {
-                limit: 1,
-                after: None,
-            },
-        )
-        .await
-        .unwrap();
-    let rest = store
-        .list_sessions(
-            a.id,
-            None,
-            SessionOwner::Anyone,
-            &PageRequest {
-                limit: 1,
-                after: first.next_cursor.clone(),
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(rest.items[0].id, s1.id);
-}
-
-pub async fn sessions_filter_by_visitor(store: Arc<dyn Store>) {
-    let (a, _) = two_tenants(&*store).await;
-    let b = bot(a.id, "site");
-    store.create_bot(&b).await.unwrap();
-    let mut ids = Vec::new();
-    let owners = [
-        (Some("anon:1"), None),
-        (Some("anon:2"), None),
-        (None, Some("user:1")),
-        (Some("anon:1"), None),
-        (None, Some("user:2")),
-    ];
-    for (visitor, started_by) in owners {
-        let s = ChatSession {
+conformance! {
+    async fn chat_sessions_and_messages_are_scoped_and_ordered(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let bot_a = bot(a.id, "a");
+        let bot_a2 = bot(a.id, "a2");
+        store.create_bot(&bot_a).await.unwrap();
+        store.create_bot(&bot_a2).await.unwrap();
+        let new_session = |bot: &Bot| ChatSession {
             id: SessionId::new(),
-            tenant_id: a.id,
-            bot_id: b.id,
-            visitor: visitor.map(str::to_string),
-            started_by: started_by.map(str::to_string),
+            tenant_id: bot.tenant_id,
+            bot_id: bot.id,
+            visitor: Some("v-1".into()),
+            started_by: None,
             message_count: 0,
             created_at: Utc::now(),
             last_message_at: Utc::now(),
         };
-        store.create_session(&s).await.unwrap();
-        ids.push(s.id);
-    }
-    let mine = store
-        .list_sessions(a.id, Some(b.id), SessionOwner::Visitor("anon:1"), &page(10))
-        .await
-        .unwrap();
-    assert_eq!(
-        mine.items.iter().map(|s| s.id).collect::<Vec<_>>(),
-        [ids[3], ids[0]]
-    );
-    let started = store
-        .list_sessions(a.id, None, SessionOwner::StartedBy("user:1"), &page(10))
-        .await
-        .unwrap();
-    assert_eq!(
-        started.items.iter().map(|s| s.id).collect::<Vec<_>>(),
-        [ids[2]]
-    );
-    assert_eq!(started.items[0].started_by.as_deref(), Some("user:1"));
-    assert_eq!(
+        let s1 = new_session(&bot_a);
+        let s2 = new_session(&bot_a2);
+        store.create_session(&s1).await.unwrap();
+        store.create_session(&s2).await.unwrap();
+
+        let mut answer = chat_message(&s1, MessageRole::Assistant, "Thirty days [1].");
+        answer.citations = vec![Citation {
+            n: 1,
+            document_id: DocumentId::new(),
+            chunk_id: ChunkId::new(),
+            title: "Refunds".into(),
+            source_url: None,
+            page: Some(2),
+            heading: None,
+            filename: None,
+            snippet: "thirty days".into(),
+            score: 0.5,
+        }];
+        answer.mode = Some("extractive".into());
+        answer.partial = true;
+        let question = chat_message(&s1, MessageRole::User, "How long?");
         store
-            .list_sessions(a.id, None, SessionOwner::Anyone, &page(10))
+            .append_messages(a.id, s1.id, &[question.clone(), answer.clone()])
             .await
-            .unwrap()
-            .items
-            .len(),
-        5
-    );
+            .unwrap();
+        let follow = chat_message(&s1, MessageRole::User, "And then?");
+        store
+            .append_messages(a.id, s1.id, std::slice::from_ref(&follow))
+            .await
+            .unwrap();
+
+        let all = store.list_messages(a.id, s1.id, None).await.unwrap();
+        assert_eq!(
+            all.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
+            ["How long?", "Thirty days [1].", "And then?"]
+        );
+        assert_eq!(all[1].citations, answer.citations);
+        assert_eq!(all[1].mode.as_deref(), Some("extractive"));
+        assert!(all[1].partial && !all[0].partial);
+        let recent = store.list_messages(a.id, s1.id, Some(2)).await.unwrap();
+        assert_eq!(
+            recent
+                .iter()
+                .map(|m| m.content.as_str())
+                .collect::<Vec<_>>(),
+            ["Thirty days [1].", "And then?"]
+        );
+        assert_eq!(
+            store.get_session(a.id, s1.id).await.unwrap().message_count,
+            3
+        );
+
+        // Another tenant sees nothing and can write nothing.
+        assert!(matches!(
+            store.get_session(b.id, s1.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(
+            store
+                .list_messages(b.id, s1.id, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            store
+                .append_messages(b.id, s1.id, std::slice::from_ref(&follow))
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        let page = PageRequest {
+            limit: 10,
+            after: None,
+        };
+        assert!(
+            store
+                .list_sessions(b.id, None, SessionOwner::Anyone, &page)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        let listed = store
+            .list_sessions(a.id, None, SessionOwner::Anyone, &page)
+            .await
+            .unwrap();
+        assert_eq!(
+            listed.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+            [s2.id, s1.id],
+            "newest first"
+        );
+        let one_bot = store
+            .list_sessions(a.id, Some(bot_a.id), SessionOwner::Anyone, &page)
+            .await
+            .unwrap();
+        assert_eq!(one_bot.items.len(), 1);
+        let first = store
+            .list_sessions(
+                a.id,
+                None,
+                SessionOwner::Anyone,
+                &PageRequest {
+                    limit: 1,
+                    after: None,
+                },
+            )
+            .await
+            .unwrap();
+        let rest = store
+            .list_sessions(
+                a.id,
+                None,
+                SessionOwner::Anyone,
+                &PageRequest {
+                    limit: 1,
+                    after: first.next_cursor.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(rest.items[0].id, s1.id);
+    }
 }
 
-pub async fn leads_are_scoped_and_paged(store: Arc<dyn Store>) {
-    let (a, b) = two_tenants(&*store).await;
-    let (bot1, bot2) = (bot(a.id, "one"), bot(a.id, "two"));
-    store.create_bot(&bot1).await.unwrap();
-    store.create_bot(&bot2).await.unwrap();
-    let mut made = Vec::new();
-    for (i, bot) in [&bot1, &bot1, &bot2].into_iter().enumerate() {
-        let lead = Lead {
-            id: LeadId::new(),
-            tenant_id: a.id,
-            bot_id: bot.id,
-            session_id: None,
-            email: format!("v{i}@example.com"),
-            name: Some("Vi".into()),
-            phone: (i == 0).then(|| "+1 555 0100".to_string()),
-            metadata: serde_json::json!({"plan": "pro"}),
-            visitor: Some(format!("anon:{i}")),
-            created_at: Utc::now(),
-        };
-        store.create_lead(&lead).await.unwrap();
-        made.push(lead);
-    }
-    let all = store.list_leads(a.id, None, &page(10)).await.unwrap();
-    assert_eq!(all.items.len(), 3);
-    let oldest = &all.items[2];
-    assert_eq!(
-        (
-            oldest.id,
-            &oldest.email,
-            &oldest.phone,
-            &oldest.metadata,
-            &oldest.visitor
-        ),
-        (
-            made[0].id,
-            &made[0].email,
-            &made[0].phone,
-            &made[0].metadata,
-            &made[0].visitor
-        ),
-        "newest first, stored as given"
-    );
-    let one = store
-        .list_leads(a.id, Some(bot1.id), &page(1))
-        .await
-        .unwrap();
-    assert_eq!(one.items[0].id, made[1].id);
-    let next = store
-        .list_leads(
-            a.id,
-            Some(bot1.id),
-            &PageRequest {
-                limit: 1,
-                after: one.next_cursor.clone(),
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(next.items[0].id, made[0].id);
-    assert!(next.next_cursor.is_none());
-    assert!(
-        store
-            .list_leads(b.id, None, &page(10))
+conformance! {
+    async fn sessions_filter_by_visitor(store: Arc<dyn Store>) {
+        let (a, _) = two_tenants(&*store).await;
+        let b = bot(a.id, "site");
+        store.create_bot(&b).await.unwrap();
+        let mut ids = Vec::new();
+        let owners = [
+            (Some("anon:1"), None),
+            (Some("anon:2"), None),
+            (None, Some("user:1")),
+            (Some("anon:1"), None),
+            (None, Some("user:2")),
+        ];
+        for (visitor, started_by) in owners {
+            let s = ChatSession {
+                id: SessionId::new(),
+                tenant_id: a.id,
+                bot_id: b.id,
+                visitor: visitor.map(str::to_string),
+                started_by: started_by.map(str::to_string),
+                message_count: 0,
+                created_at: Utc::now(),
+                last_message_at: Utc::now(),
+            };
+            store.create_session(&s).await.unwrap();
+            ids.push(s.id);
+        }
+        let mine = store
+            .list_sessions(a.id, Some(b.id), SessionOwner::Visitor("anon:1"), &page(10))
             .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+            .unwrap();
+        assert_eq!(
+            mine.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+            [ids[3], ids[0]]
+        );
+        let started = store
+            .list_sessions(a.id, None, SessionOwner::StartedBy("user:1"), &page(10))
+            .await
+            .unwrap();
+        assert_eq!(
+            started.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+            [ids[2]]
+        );
+        assert_eq!(started.items[0].started_by.as_deref(), Some("user:1"));
+        assert_eq!(
+            store
+                .list_sessions(a.id, None, SessionOwner::Anyone, &page(10))
+                .await
+                .unwrap()
+                .items
+                .len(),
+            5
+        );
+    }
+}
+
+conformance! {
+    async fn leads_are_scoped_and_paged(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let (bot1, bot2) = (bot(a.id, "one"), bot(a.id, "two"));
+        store.create_bot(&bot1).await.unwrap();
+        store.create_bot(&bot2).await.unwrap();
+        let mut made = Vec::new();
+        for (i, bot) in [&bot1, &bot1, &bot2].into_iter().enumerate() {
+            let lead = Lead {
+                id: LeadId::new(),
+                tenant_id: a.id,
+                bot_id: bot.id,
+                session_id: None,
+                email: format!("v{i}@example.com"),
+                name: Some("Vi".into()),
+                phone: (i == 0).then(|| "+1 555 0100".to_string()),
+                metadata: serde_json::json!({"plan": "pro"}),
+                visitor: Some(format!("anon:{i}")),
+                created_at: Utc::now(),
+            };
+            store.create_lead(&lead).await.unwrap();
+            made.push(lead);
+        }
+        let all = store.list_leads(a.id, None, &page(10)).await.unwrap();
+        assert_eq!(all.items.len(), 3);
+        let oldest = &all.items[2];
+        assert_eq!(
+            (
+                oldest.id,
+                &oldest.email,
+                &oldest.phone,
+                &oldest.metadata,
+                &oldest.visitor
+            ),
+            (
+                made[0].id,
+                &made[0].email,
+                &made[0].phone,
+                &made[0].metadata,
+                &made[0].visitor
+            ),
+            "newest first, stored as given"
+        );
+        let one = store
+            .list_leads(a.id, Some(bot1.id), &page(1))
+            .await
+            .unwrap();
+        assert_eq!(one.items[0].id, made[1].id);
+        let next = store
+            .list_leads(
+                a.id,
+                Some(bot1.id),
+                &PageRequest {
+                    limit: 1,
+                    after: one.next_cursor.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(next.items[0].id, made[0].id);
+        assert!(next.next_cursor.is_none());
+        assert!(
+            store
+                .list_leads(b.id, None, &page(10))
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+    }
 }
 
 /// A deterministic pseudo-random unit vector.
@@ -1357,128 +1428,130 @@ fn unit_vector(seed: u64, dims: usize) -> Vec<f32> {
     v
 }
 
-/// Backends that search vectors in the engine (PostgreSQL's HNSW) must find
-/// what an exact scan finds, stay inside the tenant and bot, and still fill
-/// `k` when the bot is a small part of the table. Backends that leave vector
-/// search to the caller (SQLite) answer `None`.
-pub async fn engine_vector_search_agrees_with_an_exact_scan(store: Arc<dyn Store>) {
-    const DIMS: usize = 16;
-    let (a, b) = two_tenants(&*store).await;
-    store.prepare_vector_index(DIMS).await.unwrap();
-    let (big, small) = (bot(a.id, "big"), bot(b.id, "small"));
-    store.create_bot(&big).await.unwrap();
-    store.create_bot(&small).await.unwrap();
-    let mut seed = 0;
-    for (b, docs, per_doc) in [(&big, 6, 200), (&small, 1, 12)] {
-        for d in 0..docs {
-            let doc = document(b.tenant_id, b.id, &format!("{}-{d}", b.name));
-            store.create_document(&doc, &ingest(&doc)).await.unwrap();
-            let chunks: Vec<Chunk> = (0..per_doc)
-                .map(|i| {
-                    seed += 1;
-                    Chunk {
-                        id: ChunkId::new(),
-                        tenant_id: doc.tenant_id,
-                        bot_id: doc.bot_id,
-                        document_id: doc.id,
-                        index: i,
-                        text: format!("passage {seed}"),
-                        token_count: 2,
-                        page: None,
-                        heading: None,
-                        text_hash: format!("h{seed}"),
-                        embedder_id: "test-16".into(),
-                        embedding: unit_vector(seed, DIMS),
-                    }
-                })
-                .collect();
+conformance! {
+    /// Backends that search vectors in the engine (PostgreSQL's HNSW) must find
+    /// what an exact scan finds, stay inside the tenant and bot, and still fill
+    /// `k` when the bot is a small part of the table. Backends that leave vector
+    /// search to the caller (SQLite) answer `None`.
+    async fn engine_vector_search_agrees_with_an_exact_scan(store: Arc<dyn Store>) {
+        const DIMS: usize = 16;
+        let (a, b) = two_tenants(&*store).await;
+        store.prepare_vector_index(DIMS).await.unwrap();
+        let (big, small) = (bot(a.id, "big"), bot(b.id, "small"));
+        store.create_bot(&big).await.unwrap();
+        store.create_bot(&small).await.unwrap();
+        let mut seed = 0;
+        for (b, docs, per_doc) in [(&big, 6, 200), (&small, 1, 12)] {
+            for d in 0..docs {
+                let doc = document(b.tenant_id, b.id, &format!("{}-{d}", b.name));
+                store.create_document(&doc, &ingest(&doc)).await.unwrap();
+                let chunks: Vec<Chunk> = (0..per_doc)
+                    .map(|i| {
+                        seed += 1;
+                        Chunk {
+                            id: ChunkId::new(),
+                            tenant_id: doc.tenant_id,
+                            bot_id: doc.bot_id,
+                            document_id: doc.id,
+                            index: i,
+                            text: format!("passage {seed}"),
+                            token_count: 2,
+                            page: None,
+                            heading: None,
+                            text_hash: format!("h{seed}"),
+                            embedder_id: "test-16".into(),
+                            embedding: unit_vector(seed, DIMS),
+                        }
+                    })
+                    .collect();
+                store
+                    .replace_chunks(doc.tenant_id, doc.id, &chunks, None)
+                    .await
+                    .unwrap();
+            }
+        }
+        let query = unit_vector(999_999, DIMS);
+        let Some(found) = store
+            .vector_search(b.id, small.id, "test-16", &query, 10)
+            .await
+            .unwrap()
+        else {
+            return; // searched by the caller on this backend
+        };
+        // Exact ranking of the small bot's vectors.
+        let exact = |tenant, bot: &Bot| {
+            let store = store.clone();
+            let query = query.clone();
+            let bot = bot.id;
+            async move {
+                let all = store.bot_vectors(tenant, bot, "test-16").await.unwrap();
+                let mut scored: Vec<(ChunkId, f32)> = all
+                    .ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| {
+                        let row = &all.vectors[i * all.dims..(i + 1) * all.dims];
+                        (*id, row.iter().zip(&query).map(|(x, y)| x * y).sum())
+                    })
+                    .collect();
+                scored.sort_by(|x, y| y.1.total_cmp(&x.1));
+                scored
+            }
+        };
+        let truth = exact(b.id, &small).await;
+        assert_eq!(found.len(), 10, "the small bot's top 10 are all found");
+        for ((id, score), (tid, tscore)) in found.iter().zip(&truth) {
+            assert_eq!(id, tid);
+            assert!((score - tscore).abs() < 1e-4, "{score} vs {tscore}");
+        }
+        // Recall@10 on the big bot, against the exact ranking.
+        let found = store
+            .vector_search(a.id, big.id, "test-16", &query, 10)
+            .await
+            .unwrap()
+            .unwrap();
+        let truth: Vec<ChunkId> = exact(a.id, &big)
+            .await
+            .iter()
+            .take(10)
+            .map(|(id, _)| *id)
+            .collect();
+        let recalled = found.iter().filter(|(id, _)| truth.contains(id)).count();
+        assert!(recalled >= 9, "recall@10 = {recalled}/10");
+        // Nothing crosses tenants or bots, nor another embedder's vectors.
+        assert!(
             store
-                .replace_chunks(doc.tenant_id, doc.id, &chunks, None)
+                .vector_search(a.id, small.id, "test-16", &query, 10)
                 .await
-                .unwrap();
-        }
+                .unwrap()
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .vector_search(b.id, small.id, "other-embedder", &query, 10)
+                .await
+                .unwrap()
+                .unwrap()
+                .is_empty()
+        );
+        // Similarity of named passages, scoped the same way.
+        let ids: Vec<ChunkId> = truth.iter().take(3).copied().collect();
+        let sims = store
+            .vector_similarity(a.id, "test-16", &query, &ids)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(sims.len(), 3);
+        assert!(
+            store
+                .vector_similarity(b.id, "test-16", &query, &ids)
+                .await
+                .unwrap()
+                .unwrap()
+                .is_empty()
+        );
     }
-    let query = unit_vector(999_999, DIMS);
-    let Some(found) = store
-        .vector_search(b.id, small.id, "test-16", &query, 10)
-        .await
-        .unwrap()
-    else {
-        return; // searched by the caller on this backend
-    };
-    // Exact ranking of the small bot's vectors.
-    let exact = |tenant, bot: &Bot| {
-        let store = store.clone();
-        let query = query.clone();
-        let bot = bot.id;
-        async move {
-            let all = store.bot_vectors(tenant, bot, "test-16").await.unwrap();
-            let mut scored: Vec<(ChunkId, f32)> = all
-                .ids
-                .iter()
-                .enumerate()
-                .map(|(i, id)| {
-                    let row = &all.vectors[i * all.dims..(i + 1) * all.dims];
-                    (*id, row.iter().zip(&query).map(|(x, y)| x * y).sum())
-                })
-                .collect();
-            scored.sort_by(|x, y| y.1.total_cmp(&x.1));
-            scored
-        }
-    };
-    let truth = exact(b.id, &small).await;
-    assert_eq!(found.len(), 10, "the small bot's top 10 are all found");
-    for ((id, score), (tid, tscore)) in found.iter().zip(&truth) {
-        assert_eq!(id, tid);
-        assert!((score - tscore).abs() < 1e-4, "{score} vs {tscore}");
-    }
-    // Recall@10 on the big bot, against the exact ranking.
-    let found = store
-        .vector_search(a.id, big.id, "test-16", &query, 10)
-        .await
-        .unwrap()
-        .unwrap();
-    let truth: Vec<ChunkId> = exact(a.id, &big)
-        .await
-        .iter()
-        .take(10)
-        .map(|(id, _)| *id)
-        .collect();
-    let recalled = found.iter().filter(|(id, _)| truth.contains(id)).count();
-    assert!(recalled >= 9, "recall@10 = {recalled}/10");
-    // Nothing crosses tenants or bots, nor another embedder's vectors.
-    assert!(
-        store
-            .vector_search(a.id, small.id, "test-16", &query, 10)
-            .await
-            .unwrap()
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        store
-            .vector_search(b.id, small.id, "other-embedder", &query, 10)
-            .await
-            .unwrap()
-            .unwrap()
-            .is_empty()
-    );
-    // Similarity of named passages, scoped the same way.
-    let ids: Vec<ChunkId> = truth.iter().take(3).copied().collect();
-    let sims = store
-        .vector_similarity(a.id, "test-16", &query, &ids)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(sims.len(), 3);
-    assert!(
-        store
-            .vector_similarity(b.id, "test-16", &query, &ids)
-            .await
-            .unwrap()
-            .unwrap()
-            .is_empty()
-    );
 }
 
 fn charge(kind: UsageKind, period: &str, amount: u64, limit: Option<u64>) -> Charge {
@@ -1500,340 +1573,303 @@ async fn counter(store: &dyn Store, tenant: TenantId, kind: UsageKind, period: &
         .map_or(0, |(_, _, used)| used)
 }
 
-pub async fn reservations_are_exact_under_concurrency(store: Arc<dyn Store>) {
-    let (a, _) = two_tenants(&*store).await;
-    let tasks: Vec<_> = (0..12)
-        .map(|_| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .reserve(a.id, &[charge(UsageKind::Messages, "2026-03", 1, Some(7))])
-                    .await
+conformance! {
+    async fn reservations_are_exact_under_concurrency(store: Arc<dyn Store>) {
+        let (a, _) = two_tenants(&*store).await;
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .reserve(a.id, &[charge(UsageKind::Messages, "2026-03", 1, Some(7))])
+                        .await
+                })
             })
-        })
-        .collect();
-    let mut granted = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            Ok(()) => granted += 1,
-            Err(StoreError::QuotaExceeded(UsageKind::Messages)) => {}
-            Err(e) => panic!("{e}"),
-        }
-    }
-    assert_eq!(granted, 7);
-    assert_eq!(
-        counter(&*store, a.id, UsageKind::Messages, "2026-03").await,
-        7
-    );
-    // Another month starts from zero.
-    store
-        .reserve(a.id, &[charge(UsageKind::Messages, "2026-04", 1, Some(7))])
-        .await
-        .unwrap();
-    assert_eq!(
-        counter(&*store, a.id, UsageKind::Messages, "2026-04").await,
-        1
-    );
-}
-
-pub async fn reservations_are_all_or_nothing_and_released(store: Arc<dyn Store>) {
-    let (a, b) = two_tenants(&*store).await;
-    let both = [
-        charge(UsageKind::Documents, HELD_PERIOD, 1, Some(10)),
-        charge(UsageKind::StorageBytes, HELD_PERIOD, 600, Some(1000)),
-    ];
-    store.reserve(a.id, &both).await.unwrap();
-    // The second charge would pass its limit: the first is not kept either.
-    assert!(matches!(
-        store.reserve(a.id, &both).await,
-        Err(StoreError::QuotaExceeded(UsageKind::StorageBytes))
-    ));
-    assert_eq!(
-        counter(&*store, a.id, UsageKind::Documents, HELD_PERIOD).await,
-        1
-    );
-    // No limit: always granted. Another tenant has its own counters.
-    store
-        .reserve(
-            a.id,
-            &[charge(UsageKind::StorageBytes, HELD_PERIOD, 5000, None)],
-        )
-        .await
-        .unwrap();
-    store.reserve(b.id, &both).await.unwrap();
-    store.release(a.id, &both).await.unwrap();
-    assert_eq!(
-        counter(&*store, a.id, UsageKind::Documents, HELD_PERIOD).await,
-        0
-    );
-    assert_eq!(
-        counter(&*store, a.id, UsageKind::StorageBytes, HELD_PERIOD).await,
-        5000
-    );
-    assert_eq!(
-        counter(&*store, b.id, UsageKind::Documents, HELD_PERIOD).await,
-        1
-    );
-    // Releasing more than was taken stops at zero.
-    store.release(a.id, &both).await.unwrap();
-    assert_eq!(
-        counter(&*store, a.id, UsageKind::Documents, HELD_PERIOD).await,
-        0
-    );
-}
-
-/// Files no document uses are found once old enough and removed with their
-/// bytes; a file a document uses is not; deleting the document removes its
-/// file; a recount sets held counters to what is stored.
-pub async fn pending_files_expire_and_held_usage_is_recounted(store: Arc<dyn Store>) {
-    let (a, b) = two_tenants(&*store).await;
-    let bt = bot(a.id, "files");
-    store.create_bot(&bt).await.unwrap();
-    let file = |size: u64| StoredFile {
-        id: FileId::new(),
-        tenant_id: a.id,
-        bot_id: bt.id,
-        filename: "f.md".into(),
-        content_type: "text/markdown".into(),
-        size_bytes: size,
-        sha256: None,
-        object_key: format!("k/{}", uuid::Uuid::new_v4()),
-        format: Some("markdown".into()),
-        uploaded_at: None,
-        created_at: Utc::now() - Duration::hours(2),
-    };
-    let (pending, used) = (file(300), file(40));
-    for f in [&pending, &used] {
-        store
-            .reserve(
-                a.id,
-                &[charge(
-                    UsageKind::StorageBytes,
-                    HELD_PERIOD,
-                    f.size_bytes,
-                    None,
-                )],
-            )
-            .await
-            .unwrap();
-        store.create_file(f).await.unwrap();
-    }
-    let mut doc = document(a.id, bt.id, "from-file");
-    doc.file_id = Some(used.id);
-    doc.size_bytes = used.size_bytes;
-    store
-        .reserve(a.id, &[charge(UsageKind::Documents, HELD_PERIOD, 1, None)])
-        .await
-        .unwrap();
-    store.create_document(&doc, &ingest(&doc)).await.unwrap();
-    let held = |kind| counter(&*store, a.id, kind, HELD_PERIOD);
-    assert_eq!(held(UsageKind::StorageBytes).await, 340);
-
-    let old = store
-        .pending_files(Utc::now() - Duration::hours(1), 10)
-        .await
-        .unwrap();
-    assert_eq!(old.iter().map(|f| f.id).collect::<Vec<_>>(), [pending.id]);
-    assert!(
-        store
-            .pending_files(Utc::now() - Duration::hours(3), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(matches!(
-        store.delete_pending_file(a.id, used.id).await,
-        Err(StoreError::NotFound)
-    ));
-    assert!(matches!(
-        store.delete_pending_file(b.id, pending.id).await,
-        Err(StoreError::NotFound)
-    ));
-    store.delete_pending_file(a.id, pending.id).await.unwrap();
-    assert_eq!(held(UsageKind::StorageBytes).await, 40);
-
-    // Drift, then a recount.
-    store
-        .reserve(
-            a.id,
-            &[charge(UsageKind::StorageBytes, HELD_PERIOD, 999, None)],
-        )
-        .await
-        .unwrap();
-    store
-        .reserve(a.id, &[charge(UsageKind::Documents, HELD_PERIOD, 5, None)])
-        .await
-        .unwrap();
-    assert!(store.recount_held_usage().await.unwrap() >= 2);
-    assert_eq!(
-        (
-            held(UsageKind::Documents).await,
-            held(UsageKind::StorageBytes).await
-        ),
-        (1, 40)
-    );
-    assert_eq!(
-        store.recount_held_usage().await.unwrap(),
-        0,
-        "nothing left to repair"
-    );
-
-    store.delete_document(a.id, doc.id).await.unwrap();
-    assert!(matches!(
-        store.get_file(a.id, used.id).await,
-        Err(StoreError::NotFound)
-    ));
-    assert_eq!(
-        (
-            held(UsageKind::Documents).await,
-            held(UsageKind::StorageBytes).await
-        ),
-        (0, 0)
-    );
-}
-
-pub async fn held_usage_follows_deleted_and_resized_documents(store: Arc<dyn Store>) {
-    let (a, _) = two_tenants(&*store).await;
-    let (b1, b2) = (bot(a.id, "one"), bot(a.id, "two"));
-    store.create_bot(&b1).await.unwrap();
-    store.create_bot(&b2).await.unwrap();
-    let docs = [
-        document(a.id, b1.id, "x"),
-        document(a.id, b1.id, "y"),
-        document(a.id, b2.id, "z"),
-    ];
-    for d in &docs {
-        store
-            .reserve(
-                a.id,
-                &[
-                    charge(UsageKind::Documents, HELD_PERIOD, 1, None),
-                    charge(UsageKind::StorageBytes, HELD_PERIOD, d.size_bytes, None),
-                ],
-            )
-            .await
-            .unwrap();
-        store.create_document(d, &ingest(d)).await.unwrap();
-    }
-    let held = |kind| counter(&*store, a.id, kind, HELD_PERIOD);
-    assert_eq!(
-        (
-            held(UsageKind::Documents).await,
-            held(UsageKind::StorageBytes).await
-        ),
-        (3, 30)
-    );
-    let mut grown = docs[2].clone();
-    grown.size_bytes = 25;
-    store
-        .update_document_source(&grown, &ingest(&grown))
-        .await
-        .unwrap();
-    assert_eq!(held(UsageKind::StorageBytes).await, 45);
-    store.delete_document(a.id, docs[0].id).await.unwrap();
-    assert_eq!(
-        (
-            held(UsageKind::Documents).await,
-            held(UsageKind::StorageBytes).await
-        ),
-        (2, 35)
-    );
-    store.delete_bot(a.id, b2.id).await.unwrap();
-    assert_eq!(
-        (
-            held(UsageKind::Documents).await,
-            held(UsageKind::StorageBytes).await
-        ),
-        (1, 10)
-    );
-}
-
-pub async fn usage_ledger_sums_and_lists_per_tenant(store: Arc<dyn Store>) {
-    let (a, b) = two_tenants(&*store).await;
-    let b1 = bot(a.id, "one");
-    store.create_bot(&b1).await.unwrap();
-    let at = |days: i64| Utc::now() - Duration::days(days);
-    let event = |kind, quantity, days| UsageEvent {
-        tenant_id: a.id,
-        bot_id: Some(b1.id),
-        kind,
-        quantity,
-        created_at: at(days),
-    };
-    store
-        .record_usage(&[
-            event(UsageKind::PromptTokens, 100, 40),
-            event(UsageKind::PromptTokens, 30, 1),
-            event(UsageKind::PromptTokens, 12, 0),
-            event(UsageKind::CompletionTokens, 7, 0),
-        ])
-        .await
-        .unwrap();
-    let sums = store.usage_since(a.id, at(2)).await.unwrap();
-    assert_eq!(sums.get(&UsageKind::PromptTokens), Some(&42));
-    assert_eq!(sums.get(&UsageKind::CompletionTokens), Some(&7));
-    let recent = store.recent_usage(a.id, 2).await.unwrap();
-    assert_eq!(
-        recent
-            .iter()
-            .map(|e| (e.kind, e.quantity))
-            .collect::<Vec<_>>(),
-        [
-            (UsageKind::CompletionTokens, 7),
-            (UsageKind::PromptTokens, 12)
-        ],
-        "newest first"
-    );
-    assert_eq!(recent[0].bot_id, Some(b1.id));
-    assert!(store.usage_since(b.id, at(100)).await.unwrap().is_empty());
-    assert!(store.recent_usage(b.id, 10).await.unwrap().is_empty());
-}
-
-/// Instantiates every conformance test for one backend, given an async
-/// expression that yields a fresh, empty `Arc<dyn Store>`.
-macro_rules! conformance {
-    ($backend:ident, $open:expr) => {
-        mod $backend {
-            use super::*;
-            conformance!(@tests $open;
-                bots_are_scoped_by_tenant,
-                keyset_paging_visits_every_row_once,
-                emails_are_unique_across_tenants,
-                users_are_scoped_by_tenant,
-                the_last_owner_is_kept_under_concurrency,
-                refresh_tokens_rotate_once_and_reuse_revokes_the_family,
-                api_keys_are_found_by_digest_and_revoked_per_tenant,
-                audit_entries_filter_and_page_newest_first,
-                tenant_plan_can_be_changed,
-                documents_chunks_and_indexes_stay_in_step,
-                documents_list_filter_and_isolate,
-                jobs_lease_once_retry_and_fail,
-                concurrent_claims_never_share_a_job,
-                one_tenants_backlog_does_not_starve_another,
-                vectors_are_scoped_by_embedder_and_stale_documents_found,
-                chat_sessions_and_messages_are_scoped_and_ordered,
-                sessions_filter_by_visitor,
-                leads_are_scoped_and_paged,
-                reservations_are_exact_under_concurrency,
-                reservations_are_all_or_nothing_and_released,
-                held_usage_follows_deleted_and_resized_documents,
-                pending_files_expire_and_held_usage_is_recounted,
-                usage_ledger_sums_and_lists_per_tenant,
-                engine_vector_search_agrees_with_an_exact_scan,
-            );
-        }
-    };
-    (@tests $open:expr; $($test:ident),* $(,)?) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() {
-                let Some((store, _guard)) = $open.await else {
-                    return;
-                };
-                super::$test(store).await;
+            .collect();
+        let mut granted = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(()) => granted += 1,
+                Err(StoreError::QuotaExceeded(UsageKind::Messages)) => {}
+                Err(e) => panic!("{e}"),
             }
-        )*
-    };
+        }
+        assert_eq!(granted, 7);
+        assert_eq!(
+            counter(&*store, a.id, UsageKind::Messages, "2026-03").await,
+            7
+        );
+        // Another month starts from zero.
+        store
+            .reserve(a.id, &[charge(UsageKind::Messages, "2026-04", 1, Some(7))])
+            .await
+            .unwrap();
+        assert_eq!(
+            counter(&*store, a.id, UsageKind::Messages, "2026-04").await,
+            1
+        );
+    }
+}
+
+conformance! {
+    async fn reservations_are_all_or_nothing_and_released(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let both = [
+            charge(UsageKind::Documents, HELD_PERIOD, 1, Some(10)),
+            charge(UsageKind::StorageBytes, HELD_PERIOD, 600, Some(1000)),
+        ];
+        store.reserve(a.id, &both).await.unwrap();
+        // The second charge would pass its limit: the first is not kept either.
+        assert!(matches!(
+            store.reserve(a.id, &both).await,
+            Err(StoreError::QuotaExceeded(UsageKind::StorageBytes))
+        ));
+        assert_eq!(
+            counter(&*store, a.id, UsageKind::Documents, HELD_PERIOD).await,
+            1
+        );
+        // No limit: always granted. Another tenant has its own counters.
+        store
+            .reserve(
+                a.id,
+                &[charge(UsageKind::StorageBytes, HELD_PERIOD, 5000, None)],
+            )
+            .await
+            .unwrap();
+        store.reserve(b.id, &both).await.unwrap();
+        store.release(a.id, &both).await.unwrap();
+        assert_eq!(
+            counter(&*store, a.id, UsageKind::Documents, HELD_PERIOD).await,
+            0
+        );
+        assert_eq!(
+            counter(&*store, a.id, UsageKind::StorageBytes, HELD_PERIOD).await,
+            5000
+        );
+        assert_eq!(
+            counter(&*store, b.id, UsageKind::Documents, HELD_PERIOD).await,
+            1
+        );
+        // Releasing more than was taken stops at zero.
+        store.release(a.id, &both).await.unwrap();
+        assert_eq!(
+            counter(&*store, a.id, UsageKind::Documents, HELD_PERIOD).await,
+            0
+        );
+    }
+}
+
+conformance! {
+    /// Files no document uses are found once old enough and removed with their
+    /// bytes; a file a document uses is not; deleting the document removes its
+    /// file; a recount sets held counters to what is stored.
+    async fn pending_files_expire_and_held_usage_is_recounted(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let bt = bot(a.id, "files");
+        store.create_bot(&bt).await.unwrap();
+        let file = |size: u64| StoredFile {
+            id: FileId::new(),
+            tenant_id: a.id,
+            bot_id: bt.id,
+            filename: "f.md".into(),
+            content_type: "text/markdown".into(),
+            size_bytes: size,
+            sha256: None,
+            object_key: format!("k/{}", uuid::Uuid::new_v4()),
+            format: Some("markdown".into()),
+            uploaded_at: None,
+            created_at: Utc::now() - Duration::hours(2),
+        };
+        let (pending, used) = (file(300), file(40));
+        for f in [&pending, &used] {
+            store
+                .reserve(
+                    a.id,
+                    &[charge(
+                        UsageKind::StorageBytes,
+                        HELD_PERIOD,
+                        f.size_bytes,
+                        None,
+                    )],
+                )
+                .await
+                .unwrap();
+            store.create_file(f).await.unwrap();
+        }
+        let mut doc = document(a.id, bt.id, "from-file");
+        doc.file_id = Some(used.id);
+        doc.size_bytes = used.size_bytes;
+        store
+            .reserve(a.id, &[charge(UsageKind::Documents, HELD_PERIOD, 1, None)])
+            .await
+            .unwrap();
+        store.create_document(&doc, &ingest(&doc)).await.unwrap();
+        let held = |kind| counter(&*store, a.id, kind, HELD_PERIOD);
+        assert_eq!(held(UsageKind::StorageBytes).await, 340);
+
+        let old = store
+            .pending_files(Utc::now() - Duration::hours(1), 10)
+            .await
+            .unwrap();
+        assert_eq!(old.iter().map(|f| f.id).collect::<Vec<_>>(), [pending.id]);
+        assert!(
+            store
+                .pending_files(Utc::now() - Duration::hours(3), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            store.delete_pending_file(a.id, used.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.delete_pending_file(b.id, pending.id).await,
+            Err(StoreError::NotFound)
+        ));
+        store.delete_pending_file(a.id, pending.id).await.unwrap();
+        assert_eq!(held(UsageKind::StorageBytes).await, 40);
+
+        // Drift, then a recount.
+        store
+            .reserve(
+                a.id,
+                &[charge(UsageKind::StorageBytes, HELD_PERIOD, 999, None)],
+            )
+            .await
+            .unwrap();
+        store
+            .reserve(a.id, &[charge(UsageKind::Documents, HELD_PERIOD, 5, None)])
+            .await
+            .unwrap();
+        assert!(store.recount_held_usage().await.unwrap() >= 2);
+        assert_eq!(
+            (
+                held(UsageKind::Documents).await,
+                held(UsageKind::StorageBytes).await
+            ),
+            (1, 40)
+        );
+        assert_eq!(
+            store.recount_held_usage().await.unwrap(),
+            0,
+            "nothing left to repair"
+        );
+
+        store.delete_document(a.id, doc.id).await.unwrap();
+        assert!(matches!(
+            store.get_file(a.id, used.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            (
+                held(UsageKind::Documents).await,
+                held(UsageKind::StorageBytes).await
+            ),
+            (0, 0)
+        );
+    }
+}
+
+conformance! {
+    async fn held_usage_follows_deleted_and_resized_documents(store: Arc<dyn Store>) {
+        let (a, _) = two_tenants(&*store).await;
+        let (b1, b2) = (bot(a.id, "one"), bot(a.id, "two"));
+        store.create_bot(&b1).await.unwrap();
+        store.create_bot(&b2).await.unwrap();
+        let docs = [
+            document(a.id, b1.id, "x"),
+            document(a.id, b1.id, "y"),
+            document(a.id, b2.id, "z"),
+        ];
+        for d in &docs {
+            store
+                .reserve(
+                    a.id,
+                    &[
+                        charge(UsageKind::Documents, HELD_PERIOD, 1, None),
+                        charge(UsageKind::StorageBytes, HELD_PERIOD, d.size_bytes, None),
+                    ],
+                )
+                .await
+                .unwrap();
+            store.create_document(d, &ingest(d)).await.unwrap();
+        }
+        let held = |kind| counter(&*store, a.id, kind, HELD_PERIOD);
+        assert_eq!(
+            (
+                held(UsageKind::Documents).await,
+                held(UsageKind::StorageBytes).await
+            ),
+            (3, 30)
+        );
+        let mut grown = docs[2].clone();
+        grown.size_bytes = 25;
+        store
+            .update_document_source(&grown, &ingest(&grown))
+            .await
+            .unwrap();
+        assert_eq!(held(UsageKind::StorageBytes).await, 45);
+        store.delete_document(a.id, docs[0].id).await.unwrap();
+        assert_eq!(
+            (
+                held(UsageKind::Documents).await,
+                held(UsageKind::StorageBytes).await
+            ),
+            (2, 35)
+        );
+        store.delete_bot(a.id, b2.id).await.unwrap();
+        assert_eq!(
+            (
+                held(UsageKind::Documents).await,
+                held(UsageKind::StorageBytes).await
+            ),
+            (1, 10)
+        );
+    }
+}
+
+conformance! {
+    async fn usage_ledger_sums_and_lists_per_tenant(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let b1 = bot(a.id, "one");
+        store.create_bot(&b1).await.unwrap();
+        let at = |days: i64| Utc::now() - Duration::days(days);
+        let event = |kind, quantity, days| UsageEvent {
+            tenant_id: a.id,
+            bot_id: Some(b1.id),
+            kind,
+            quantity,
+            created_at: at(days),
+        };
+        store
+            .record_usage(&[
+                event(UsageKind::PromptTokens, 100, 40),
+                event(UsageKind::PromptTokens, 30, 1),
+                event(UsageKind::PromptTokens, 12, 0),
+                event(UsageKind::CompletionTokens, 7, 0),
+            ])
+            .await
+            .unwrap();
+        let sums = store.usage_since(a.id, at(2)).await.unwrap();
+        assert_eq!(sums.get(&UsageKind::PromptTokens), Some(&42));
+        assert_eq!(sums.get(&UsageKind::CompletionTokens), Some(&7));
+        let recent = store.recent_usage(a.id, 2).await.unwrap();
+        assert_eq!(
+            recent
+                .iter()
+                .map(|e| (e.kind, e.quantity))
+                .collect::<Vec<_>>(),
+            [
+                (UsageKind::CompletionTokens, 7),
+                (UsageKind::PromptTokens, 12)
+            ],
+            "newest first"
+        );
+        assert_eq!(recent[0].bot_id, Some(b1.id));
+        assert!(store.usage_since(b.id, at(100)).await.unwrap().is_empty());
+        assert!(store.recent_usage(b.id, 10).await.unwrap().is_empty());
+    }
 }
 
 async fn sqlite() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
@@ -1866,5 +1902,3 @@ async fn postgres() -> Option<(Arc<dyn Store>, ())> {
     Some((docent_store::open(url.as_str()).await.unwrap(), ()))
 }
 
-conformance!(sqlite_backend, sqlite());
-conformance!(postgres_backend, postgres());

@@ -5,26 +5,19 @@
 //! generated `tsvector` with a GIN index; the job queue claims with
 //! `FOR UPDATE SKIP LOCKED`, so any number of workers share it.
 
-mod accounts;
-mod audit;
-mod bots;
-mod chat;
-mod jobs;
-mod knowledge;
-mod leads;
-mod usage;
-
-pub(crate) use crate::rows::{backend, map_err, page_of, parse_id};
+mod dialect;
+mod search;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use docent_core::store::{Store, StoreResult};
-use sqlx::PgPool;
+use docent_core::store::StoreResult;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
 
-pub use knowledge::{vector_search_settings, vector_search_sql};
+use crate::sql::{SqlStore, backend, map_err};
+pub use dialect::PgExtra;
+pub use search::{vector_search_settings, vector_search_sql};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -32,15 +25,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 const MIN_SERVER_VERSION: i64 = 150000;
 const MIN_PGVECTOR: (u32, u32) = (0, 7);
 
-#[derive(Clone)]
-pub struct PgStore {
-    pool: PgPool,
-    /// pgvector 0.8+: filtered HNSW scans can continue until they have
-    /// enough rows (`hnsw.iterative_scan`).
-    iterative_scan: bool,
-}
+pub type PgStore = SqlStore<Postgres>;
 
-impl PgStore {
+impl SqlStore<Postgres> {
     /// Connects, checks the server and pgvector versions (with a clear
     /// message when too old or missing), and migrates.
     pub async fn open(url: &str) -> StoreResult<Self> {
@@ -53,18 +40,14 @@ impl PgStore {
             .map_err(|e| backend(format!("cannot connect to PostgreSQL: {e}")))?;
         let pgvector = check_versions(&pool).await?;
         MIGRATOR.run(&pool).await.map_err(backend)?;
-        Ok(Self {
-            pool,
-            iterative_scan: pgvector >= (0, 8),
-        })
+        let iterative_scan = pgvector >= (0, 8);
+        Ok(Self::new(pool, PgExtra { iterative_scan }))
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
+    /// pgvector 0.8+: filtered HNSW scans can continue until they have
+    /// enough rows.
     pub fn iterative_scan(&self) -> bool {
-        self.iterative_scan
+        self.extra.iterative_scan
     }
 }
 
@@ -101,15 +84,4 @@ async fn check_versions(pool: &PgPool) -> StoreResult<(u32, u32)> {
         )));
     }
     Ok((major, minor))
-}
-
-#[async_trait]
-impl Store for PgStore {
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
-    }
 }

@@ -1,35 +1,31 @@
 //! The embedded backend: one SQLite file in WAL mode with foreign keys enforced.
 //! Readers run concurrently; writers queue on SQLite's lock, waited for through
-//! `busy_timeout` rather than failing.
-
-mod accounts;
-mod audit;
-mod bots;
-mod chat;
-mod jobs;
-mod knowledge;
-mod leads;
-mod usage;
-
-pub(crate) use crate::rows::{backend, map_err, page_of, parse_id};
+//! `busy_timeout` rather than failing. Keyword search runs on an FTS5 index
+//! kept by triggers; vectors are blobs searched by the process's own index.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use docent_core::store::{Store, StoreResult};
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use docent_core::ids::{BotId, ChunkId, TenantId};
+use docent_core::store::StoreResult;
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::query_builder::Separated;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
+    SqliteSynchronous, SqliteTypeInfo,
+};
+use sqlx::{Database, Decode, Encode, Pool, Sqlite, Transaction, Type};
+
+use crate::sql::{Dialect, SqlStore, Ts, Vector, backend, map_err, parse_id};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-#[derive(Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
+pub type SqliteStore = SqlStore<Sqlite>;
 
-impl SqliteStore {
+impl SqlStore<Sqlite> {
     /// Opens (creating if needed) the database at `url` and migrates it.
     pub async fn open(url: &str) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
@@ -52,47 +48,179 @@ impl SqliteStore {
             .await
             .map_err(backend)?;
         MIGRATOR.run(&pool).await.map_err(backend)?;
-        Ok(Self { pool })
-    }
-
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// A write transaction that takes SQLite's write lock at once. A deferred
-    /// one that reads before writing fails outright (`SQLITE_BUSY`, no
-    /// waiting) when another writer committed in between; an immediate one
-    /// waits its turn under `busy_timeout`.
-    pub(crate) async fn write_tx(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_err)
+        Ok(Self::new(pool, ()))
     }
 }
 
 #[async_trait]
-impl Store for SqliteStore {
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
+impl Dialect for Sqlite {
+    type Extra = ();
+    // The write transaction holds the database's write lock.
+    const FOR_UPDATE: &'static str = "";
+    const MESSAGE_ORDER: &'static str = "rowid";
+    // Chunks explicitly, so the keyword-index triggers run; documents, files
+    // and the rest follow the bot by cascade.
+    const DELETE_BOT_CONTENTS: &'static str =
+        "DELETE FROM chunks WHERE tenant_id = $1 AND bot_id = $2";
+    const VECTOR_COLUMNS: &'static str = "embedding";
+    const VECTOR_OUT: &'static str = "embedding";
+    // Fairness: among tenants with runnable work, the one with the fewest
+    // live leases wins, then the one whose last claim is oldest (never
+    // claimed first), so one tenant's thousands of jobs cannot starve
+    // another's single upload. Within a tenant: oldest first. SQLite runs one
+    // writer at a time, so the second claimer sees the first's lease.
+    const CLAIM_JOB: &'static str = concat!(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1,
+             lease_until = $3, claimed_at = $2, started_at = coalesce(started_at, $2)
+         WHERE id = (
+             WITH runnable AS (
+                 SELECT id, tenant_id, run_at FROM jobs
+                 WHERE (status = 'queued' AND run_at <= $2)
+                    OR (status = 'running' AND lease_until < $2)
+             ),
+             next_tenant AS (
+                 SELECT r.tenant_id FROM runnable r
+                 GROUP BY r.tenant_id
+                 ORDER BY
+                     (SELECT count(*) FROM jobs b
+                       WHERE b.tenant_id = r.tenant_id AND b.status = 'running'
+                         AND b.lease_until >= $2),
+                     (SELECT max(claimed_at) FROM jobs c WHERE c.tenant_id = r.tenant_id) NULLS FIRST,
+                     min(r.run_at)
+                 LIMIT 1
+             )
+             SELECT id FROM runnable WHERE tenant_id = (SELECT tenant_id FROM next_tenant)
+             ORDER BY run_at, id LIMIT 1
+         )
+         RETURNING ",
+        job_columns!()
+    );
+
+    fn rows_affected(done: &SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    /// Takes SQLite's write lock at once. A deferred transaction that reads
+    /// before writing fails outright (`SQLITE_BUSY`, no waiting) when another
+    /// writer committed in between; an immediate one waits its turn under
+    /// `busy_timeout`.
+    async fn begin_write(pool: &Pool<Sqlite>) -> StoreResult<Transaction<'static, Sqlite>> {
+        pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
+    }
+
+    async fn begin_snapshot(pool: &Pool<Sqlite>) -> StoreResult<Transaction<'static, Sqlite>> {
+        Self::begin_write(pool).await
+    }
+
+    fn push_vector(row: &mut Separated<'_, Sqlite, &'static str>, embedding: &[f32]) {
+        row.push_bind(Vector(embedding.to_vec()));
+    }
+
+    async fn keyword_search(
+        store: &SqlStore<Sqlite>,
+        tenant: TenantId,
+        bot: BotId,
+        query: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(ChunkId, f32)>> {
+        let Some(fts) = fts_query(bot, query) else {
+            return Ok(Vec::new());
+        };
+        // Ranked inside the full-text index first (the query names the bot,
+        // so every match is the bot's), then joined: left to itself, the
+        // planner may walk the bot's chunks and probe the index once per
+        // chunk, which is orders of magnitude slower. The join re-checks
+        // tenant and bot.
+        let rows: Vec<(String, f64)> = sqlx::query_as(
+            "SELECT c.id, f.rank
+             FROM (SELECT rowid, bm25(chunks_fts, 0.0, 2.0, 1.0) AS rank FROM chunks_fts
+                   WHERE chunks_fts MATCH $1 ORDER BY rank LIMIT $4) AS f
+             JOIN chunks c ON c.rowid = f.rowid
+             WHERE c.tenant_id = $2 AND c.bot_id = $3
+             ORDER BY f.rank",
+        )
+        .bind(fts)
+        .bind(tenant.to_string())
+        .bind(bot.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(store.pool())
+        .await
+        .map_err(map_err)?;
+        // FTS5's bm25() is negative, lower is better; flip it so higher is better.
+        rows.into_iter()
+            .map(|(id, rank)| Ok((parse_id(&id)?, (-rank) as f32)))
+            .collect()
     }
 }
 
-/// The one timestamp format stored: fixed width, so text order is time order.
-pub(crate) fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+/// Turns free text into an FTS5 query that cannot be a syntax error: each word
+/// is quoted and the words are OR-ed, so BM25 ranks passages with more of them
+/// higher. `None` when the text holds no word at all.
+fn fts_query(bot: BotId, text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(64)
+        .map(|w| format!("\"{}\"", w.to_lowercase()))
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "bot:\"{}\" AND ({})",
+        bot.0.simple(),
+        words.join(" OR ")
+    ))
 }
 
-pub(crate) fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| backend(format!("bad timestamp `{s}`: {e}")))
+type Buffer = <Sqlite as Database>::ArgumentBuffer;
+type ValueRef<'r> = <Sqlite as Database>::ValueRef<'r>;
+
+impl Type<Sqlite> for Ts {
+    fn type_info() -> SqliteTypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        <DateTime<Utc> as Type<Sqlite>>::compatible(ty)
+    }
 }
 
-pub(crate) fn parse_opt_ts(s: Option<String>) -> StoreResult<Option<DateTime<Utc>>> {
-    s.as_deref().map(parse_ts).transpose()
+impl Encode<'_, Sqlite> for Ts {
+    fn encode_by_ref(&self, buf: &mut Buffer) -> Result<IsNull, BoxDynError> {
+        // Fixed width, so text order is time order.
+        Encode::<Sqlite>::encode(self.0.to_rfc3339_opts(SecondsFormat::Micros, true), buf)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for Ts {
+    fn decode(value: ValueRef<'r>) -> Result<Self, BoxDynError> {
+        <DateTime<Utc> as Decode<Sqlite>>::decode(value).map(Ts)
+    }
+}
+
+impl Type<Sqlite> for Vector {
+    fn type_info() -> SqliteTypeInfo {
+        <Vec<u8> as Type<Sqlite>>::type_info()
+    }
+}
+
+impl Encode<'_, Sqlite> for Vector {
+    fn encode_by_ref(&self, buf: &mut Buffer) -> Result<IsNull, BoxDynError> {
+        let blob: Vec<u8> = self.0.iter().flat_map(|x| x.to_le_bytes()).collect();
+        Encode::<Sqlite>::encode(blob, buf)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for Vector {
+    fn decode(value: ValueRef<'r>) -> Result<Self, BoxDynError> {
+        let blob = <&[u8] as Decode<Sqlite>>::decode(value)?;
+        if !blob.len().is_multiple_of(4) {
+            return Err("embedding blob length is not a multiple of 4".into());
+        }
+        Ok(Vector(
+            blob.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ))
+    }
 }

@@ -1,9 +1,17 @@
+//! Bots. Settings (origins, retrieval, theme) are JSON text, since no query
+//! looks inside them.
+
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use docent_core::domain::Bot;
 use docent_core::ids::{BotId, TenantId};
 use docent_core::store::{BotStore, Page, PageRequest, StoreError, StoreResult};
+use sqlx::{ColumnIndex, Encode, Executor, Type};
 
-use super::{SqliteStore, backend, map_err, page_of, parse_id, parse_ts, ts};
+use super::{
+    Column, Dialect, SqlStore, Ts, Vector, convert, from_json, json, limit_plus_one, map_err,
+    page_of, parse_id,
+};
 
 #[derive(sqlx::FromRow)]
 struct BotRow {
@@ -21,8 +29,8 @@ struct BotRow {
     retrieval: String,
     theme: String,
     visitor_messages_per_minute: i64,
-    created_at: String,
-    updated_at: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
 impl TryFrom<BotRow> for Bot {
@@ -39,12 +47,12 @@ impl TryFrom<BotRow> for Bot {
             temperature: r.temperature.map(|t| t as f32),
             max_tokens: r.max_tokens.map(|t| t as u32),
             public: r.public,
-            allowed_origins: serde_json::from_str(&r.allowed_origins).map_err(backend)?,
-            retrieval: serde_json::from_str(&r.retrieval).map_err(backend)?,
-            theme: serde_json::from_str(&r.theme).map_err(backend)?,
+            allowed_origins: from_json(&r.allowed_origins)?,
+            retrieval: from_json(&r.retrieval)?,
+            theme: from_json(&r.theme)?,
             visitor_messages_per_minute: r.visitor_messages_per_minute as u32,
-            created_at: parse_ts(&r.created_at)?,
-            updated_at: parse_ts(&r.updated_at)?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
         })
     }
 }
@@ -52,23 +60,38 @@ impl TryFrom<BotRow> for Bot {
 /// Column list, as a macro so queries stay `&'static str` (no dynamic SQL).
 macro_rules! bot_columns {
     () => {
-        "id, tenant_id, name, description, system_prompt, welcome_message, model, \
-     temperature, max_tokens, public, allowed_origins, retrieval, theme, visitor_messages_per_minute, \
-     created_at, updated_at"
+        "id, tenant_id, name, description, system_prompt, welcome_message, model, temperature, \
+         max_tokens, public, allowed_origins, retrieval, theme, visitor_messages_per_minute, \
+         created_at, updated_at"
     };
 }
 
-fn json(v: &impl serde::Serialize) -> String {
-    serde_json::to_string(v).expect("domain values serialise")
-}
-
 #[async_trait]
-impl BotStore for SqliteStore {
+impl<D> BotStore for SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'r> &'r str: ColumnIndex<D::Row> + Encode<'r, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    for<'a> Option<&'a str>: Encode<'a, D> + Type<D>,
+    String: Column<D>,
+    Option<String>: Column<D>,
+    i64: Column<D>,
+    Option<i64>: Column<D>,
+    Option<f64>: Column<D>,
+    bool: Column<D>,
+    Option<bool>: Column<D>,
+    Ts: Column<D>,
+    Option<Ts>: Column<D>,
+    DateTime<Utc>: Column<D>,
+    Option<DateTime<Utc>>: Column<D>,
+    Vector: Column<D>,
+{
     async fn create_bot(&self, bot: &Bot) -> StoreResult<()> {
         sqlx::query(concat!(
             "INSERT INTO bots (",
             bot_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
         .bind(bot.id.to_string())
         .bind(bot.tenant_id.to_string())
@@ -83,9 +106,9 @@ impl BotStore for SqliteStore {
         .bind(json(&bot.allowed_origins))
         .bind(json(&bot.retrieval))
         .bind(json(&bot.theme))
-        .bind(bot.visitor_messages_per_minute as i64)
-        .bind(ts(bot.created_at))
-        .bind(ts(bot.updated_at))
+        .bind(i64::from(bot.visitor_messages_per_minute))
+        .bind(Ts(bot.created_at))
+        .bind(Ts(bot.updated_at))
         .execute(self.pool())
         .await
         .map_err(map_err)?;
@@ -96,7 +119,7 @@ impl BotStore for SqliteStore {
         sqlx::query_as::<_, BotRow>(concat!(
             "SELECT ",
             bot_columns!(),
-            " FROM bots WHERE tenant_id = ? AND id = ?"
+            " FROM bots WHERE tenant_id = $1 AND id = $2"
         ))
         .bind(tenant.to_string())
         .bind(bot.to_string())
@@ -110,7 +133,7 @@ impl BotStore for SqliteStore {
         sqlx::query_as::<_, BotRow>(concat!(
             "SELECT ",
             bot_columns!(),
-            " FROM bots WHERE id = ?"
+            " FROM bots WHERE id = $1"
         ))
         .bind(bot.to_string())
         .fetch_one(self.pool())
@@ -123,29 +146,23 @@ impl BotStore for SqliteStore {
         let rows = sqlx::query_as::<_, BotRow>(concat!(
             "SELECT ",
             bot_columns!(),
-            " FROM bots
-             WHERE tenant_id = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?"
+            " FROM bots WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
         ))
         .bind(tenant.to_string())
         .bind(&page.after)
-        .bind(&page.after)
-        .bind(page.limit as i64 + 1)
+        .bind(limit_plus_one(page))
         .fetch_all(self.pool())
         .await
         .map_err(map_err)?;
-        let bots = rows
-            .into_iter()
-            .map(Bot::try_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page_of(bots, page, |b| b.id.to_string()))
+        Ok(page_of(convert(rows)?, page, |b: &Bot| b.id.to_string()))
     }
 
     async fn update_bot(&self, bot: &Bot) -> StoreResult<()> {
         let done = sqlx::query(
-            "UPDATE bots SET name = ?, description = ?, system_prompt = ?, welcome_message = ?,
-                 model = ?, temperature = ?, public = ?, allowed_origins = ?, retrieval = ?,
-                 theme = ?, visitor_messages_per_minute = ?, updated_at = ?, max_tokens = ?
-             WHERE tenant_id = ? AND id = ?",
+            "UPDATE bots SET name = $1, description = $2, system_prompt = $3, welcome_message = $4,
+                 model = $5, temperature = $6, public = $7, allowed_origins = $8, retrieval = $9,
+                 theme = $10, visitor_messages_per_minute = $11, updated_at = $12, max_tokens = $13
+             WHERE tenant_id = $14 AND id = $15",
         )
         .bind(&bot.name)
         .bind(&bot.description)
@@ -157,15 +174,15 @@ impl BotStore for SqliteStore {
         .bind(json(&bot.allowed_origins))
         .bind(json(&bot.retrieval))
         .bind(json(&bot.theme))
-        .bind(bot.visitor_messages_per_minute as i64)
-        .bind(ts(bot.updated_at))
+        .bind(i64::from(bot.visitor_messages_per_minute))
+        .bind(Ts(bot.updated_at))
         .bind(bot.max_tokens.map(i64::from))
         .bind(bot.tenant_id.to_string())
         .bind(bot.id.to_string())
         .execute(self.pool())
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
@@ -173,21 +190,20 @@ impl BotStore for SqliteStore {
 
     async fn delete_bot(&self, tenant: TenantId, bot: BotId) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        // Chunks go first, explicitly, so the keyword-index triggers run;
-        // documents, files and the rest follow by cascade.
-        sqlx::query("DELETE FROM chunks WHERE tenant_id = ? AND bot_id = ?")
+        sqlx::query(D::DELETE_BOT_CONTENTS)
             .bind(tenant.to_string())
             .bind(bot.to_string())
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        let done = sqlx::query("DELETE FROM bots WHERE tenant_id = ? AND id = ?")
+        // Files, sessions and leads follow the bot by cascade.
+        let done = sqlx::query("DELETE FROM bots WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.to_string())
             .bind(bot.to_string())
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         tx.commit().await.map_err(map_err)

@@ -1,5 +1,5 @@
-//! Chat sessions and messages in PostgreSQL. Messages keep the order they
-//! were appended through `chat_messages.seq` (a sequence, as SQLite's rowid).
+//! Chat sessions and messages. Messages keep the order they were appended
+//! (SQLite's rowid, PostgreSQL's `seq` sequence: [`Dialect::MESSAGE_ORDER`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -7,7 +7,12 @@ use docent_core::domain::{ChatMessage, ChatSession, MessageRole};
 use docent_core::ids::{BotId, SessionId, TenantId};
 use docent_core::store::{ChatStore, Page, PageRequest, SessionOwner, StoreError, StoreResult};
 
-use super::{PgStore, backend, map_err, page_of, parse_id};
+use sqlx::{ColumnIndex, Encode, Executor, Type};
+
+use super::{
+    Column, Dialect, SqlStore, Ts, Vector, backend, convert, limit_plus_one, map_err, page_of,
+    parse_id,
+};
 
 #[derive(sqlx::FromRow)]
 struct SessionRow {
@@ -83,7 +88,26 @@ macro_rules! session_columns {
 }
 
 #[async_trait]
-impl ChatStore for PgStore {
+impl<D> ChatStore for SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'r> &'r str: ColumnIndex<D::Row> + Encode<'r, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    for<'a> Option<&'a str>: Encode<'a, D> + Type<D>,
+    String: Column<D>,
+    Option<String>: Column<D>,
+    i64: Column<D>,
+    Option<i64>: Column<D>,
+    Option<f64>: Column<D>,
+    bool: Column<D>,
+    Option<bool>: Column<D>,
+    Ts: Column<D>,
+    Option<Ts>: Column<D>,
+    DateTime<Utc>: Column<D>,
+    Option<DateTime<Utc>>: Column<D>,
+    Vector: Column<D>,
+{
     async fn create_session(&self, s: &ChatSession) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO chat_sessions (id, tenant_id, bot_id, visitor, started_by, message_count,
@@ -96,8 +120,8 @@ impl ChatStore for PgStore {
         .bind(&s.visitor)
         .bind(&s.started_by)
         .bind(i64::from(s.message_count))
-        .bind(s.created_at)
-        .bind(s.last_message_at)
+        .bind(Ts(s.created_at))
+        .bind(Ts(s.last_message_at))
         .execute(self.pool())
         .await
         .map_err(map_err)?;
@@ -126,17 +150,16 @@ impl ChatStore for PgStore {
         page: &PageRequest,
     ) -> StoreResult<Page<ChatSession>> {
         let (visitor, started_by) = owner.filters();
-        // Optional filters are NULL parameters; the casts give Postgres their
-        // type where a parameter is only compared with NULL.
+        // Optional filters are NULL parameters.
         let rows: Vec<SessionRow> = sqlx::query_as(concat!(
             "SELECT ",
             session_columns!(),
             " FROM chat_sessions
              WHERE tenant_id = $1
-               AND ($2::TEXT IS NULL OR bot_id = $2::TEXT)
-               AND ($3::TEXT IS NULL OR visitor = $3::TEXT)
-               AND ($4::TEXT IS NULL OR started_by = $4::TEXT)
-               AND ($5::TEXT IS NULL OR id < $5::TEXT)
+               AND ($2 IS NULL OR bot_id = $2)
+               AND ($3 IS NULL OR visitor = $3)
+               AND ($4 IS NULL OR started_by = $4)
+               AND ($5 IS NULL OR id < $5)
              ORDER BY id DESC LIMIT $6"
         ))
         .bind(tenant.to_string())
@@ -144,15 +167,11 @@ impl ChatStore for PgStore {
         .bind(visitor)
         .bind(started_by)
         .bind(&page.after)
-        .bind(i64::from(page.limit) + 1)
+        .bind(limit_plus_one(page))
         .fetch_all(self.pool())
         .await
         .map_err(map_err)?;
-        let sessions = rows
-            .into_iter()
-            .map(ChatSession::try_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page_of(sessions, page, |s| s.id.to_string()))
+        Ok(page_of(convert(rows)?, page, |s: &ChatSession| s.id.to_string()))
     }
 
     async fn append_messages(
@@ -164,7 +183,7 @@ impl ChatStore for PgStore {
         let Some(last) = messages.last() else {
             return Ok(());
         };
-        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let mut tx = self.write_tx().await?;
         // Updating the session first locks its row, so concurrent appends to
         // one session run one after the other and `seq` follows their commits.
         let done = sqlx::query(
@@ -172,13 +191,13 @@ impl ChatStore for PgStore {
              WHERE tenant_id = $3 AND id = $4",
         )
         .bind(messages.len() as i64)
-        .bind(last.created_at)
+        .bind(Ts(last.created_at))
         .bind(tenant.to_string())
         .bind(id.to_string())
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         for m in messages {
@@ -201,7 +220,7 @@ impl ChatStore for PgStore {
             .bind(m.partial)
             .bind(m.answered)
             .bind(&m.finish_reason)
-            .bind(m.created_at)
+            .bind(Ts(m.created_at))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -215,16 +234,17 @@ impl ChatStore for PgStore {
         id: SessionId,
         last: Option<u32>,
     ) -> StoreResult<Vec<ChatMessage>> {
-        // Newest first to apply `last` (LIMIT NULL is no limit), then reversed.
-        let mut rows: Vec<MessageRow> = sqlx::query_as(
+        // Newest first to apply `last`, then reversed.
+        let mut rows: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT id, session_id, role, content, citations, mode, prompt_tokens,
                     completion_tokens, latency_ms, partial, answered, finish_reason, created_at
              FROM chat_messages WHERE tenant_id = $1 AND session_id = $2
-             ORDER BY seq DESC LIMIT $3::BIGINT",
-        )
+             ORDER BY {} DESC LIMIT $3",
+            D::MESSAGE_ORDER
+        )))
         .bind(tenant.to_string())
         .bind(id.to_string())
-        .bind(last.map(i64::from))
+        .bind(last.map_or(i64::MAX, i64::from))
         .fetch_all(self.pool())
         .await
         .map_err(map_err)?;

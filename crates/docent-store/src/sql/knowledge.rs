@@ -1,3 +1,7 @@
+//! Files, documents and chunks. Keyword and vector search are the
+//! dialect's (FTS5 and in-process indexes on SQLite, `tsvector` and
+//! pgvector on PostgreSQL); the rows around them are shared.
+
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -10,10 +14,12 @@ use docent_core::store::{
     BotVectors, ChunkHit, DocumentFilter, KnowledgeStore, Page, PageRequest, StoreError,
     StoreResult,
 };
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::{AssertSqlSafe, ColumnIndex, Encode, Executor, QueryBuilder, Type};
 
-use super::jobs::insert_job;
-use super::{SqliteStore, backend, map_err, page_of, parse_id, parse_opt_ts, parse_ts, ts};
+use super::{
+    Column, Dialect, SqlStore, Ts, Vector, backend, bot_vectors_of, convert, from_json, insert_chunks,
+    insert_job, limit_plus_one, map_err, page_of, parse_id,
+};
 
 #[derive(sqlx::FromRow)]
 struct FileRow {
@@ -26,8 +32,8 @@ struct FileRow {
     sha256: Option<String>,
     object_key: String,
     format: Option<String>,
-    uploaded_at: Option<String>,
-    created_at: String,
+    uploaded_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
 }
 
 impl TryFrom<FileRow> for StoredFile {
@@ -43,8 +49,8 @@ impl TryFrom<FileRow> for StoredFile {
             sha256: r.sha256,
             object_key: r.object_key,
             format: r.format,
-            uploaded_at: parse_opt_ts(r.uploaded_at)?,
-            created_at: parse_ts(&r.created_at)?,
+            uploaded_at: r.uploaded_at,
+            created_at: r.created_at,
         })
     }
 }
@@ -66,8 +72,8 @@ struct DocumentRow {
     chunk_count: i64,
     error: Option<String>,
     metadata: String,
-    created_at: String,
-    updated_at: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
 impl TryFrom<DocumentRow> for Document {
@@ -90,9 +96,9 @@ impl TryFrom<DocumentRow> for Document {
             size_bytes: r.size_bytes as u64,
             chunk_count: r.chunk_count as u32,
             error: r.error,
-            metadata: serde_json::from_str(&r.metadata).map_err(backend)?,
-            created_at: parse_ts(&r.created_at)?,
-            updated_at: parse_ts(&r.updated_at)?,
+            metadata: from_json(&r.metadata)?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
         })
     }
 }
@@ -111,58 +117,76 @@ macro_rules! file_columns {
     };
 }
 
-fn vector_to_blob(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn blob_to_vector(b: &[u8]) -> StoreResult<Vec<f32>> {
-    if !b.len().is_multiple_of(4) {
-        return Err(backend("embedding blob length is not a multiple of 4"));
-    }
-    Ok(b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
-}
-
-/// Turns free text into an FTS5 query that cannot be a syntax error: each word
-/// is quoted and the words are OR-ed, so BM25 ranks passages with more of them
-/// higher. `None` when the text holds no word at all.
-fn fts_query(bot: BotId, text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(64)
-        .map(|w| format!("\"{}\"", w.to_lowercase()))
-        .collect();
-    if words.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "bot:\"{}\" AND ({})",
-        bot.0.simple(),
-        words.join(" OR ")
-    ))
-}
-
-async fn bump_index_version<'e, E: sqlx::SqliteExecutor<'e>>(
-    exec: E,
-    bot: &str,
-) -> StoreResult<()> {
-    sqlx::query("UPDATE bots SET index_version = index_version + 1 WHERE id = ?")
+/// Tells the in-process indexes that the bot's passages changed.
+async fn bump_index_version<D>(conn: &mut D::Connection, bot: &str) -> StoreResult<()>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'a> &'a str: Encode<'a, D> + Type<D>,
+{
+    sqlx::query("UPDATE bots SET index_version = index_version + 1 WHERE id = $1")
         .bind(bot)
-        .execute(exec)
+        .execute(conn)
         .await
         .map_err(map_err)?;
     Ok(())
 }
 
+/// The statements that set each tenant's held counters to what is really
+/// stored: documents, and bytes of documents plus files no document uses.
+/// Standard SQL both dialects run as is (`WHERE true` settles SQLite's
+/// parse of an upsert after a `SELECT`); each changes only counters that
+/// drifted, so the rows affected are the repairs.
+fn recount_held_statements() -> [String; 2] {
+    const TRUTH: [(&str, &str); 2] = [
+        (
+            "documents",
+            "SELECT count(*) FROM documents d WHERE d.tenant_id = t.id",
+        ),
+        (
+            "storage_bytes",
+            "SELECT coalesce((SELECT sum(size_bytes) FROM documents d WHERE d.tenant_id = t.id), 0)
+                  + coalesce((SELECT sum(size_bytes) FROM files f WHERE f.tenant_id = t.id
+                       AND NOT EXISTS (SELECT 1 FROM documents d
+                                        WHERE d.tenant_id = f.tenant_id AND d.file_id = f.id)), 0)",
+        ),
+    ];
+    TRUTH.map(|(kind, truth)| {
+        format!(
+            "INSERT INTO usage_counters (tenant_id, period, kind, used)
+             SELECT t.id, 'held', '{kind}', ({truth}) FROM tenants t WHERE true
+             ON CONFLICT (tenant_id, period, kind) DO UPDATE SET used = excluded.used
+             WHERE usage_counters.used <> excluded.used"
+        )
+    })
+}
+
 #[async_trait]
-impl KnowledgeStore for SqliteStore {
+impl<D> KnowledgeStore for SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'r> &'r str: ColumnIndex<D::Row> + Encode<'r, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    for<'a> Option<&'a str>: Encode<'a, D> + Type<D>,
+    String: Column<D>,
+    Option<String>: Column<D>,
+    i64: Column<D>,
+    Option<i64>: Column<D>,
+    Option<f64>: Column<D>,
+    bool: Column<D>,
+    Option<bool>: Column<D>,
+    Ts: Column<D>,
+    Option<Ts>: Column<D>,
+    DateTime<Utc>: Column<D>,
+    Option<DateTime<Utc>>: Column<D>,
+    Vector: Column<D>,
+{
     async fn create_file(&self, f: &StoredFile) -> StoreResult<()> {
         sqlx::query(concat!(
             "INSERT INTO files (",
             file_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(f.id.to_string())
         .bind(f.tenant_id.to_string())
@@ -173,8 +197,8 @@ impl KnowledgeStore for SqliteStore {
         .bind(&f.sha256)
         .bind(&f.object_key)
         .bind(&f.format)
-        .bind(f.uploaded_at.map(ts))
-        .bind(ts(f.created_at))
+        .bind(f.uploaded_at.map(Ts))
+        .bind(Ts(f.created_at))
         .execute(self.pool())
         .await
         .map_err(map_err)?;
@@ -185,7 +209,7 @@ impl KnowledgeStore for SqliteStore {
         sqlx::query_as::<_, FileRow>(concat!(
             "SELECT ",
             file_columns!(),
-            " FROM files WHERE tenant_id = ? AND id = ?"
+            " FROM files WHERE tenant_id = $1 AND id = $2"
         ))
         .bind(tenant.to_string())
         .bind(file.to_string())
@@ -197,19 +221,19 @@ impl KnowledgeStore for SqliteStore {
 
     async fn mark_file_uploaded(&self, f: &StoredFile) -> StoreResult<()> {
         let done = sqlx::query(
-            "UPDATE files SET size_bytes = ?, sha256 = ?, format = ?, uploaded_at = ?
-             WHERE tenant_id = ? AND id = ?",
+            "UPDATE files SET size_bytes = $1, sha256 = $2, format = $3, uploaded_at = $4
+             WHERE tenant_id = $5 AND id = $6",
         )
         .bind(f.size_bytes as i64)
         .bind(&f.sha256)
         .bind(&f.format)
-        .bind(f.uploaded_at.map(ts))
+        .bind(f.uploaded_at.map(Ts))
         .bind(f.tenant_id.to_string())
         .bind(f.id.to_string())
         .execute(self.pool())
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
@@ -223,11 +247,11 @@ impl KnowledgeStore for SqliteStore {
         sqlx::query_as::<_, FileRow>(concat!(
             "SELECT ",
             file_columns!(),
-            " FROM files f WHERE f.created_at < ?
+            " FROM files f WHERE f.created_at < $1
                AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.tenant_id = f.tenant_id AND d.file_id = f.id)
-             ORDER BY f.created_at LIMIT ?"
+             ORDER BY f.created_at LIMIT $2"
         ))
-        .bind(ts(before))
+        .bind(Ts(before))
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await
@@ -240,8 +264,8 @@ impl KnowledgeStore for SqliteStore {
     async fn delete_pending_file(&self, tenant: TenantId, file: FileId) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         let size: Option<(i64,)> = sqlx::query_as(
-            "DELETE FROM files WHERE tenant_id = ?1 AND id = ?2
-               AND NOT EXISTS (SELECT 1 FROM documents WHERE tenant_id = ?1 AND file_id = ?2)
+            "DELETE FROM files WHERE tenant_id = $1 AND id = $2
+               AND NOT EXISTS (SELECT 1 FROM documents WHERE tenant_id = $1 AND file_id = $2)
              RETURNING size_bytes",
         )
         .bind(tenant.to_string())
@@ -253,8 +277,8 @@ impl KnowledgeStore for SqliteStore {
             return Err(StoreError::NotFound);
         };
         sqlx::query(
-            "UPDATE usage_counters SET used = MAX(used - ?, 0)
-             WHERE tenant_id = ? AND period = 'held' AND kind = 'storage_bytes'",
+            "UPDATE usage_counters SET used = CASE WHEN used > $1 THEN used - $1 ELSE 0 END
+             WHERE tenant_id = $2 AND period = 'held' AND kind = 'storage_bytes'",
         )
         .bind(size)
         .bind(tenant.to_string())
@@ -268,12 +292,12 @@ impl KnowledgeStore for SqliteStore {
     async fn recount_held_usage(&self) -> StoreResult<u64> {
         let mut tx = self.write_tx().await?;
         let mut changed = 0;
-        for sql in crate::rows::recount_held_statements() {
-            changed += sqlx::query(sqlx::AssertSqlSafe(sql))
+        for sql in recount_held_statements() {
+            let done = sqlx::query(AssertSqlSafe(sql))
                 .execute(&mut *tx)
                 .await
-                .map_err(map_err)?
-                .rows_affected();
+                .map_err(map_err)?;
+            changed += D::rows_affected(&done);
         }
         tx.commit().await.map_err(map_err)?;
         Ok(changed)
@@ -284,7 +308,7 @@ impl KnowledgeStore for SqliteStore {
         sqlx::query(concat!(
             "INSERT INTO documents (",
             document_columns!(),
-            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         ))
         .bind(d.id.to_string())
         .bind(d.tenant_id.to_string())
@@ -301,8 +325,8 @@ impl KnowledgeStore for SqliteStore {
         .bind(d.chunk_count as i64)
         .bind(&d.error)
         .bind(d.metadata.to_string())
-        .bind(ts(d.created_at))
-        .bind(ts(d.updated_at))
+        .bind(Ts(d.created_at))
+        .bind(Ts(d.updated_at))
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
@@ -314,7 +338,7 @@ impl KnowledgeStore for SqliteStore {
         sqlx::query_as::<_, DocumentRow>(concat!(
             "SELECT ",
             document_columns!(),
-            " FROM documents WHERE tenant_id = ? AND id = ?"
+            " FROM documents WHERE tenant_id = $1 AND id = $2"
         ))
         .bind(tenant.to_string())
         .bind(doc.to_string())
@@ -334,23 +358,19 @@ impl KnowledgeStore for SqliteStore {
             "SELECT ",
             document_columns!(),
             " FROM documents
-             WHERE tenant_id = ?1 AND (?2 IS NULL OR bot_id = ?2) AND (?3 IS NULL OR status = ?3)
-               AND (?4 IS NULL OR id > ?4)
-             ORDER BY id LIMIT ?5"
+             WHERE tenant_id = $1 AND ($2 IS NULL OR bot_id = $2)
+               AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR id > $4)
+             ORDER BY id LIMIT $5"
         ))
         .bind(tenant.to_string())
         .bind(filter.bot_id.map(|b| b.to_string()))
         .bind(filter.status.map(|s| s.as_str()))
         .bind(&page.after)
-        .bind(page.limit as i64 + 1)
+        .bind(limit_plus_one(page))
         .fetch_all(self.pool())
         .await
         .map_err(map_err)?;
-        let docs = rows
-            .into_iter()
-            .map(Document::try_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page_of(docs, page, |d| d.id.to_string()))
+        Ok(page_of(convert(rows)?, page, |d: &Document| d.id.to_string()))
     }
 
     async fn find_document_by_source_url(
@@ -363,7 +383,7 @@ impl KnowledgeStore for SqliteStore {
             "SELECT ",
             document_columns!(),
             " FROM documents
-             WHERE tenant_id = ? AND bot_id = ? AND source_url = ? ORDER BY id LIMIT 1"
+             WHERE tenant_id = $1 AND bot_id = $2 AND source_url = $3 ORDER BY id LIMIT 1"
         ))
         .bind(tenant.to_string())
         .bind(bot.to_string())
@@ -378,9 +398,9 @@ impl KnowledgeStore for SqliteStore {
     async fn update_document_source(&self, d: &Document, job: &NewJob) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(
-            "UPDATE documents SET title = ?, status = 'queued', error = NULL, format = ?, object_key = ?,
-                 content_hash = ?, size_bytes = ?, metadata = ?, updated_at = ?
-             WHERE tenant_id = ? AND id = ?",
+            "UPDATE documents SET title = $1, status = 'queued', error = NULL, format = $2,
+                 object_key = $3, content_hash = $4, size_bytes = $5, metadata = $6, updated_at = $7
+             WHERE tenant_id = $8 AND id = $9",
         )
         .bind(&d.title)
         .bind(&d.format)
@@ -388,13 +408,13 @@ impl KnowledgeStore for SqliteStore {
         .bind(&d.content_hash)
         .bind(d.size_bytes as i64)
         .bind(d.metadata.to_string())
-        .bind(ts(Utc::now()))
+        .bind(Ts(Utc::now()))
         .bind(d.tenant_id.to_string())
         .bind(d.id.to_string())
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         insert_job(&mut *tx, job, Utc::now()).await?;
@@ -409,15 +429,16 @@ impl KnowledgeStore for SqliteStore {
     ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(
-            "UPDATE documents SET status = 'queued', error = NULL, updated_at = ? WHERE tenant_id = ? AND id = ?",
+            "UPDATE documents SET status = 'queued', error = NULL, updated_at = $1
+             WHERE tenant_id = $2 AND id = $3",
         )
-        .bind(ts(Utc::now()))
+        .bind(Ts(Utc::now()))
         .bind(tenant.to_string())
         .bind(doc.to_string())
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         insert_job(&mut *tx, job, Utc::now()).await?;
@@ -431,16 +452,19 @@ impl KnowledgeStore for SqliteStore {
         status: DocumentStatus,
         error: Option<&str>,
     ) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE documents SET status = ?, error = ?, updated_at = ? WHERE tenant_id = ? AND id = ?")
-            .bind(status.as_str())
-            .bind(error)
-            .bind(ts(Utc::now()))
-            .bind(tenant.to_string())
-            .bind(doc.to_string())
-            .execute(self.pool())
-            .await
-            .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        let done = sqlx::query(
+            "UPDATE documents SET status = $1, error = $2, updated_at = $3
+             WHERE tenant_id = $4 AND id = $5",
+        )
+        .bind(status.as_str())
+        .bind(error)
+        .bind(Ts(Utc::now()))
+        .bind(tenant.to_string())
+        .bind(doc.to_string())
+        .execute(self.pool())
+        .await
+        .map_err(map_err)?;
+        if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
@@ -448,41 +472,42 @@ impl KnowledgeStore for SqliteStore {
 
     async fn delete_document(&self, tenant: TenantId, doc: DocumentId) -> StoreResult<Document> {
         let mut tx = self.write_tx().await?;
-        let found: Document = sqlx::query_as::<_, DocumentRow>(concat!(
-            "SELECT ",
+        // The document's row first, as `replace_chunks` takes it, so the two
+        // wait for each other instead of deadlocking over its chunks.
+        let found: Document = sqlx::query_as::<_, DocumentRow>(AssertSqlSafe(format!(
+            "SELECT {} FROM documents WHERE tenant_id = $1 AND id = $2{}",
             document_columns!(),
-            " FROM documents WHERE tenant_id = ? AND id = ?"
-        ))
+            D::FOR_UPDATE
+        )))
         .bind(tenant.to_string())
         .bind(doc.to_string())
         .fetch_one(&mut *tx)
         .await
         .map_err(map_err)?
         .try_into()?;
-        // Chunks first, explicitly, so the keyword-index triggers run.
-        sqlx::query("DELETE FROM chunks WHERE tenant_id = ? AND document_id = ?")
-            .bind(tenant.to_string())
-            .bind(doc.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        sqlx::query("DELETE FROM documents WHERE tenant_id = ? AND id = ?")
-            .bind(tenant.to_string())
-            .bind(doc.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        // Chunks explicitly, so SQLite's keyword-index triggers run.
+        for sql in [
+            "DELETE FROM chunks WHERE tenant_id = $1 AND document_id = $2",
+            "DELETE FROM documents WHERE tenant_id = $1 AND id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(tenant.to_string())
+                .bind(doc.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
         // The file it was made of goes with it (its bytes left the counter
         // with the document, by trigger).
         if let Some(file) = found.file_id {
-            sqlx::query("DELETE FROM files WHERE tenant_id = ? AND id = ?")
+            sqlx::query("DELETE FROM files WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant.to_string())
                 .bind(file.to_string())
                 .execute(&mut *tx)
                 .await
                 .map_err(map_err)?;
         }
-        bump_index_version(&mut *tx, &found.bot_id.to_string()).await?;
+        bump_index_version::<D>(&mut tx, &found.bot_id.to_string()).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(found)
     }
@@ -494,67 +519,50 @@ impl KnowledgeStore for SqliteStore {
         chunks: &[Chunk],
         title: Option<&str>,
     ) -> StoreResult<()> {
+        let (tenant, doc) = (tenant.to_string(), doc.to_string());
         let mut tx = self.write_tx().await?;
-        let bot: Option<(String,)> =
-            sqlx::query_as("SELECT bot_id FROM documents WHERE tenant_id = ? AND id = ?")
-                .bind(tenant.to_string())
-                .bind(doc.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
+        // The row lock makes two concurrent replacements of one document
+        // take turns instead of interleaving their deletes and inserts.
+        let bot: Option<(String,)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT bot_id FROM documents WHERE tenant_id = $1 AND id = $2{}",
+            D::FOR_UPDATE
+        )))
+        .bind(&tenant)
+        .bind(&doc)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_err)?;
         let Some((bot,)) = bot else {
             return Err(StoreError::NotFound);
         };
-        sqlx::query("DELETE FROM chunks WHERE tenant_id = ? AND document_id = ?")
-            .bind(tenant.to_string())
-            .bind(doc.to_string())
+        sqlx::query("DELETE FROM chunks WHERE tenant_id = $1 AND document_id = $2")
+            .bind(&tenant)
+            .bind(&doc)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        // Multi-row inserts in batches: far fewer statements than one per chunk,
-        // and under SQLite's bound-parameter limit.
-        for batch in chunks.chunks(200) {
-            let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO chunks (id, tenant_id, bot_id, document_id, idx, text, token_count, page, heading, \
-                 text_hash, embedder_id, embedding) ",
-            );
-            insert.push_values(batch, |mut row, c| {
-                row.push_bind(c.id.to_string())
-                    .push_bind(tenant.to_string())
-                    .push_bind(bot.clone())
-                    .push_bind(doc.to_string())
-                    .push_bind(c.index as i64)
-                    .push_bind(c.text.clone())
-                    .push_bind(c.token_count as i64)
-                    .push_bind(c.page.map(|p| p as i64))
-                    .push_bind(c.heading.clone())
-                    .push_bind(c.text_hash.clone())
-                    .push_bind(c.embedder_id.clone())
-                    .push_bind(vector_to_blob(&c.embedding));
-            });
-            insert.build().execute(&mut *tx).await.map_err(map_err)?;
-        }
+        insert_chunks::<D>(&mut tx, &tenant, &bot, &doc, chunks).await?;
         sqlx::query(
-            "UPDATE documents SET status = 'ready', error = NULL, chunk_count = ?, updated_at = ?,
-                 title = coalesce(?, title)
-             WHERE tenant_id = ? AND id = ?",
+            "UPDATE documents SET status = 'ready', error = NULL, chunk_count = $1, updated_at = $2,
+                 title = coalesce($3, title)
+             WHERE tenant_id = $4 AND id = $5",
         )
         .bind(chunks.len() as i64)
-        .bind(ts(Utc::now()))
+        .bind(Ts(Utc::now()))
         .bind(title)
-        .bind(tenant.to_string())
-        .bind(doc.to_string())
+        .bind(&tenant)
+        .bind(&doc)
         .execute(&mut *tx)
         .await
         .map_err(map_err)?;
-        bump_index_version(&mut *tx, &bot).await?;
+        bump_index_version::<D>(&mut tx, &bot).await?;
         tx.commit().await.map_err(map_err)
     }
 
     async fn list_chunks(&self, tenant: TenantId, doc: DocumentId) -> StoreResult<Vec<ChunkView>> {
         let rows: Vec<(String, i64, String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
             "SELECT id, idx, text, token_count, page, heading FROM chunks
-             WHERE tenant_id = ? AND document_id = ? ORDER BY idx",
+             WHERE tenant_id = $1 AND document_id = $2 ORDER BY idx",
         )
         .bind(tenant.to_string())
         .bind(doc.to_string())
@@ -583,32 +591,32 @@ impl KnowledgeStore for SqliteStore {
     ) -> StoreResult<HashMap<String, Vec<f32>>> {
         let mut found = HashMap::new();
         for batch in text_hashes.chunks(500) {
-            let mut q: QueryBuilder<Sqlite> =
-                QueryBuilder::new("SELECT text_hash, embedding FROM chunks WHERE tenant_id = ");
+            let mut q = QueryBuilder::<D>::new(format!(
+                "SELECT text_hash, {} FROM chunks WHERE tenant_id = ",
+                D::VECTOR_OUT
+            ));
             q.push_bind(tenant.to_string())
                 .push(" AND embedder_id = ")
-                .push_bind(embedder_id.to_string())
+                .push_bind(embedder_id)
                 .push(" AND text_hash IN (");
             let mut list = q.separated(", ");
             for h in batch {
-                list.push_bind(h.clone());
+                list.push_bind(h.as_str());
             }
             q.push(")");
-            let rows: Vec<(String, Vec<u8>)> = q
+            let rows: Vec<(String, Vector)> = q
                 .build_query_as()
                 .fetch_all(self.pool())
                 .await
                 .map_err(map_err)?;
-            for (hash, blob) in rows {
-                found.insert(hash, blob_to_vector(&blob)?);
-            }
+            found.extend(rows.into_iter().map(|(hash, v)| (hash, v.0)));
         }
         Ok(found)
     }
 
     async fn bot_index_version(&self, tenant: TenantId, bot: BotId) -> StoreResult<i64> {
         let (v,): (i64,) =
-            sqlx::query_as("SELECT index_version FROM bots WHERE tenant_id = ? AND id = ?")
+            sqlx::query_as("SELECT index_version FROM bots WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant.to_string())
                 .bind(bot.to_string())
                 .fetch_one(self.pool())
@@ -623,40 +631,52 @@ impl KnowledgeStore for SqliteStore {
         bot: BotId,
         embedder_id: &str,
     ) -> StoreResult<BotVectors> {
-        // Version and rows in one read transaction, so they agree.
-        let mut tx = self.write_tx().await?;
+        // Version and rows from one snapshot, so they agree.
+        let mut tx = D::begin_snapshot(self.pool()).await?;
         let (version,): (i64,) =
-            sqlx::query_as("SELECT index_version FROM bots WHERE tenant_id = ? AND id = ?")
+            sqlx::query_as("SELECT index_version FROM bots WHERE tenant_id = $1 AND id = $2")
                 .bind(tenant.to_string())
                 .bind(bot.to_string())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(map_err)?;
-        let rows: Vec<(String, Vec<u8>)> =
-            sqlx::query_as("SELECT id, embedding FROM chunks WHERE tenant_id = ? AND bot_id = ? AND embedder_id = ?")
-                .bind(tenant.to_string())
-                .bind(bot.to_string())
-                .bind(embedder_id)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(map_err)?;
+        let rows: Vec<(String, Vector)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT id, {} FROM chunks WHERE tenant_id = $1 AND bot_id = $2 AND embedder_id = $3",
+            D::VECTOR_OUT
+        )))
+        .bind(tenant.to_string())
+        .bind(bot.to_string())
+        .bind(embedder_id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
-        let mut out = BotVectors {
-            version,
-            ..BotVectors::default()
-        };
-        for (id, blob) in rows {
-            let v = blob_to_vector(&blob)?;
-            if out.dims == 0 {
-                out.dims = v.len();
-            }
-            if v.len() != out.dims {
-                return Err(backend("vectors of one embedder differ in dimension"));
-            }
-            out.ids.push(parse_id(&id)?);
-            out.vectors.extend_from_slice(&v);
-        }
-        Ok(out)
+        bot_vectors_of(version, rows)
+    }
+
+    async fn vector_search(
+        &self,
+        tenant: TenantId,
+        bot: BotId,
+        embedder_id: &str,
+        query: &[f32],
+        limit: u32,
+    ) -> StoreResult<Option<Vec<(ChunkId, f32)>>> {
+        D::vector_search(self, tenant, bot, embedder_id, query, limit).await
+    }
+
+    async fn vector_similarity(
+        &self,
+        tenant: TenantId,
+        embedder_id: &str,
+        query: &[f32],
+        ids: &[ChunkId],
+    ) -> StoreResult<Option<HashMap<ChunkId, f32>>> {
+        D::vector_similarity(self, tenant, embedder_id, query, ids).await
+    }
+
+    async fn prepare_vector_index(&self, dims: usize) -> StoreResult<()> {
+        D::prepare_vector_index(self, dims).await
     }
 
     async fn stale_documents(
@@ -667,10 +687,10 @@ impl KnowledgeStore for SqliteStore {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT DISTINCT c.tenant_id, c.document_id FROM chunks c
              JOIN documents d ON d.id = c.document_id AND d.tenant_id = c.tenant_id
-             WHERE c.embedder_id != ? AND d.status = 'ready' LIMIT ?",
+             WHERE c.embedder_id <> $1 AND d.status = 'ready' LIMIT $2",
         )
         .bind(embedder_id)
-        .bind(limit as i64)
+        .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await
         .map_err(map_err)?;
@@ -686,33 +706,7 @@ impl KnowledgeStore for SqliteStore {
         query: &str,
         limit: u32,
     ) -> StoreResult<Vec<(ChunkId, f32)>> {
-        let Some(fts) = fts_query(bot, query) else {
-            return Ok(Vec::new());
-        };
-        // Ranked inside the full-text index first (the query names the bot,
-        // so every match is the bot's), then joined: left to itself, the
-        // planner may walk the bot's chunks and probe the index once per
-        // chunk, which is orders of magnitude slower. The join re-checks
-        // tenant and bot.
-        let rows: Vec<(String, f64)> = sqlx::query_as(
-            "SELECT c.id, f.rank
-             FROM (SELECT rowid, bm25(chunks_fts, 0.0, 2.0, 1.0) AS rank FROM chunks_fts
-                   WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?4) AS f
-             JOIN chunks c ON c.rowid = f.rowid
-             WHERE c.tenant_id = ?2 AND c.bot_id = ?3
-             ORDER BY f.rank",
-        )
-        .bind(fts)
-        .bind(tenant.to_string())
-        .bind(bot.to_string())
-        .bind(limit as i64)
-        .fetch_all(self.pool())
-        .await
-        .map_err(map_err)?;
-        // FTS5's bm25() is negative, lower is better; flip it so higher is better.
-        rows.into_iter()
-            .map(|(id, rank)| Ok((parse_id(&id)?, (-rank) as f32)))
-            .collect()
+        D::keyword_search(self, tenant, bot, query, limit).await
     }
 
     async fn get_chunk_hits(
@@ -723,7 +717,7 @@ impl KnowledgeStore for SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q = QueryBuilder::<D>::new(
             "SELECT c.id, c.document_id, d.title, d.source_url, c.text, c.page, c.heading,
                     f.filename
              FROM chunks c JOIN documents d ON d.id = c.document_id

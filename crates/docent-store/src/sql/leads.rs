@@ -1,11 +1,17 @@
-//! Leads in SQLite.
+//! Leads. The free-form metadata is JSON text, as no query looks inside it.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use docent_core::domain::Lead;
 use docent_core::ids::{BotId, TenantId};
-use docent_core::store::{LeadStore, Page, PageRequest, StoreResult};
+use docent_core::store::{LeadStore, Page, PageRequest, StoreError, StoreResult};
 
-use super::{SqliteStore, backend, map_err, page_of, parse_id, parse_ts, ts};
+use sqlx::{ColumnIndex, Encode, Executor, Type};
+
+use super::{
+    Column, Dialect, SqlStore, Ts, Vector, backend, convert, limit_plus_one, map_err, page_of,
+    parse_id,
+};
 
 #[derive(sqlx::FromRow)]
 struct LeadRow {
@@ -18,11 +24,11 @@ struct LeadRow {
     phone: Option<String>,
     metadata: String,
     visitor: Option<String>,
-    created_at: String,
+    created_at: DateTime<Utc>,
 }
 
 impl TryFrom<LeadRow> for Lead {
-    type Error = docent_core::store::StoreError;
+    type Error = StoreError;
     fn try_from(r: LeadRow) -> StoreResult<Self> {
         Ok(Lead {
             id: parse_id(&r.id)?,
@@ -34,18 +40,37 @@ impl TryFrom<LeadRow> for Lead {
             phone: r.phone,
             metadata: serde_json::from_str(&r.metadata).map_err(backend)?,
             visitor: r.visitor,
-            created_at: parse_ts(&r.created_at)?,
+            created_at: r.created_at,
         })
     }
 }
 
 #[async_trait]
-impl LeadStore for SqliteStore {
+impl<D> LeadStore for SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'r> &'r str: ColumnIndex<D::Row> + Encode<'r, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    for<'a> Option<&'a str>: Encode<'a, D> + Type<D>,
+    String: Column<D>,
+    Option<String>: Column<D>,
+    i64: Column<D>,
+    Option<i64>: Column<D>,
+    Option<f64>: Column<D>,
+    bool: Column<D>,
+    Option<bool>: Column<D>,
+    Ts: Column<D>,
+    Option<Ts>: Column<D>,
+    DateTime<Utc>: Column<D>,
+    Option<DateTime<Utc>>: Column<D>,
+    Vector: Column<D>,
+{
     async fn create_lead(&self, lead: &Lead) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO leads (id, tenant_id, bot_id, session_id, email, name, phone, metadata,
                                 visitor, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(lead.id.to_string())
         .bind(lead.tenant_id.to_string())
@@ -56,7 +81,7 @@ impl LeadStore for SqliteStore {
         .bind(&lead.phone)
         .bind(lead.metadata.to_string())
         .bind(&lead.visitor)
-        .bind(ts(lead.created_at))
+        .bind(Ts(lead.created_at))
         .execute(self.pool())
         .await
         .map_err(map_err)?;
@@ -69,26 +94,21 @@ impl LeadStore for SqliteStore {
         bot: Option<BotId>,
         page: &PageRequest,
     ) -> StoreResult<Page<Lead>> {
-        let bot = bot.map(|b| b.to_string());
         let rows: Vec<LeadRow> = sqlx::query_as(
-            "SELECT id, tenant_id, bot_id, session_id, email, name, phone, metadata, visitor, created_at
+            "SELECT id, tenant_id, bot_id, session_id, email, name, phone, metadata, visitor,
+                    created_at
              FROM leads
-             WHERE tenant_id = ? AND (? IS NULL OR bot_id = ?) AND (? IS NULL OR id < ?)
-             ORDER BY id DESC LIMIT ?",
+             WHERE tenant_id = $1 AND ($2 IS NULL OR bot_id = $2)
+               AND ($3 IS NULL OR id < $3)
+             ORDER BY id DESC LIMIT $4",
         )
         .bind(tenant.to_string())
-        .bind(&bot)
-        .bind(&bot)
+        .bind(bot.map(|b| b.to_string()))
         .bind(&page.after)
-        .bind(&page.after)
-        .bind(page.limit as i64 + 1)
+        .bind(limit_plus_one(page))
         .fetch_all(self.pool())
         .await
         .map_err(map_err)?;
-        let leads = rows
-            .into_iter()
-            .map(Lead::try_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page_of(leads, page, |l| l.id.to_string()))
+        Ok(page_of(convert(rows)?, page, |l: &Lead| l.id.to_string()))
     }
 }

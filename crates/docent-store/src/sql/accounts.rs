@@ -1,18 +1,24 @@
-//! Tenants, users, refresh tokens and API keys on PostgreSQL. Every check
-//! that guards a write (a token still live, a key not yet revoked) is in the
-//! write's own `WHERE`, so it holds under READ COMMITTED with any number of
-//! API processes: a second writer waits on the row lock and then re-checks
-//! the condition against the committed row.
+//! Tenants, users, refresh tokens and API keys. Every check that guards a
+//! write (a token still live, a key not yet revoked) is in the write's own
+//! `WHERE`, so it holds with any number of API processes: on PostgreSQL a
+//! second writer waits on the row lock, then re-checks the condition
+//! against the committed row (READ COMMITTED); SQLite runs one writer at a
+//! time.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use docent_core::domain::{ApiKey, Email, NewApiKey, Plan, Role, Tenant, User};
 use docent_core::ids::{ApiKeyId, TenantId, TokenFamilyId, UserId};
 use docent_core::store::{
     AccountStore, LAST_OWNER, Page, PageRequest, RefreshToken, RefreshUse, StoreError, StoreResult,
 };
 
-use super::{PgStore, backend, map_err, page_of, parse_id};
+use sqlx::{ColumnIndex, Encode, Executor, Type};
+
+use super::{
+    Column, Dialect, SqlStore, Ts, Vector, backend, convert, limit_plus_one, map_err, page_of,
+    parse_id,
+};
 
 #[derive(sqlx::FromRow)]
 struct TenantRow {
@@ -127,7 +133,14 @@ macro_rules! api_key_columns {
     };
 }
 
-async fn insert_user<'e, E: sqlx::PgExecutor<'e>>(exec: E, user: &User) -> StoreResult<()> {
+async fn insert_user<'e, D, E>(exec: E, user: &User) -> StoreResult<()>
+where
+    D: Dialect,
+    E: Executor<'e, Database = D>,
+    for<'a> &'a str: Encode<'a, D> + Type<D>,
+    String: Column<D>,
+    Ts: Column<D>,
+{
     sqlx::query(
         "INSERT INTO users (id, tenant_id, email, password_hash, role, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -137,7 +150,7 @@ async fn insert_user<'e, E: sqlx::PgExecutor<'e>>(exec: E, user: &User) -> Store
     .bind(user.email.as_str())
     .bind(&user.password_hash)
     .bind(user.role.as_str())
-    .bind(user.created_at)
+    .bind(Ts(user.created_at))
     .execute(exec)
     .await
     .map_err(map_err)?;
@@ -145,14 +158,33 @@ async fn insert_user<'e, E: sqlx::PgExecutor<'e>>(exec: E, user: &User) -> Store
 }
 
 #[async_trait]
-impl AccountStore for PgStore {
+impl<D> AccountStore for SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'r> &'r str: ColumnIndex<D::Row> + Encode<'r, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    for<'a> Option<&'a str>: Encode<'a, D> + Type<D>,
+    String: Column<D>,
+    Option<String>: Column<D>,
+    i64: Column<D>,
+    Option<i64>: Column<D>,
+    Option<f64>: Column<D>,
+    bool: Column<D>,
+    Option<bool>: Column<D>,
+    Ts: Column<D>,
+    Option<Ts>: Column<D>,
+    DateTime<Utc>: Column<D>,
+    Option<DateTime<Utc>>: Column<D>,
+    Vector: Column<D>,
+{
     async fn create_tenant_with_owner(&self, tenant: &Tenant, owner: &User) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("INSERT INTO tenants (id, name, plan, created_at) VALUES ($1, $2, $3, $4)")
             .bind(tenant.id.to_string())
             .bind(&tenant.name)
             .bind(tenant.plan.as_str())
-            .bind(tenant.created_at)
+            .bind(Ts(tenant.created_at))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -216,19 +248,15 @@ impl AccountStore for PgStore {
             "SELECT ",
             user_columns!(),
             " FROM users
-             WHERE tenant_id = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3"
+             WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
         ))
         .bind(tenant.to_string())
         .bind(&page.after)
-        .bind(page.limit as i64 + 1)
+        .bind(limit_plus_one(page))
         .fetch_all(self.pool())
         .await
         .map_err(map_err)?;
-        let users = rows
-            .into_iter()
-            .map(User::try_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page_of(users, page, |u| u.id.to_string()))
+        Ok(page_of(convert(rows)?, page, |u: &User| u.id.to_string()))
     }
 
     async fn create_user(&self, user: &User) -> StoreResult<()> {
@@ -236,10 +264,10 @@ impl AccountStore for PgStore {
     }
 
     async fn set_user_role(&self, tenant: TenantId, user: UserId, role: Role) -> StoreResult<User> {
-        let mut tx = self.pool().begin().await.map_err(map_err)?;
+        let mut tx = self.write_tx().await?;
         // Under READ COMMITTED two demotions would each count the other as an
         // owner; locking the tenant's owner rows first serialises them.
-        let owners = lock_owners(&mut tx, tenant).await?;
+        let owners = self.lock_owners(&mut tx, tenant).await?;
         let target = owners.iter().any(|id| *id == user.to_string());
         if target && role != Role::Owner && owners.len() <= 1 {
             return Err(StoreError::Conflict(LAST_OWNER.into()));
@@ -260,8 +288,8 @@ impl AccountStore for PgStore {
     }
 
     async fn delete_user(&self, tenant: TenantId, user: UserId) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await.map_err(map_err)?;
-        let owners = lock_owners(&mut tx, tenant).await?;
+        let mut tx = self.write_tx().await?;
+        let owners = self.lock_owners(&mut tx, tenant).await?;
         if owners.len() <= 1 && owners.iter().any(|id| *id == user.to_string()) {
             return Err(StoreError::Conflict(LAST_OWNER.into()));
         }
@@ -272,7 +300,7 @@ impl AccountStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         tx.commit().await.map_err(map_err)?;
@@ -299,8 +327,8 @@ impl AccountStore for PgStore {
         .bind(token.family_id.to_string())
         .bind(token.user_id.to_string())
         .bind(token.tenant_id.to_string())
-        .bind(token.created_at)
-        .bind(token.expires_at)
+        .bind(Ts(token.created_at))
+        .bind(Ts(token.expires_at))
         .execute(self.pool())
         .await
         .map_err(map_err)?;
@@ -330,7 +358,7 @@ impl AccountStore for PgStore {
              WHERE token_hash = $2 AND revoked_at IS NULL AND expires_at > $1
              RETURNING token_hash, family_id, user_id, tenant_id, created_at, expires_at",
         )
-        .bind(now)
+        .bind(Ts(now))
         .bind(token_hash)
         .fetch_optional(self.pool())
         .await
@@ -362,7 +390,7 @@ impl AccountStore for PgStore {
              WHERE revoked_at IS NULL
                AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $2)",
         )
-        .bind(now)
+        .bind(Ts(now))
         .bind(token_hash)
         .execute(self.pool())
         .await
@@ -384,7 +412,7 @@ impl AccountStore for PgStore {
         .bind(&k.prefix)
         .bind(&new.key_hash)
         .bind(k.created_by.map(|u| u.to_string()))
-        .bind(k.created_at)
+        .bind(Ts(k.created_at))
         .execute(self.pool())
         .await
         .map_err(map_err)?;
@@ -400,20 +428,16 @@ impl AccountStore for PgStore {
             "SELECT ",
             api_key_columns!(),
             " FROM api_keys
-             WHERE tenant_id = $1 AND revoked_at IS NULL AND ($2::text IS NULL OR id > $2)
+             WHERE tenant_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id > $2)
              ORDER BY id LIMIT $3"
         ))
         .bind(tenant.to_string())
         .bind(&page.after)
-        .bind(page.limit as i64 + 1)
+        .bind(limit_plus_one(page))
         .fetch_all(self.pool())
         .await
         .map_err(map_err)?;
-        let keys = rows
-            .into_iter()
-            .map(ApiKey::try_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(page_of(keys, page, |k| k.id.to_string()))
+        Ok(page_of(convert(rows)?, page, |k: &ApiKey| k.id.to_string()))
     }
 
     async fn revoke_api_key(
@@ -426,13 +450,13 @@ impl AccountStore for PgStore {
             "UPDATE api_keys SET revoked_at = $1
              WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
         )
-        .bind(now)
+        .bind(Ts(now))
         .bind(tenant.to_string())
         .bind(key.to_string())
         .execute(self.pool())
         .await
         .map_err(map_err)?;
-        if done.rows_affected() == 0 {
+        if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
@@ -455,10 +479,11 @@ impl AccountStore for PgStore {
     async fn touch_api_key(&self, key: ApiKeyId, now: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query(
             "UPDATE api_keys SET last_used_at = $1
-             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1 - INTERVAL '1 minute')",
+             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
         )
-        .bind(now)
+        .bind(Ts(now))
         .bind(key.to_string())
+        .bind(Ts(now - Duration::seconds(60)))
         .execute(self.pool())
         .await
         .map_err(map_err)?;
@@ -466,17 +491,26 @@ impl AccountStore for PgStore {
     }
 }
 
-/// Locks the tenant's owner rows for the transaction and returns their ids.
-async fn lock_owners(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    tenant: TenantId,
-) -> StoreResult<Vec<String>> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT id FROM users WHERE tenant_id = $1 AND role = 'owner' ORDER BY id FOR UPDATE",
-    )
-    .bind(tenant.to_string())
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(map_err)?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+
+impl<D> SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'r> &'r str: ColumnIndex<D::Row> + Encode<'r, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    String: Column<D>,
+{
+    /// Locks the tenant's owner rows for the transaction (SQLite's write
+    /// transaction holds the whole database) and returns their ids.
+    async fn lock_owners(&self, conn: &mut D::Connection, tenant: TenantId) -> StoreResult<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM users WHERE tenant_id = $1 AND role = 'owner' ORDER BY id{}",
+            D::FOR_UPDATE
+        )))
+        .bind(tenant.to_string())
+        .fetch_all(conn)
+        .await
+        .map_err(map_err)?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
 }

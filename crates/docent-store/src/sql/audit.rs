@@ -1,4 +1,4 @@
-//! The audit trail on PostgreSQL: append-only rows, read newest first by id
+//! The audit trail: append-only rows, read newest first by id
 //! (UUIDv7, so creation order) with optional action and time filters.
 
 use async_trait::async_trait;
@@ -7,7 +7,9 @@ use docent_core::domain::{AuditEntry, AuditQuery, NewAuditEntry};
 use docent_core::ids::{AuditId, TenantId};
 use docent_core::store::{AuditStore, StoreError, StoreResult};
 
-use super::{PgStore, map_err, parse_id};
+use sqlx::{ColumnIndex, Encode, Executor, Type};
+
+use super::{Column, Dialect, SqlStore, Ts, Vector, map_err, parse_id};
 
 #[derive(sqlx::FromRow)]
 struct AuditRow {
@@ -42,7 +44,26 @@ impl TryFrom<AuditRow> for AuditEntry {
 }
 
 #[async_trait]
-impl AuditStore for PgStore {
+impl<D> AuditStore for SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'r> &'r str: ColumnIndex<D::Row> + Encode<'r, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    for<'a> Option<&'a str>: Encode<'a, D> + Type<D>,
+    String: Column<D>,
+    Option<String>: Column<D>,
+    i64: Column<D>,
+    Option<i64>: Column<D>,
+    Option<f64>: Column<D>,
+    bool: Column<D>,
+    Option<bool>: Column<D>,
+    Ts: Column<D>,
+    Option<Ts>: Column<D>,
+    DateTime<Utc>: Column<D>,
+    Option<DateTime<Utc>>: Column<D>,
+    Vector: Column<D>,
+{
     async fn append_audit(&self, tenant: TenantId, e: &NewAuditEntry) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO audit_log (id, tenant_id, actor_type, actor_id, action, resource_type,
@@ -60,7 +81,7 @@ impl AuditStore for PgStore {
         .bind(&e.user_agent)
         // The application's clock, not the server's `now()`: the `since` and
         // `until` filters callers pass come from the same clock.
-        .bind(Utc::now())
+        .bind(Ts(Utc::now()))
         .execute(self.pool())
         .await
         .map_err(map_err)?;
@@ -73,16 +94,16 @@ impl AuditStore for PgStore {
                     user_agent, created_at
              FROM audit_log
              WHERE tenant_id = $1
-               AND ($2::text IS NULL OR action = $2)
-               AND ($3::timestamptz IS NULL OR created_at >= $3)
-               AND ($4::timestamptz IS NULL OR created_at < $4)
-               AND ($5::text IS NULL OR id < $5)
+               AND ($2 IS NULL OR action = $2)
+               AND ($3 IS NULL OR created_at >= $3)
+               AND ($4 IS NULL OR created_at < $4)
+               AND ($5 IS NULL OR id < $5)
              ORDER BY id DESC LIMIT $6",
         )
         .bind(tenant.to_string())
         .bind(&q.action)
-        .bind(q.since)
-        .bind(q.until)
+        .bind(q.since.map(Ts))
+        .bind(q.until.map(Ts))
         .bind(q.before.map(|id| id.to_string()))
         .bind(q.limit as i64)
         .fetch_all(self.pool())

@@ -1,0 +1,281 @@
+//! How PostgreSQL does what the shared SQL leaves to the dialect.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use docent_core::ids::{BotId, ChunkId, TenantId};
+use docent_core::store::StoreResult;
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgQueryResult, PgTypeInfo};
+use sqlx::query_builder::Separated;
+use sqlx::{AssertSqlSafe, Database, Decode, Encode, Pool, Postgres, Transaction, Type};
+
+use super::PgStore;
+use super::search::{hnsw_index, ts_query, vector_search_settings, vector_search_sql};
+use crate::sql::{Dialect, Ts, Vector, backend, map_err, parse_id};
+
+#[async_trait]
+impl Dialect for Postgres {
+    type Extra = PgExtra;
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const MESSAGE_ORDER: &'static str = "seq";
+    // Documents first (their chunks by cascade), then the bot; the rest
+    // (files, sessions, leads) follow it by cascade. Ingestion locks a
+    // document before bumping its bot's index version, so taking the bot's
+    // row first could deadlock with a document being ingested.
+    const DELETE_BOT_CONTENTS: &'static str =
+        "DELETE FROM documents WHERE tenant_id = $1 AND bot_id = $2";
+    const VECTOR_COLUMNS: &'static str = "dims, embedding";
+    const VECTOR_OUT: &'static str = "embedding::real[]";
+    // Runnable: queued and due, or running with a lapsed lease (its worker
+    // died). Fairness: among tenants with runnable work, the one with the
+    // fewest live leases wins, then the one whose last claim is oldest
+    // (never claimed first), so one tenant's thousands of jobs cannot
+    // starve another's single upload. Within a tenant: oldest first.
+    //
+    // The tenant is chosen from this statement's snapshot without locks
+    // (aggregates cannot be locked); the job is then locked with SKIP
+    // LOCKED, preferring that tenant's jobs but falling back to any
+    // runnable job when concurrent claimers hold all of the tenant's, so
+    // a worker never comes back empty-handed while unlocked work exists.
+    // A job another worker claimed and committed after our snapshot is
+    // re-checked against the WHERE clause when locked (READ COMMITTED)
+    // and skipped, since it is no longer runnable.
+    const CLAIM_JOB: &'static str = concat!(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1,
+             lease_until = $3, claimed_at = $2, started_at = coalesce(started_at, $2)
+         WHERE id = (
+             WITH next_tenant AS (
+                 SELECT r.tenant_id FROM jobs r
+                 WHERE (r.status = 'queued' AND r.run_at <= $2)
+                    OR (r.status = 'running' AND r.lease_until < $2)
+                 GROUP BY r.tenant_id
+                 ORDER BY
+                     (SELECT count(*) FROM jobs b
+                       WHERE b.tenant_id = r.tenant_id AND b.status = 'running'
+                         AND b.lease_until >= $2),
+                     (SELECT max(c.claimed_at) FROM jobs c
+                       WHERE c.tenant_id = r.tenant_id) NULLS FIRST,
+                     min(r.run_at),
+                     r.tenant_id
+                 LIMIT 1
+             )
+             SELECT j.id FROM jobs j
+             WHERE (j.status = 'queued' AND j.run_at <= $2)
+                OR (j.status = 'running' AND j.lease_until < $2)
+             ORDER BY j.tenant_id IS DISTINCT FROM (SELECT tenant_id FROM next_tenant),
+                      j.run_at, j.id
+             LIMIT 1
+             FOR UPDATE OF j SKIP LOCKED
+         )
+         RETURNING ",
+        job_columns!()
+    );
+
+    fn rows_affected(done: &PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    async fn begin_write(pool: &Pool<Postgres>) -> StoreResult<Transaction<'static, Postgres>> {
+        pool.begin().await.map_err(map_err)
+    }
+
+    async fn begin_snapshot(pool: &Pool<Postgres>) -> StoreResult<Transaction<'static, Postgres>> {
+        let mut tx = pool.begin().await.map_err(map_err)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        Ok(tx)
+    }
+
+    fn push_vector(row: &mut Separated<'_, Postgres, &'static str>, embedding: &[f32]) {
+        row.push_bind(embedding.len() as i32)
+            .push_bind(Vector(embedding.to_vec()))
+            .push_unseparated("::real[]::vector");
+    }
+
+    async fn vector_search(
+        store: &PgStore,
+        tenant: TenantId,
+        bot: BotId,
+        embedder_id: &str,
+        query: &[f32],
+        limit: u32,
+    ) -> StoreResult<Option<Vec<(ChunkId, f32)>>> {
+        let dims = query.len();
+        if dims == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let mut tx = store.write_tx().await?;
+        sqlx::query(AssertSqlSafe(vector_search_settings(
+            store.extra.iterative_scan,
+            limit,
+        )))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        let rows: Vec<(String, f32)> =
+            sqlx::query_as(AssertSqlSafe(vector_search_sql(dims, limit)))
+                .bind(query)
+                .bind(tenant.to_string())
+                .bind(bot.to_string())
+                .bind(embedder_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        let mut hits = rows
+            .into_iter()
+            .map(|(id, score)| Ok((parse_id(&id)?, score)))
+            .collect::<StoreResult<Vec<(ChunkId, f32)>>>()?;
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(Some(hits))
+    }
+
+    async fn vector_similarity(
+        store: &PgStore,
+        tenant: TenantId,
+        embedder_id: &str,
+        query: &[f32],
+        ids: &[ChunkId],
+    ) -> StoreResult<Option<HashMap<ChunkId, f32>>> {
+        if ids.is_empty() || query.is_empty() {
+            return Ok(Some(HashMap::new()));
+        }
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let rows: Vec<(String, f32)> = sqlx::query_as(
+            "SELECT id, (1 - (embedding <=> $1::real[]::vector))::real FROM chunks
+             WHERE tenant_id = $2 AND embedder_id = $3 AND dims = $4 AND id = ANY($5)",
+        )
+        .bind(query)
+        .bind(tenant.to_string())
+        .bind(embedder_id)
+        .bind(query.len() as i32)
+        .bind(&ids)
+        .fetch_all(store.pool())
+        .await
+        .map_err(map_err)?;
+        rows.into_iter()
+            .map(|(id, score)| Ok((parse_id(&id)?, score)))
+            .collect::<StoreResult<HashMap<_, _>>>()
+            .map(Some)
+    }
+
+    /// Builds the HNSW index (cosine) for vectors of `dims` dimensions, if
+    /// missing. Vector search works without it, by a scan; with it, in
+    /// logarithmic time.
+    async fn prepare_vector_index(store: &PgStore, dims: usize) -> StoreResult<()> {
+        if !(1..=16_000).contains(&dims) {
+            return Err(backend(format!("unsupported vector dimension {dims}")));
+        }
+        // `dims` is a number we checked: safe to splice into DDL, which takes
+        // no bind parameters.
+        let ddl = format!(
+            "CREATE INDEX IF NOT EXISTS {} ON chunks USING hnsw ((embedding::vector({dims})) \
+             vector_cosine_ops) WHERE dims = {dims}",
+            hnsw_index(dims)
+        );
+        let mut tx = store.write_tx().await?;
+        // An HNSW build whose graph fits in memory is many times faster than
+        // one that spills (measured: 340 s for 200k vectors of 384 dims with
+        // the default 64 MB, 66 s with 1 GB). Raise it to 1 GB for this build
+        // only, unless the operator set more (on the role, the database or
+        // the URL's `options`): 1M vectors of 384 dims need about 2 GB.
+        sqlx::query(
+            "SELECT set_config('maintenance_work_mem', '1GB', true) \
+             WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('1GB')",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        match sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await {
+            Ok(_) => tx.commit().await.map_err(map_err),
+            // Another node created it at the same moment.
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(()),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    async fn keyword_search(
+        store: &PgStore,
+        tenant: TenantId,
+        bot: BotId,
+        query: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(ChunkId, f32)>> {
+        let Some(terms) = ts_query(query) else {
+            return Ok(Vec::new());
+        };
+        // ts_rank with length normalisation 1 (divides by 1 + log of the
+        // passage's length), the closest of Postgres' rankings to BM25's
+        // damping of long passages.
+        let rows: Vec<(String, f32)> = sqlx::query_as(
+            "SELECT c.id, ts_rank(c.tsv, q, 1) AS rank
+             FROM chunks c, to_tsquery('english', $1) q
+             WHERE c.tsv @@ q AND c.tenant_id = $2 AND c.bot_id = $3
+             ORDER BY rank DESC, c.id LIMIT $4",
+        )
+        .bind(terms)
+        .bind(tenant.to_string())
+        .bind(bot.to_string())
+        .bind(i64::from(limit))
+        .fetch_all(store.pool())
+        .await
+        .map_err(map_err)?;
+        rows.into_iter()
+            .map(|(id, rank)| Ok((parse_id(&id)?, rank)))
+            .collect()
+    }
+}
+
+/// What opening the database learned about its pgvector.
+#[derive(Clone, Debug)]
+pub struct PgExtra {
+    /// pgvector 0.8+: filtered HNSW scans can continue until they have
+    /// enough rows (`hnsw.iterative_scan`).
+    pub iterative_scan: bool,
+}
+
+type Buffer = <Postgres as Database>::ArgumentBuffer;
+type ValueRef<'r> = <Postgres as Database>::ValueRef<'r>;
+
+impl Type<Postgres> for Ts {
+    fn type_info() -> PgTypeInfo {
+        <DateTime<Utc> as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for Ts {
+    fn encode_by_ref(&self, buf: &mut Buffer) -> Result<IsNull, BoxDynError> {
+        Encode::<Postgres>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for Ts {
+    fn decode(value: ValueRef<'r>) -> Result<Self, BoxDynError> {
+        <DateTime<Utc> as Decode<Postgres>>::decode(value).map(Ts)
+    }
+}
+
+/// Bound as `real[]` and cast in SQL (`::real[]::vector`), read back through
+/// `embedding::real[]`: the extension's own type has no fixed OID to bind.
+impl Type<Postgres> for Vector {
+    fn type_info() -> PgTypeInfo {
+        <Vec<f32> as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for Vector {
+    fn encode_by_ref(&self, buf: &mut Buffer) -> Result<IsNull, BoxDynError> {
+        Encode::<Postgres>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for Vector {
+    fn decode(value: ValueRef<'r>) -> Result<Self, BoxDynError> {
+        <Vec<f32> as Decode<Postgres>>::decode(value).map(Vector)
+    }
+}
