@@ -382,9 +382,7 @@ impl App {
 /// limits hold across API nodes), else in-process.
 async fn limiter(redis_url: Option<&Secret>) -> anyhow::Result<Arc<dyn RateLimiter>> {
     if let Some(url) = redis_url {
-        let shared = RedisRateLimiter::connect(url.expose())
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
+        let shared = RedisRateLimiter::connect(url.expose()).await?;
         tracing::info!("rate limits shared through Redis");
         return Ok(Arc::new(shared));
     }

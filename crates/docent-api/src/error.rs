@@ -96,12 +96,28 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
             ServiceError::QuotaExceeded(m) => ApiError::new(StatusCode::PAYMENT_REQUIRED, m),
-            ServiceError::Internal(detail) => {
-                // Logged here, once; the client sees only the request id.
-                tracing::error!(error = %detail, "internal error");
+            ServiceError::Internal(cause) => {
+                // Logged here, once, with the whole cause chain; the client
+                // sees only the request id.
+                tracing::error!(error = %Chain(&*cause), "internal error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE)
             }
         }
+    }
+}
+
+/// An error and its causes, outermost first: `a: b: c`.
+struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
     }
 }
 

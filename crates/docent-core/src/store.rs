@@ -30,9 +30,26 @@ pub enum StoreError {
     /// A reservation would pass a limit; names the kind of usage.
     #[error("quota exceeded: {0:?}")]
     QuotaExceeded(UsageKind),
-    /// The backend failed (I/O, connection, corrupt data). Logged, never shown.
-    #[error("storage backend: {0}")]
-    Backend(String),
+    /// The backend failed (I/O, connection, corrupt data) in operation `op`.
+    /// Logged with its cause chain, never shown.
+    #[error("storage backend failed in {op}")]
+    Backend {
+        op: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    pub fn backend(
+        op: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        StoreError::Backend {
+            op,
+            source: source.into(),
+        }
+    }
 }
 
 /// The refusal of a change that would leave a tenant without an owner.

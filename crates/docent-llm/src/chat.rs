@@ -141,7 +141,10 @@ impl ChatModel for OpenAiChat {
 }
 
 struct Reader {
-    events: futures::stream::BoxStream<'static, Result<eventsource_stream::Event, String>>,
+    events: futures::stream::BoxStream<
+        'static,
+        Result<eventsource_stream::Event, eventsource_stream::EventStreamError<reqwest::Error>>,
+    >,
     usage: Option<Usage>,
     finish_reason: Option<String>,
     first: bool,
@@ -155,11 +158,7 @@ fn read_stream(
     first_token_timeout: Duration,
     idle_timeout: Duration,
 ) -> ChatStream {
-    let events = response
-        .bytes_stream()
-        .eventsource()
-        .map(|e| e.map_err(|e| e.to_string()))
-        .boxed();
+    let events = response.bytes_stream().eventsource().boxed();
     let reader = Reader {
         events,
         usage: None,

@@ -98,6 +98,11 @@ impl Retriever {
 
     /// The best `top_k` passages scoring at least `min_score` (`None`: the
     /// embedder's calibrated default for the mode).
+    #[tracing::instrument(
+        name = "retrieval.search",
+        skip_all,
+        fields(tenant_id = %tenant, bot_id = %bot, mode = ?params.mode, top_k = params.top_k)
+    )]
     pub async fn search(
         &self,
         tenant: TenantId,

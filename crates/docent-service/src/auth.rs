@@ -76,11 +76,11 @@ fn check_password(password: &str) -> ServiceResult<()> {
 pub(super) async fn hash_password(password: String) -> ServiceResult<String> {
     blocking(move || password::hash(&password))
         .await?
-        .map_err(ServiceError::Internal)
+        .map_err(|e| ServiceError::internal(e.to_string()))
 }
 
 pub(super) fn parse_email(raw: &str) -> ServiceResult<Email> {
-    Email::parse(raw).map_err(ServiceError::Invalid)
+    Ok(Email::parse(raw)?)
 }
 
 pub(super) fn check_new_password(password: &str) -> ServiceResult<()> {

@@ -31,7 +31,7 @@ impl Services {
             created_at: now,
             updated_at: now,
         };
-        bot.validate().map_err(ServiceError::Invalid)?;
+        bot.validate()?;
         self.check_model(bot.model.as_deref())?;
         self.store().create_bot(&bot).await?;
         self.audit(ctx, "bot.create", "bot", Some(bot.id.to_string()))
@@ -81,7 +81,7 @@ impl Services {
             ..patch
         });
         bot.updated_at = Utc::now();
-        bot.validate().map_err(ServiceError::Invalid)?;
+        bot.validate()?;
         self.store().update_bot(&bot).await?;
         self.audit(ctx, "bot.update", "bot", Some(id.to_string()))
             .await;

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use docent_core::auth::jwt::JwtKeys;
 use docent_core::auth::upload::UploadSigner;
 use docent_core::blob::{BlobError, BlobStore};
-use docent_core::domain::{NewAuditEntry, Role};
+use docent_core::domain::{Invalid, NewAuditEntry, Role};
 use docent_core::embed::Embedder;
 use docent_core::ids::{ApiKeyId, BotId, TenantId, UserId};
 use docent_core::llm::ChatModel;
@@ -63,9 +63,16 @@ pub enum ServiceError {
     /// A dependency (the embedding provider) is down; worth retrying later.
     #[error("{0}")]
     Unavailable(String),
-    /// Something failed that the caller could not cause; logged, never shown.
-    #[error("internal: {0}")]
-    Internal(String),
+    /// Something failed that the caller could not cause; logged with its
+    /// cause chain where the 500 is made, never shown.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ServiceError {
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ServiceError::Internal(cause.into())
+    }
 }
 
 impl From<StoreError> for ServiceError {
@@ -77,14 +84,20 @@ impl From<StoreError> for ServiceError {
                 "the plan's {} limit is reached",
                 kind.as_str()
             )),
-            StoreError::Backend(detail) => ServiceError::Internal(detail),
+            e @ StoreError::Backend { .. } => ServiceError::internal(e),
         }
+    }
+}
+
+impl From<Invalid> for ServiceError {
+    fn from(e: Invalid) -> Self {
+        ServiceError::Invalid(e.0)
     }
 }
 
 impl From<BlobError> for ServiceError {
     fn from(e: BlobError) -> Self {
-        ServiceError::Internal(e.to_string())
+        ServiceError::internal(e)
     }
 }
 
@@ -299,7 +312,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ServiceResult<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ServiceError::Internal(format!("blocking task failed: {e}")))
+        .map_err(ServiceError::internal)
 }
 
 fn limit_len(field: &str, value: &str, min: usize, max: usize) -> ServiceResult<()> {

@@ -57,7 +57,7 @@ impl From<SearchError> for ServiceError {
         match e {
             SearchError::Store(e) => e.into(),
             SearchError::Embed(EmbedError::Unavailable(m)) => ServiceError::Unavailable(m),
-            SearchError::Embed(EmbedError::Failed(m)) => ServiceError::Internal(m),
+            SearchError::Embed(e @ EmbedError::Failed(_)) => ServiceError::internal(e),
         }
     }
 }

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use futures::TryStreamExt;
 use sqlx::{AssertSqlSafe, PgPool, Postgres, QueryBuilder, Row, SqlitePool};
 
-use crate::sql::{backend, map_err};
+use crate::sql::{backend, failed};
 use docent_core::store::StoreResult;
 
 /// Every table, parents before children.
@@ -63,13 +63,14 @@ pub async fn sqlite_to_postgres(src: &SqlitePool, dst: &PgPool) -> StoreResult<C
     let (tenants,): (i64,) = sqlx::query_as("SELECT count(*) FROM tenants")
         .fetch_one(dst)
         .await
-        .map_err(map_err)?;
+        .map_err(|e| failed("copy", e))?;
     if tenants > 0 {
         return Err(backend(
+            "copy",
             "the target database already holds tenants: copy into an empty database",
         ));
     }
-    let mut tx = dst.begin().await.map_err(map_err)?;
+    let mut tx = dst.begin().await.map_err(|e| failed("copy", e))?;
     let mut report = CopyReport::default();
     for table in TABLES {
         let columns = shared_columns(src, &mut tx, table).await?;
@@ -85,7 +86,7 @@ pub async fn sqlite_to_postgres(src: &SqlitePool, dst: &PgPool) -> StoreResult<C
             .fetch(src)
             .try_chunks(BATCH);
         let mut copied = 0u64;
-        while let Some(batch) = rows.try_next().await.map_err(|e| backend(e.to_string()))? {
+        while let Some(batch) = rows.try_next().await.map_err(|e| backend("copy", e))? {
             insert_batch(&mut tx, table, &columns, &batch).await?;
             copied += batch.len() as u64;
         }
@@ -93,15 +94,16 @@ pub async fn sqlite_to_postgres(src: &SqlitePool, dst: &PgPool) -> StoreResult<C
             sqlx::query_as(AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
                 .fetch_one(&mut *tx)
                 .await
-                .map_err(map_err)?;
+                .map_err(|e| failed("copy", e))?;
         if target as u64 != copied {
-            return Err(backend(format!(
-                "{table}: {copied} rows read but {target} in the target"
-            )));
+            return Err(backend(
+                "copy",
+                format!("{table}: {copied} rows read but {target} in the target"),
+            ));
         }
         report.tables.push((table, copied));
     }
-    tx.commit().await.map_err(map_err)?;
+    tx.commit().await.map_err(|e| failed("copy", e))?;
     Ok(report)
 }
 
@@ -116,7 +118,7 @@ async fn shared_columns(
     )))
     .fetch_all(src)
     .await
-    .map_err(|e| backend(e.to_string()))?
+    .map_err(|e| backend("copy", e))?
     .iter()
     .map(|r| r.get::<String, _>(0))
     .collect();
@@ -129,7 +131,7 @@ async fn shared_columns(
     .bind(table)
     .fetch_all(&mut *dst)
     .await
-    .map_err(map_err)?;
+    .map_err(|e| failed("copy", e))?;
     let mut columns = Vec::new();
     for (name, data_type, generated, default) in target {
         let filled_by_target = generated == "ALWAYS"
@@ -146,7 +148,12 @@ async fn shared_columns(
             "boolean" => Kind::Bool,
             "timestamp with time zone" => Kind::Timestamp,
             "USER-DEFINED" => Kind::Vector,
-            other => return Err(backend(format!("{table}.{name}: no copy rule for {other}"))),
+            other => {
+                return Err(backend(
+                    "copy",
+                    format!("{table}.{name}: no copy rule for {other}"),
+                ));
+            }
         };
         columns.push((name, kind));
     }
@@ -204,8 +211,12 @@ async fn insert_batch(
         }
     });
     if let Some(f) = failure {
-        return Err(backend(f));
+        return Err(backend("copy", f));
     }
-    insert.build().execute(tx).await.map_err(map_err)?;
+    insert
+        .build()
+        .execute(tx)
+        .await
+        .map_err(|e| failed("copy", e))?;
     Ok(())
 }

@@ -26,9 +26,12 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::PgStore::open(url).await?))
     } else {
-        Err(StoreError::Backend(format!(
-            "unsupported database URL scheme in `{}`",
-            url.split(':').next().unwrap_or_default()
-        )))
+        Err(StoreError::backend(
+            "open",
+            format!(
+                "unsupported database URL scheme in `{}`",
+                url.split(':').next().unwrap_or_default()
+            ),
+        ))
     }
 }

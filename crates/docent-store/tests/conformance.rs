@@ -1901,4 +1901,3 @@ async fn postgres() -> Option<(Arc<dyn Store>, ())> {
     url.set_path(&name);
     Some((docent_store::open(url.as_str()).await.unwrap(), ()))
 }
-

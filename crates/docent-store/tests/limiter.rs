@@ -136,5 +136,5 @@ async fn redis_urls_are_checked() {
         .await
         .err()
         .unwrap();
-    assert!(err.contains("Redis"), "{err}");
+    assert!(err.to_string().contains("Redis"), "{err}");
 }

@@ -9,11 +9,10 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 1024;
 
-pub fn hash(password: &str) -> Result<String, String> {
+pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
     Argon2::default()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
-        .map_err(|e| format!("password hashing failed: {e}"))
 }
 
 pub fn verify(password: &str, phc: &str) -> bool {

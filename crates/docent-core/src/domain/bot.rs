@@ -1,3 +1,4 @@
+use super::Invalid;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -185,7 +186,7 @@ impl Bot {
 
     /// Checks every field against the limits the product promises; the message
     /// names the field at fault.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
             return Err("`name` must be 1 to 200 characters".into());
@@ -197,7 +198,7 @@ impl Bot {
             ("model", &self.model, 200),
         ] {
             if value.as_ref().is_some_and(|v| v.chars().count() > max) {
-                return Err(format!("`{field}` must be at most {max} characters"));
+                return Err(format!("`{field}` must be at most {max} characters").into());
             }
         }
         if let Some(t) = self.temperature
@@ -232,11 +233,11 @@ impl Bot {
 
 /// An allowed origin is `scheme://host[:port]` with no path, where the host may
 /// start with `*.` to allow every subdomain.
-fn validate_origin_pattern(origin: &str) -> Result<(), String> {
+fn validate_origin_pattern(origin: &str) -> Result<(), Invalid> {
     let bad = || {
         Err(format!(
             "`allowed_origins`: `{origin}` is not an origin like https://example.com or https://*.example.com"
-        ))
+        ).into())
     };
     let Some((scheme, rest)) = origin.split_once("://") else {
         return bad();
@@ -310,22 +311,18 @@ pub const MAX_THEME_BYTES: usize = 4096;
 /// string, number or boolean values, and the widget's own keys
 /// ([`THEME_KEYS`]) short strings. Other keys are kept (the contract's
 /// `theme` is free-form) and ignored by the widget.
-fn validate_theme(theme: &serde_json::Value) -> Result<(), String> {
+fn validate_theme(theme: &serde_json::Value) -> Result<(), Invalid> {
     let Some(keys) = theme.as_object() else {
         return Err("`theme` must be a JSON object".into());
     };
     if theme.to_string().len() > MAX_THEME_BYTES {
-        return Err(format!(
-            "`theme` holds at most {MAX_THEME_BYTES} bytes of JSON"
-        ));
+        return Err(format!("`theme` holds at most {MAX_THEME_BYTES} bytes of JSON").into());
     }
     for (key, value) in keys {
         let shown: String = key.chars().take(40).collect();
         if !THEME_KEYS.contains(&key.as_str()) {
             if value.is_object() || value.is_array() {
-                return Err(format!(
-                    "`theme.{shown}` must be a string, number or boolean"
-                ));
+                return Err(format!("`theme.{shown}` must be a string, number or boolean").into());
             }
             continue;
         }
@@ -335,7 +332,8 @@ fn validate_theme(theme: &serde_json::Value) -> Result<(), String> {
             _ => {
                 return Err(format!(
                     "`theme.{shown}` must be a string of at most {limit} characters"
-                ));
+                )
+                .into());
             }
         }
     }

@@ -24,3 +24,21 @@ pub use lead::Lead;
 pub use tenant::{Plan, Tenant};
 pub use usage::{Charge, HELD_PERIOD, Period, PlanLimits, UsageEvent, UsageKind};
 pub use user::{Email, Role, User};
+
+/// Input a domain rule rejects; the text says which rule, in words fit for
+/// the caller.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl From<&str> for Invalid {
+    fn from(rule: &str) -> Self {
+        Invalid(rule.to_owned())
+    }
+}
+
+impl From<String> for Invalid {
+    fn from(rule: String) -> Self {
+        Invalid(rule)
+    }
+}

@@ -1,5 +1,6 @@
 use std::fmt;
 
+use super::Invalid;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -54,7 +55,7 @@ impl fmt::Display for Role {
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let email = raw.trim().to_lowercase();
         let valid = email.len() <= 254
             && !email.chars().any(char::is_whitespace)
@@ -67,7 +68,10 @@ impl Email {
         if valid {
             Ok(Self(email))
         } else {
-            Err(format!("`{}` is not a valid email address", raw.trim()))
+            Err(Invalid(format!(
+                "`{}` is not a valid email address",
+                raw.trim()
+            )))
         }
     }
 

@@ -234,6 +234,11 @@ impl Services {
         ctx.actor.role > Role::Viewer || session.started_by == ctx.actor.starter()
     }
 
+    #[tracing::instrument(
+        name = "chat.prepare",
+        skip_all,
+        fields(tenant_id = %ctx.actor.tenant_id, bot_id = %req.bot_id)
+    )]
     async fn prepare(&self, ctx: &Ctx, req: AskRequest) -> ServiceResult<Prepared> {
         Self::require_chat(ctx, req.bot_id)?;
         let started = Instant::now();

@@ -20,6 +20,7 @@ use tokio::sync::{Notify, mpsc};
 use super::{JobContext, JobError};
 use crate::ServiceError;
 
+#[tracing::instrument(name = "crawl", skip_all, fields(tenant_id = %job.tenant_id))]
 pub(super) async fn run(ctx: &JobContext, job: &Job, wake: &Arc<Notify>) -> Result<(), JobError> {
     let Some(JobSpec::Crawl {
         bot_id,

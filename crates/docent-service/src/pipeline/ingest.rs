@@ -12,6 +12,11 @@ use docent_ingest::{Extracted, SandboxError, SourceKind};
 
 use super::{JobContext, JobError};
 
+#[tracing::instrument(
+    name = "ingest",
+    skip_all,
+    fields(tenant_id = %job.tenant_id, document_id = %document_id)
+)]
 pub(super) async fn run(
     ctx: &JobContext,
     job: &Job,

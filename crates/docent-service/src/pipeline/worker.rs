@@ -127,6 +127,7 @@ impl Worker {
         );
     }
 
+    #[tracing::instrument(name = "jobs.slot", skip_all)]
     async fn slot(&self, mut stop: watch::Receiver<bool>) {
         loop {
             if *stop.borrow() {
@@ -155,7 +156,11 @@ impl Worker {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(job_id = %job.id, kind = %job.kind, attempt = job.attempts))]
+    #[tracing::instrument(
+        name = "jobs.process",
+        skip_all,
+        fields(job_id = %job.id, tenant_id = %job.tenant_id, kind = %job.kind, attempt = job.attempts)
+    )]
     async fn process(&self, job: Job) {
         // Every claim counts an attempt, a reclaim from a worker that died
         // too. A job past its last attempt killed its worker every time (or

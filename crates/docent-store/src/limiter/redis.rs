@@ -33,6 +33,21 @@ end
 return {1, math.floor((now - allow_at) / interval), 0}
 "#;
 
+/// Redis could not be reached or used at start; names the step.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}")]
+pub struct RedisUnavailable {
+    step: &'static str,
+    #[source]
+    source: redis::RedisError,
+}
+
+impl RedisUnavailable {
+    fn on(step: &'static str) -> impl FnOnce(redis::RedisError) -> Self {
+        move |source| Self { step, source }
+    }
+}
+
 pub struct RedisRateLimiter {
     conn: ConnectionManager,
     script: redis::Script,
@@ -40,8 +55,8 @@ pub struct RedisRateLimiter {
 
 impl RedisRateLimiter {
     /// Connects to `url` (`redis://HOST:PORT[/DB]`) and checks it answers.
-    pub async fn connect(url: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("DOCENT_REDIS_URL: {e}"))?;
+    pub async fn connect(url: &str) -> Result<Self, RedisUnavailable> {
+        let client = redis::Client::open(url).map_err(RedisUnavailable::on("DOCENT_REDIS_URL"))?;
         // Fail fast at start and per request rather than queue behind a
         // dead server: a request waits at most a second for its limit.
         let config = ConnectionManagerConfig::new()
@@ -51,11 +66,11 @@ impl RedisRateLimiter {
             .set_response_timeout(Some(Duration::from_secs(1)));
         let mut conn = ConnectionManager::new_with_config(client, config)
             .await
-            .map_err(|e| format!("cannot connect to Redis: {e}"))?;
+            .map_err(RedisUnavailable::on("cannot connect to Redis"))?;
         redis::cmd("PING")
             .query_async::<String>(&mut conn)
             .await
-            .map_err(|e| format!("Redis does not answer: {e}"))?;
+            .map_err(RedisUnavailable::on("Redis does not answer"))?;
         Ok(Self {
             conn,
             script: redis::Script::new(GCRA),

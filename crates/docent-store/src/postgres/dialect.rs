@@ -9,12 +9,11 @@ use docent_core::store::StoreResult;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgQueryResult, PgTypeInfo};
-use sqlx::query_builder::Separated;
 use sqlx::{AssertSqlSafe, Database, Decode, Encode, Pool, Postgres, Transaction, Type};
 
 use super::PgStore;
 use super::search::{hnsw_index, ts_query, vector_search_settings, vector_search_sql};
-use crate::sql::{Dialect, Ts, Vector, backend, map_err, parse_id};
+use crate::sql::{Dialect, Ts, Value, Vector, backend, failed, parse_id};
 
 #[async_trait]
 impl Dialect for Postgres {
@@ -79,22 +78,27 @@ impl Dialect for Postgres {
     }
 
     async fn begin_write(pool: &Pool<Postgres>) -> StoreResult<Transaction<'static, Postgres>> {
-        pool.begin().await.map_err(map_err)
+        pool.begin().await.map_err(|e| failed("begin_write", e))
     }
 
     async fn begin_snapshot(pool: &Pool<Postgres>) -> StoreResult<Transaction<'static, Postgres>> {
-        let mut tx = pool.begin().await.map_err(map_err)?;
+        let mut tx = pool
+            .begin()
+            .await
+            .map_err(|e| failed("begin_snapshot", e))?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await
-            .map_err(map_err)?;
+            .map_err(|e| failed("begin_snapshot", e))?;
         Ok(tx)
     }
 
-    fn push_vector(row: &mut Separated<'_, Postgres, &'static str>, embedding: &[f32]) {
-        row.push_bind(embedding.len() as i32)
-            .push_bind(Vector(embedding.to_vec()))
-            .push_unseparated("::real[]::vector");
+    fn vector_values(first: usize, embedding: &[f32]) -> (String, Vec<Value>) {
+        let values = vec![
+            Value::Int(Some(embedding.len() as i64)),
+            Value::Vector(Vector(embedding.to_vec())),
+        ];
+        (format!("${first}, ${}::real[]::vector", first + 1), values)
     }
 
     async fn vector_search(
@@ -116,7 +120,7 @@ impl Dialect for Postgres {
         )))
         .execute(&mut *tx)
         .await
-        .map_err(map_err)?;
+        .map_err(|e| failed("vector_search", e))?;
         let rows: Vec<(String, f32)> =
             sqlx::query_as(AssertSqlSafe(vector_search_sql(dims, limit)))
                 .bind(query)
@@ -125,11 +129,11 @@ impl Dialect for Postgres {
                 .bind(embedder_id)
                 .fetch_all(&mut *tx)
                 .await
-                .map_err(map_err)?;
-        tx.commit().await.map_err(map_err)?;
+                .map_err(|e| failed("vector_search", e))?;
+        tx.commit().await.map_err(|e| failed("vector_search", e))?;
         let mut hits = rows
             .into_iter()
-            .map(|(id, score)| Ok((parse_id(&id)?, score)))
+            .map(|(id, score)| Ok((parse_id("vector_search", &id)?, score)))
             .collect::<StoreResult<Vec<(ChunkId, f32)>>>()?;
         hits.sort_by(|a, b| b.1.total_cmp(&a.1));
         Ok(Some(hits))
@@ -157,9 +161,9 @@ impl Dialect for Postgres {
         .bind(&ids)
         .fetch_all(store.pool())
         .await
-        .map_err(map_err)?;
+        .map_err(|e| failed("vector_similarity", e))?;
         rows.into_iter()
-            .map(|(id, score)| Ok((parse_id(&id)?, score)))
+            .map(|(id, score)| Ok((parse_id("vector_similarity", &id)?, score)))
             .collect::<StoreResult<HashMap<_, _>>>()
             .map(Some)
     }
@@ -169,7 +173,10 @@ impl Dialect for Postgres {
     /// logarithmic time.
     async fn prepare_vector_index(store: &PgStore, dims: usize) -> StoreResult<()> {
         if !(1..=16_000).contains(&dims) {
-            return Err(backend(format!("unsupported vector dimension {dims}")));
+            return Err(backend(
+                "prepare_vector_index",
+                format!("unsupported vector dimension {dims}"),
+            ));
         }
         // `dims` is a number we checked: safe to splice into DDL, which takes
         // no bind parameters.
@@ -190,12 +197,15 @@ impl Dialect for Postgres {
         )
         .execute(&mut *tx)
         .await
-        .map_err(map_err)?;
+        .map_err(|e| failed("prepare_vector_index", e))?;
         match sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await {
-            Ok(_) => tx.commit().await.map_err(map_err),
+            Ok(_) => tx
+                .commit()
+                .await
+                .map_err(|e| failed("prepare_vector_index", e)),
             // Another node created it at the same moment.
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(()),
-            Err(e) => Err(map_err(e)),
+            Err(e) => Err(failed("prepare_vector_index", e)),
         }
     }
 
@@ -224,9 +234,9 @@ impl Dialect for Postgres {
         .bind(i64::from(limit))
         .fetch_all(store.pool())
         .await
-        .map_err(map_err)?;
+        .map_err(|e| failed("keyword_search", e))?;
         rows.into_iter()
-            .map(|(id, rank)| Ok((parse_id(&id)?, rank)))
+            .map(|(id, rank)| Ok((parse_id("keyword_search", &id)?, rank)))
             .collect()
     }
 }

@@ -15,7 +15,7 @@ use docent_core::store::StoreResult;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
-use crate::sql::{SqlStore, backend, map_err};
+use crate::sql::{SqlStore, backend, failed};
 pub use dialect::PgExtra;
 pub use search::{vector_search_settings, vector_search_sql};
 
@@ -31,15 +31,15 @@ impl SqlStore<Postgres> {
     /// Connects, checks the server and pgvector versions (with a clear
     /// message when too old or missing), and migrates.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let options = PgConnectOptions::from_str(url).map_err(backend)?;
+        let options = PgConnectOptions::from_str(url).map_err(|e| backend("open", e))?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
-            .map_err(|e| backend(format!("cannot connect to PostgreSQL: {e}")))?;
+            .map_err(|e| backend("open", format!("cannot connect to PostgreSQL: {e}")))?;
         let pgvector = check_versions(&pool).await?;
-        MIGRATOR.run(&pool).await.map_err(backend)?;
+        MIGRATOR.run(&pool).await.map_err(|e| backend("open", e))?;
         let iterative_scan = pgvector >= (0, 8);
         Ok(Self::new(pool, PgExtra { iterative_scan }))
     }
@@ -56,22 +56,26 @@ async fn check_versions(pool: &PgPool) -> StoreResult<(u32, u32)> {
     let (version,): (String,) = sqlx::query_as("SHOW server_version_num")
         .fetch_one(pool)
         .await
-        .map_err(map_err)?;
-    let version: i64 = version.trim().parse().map_err(backend)?;
+        .map_err(|e| failed("open", e))?;
+    let version: i64 = version.trim().parse().map_err(|e| backend("open", e))?;
     if version < MIN_SERVER_VERSION {
-        return Err(backend(format!(
-            "PostgreSQL {}.{} is too old: Docent needs PostgreSQL 15 or newer",
-            version / 10000,
-            version % 10000
-        )));
+        return Err(backend(
+            "open",
+            format!(
+                "PostgreSQL {}.{} is too old: Docent needs PostgreSQL 15 or newer",
+                version / 10000,
+                version % 10000
+            ),
+        ));
     }
     let available: Option<(String,)> =
         sqlx::query_as("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'")
             .fetch_optional(pool)
             .await
-            .map_err(map_err)?;
+            .map_err(|e| failed("open", e))?;
     let Some((pgvector,)) = available else {
         return Err(backend(
+            "open",
             "the pgvector extension is not installed on this PostgreSQL server: \
              Docent needs pgvector 0.7 or newer (https://github.com/pgvector/pgvector)",
         ));
@@ -79,9 +83,10 @@ async fn check_versions(pool: &PgPool) -> StoreResult<(u32, u32)> {
     let mut parts = pgvector.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     if (major, minor) < MIN_PGVECTOR {
-        return Err(backend(format!(
-            "pgvector {pgvector} is too old: Docent needs pgvector 0.7 or newer"
-        )));
+        return Err(backend(
+            "open",
+            format!("pgvector {pgvector} is too old: Docent needs pgvector 0.7 or newer"),
+        ));
     }
     Ok((major, minor))
 }

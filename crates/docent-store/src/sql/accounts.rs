@@ -13,135 +13,70 @@ use docent_core::store::{
     AccountStore, LAST_OWNER, Page, PageRequest, RefreshToken, RefreshUse, StoreError, StoreResult,
 };
 
-use sqlx::{ColumnIndex, Encode, Executor, Type};
+use sqlx::{AssertSqlSafe, Transaction};
 
-use super::{
-    Column, Dialect, SqlStore, Ts, Vector, backend, convert, limit_plus_one, map_err, page_of,
-    parse_id,
-};
+use super::{Dialect, Exec, Row, SqlStore, commit, corrupt, limit_plus_one, page_of, query};
 
-#[derive(sqlx::FromRow)]
-struct TenantRow {
-    id: String,
-    name: String,
-    plan: String,
-    created_at: DateTime<Utc>,
+fn read_tenant<D: Dialect>(r: Row<'_, D>) -> StoreResult<Tenant> {
+    Ok(Tenant {
+        id: r.id("id")?,
+        name: r.text("name")?,
+        plan: r.name("plan", Plan::parse)?,
+        created_at: r.time("created_at")?,
+    })
 }
 
-impl TryFrom<TenantRow> for Tenant {
-    type Error = StoreError;
-    fn try_from(r: TenantRow) -> StoreResult<Self> {
-        Ok(Tenant {
-            id: parse_id(&r.id)?,
-            name: r.name,
-            plan: Plan::parse(&r.plan).ok_or_else(|| backend(format!("bad plan `{}`", r.plan)))?,
-            created_at: r.created_at,
-        })
-    }
+fn read_user<D: Dialect>(r: Row<'_, D>) -> StoreResult<User> {
+    Ok(User {
+        id: r.id("id")?,
+        tenant_id: r.id("tenant_id")?,
+        email: Email::parse(&r.text("email")?).map_err(|e| corrupt("user", e.0))?,
+        role: r.name("role", Role::parse)?,
+        created_at: r.time("created_at")?,
+        password_hash: r.text("password_hash")?,
+    })
 }
 
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    id: String,
-    tenant_id: String,
-    email: String,
-    password_hash: String,
-    role: String,
-    created_at: DateTime<Utc>,
+fn read_api_key<D: Dialect>(r: Row<'_, D>) -> StoreResult<ApiKey> {
+    Ok(ApiKey {
+        id: r.id("id")?,
+        tenant_id: r.id("tenant_id")?,
+        name: r.text("name")?,
+        role: r.name("role", Role::parse)?,
+        prefix: r.text("prefix")?,
+        created_at: r.time("created_at")?,
+        last_used_at: r.opt_time("last_used_at")?,
+        created_by: r.opt_id("created_by")?,
+    })
 }
 
-impl TryFrom<UserRow> for User {
-    type Error = StoreError;
-    fn try_from(r: UserRow) -> StoreResult<Self> {
-        Ok(User {
-            id: parse_id(&r.id)?,
-            tenant_id: parse_id(&r.tenant_id)?,
-            email: Email::parse(&r.email).map_err(backend)?,
-            role: parse_role(&r.role)?,
-            created_at: r.created_at,
-            password_hash: r.password_hash,
-        })
-    }
+fn read_refresh<D: Dialect>(r: Row<'_, D>) -> StoreResult<RefreshToken> {
+    Ok(RefreshToken {
+        token_hash: r.text("token_hash")?,
+        family_id: r.id("family_id")?,
+        user_id: r.id("user_id")?,
+        tenant_id: r.id("tenant_id")?,
+        created_at: r.time("created_at")?,
+        expires_at: r.time("expires_at")?,
+    })
 }
 
-#[derive(sqlx::FromRow)]
-struct ApiKeyRow {
-    id: String,
-    tenant_id: String,
-    name: String,
-    role: String,
-    prefix: String,
-    created_by: Option<String>,
-    created_at: DateTime<Utc>,
-    last_used_at: Option<DateTime<Utc>>,
-}
-
-impl TryFrom<ApiKeyRow> for ApiKey {
-    type Error = StoreError;
-    fn try_from(r: ApiKeyRow) -> StoreResult<Self> {
-        Ok(ApiKey {
-            id: parse_id(&r.id)?,
-            tenant_id: parse_id(&r.tenant_id)?,
-            name: r.name,
-            role: parse_role(&r.role)?,
-            prefix: r.prefix,
-            created_at: r.created_at,
-            last_used_at: r.last_used_at,
-            created_by: r.created_by.as_deref().map(parse_id).transpose()?,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct RefreshRow {
-    token_hash: String,
-    family_id: String,
-    user_id: String,
-    tenant_id: String,
-    created_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-}
-
-impl TryFrom<RefreshRow> for RefreshToken {
-    type Error = StoreError;
-    fn try_from(r: RefreshRow) -> StoreResult<Self> {
-        Ok(RefreshToken {
-            token_hash: r.token_hash,
-            family_id: parse_id(&r.family_id)?,
-            user_id: parse_id(&r.user_id)?,
-            tenant_id: parse_id(&r.tenant_id)?,
-            created_at: r.created_at,
-            expires_at: r.expires_at,
-        })
-    }
-}
-
-fn parse_role(s: &str) -> StoreResult<Role> {
-    Role::parse(s).ok_or_else(|| backend(format!("bad role `{s}`")))
-}
-
-/// Column list, as a macro so queries stay `&'static str` (no dynamic SQL).
+/// Column lists, as macros so queries stay `&'static str` (no dynamic SQL).
 macro_rules! user_columns {
     () => {
         "id, tenant_id, email, password_hash, role, created_at"
     };
 }
-/// Column list, as a macro so queries stay `&'static str` (no dynamic SQL).
+
 macro_rules! api_key_columns {
     () => {
         "id, tenant_id, name, role, prefix, created_by, created_at, last_used_at"
     };
 }
 
-async fn insert_user<'e, D, E>(exec: E, user: &User) -> StoreResult<()>
-where
-    D: Dialect,
-    E: Executor<'e, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D>,
-    String: Column<D>,
-    Ts: Column<D>,
-{
-    sqlx::query(
+async fn insert_user<'e, D: Dialect>(on: impl Into<Exec<'e, D>>, user: &User) -> StoreResult<()> {
+    query::<D>(
+        "insert_user",
         "INSERT INTO users (id, tenant_id, email, password_hash, role, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -150,113 +85,92 @@ where
     .bind(user.email.as_str())
     .bind(&user.password_hash)
     .bind(user.role.as_str())
-    .bind(Ts(user.created_at))
-    .execute(exec)
-    .await
-    .map_err(map_err)?;
+    .bind(user.created_at)
+    .execute(on)
+    .await?;
     Ok(())
 }
 
 #[async_trait]
-impl<D> AccountStore for SqlStore<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'r> &'r str: ColumnIndex<D::Row> + Encode<'r, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D> + Type<D>,
-    String: Column<D>,
-    Option<String>: Column<D>,
-    i64: Column<D>,
-    Option<i64>: Column<D>,
-    Option<f64>: Column<D>,
-    bool: Column<D>,
-    Option<bool>: Column<D>,
-    Ts: Column<D>,
-    Option<Ts>: Column<D>,
-    DateTime<Utc>: Column<D>,
-    Option<DateTime<Utc>>: Column<D>,
-    Vector: Column<D>,
-{
+impl<D: Dialect> AccountStore for SqlStore<D> {
     async fn create_tenant_with_owner(&self, tenant: &Tenant, owner: &User) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("INSERT INTO tenants (id, name, plan, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(tenant.id.to_string())
-            .bind(&tenant.name)
-            .bind(tenant.plan.as_str())
-            .bind(Ts(tenant.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        insert_user(&mut *tx, owner).await?;
-        tx.commit().await.map_err(map_err)
+        query::<D>(
+            "create_tenant_with_owner",
+            "INSERT INTO tenants (id, name, plan, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(tenant.id.to_string())
+        .bind(&tenant.name)
+        .bind(tenant.plan.as_str())
+        .bind(tenant.created_at)
+        .execute(&mut tx)
+        .await?;
+        insert_user(&mut tx, owner).await?;
+        commit(tx, "create_tenant_with_owner").await
     }
 
     async fn get_tenant(&self, tenant: TenantId) -> StoreResult<Tenant> {
-        sqlx::query_as::<_, TenantRow>(
+        query::<D>(
+            "get_tenant",
             "SELECT id, name, plan, created_at FROM tenants WHERE id = $1",
         )
         .bind(tenant.to_string())
-        .fetch_one(self.pool())
+        .fetch_one(self.pool(), read_tenant)
         .await
-        .map_err(map_err)?
-        .try_into()
     }
 
     async fn set_tenant_plan(&self, tenant: TenantId, plan: Plan) -> StoreResult<Tenant> {
-        sqlx::query_as::<_, TenantRow>(
+        query::<D>(
+            "set_tenant_plan",
             "UPDATE tenants SET plan = $1 WHERE id = $2 RETURNING id, name, plan, created_at",
         )
         .bind(plan.as_str())
         .bind(tenant.to_string())
-        .fetch_one(self.pool())
+        .fetch_one(self.pool(), read_tenant)
         .await
-        .map_err(map_err)?
-        .try_into()
     }
 
     async fn find_user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
-        sqlx::query_as::<_, UserRow>(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE email = $1"
-        ))
+        query::<D>(
+            "find_user_by_email",
+            concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1"),
+        )
         .bind(email.as_str())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.pool(), read_user)
         .await
-        .map_err(map_err)?
-        .map(User::try_from)
-        .transpose()
     }
 
     async fn get_user(&self, tenant: TenantId, user: UserId) -> StoreResult<User> {
-        sqlx::query_as::<_, UserRow>(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE tenant_id = $1 AND id = $2"
-        ))
+        query::<D>(
+            "get_user",
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE tenant_id = $1 AND id = $2"
+            ),
+        )
         .bind(tenant.to_string())
         .bind(user.to_string())
-        .fetch_one(self.pool())
+        .fetch_one(self.pool(), read_user)
         .await
-        .map_err(map_err)?
-        .try_into()
     }
 
     async fn list_users(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<User>> {
-        let rows = sqlx::query_as::<_, UserRow>(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users
+        let users = query::<D>(
+            "list_users",
+            concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users
              WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
-        ))
+            ),
+        )
         .bind(tenant.to_string())
         .bind(&page.after)
         .bind(limit_plus_one(page))
-        .fetch_all(self.pool())
-        .await
-        .map_err(map_err)?;
-        Ok(page_of(convert(rows)?, page, |u: &User| u.id.to_string()))
+        .fetch_all(self.pool(), read_user)
+        .await?;
+        Ok(page_of(users, page, |u| u.id.to_string()))
     }
 
     async fn create_user(&self, user: &User) -> StoreResult<()> {
@@ -272,18 +186,19 @@ where
         if target && role != Role::Owner && owners.len() <= 1 {
             return Err(StoreError::Conflict(LAST_OWNER.into()));
         }
-        let row: User = sqlx::query_as::<_, UserRow>(concat!(
-            "UPDATE users SET role = $1 WHERE tenant_id = $2 AND id = $3 RETURNING ",
-            user_columns!()
-        ))
+        let row = query::<D>(
+            "set_user_role",
+            concat!(
+                "UPDATE users SET role = $1 WHERE tenant_id = $2 AND id = $3 RETURNING ",
+                user_columns!()
+            ),
+        )
         .bind(role.as_str())
         .bind(tenant.to_string())
         .bind(user.to_string())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_err)?
-        .try_into()?;
-        tx.commit().await.map_err(map_err)?;
+        .fetch_one(&mut tx, read_user)
+        .await?;
+        commit(tx, "set_user_role").await?;
         Ok(row)
     }
 
@@ -294,31 +209,33 @@ where
             return Err(StoreError::Conflict(LAST_OWNER.into()));
         }
         // Their refresh tokens go with them by cascade.
-        let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.to_string())
-            .bind(user.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let done = query::<D>(
+            "delete_user",
+            "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .execute(&mut tx)
+        .await?;
         if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.commit().await.map_err(map_err)?;
-        Ok(())
+        commit(tx, "delete_user").await
     }
 
     async fn count_owners(&self, tenant: TenantId) -> StoreResult<u64> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND role = 'owner'")
-                .bind(tenant.to_string())
-                .fetch_one(self.pool())
-                .await
-                .map_err(map_err)?;
-        Ok(n as u64)
+        query::<D>(
+            "count_owners",
+            "SELECT count(*) AS n FROM users WHERE tenant_id = $1 AND role = 'owner'",
+        )
+        .bind(tenant.to_string())
+        .fetch_one(self.pool(), |r| r.size("n"))
+        .await
     }
 
     async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
-        sqlx::query(
+        query::<D>(
+            "insert_refresh_token",
             "INSERT INTO refresh_tokens (token_hash, family_id, user_id, tenant_id, created_at,
                                          expires_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -327,22 +244,21 @@ where
         .bind(token.family_id.to_string())
         .bind(token.user_id.to_string())
         .bind(token.tenant_id.to_string())
-        .bind(Ts(token.created_at))
-        .bind(Ts(token.expires_at))
+        .bind(token.created_at)
+        .bind(token.expires_at)
         .execute(self.pool())
-        .await
-        .map_err(map_err)?;
+        .await?;
         Ok(())
     }
 
     async fn refresh_token_family(&self, token_hash: &str) -> StoreResult<Option<TokenFamilyId>> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
-                .bind(token_hash)
-                .fetch_optional(self.pool())
-                .await
-                .map_err(map_err)?;
-        row.map(|(f,)| parse_id(&f)).transpose()
+        query::<D>(
+            "refresh_token_family",
+            "SELECT family_id FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool(), |r| r.id("family_id"))
+        .await
     }
 
     async fn use_refresh_token(
@@ -353,30 +269,30 @@ where
         // The conditional UPDATE is the whole race guard: a concurrent use
         // blocks on the row lock, then re-evaluates `revoked_at IS NULL` on the
         // committed row and matches nothing, so exactly one use consumes it.
-        let consumed = sqlx::query_as::<_, RefreshRow>(
+        let consumed = query::<D>(
+            "use_refresh_token",
             "UPDATE refresh_tokens SET revoked_at = $1
              WHERE token_hash = $2 AND revoked_at IS NULL AND expires_at > $1
              RETURNING token_hash, family_id, user_id, tenant_id, created_at, expires_at",
         )
-        .bind(Ts(now))
+        .bind(now)
         .bind(token_hash)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(map_err)?;
-        if let Some(row) = consumed {
-            return Ok(RefreshUse::Consumed(row.try_into()?));
+        .fetch_optional(self.pool(), read_refresh)
+        .await?;
+        if let Some(token) = consumed {
+            return Ok(RefreshUse::Consumed(token));
         }
         // Revocation only ever goes one way, so this separate read cannot see
         // a revoked token come back to life.
-        let revoked: Option<(bool,)> = sqlx::query_as(
-            "SELECT revoked_at IS NOT NULL FROM refresh_tokens WHERE token_hash = $1",
+        let revoked = query::<D>(
+            "use_refresh_token",
+            "SELECT revoked_at FROM refresh_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(map_err)?;
+        .fetch_optional(self.pool(), |r| r.opt_time("revoked_at"))
+        .await?;
         match revoked {
-            Some((true,)) => {
+            Some(Some(_)) => {
                 self.revoke_refresh_family(token_hash, now).await?;
                 Ok(RefreshUse::Reused)
             }
@@ -385,22 +301,23 @@ where
     }
 
     async fn revoke_refresh_family(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(
+        query::<D>(
+            "revoke_refresh_family",
             "UPDATE refresh_tokens SET revoked_at = $1
              WHERE revoked_at IS NULL
                AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $2)",
         )
-        .bind(Ts(now))
+        .bind(now)
         .bind(token_hash)
         .execute(self.pool())
-        .await
-        .map_err(map_err)?;
+        .await?;
         Ok(())
     }
 
     async fn create_api_key(&self, new: &NewApiKey) -> StoreResult<()> {
         let k = &new.key;
-        sqlx::query(
+        query::<D>(
+            "create_api_key",
             "INSERT INTO api_keys (id, tenant_id, name, role, prefix, key_hash, created_by,
                                    created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -412,10 +329,9 @@ where
         .bind(&k.prefix)
         .bind(&new.key_hash)
         .bind(k.created_by.map(|u| u.to_string()))
-        .bind(Ts(k.created_at))
+        .bind(k.created_at)
         .execute(self.pool())
-        .await
-        .map_err(map_err)?;
+        .await?;
         Ok(())
     }
 
@@ -424,20 +340,22 @@ where
         tenant: TenantId,
         page: &PageRequest,
     ) -> StoreResult<Page<ApiKey>> {
-        let rows = sqlx::query_as::<_, ApiKeyRow>(concat!(
-            "SELECT ",
-            api_key_columns!(),
-            " FROM api_keys
+        let keys = query::<D>(
+            "list_api_keys",
+            concat!(
+                "SELECT ",
+                api_key_columns!(),
+                " FROM api_keys
              WHERE tenant_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id > $2)
              ORDER BY id LIMIT $3"
-        ))
+            ),
+        )
         .bind(tenant.to_string())
         .bind(&page.after)
         .bind(limit_plus_one(page))
-        .fetch_all(self.pool())
-        .await
-        .map_err(map_err)?;
-        Ok(page_of(convert(rows)?, page, |k: &ApiKey| k.id.to_string()))
+        .fetch_all(self.pool(), read_api_key)
+        .await?;
+        Ok(page_of(keys, page, |k| k.id.to_string()))
     }
 
     async fn revoke_api_key(
@@ -446,16 +364,16 @@ where
         key: ApiKeyId,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let done = sqlx::query(
+        let done = query::<D>(
+            "revoke_api_key",
             "UPDATE api_keys SET revoked_at = $1
              WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
         )
-        .bind(Ts(now))
+        .bind(now)
         .bind(tenant.to_string())
         .bind(key.to_string())
         .execute(self.pool())
-        .await
-        .map_err(map_err)?;
+        .await?;
         if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
@@ -463,54 +381,49 @@ where
     }
 
     async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
-        sqlx::query_as::<_, ApiKeyRow>(concat!(
-            "SELECT ",
-            api_key_columns!(),
-            " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
-        ))
+        query::<D>(
+            "find_api_key",
+            concat!(
+                "SELECT ",
+                api_key_columns!(),
+                " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
+            ),
+        )
         .bind(key_hash)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.pool(), read_api_key)
         .await
-        .map_err(map_err)?
-        .map(ApiKey::try_from)
-        .transpose()
     }
 
     async fn touch_api_key(&self, key: ApiKeyId, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(
+        query::<D>(
+            "touch_api_key",
             "UPDATE api_keys SET last_used_at = $1
              WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
         )
-        .bind(Ts(now))
+        .bind(now)
         .bind(key.to_string())
-        .bind(Ts(now - Duration::seconds(60)))
+        .bind(now - Duration::seconds(60))
         .execute(self.pool())
-        .await
-        .map_err(map_err)?;
+        .await?;
         Ok(())
     }
 }
 
-
-impl<D> SqlStore<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'r> &'r str: ColumnIndex<D::Row> + Encode<'r, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    String: Column<D>,
-{
+impl<D: Dialect> SqlStore<D> {
     /// Locks the tenant's owner rows for the transaction (SQLite's write
     /// transaction holds the whole database) and returns their ids.
-    async fn lock_owners(&self, conn: &mut D::Connection, tenant: TenantId) -> StoreResult<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    async fn lock_owners(
+        &self,
+        tx: &mut Transaction<'static, D>,
+        tenant: TenantId,
+    ) -> StoreResult<Vec<String>> {
+        let sql = format!(
             "SELECT id FROM users WHERE tenant_id = $1 AND role = 'owner' ORDER BY id{}",
             D::FOR_UPDATE
-        )))
-        .bind(tenant.to_string())
-        .fetch_all(conn)
-        .await
-        .map_err(map_err)?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        );
+        query::<D>("lock_owners", AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .fetch_all(tx, |r| r.text("id"))
+            .await
     }
 }

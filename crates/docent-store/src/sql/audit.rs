@@ -2,70 +2,33 @@
 //! (UUIDv7, so creation order) with optional action and time filters.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use docent_core::domain::{AuditEntry, AuditQuery, NewAuditEntry};
 use docent_core::ids::{AuditId, TenantId};
-use docent_core::store::{AuditStore, StoreError, StoreResult};
+use docent_core::store::{AuditStore, StoreResult};
 
-use sqlx::{ColumnIndex, Encode, Executor, Type};
+use super::{Dialect, Row, SqlStore, query};
 
-use super::{Column, Dialect, SqlStore, Ts, Vector, map_err, parse_id};
-
-#[derive(sqlx::FromRow)]
-struct AuditRow {
-    id: String,
-    tenant_id: String,
-    actor_type: String,
-    actor_id: Option<String>,
-    action: String,
-    resource_type: String,
-    resource_id: Option<String>,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    created_at: DateTime<Utc>,
-}
-
-impl TryFrom<AuditRow> for AuditEntry {
-    type Error = StoreError;
-    fn try_from(r: AuditRow) -> StoreResult<Self> {
-        Ok(AuditEntry {
-            id: parse_id(&r.id)?,
-            tenant_id: parse_id(&r.tenant_id)?,
-            actor_type: r.actor_type,
-            actor_id: r.actor_id,
-            action: r.action,
-            resource_type: r.resource_type,
-            resource_id: r.resource_id,
-            ip: r.ip,
-            user_agent: r.user_agent,
-            created_at: r.created_at,
-        })
-    }
+fn read_entry<D: Dialect>(r: Row<'_, D>) -> StoreResult<AuditEntry> {
+    Ok(AuditEntry {
+        id: r.id("id")?,
+        tenant_id: r.id("tenant_id")?,
+        actor_type: r.text("actor_type")?,
+        actor_id: r.opt_text("actor_id")?,
+        action: r.text("action")?,
+        resource_type: r.text("resource_type")?,
+        resource_id: r.opt_text("resource_id")?,
+        ip: r.opt_text("ip")?,
+        user_agent: r.opt_text("user_agent")?,
+        created_at: r.time("created_at")?,
+    })
 }
 
 #[async_trait]
-impl<D> AuditStore for SqlStore<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'r> &'r str: ColumnIndex<D::Row> + Encode<'r, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D> + Type<D>,
-    String: Column<D>,
-    Option<String>: Column<D>,
-    i64: Column<D>,
-    Option<i64>: Column<D>,
-    Option<f64>: Column<D>,
-    bool: Column<D>,
-    Option<bool>: Column<D>,
-    Ts: Column<D>,
-    Option<Ts>: Column<D>,
-    DateTime<Utc>: Column<D>,
-    Option<DateTime<Utc>>: Column<D>,
-    Vector: Column<D>,
-{
+impl<D: Dialect> AuditStore for SqlStore<D> {
     async fn append_audit(&self, tenant: TenantId, e: &NewAuditEntry) -> StoreResult<()> {
-        sqlx::query(
+        query::<D>(
+            "append_audit",
             "INSERT INTO audit_log (id, tenant_id, actor_type, actor_id, action, resource_type,
                  resource_id, ip, user_agent, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -81,15 +44,15 @@ where
         .bind(&e.user_agent)
         // The application's clock, not the server's `now()`: the `since` and
         // `until` filters callers pass come from the same clock.
-        .bind(Ts(Utc::now()))
+        .bind(Utc::now())
         .execute(self.pool())
-        .await
-        .map_err(map_err)?;
+        .await?;
         Ok(())
     }
 
     async fn list_audit(&self, tenant: TenantId, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
-        let rows = sqlx::query_as::<_, AuditRow>(
+        query::<D>(
+            "list_audit",
             "SELECT id, tenant_id, actor_type, actor_id, action, resource_type, resource_id, ip,
                     user_agent, created_at
              FROM audit_log
@@ -102,13 +65,11 @@ where
         )
         .bind(tenant.to_string())
         .bind(&q.action)
-        .bind(q.since.map(Ts))
-        .bind(q.until.map(Ts))
+        .bind(q.since)
+        .bind(q.until)
         .bind(q.before.map(|id| id.to_string()))
         .bind(q.limit as i64)
-        .fetch_all(self.pool())
+        .fetch_all(self.pool(), read_entry)
         .await
-        .map_err(map_err)?;
-        rows.into_iter().map(AuditEntry::try_from).collect()
     }
 }

@@ -2,59 +2,31 @@
 //! looks inside them.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use docent_core::domain::Bot;
 use docent_core::ids::{BotId, TenantId};
 use docent_core::store::{BotStore, Page, PageRequest, StoreError, StoreResult};
-use sqlx::{ColumnIndex, Encode, Executor, Type};
 
-use super::{
-    Column, Dialect, SqlStore, Ts, Vector, convert, from_json, json, limit_plus_one, map_err,
-    page_of, parse_id,
-};
+use super::{Dialect, Row, SqlStore, commit, json, limit_plus_one, page_of, query};
 
-#[derive(sqlx::FromRow)]
-struct BotRow {
-    id: String,
-    tenant_id: String,
-    name: String,
-    description: Option<String>,
-    system_prompt: Option<String>,
-    welcome_message: Option<String>,
-    model: Option<String>,
-    temperature: Option<f64>,
-    max_tokens: Option<i64>,
-    public: bool,
-    allowed_origins: String,
-    retrieval: String,
-    theme: String,
-    visitor_messages_per_minute: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl TryFrom<BotRow> for Bot {
-    type Error = StoreError;
-    fn try_from(r: BotRow) -> StoreResult<Self> {
-        Ok(Bot {
-            id: parse_id(&r.id)?,
-            tenant_id: parse_id(&r.tenant_id)?,
-            name: r.name,
-            description: r.description,
-            system_prompt: r.system_prompt,
-            welcome_message: r.welcome_message,
-            model: r.model,
-            temperature: r.temperature.map(|t| t as f32),
-            max_tokens: r.max_tokens.map(|t| t as u32),
-            public: r.public,
-            allowed_origins: from_json(&r.allowed_origins)?,
-            retrieval: from_json(&r.retrieval)?,
-            theme: from_json(&r.theme)?,
-            visitor_messages_per_minute: r.visitor_messages_per_minute as u32,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-    }
+fn bot<D: Dialect>(r: Row<'_, D>) -> StoreResult<Bot> {
+    Ok(Bot {
+        id: r.id("id")?,
+        tenant_id: r.id("tenant_id")?,
+        name: r.text("name")?,
+        description: r.opt_text("description")?,
+        system_prompt: r.opt_text("system_prompt")?,
+        welcome_message: r.opt_text("welcome_message")?,
+        model: r.opt_text("model")?,
+        temperature: r.opt_float("temperature")?.map(|t| t as f32),
+        max_tokens: r.opt_int("max_tokens")?.map(|t| t as u32),
+        public: r.flag("public")?,
+        allowed_origins: r.json("allowed_origins")?,
+        retrieval: r.json("retrieval")?,
+        theme: r.json("theme")?,
+        visitor_messages_per_minute: r.count("visitor_messages_per_minute")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+    })
 }
 
 /// Column list, as a macro so queries stay `&'static str` (no dynamic SQL).
@@ -67,145 +39,129 @@ macro_rules! bot_columns {
 }
 
 #[async_trait]
-impl<D> BotStore for SqlStore<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'r> &'r str: ColumnIndex<D::Row> + Encode<'r, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D> + Type<D>,
-    String: Column<D>,
-    Option<String>: Column<D>,
-    i64: Column<D>,
-    Option<i64>: Column<D>,
-    Option<f64>: Column<D>,
-    bool: Column<D>,
-    Option<bool>: Column<D>,
-    Ts: Column<D>,
-    Option<Ts>: Column<D>,
-    DateTime<Utc>: Column<D>,
-    Option<DateTime<Utc>>: Column<D>,
-    Vector: Column<D>,
-{
-    async fn create_bot(&self, bot: &Bot) -> StoreResult<()> {
-        sqlx::query(concat!(
-            "INSERT INTO bots (",
-            bot_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-        ))
-        .bind(bot.id.to_string())
-        .bind(bot.tenant_id.to_string())
-        .bind(&bot.name)
-        .bind(&bot.description)
-        .bind(&bot.system_prompt)
-        .bind(&bot.welcome_message)
-        .bind(&bot.model)
-        .bind(bot.temperature.map(f64::from))
-        .bind(bot.max_tokens.map(i64::from))
-        .bind(bot.public)
-        .bind(json(&bot.allowed_origins))
-        .bind(json(&bot.retrieval))
-        .bind(json(&bot.theme))
-        .bind(i64::from(bot.visitor_messages_per_minute))
-        .bind(Ts(bot.created_at))
-        .bind(Ts(bot.updated_at))
+impl<D: Dialect> BotStore for SqlStore<D> {
+    async fn create_bot(&self, b: &Bot) -> StoreResult<()> {
+        query::<D>(
+            "create_bot",
+            concat!(
+                "INSERT INTO bots (",
+                bot_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            ),
+        )
+        .bind(b.id.to_string())
+        .bind(b.tenant_id.to_string())
+        .bind(&b.name)
+        .bind(&b.description)
+        .bind(&b.system_prompt)
+        .bind(&b.welcome_message)
+        .bind(&b.model)
+        .bind(b.temperature.map(f64::from))
+        .bind(b.max_tokens.map(i64::from))
+        .bind(b.public)
+        .bind(json(&b.allowed_origins))
+        .bind(json(&b.retrieval))
+        .bind(json(&b.theme))
+        .bind(i64::from(b.visitor_messages_per_minute))
+        .bind(b.created_at)
+        .bind(b.updated_at)
         .execute(self.pool())
-        .await
-        .map_err(map_err)?;
+        .await?;
         Ok(())
     }
 
-    async fn get_bot(&self, tenant: TenantId, bot: BotId) -> StoreResult<Bot> {
-        sqlx::query_as::<_, BotRow>(concat!(
-            "SELECT ",
-            bot_columns!(),
-            " FROM bots WHERE tenant_id = $1 AND id = $2"
-        ))
+    async fn get_bot(&self, tenant: TenantId, id: BotId) -> StoreResult<Bot> {
+        query::<D>(
+            "get_bot",
+            concat!(
+                "SELECT ",
+                bot_columns!(),
+                " FROM bots WHERE tenant_id = $1 AND id = $2"
+            ),
+        )
         .bind(tenant.to_string())
-        .bind(bot.to_string())
-        .fetch_one(self.pool())
+        .bind(id.to_string())
+        .fetch_one(self.pool(), bot)
         .await
-        .map_err(map_err)?
-        .try_into()
     }
 
-    async fn get_bot_any_tenant(&self, bot: BotId) -> StoreResult<Bot> {
-        sqlx::query_as::<_, BotRow>(concat!(
-            "SELECT ",
-            bot_columns!(),
-            " FROM bots WHERE id = $1"
-        ))
-        .bind(bot.to_string())
-        .fetch_one(self.pool())
+    async fn get_bot_any_tenant(&self, id: BotId) -> StoreResult<Bot> {
+        query::<D>(
+            "get_bot_any_tenant",
+            concat!("SELECT ", bot_columns!(), " FROM bots WHERE id = $1"),
+        )
+        .bind(id.to_string())
+        .fetch_one(self.pool(), bot)
         .await
-        .map_err(map_err)?
-        .try_into()
     }
 
     async fn list_bots(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Bot>> {
-        let rows = sqlx::query_as::<_, BotRow>(concat!(
-            "SELECT ",
-            bot_columns!(),
-            " FROM bots WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
-        ))
+        let bots = query::<D>(
+            "list_bots",
+            concat!(
+                "SELECT ",
+                bot_columns!(),
+                " FROM bots WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
+            ),
+        )
         .bind(tenant.to_string())
         .bind(&page.after)
         .bind(limit_plus_one(page))
-        .fetch_all(self.pool())
-        .await
-        .map_err(map_err)?;
-        Ok(page_of(convert(rows)?, page, |b: &Bot| b.id.to_string()))
+        .fetch_all(self.pool(), bot)
+        .await?;
+        Ok(page_of(bots, page, |b| b.id.to_string()))
     }
 
-    async fn update_bot(&self, bot: &Bot) -> StoreResult<()> {
-        let done = sqlx::query(
+    async fn update_bot(&self, b: &Bot) -> StoreResult<()> {
+        let done = query::<D>(
+            "update_bot",
             "UPDATE bots SET name = $1, description = $2, system_prompt = $3, welcome_message = $4,
                  model = $5, temperature = $6, public = $7, allowed_origins = $8, retrieval = $9,
                  theme = $10, visitor_messages_per_minute = $11, updated_at = $12, max_tokens = $13
              WHERE tenant_id = $14 AND id = $15",
         )
-        .bind(&bot.name)
-        .bind(&bot.description)
-        .bind(&bot.system_prompt)
-        .bind(&bot.welcome_message)
-        .bind(&bot.model)
-        .bind(bot.temperature.map(f64::from))
-        .bind(bot.public)
-        .bind(json(&bot.allowed_origins))
-        .bind(json(&bot.retrieval))
-        .bind(json(&bot.theme))
-        .bind(i64::from(bot.visitor_messages_per_minute))
-        .bind(Ts(bot.updated_at))
-        .bind(bot.max_tokens.map(i64::from))
-        .bind(bot.tenant_id.to_string())
-        .bind(bot.id.to_string())
+        .bind(&b.name)
+        .bind(&b.description)
+        .bind(&b.system_prompt)
+        .bind(&b.welcome_message)
+        .bind(&b.model)
+        .bind(b.temperature.map(f64::from))
+        .bind(b.public)
+        .bind(json(&b.allowed_origins))
+        .bind(json(&b.retrieval))
+        .bind(json(&b.theme))
+        .bind(i64::from(b.visitor_messages_per_minute))
+        .bind(b.updated_at)
+        .bind(b.max_tokens.map(i64::from))
+        .bind(b.tenant_id.to_string())
+        .bind(b.id.to_string())
         .execute(self.pool())
-        .await
-        .map_err(map_err)?;
+        .await?;
         if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
     }
 
-    async fn delete_bot(&self, tenant: TenantId, bot: BotId) -> StoreResult<()> {
+    async fn delete_bot(&self, tenant: TenantId, id: BotId) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        sqlx::query(D::DELETE_BOT_CONTENTS)
+        query::<D>("delete_bot", D::DELETE_BOT_CONTENTS)
             .bind(tenant.to_string())
-            .bind(bot.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+            .bind(id.to_string())
+            .execute(&mut tx)
+            .await?;
         // Files, sessions and leads follow the bot by cascade.
-        let done = sqlx::query("DELETE FROM bots WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.to_string())
-            .bind(bot.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let done = query::<D>(
+            "delete_bot",
+            "DELETE FROM bots WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .execute(&mut tx)
+        .await?;
         if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.commit().await.map_err(map_err)
+        commit(tx, "delete_bot").await
     }
 }

@@ -2,83 +2,44 @@
 //! (SQLite's rowid, PostgreSQL's `seq` sequence: [`Dialect::MESSAGE_ORDER`]).
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use docent_core::domain::{ChatMessage, ChatSession, MessageRole};
 use docent_core::ids::{BotId, SessionId, TenantId};
 use docent_core::store::{ChatStore, Page, PageRequest, SessionOwner, StoreError, StoreResult};
 
-use sqlx::{ColumnIndex, Encode, Executor, Type};
+use sqlx::AssertSqlSafe;
 
-use super::{
-    Column, Dialect, SqlStore, Ts, Vector, backend, convert, limit_plus_one, map_err, page_of,
-    parse_id,
-};
+use super::{Dialect, Row, SqlStore, commit, json, limit_plus_one, page_of, query};
 
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    id: String,
-    tenant_id: String,
-    bot_id: String,
-    visitor: Option<String>,
-    started_by: Option<String>,
-    message_count: i64,
-    created_at: DateTime<Utc>,
-    last_message_at: DateTime<Utc>,
+fn read_session<D: Dialect>(r: Row<'_, D>) -> StoreResult<ChatSession> {
+    Ok(ChatSession {
+        id: r.id("id")?,
+        tenant_id: r.id("tenant_id")?,
+        bot_id: r.id("bot_id")?,
+        visitor: r.opt_text("visitor")?,
+        started_by: r.opt_text("started_by")?,
+        message_count: r.count("message_count")?,
+        created_at: r.time("created_at")?,
+        last_message_at: r.time("last_message_at")?,
+    })
 }
 
-impl TryFrom<SessionRow> for ChatSession {
-    type Error = StoreError;
-    fn try_from(r: SessionRow) -> StoreResult<Self> {
-        Ok(ChatSession {
-            id: parse_id(&r.id)?,
-            tenant_id: parse_id(&r.tenant_id)?,
-            bot_id: parse_id(&r.bot_id)?,
-            visitor: r.visitor,
-            started_by: r.started_by,
-            message_count: r.message_count as u32,
-            created_at: r.created_at,
-            last_message_at: r.last_message_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct MessageRow {
-    id: String,
-    session_id: String,
-    role: String,
-    content: String,
-    citations: String,
-    mode: Option<String>,
-    prompt_tokens: i64,
-    completion_tokens: i64,
-    latency_ms: Option<i64>,
-    partial: bool,
-    answered: Option<bool>,
-    finish_reason: Option<String>,
-    created_at: DateTime<Utc>,
-}
-
-impl MessageRow {
-    fn into_message(self, tenant: TenantId) -> StoreResult<ChatMessage> {
-        Ok(ChatMessage {
-            id: parse_id(&self.id)?,
-            tenant_id: tenant,
-            session_id: parse_id(&self.session_id)?,
-            role: MessageRole::parse(&self.role)
-                .ok_or_else(|| backend(format!("bad role `{}`", self.role)))?,
-            content: self.content,
-            citations: serde_json::from_str(&self.citations).map_err(backend)?,
-            mode: self.mode,
-            prompt_tokens: self.prompt_tokens as u32,
-            completion_tokens: self.completion_tokens as u32,
-            latency_ms: self.latency_ms.map(|l| l as u32),
-            partial: self.partial,
-            answered: self.answered,
-            finish_reason: self.finish_reason,
-            created_at: self.created_at,
-        })
-    }
+fn read_message<D: Dialect>(tenant: TenantId, r: Row<'_, D>) -> StoreResult<ChatMessage> {
+    Ok(ChatMessage {
+        id: r.id("id")?,
+        tenant_id: tenant,
+        session_id: r.id("session_id")?,
+        role: r.name("role", MessageRole::parse)?,
+        content: r.text("content")?,
+        citations: r.json("citations")?,
+        mode: r.opt_text("mode")?,
+        prompt_tokens: r.count("prompt_tokens")?,
+        completion_tokens: r.count("completion_tokens")?,
+        latency_ms: r.opt_int("latency_ms")?.map(|l| l as u32),
+        partial: r.flag("partial")?,
+        answered: r.opt_flag("answered")?,
+        finish_reason: r.opt_text("finish_reason")?,
+        created_at: r.time("created_at")?,
+    })
 }
 
 macro_rules! session_columns {
@@ -88,28 +49,10 @@ macro_rules! session_columns {
 }
 
 #[async_trait]
-impl<D> ChatStore for SqlStore<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'r> &'r str: ColumnIndex<D::Row> + Encode<'r, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D> + Type<D>,
-    String: Column<D>,
-    Option<String>: Column<D>,
-    i64: Column<D>,
-    Option<i64>: Column<D>,
-    Option<f64>: Column<D>,
-    bool: Column<D>,
-    Option<bool>: Column<D>,
-    Ts: Column<D>,
-    Option<Ts>: Column<D>,
-    DateTime<Utc>: Column<D>,
-    Option<DateTime<Utc>>: Column<D>,
-    Vector: Column<D>,
-{
+impl<D: Dialect> ChatStore for SqlStore<D> {
     async fn create_session(&self, s: &ChatSession) -> StoreResult<()> {
-        sqlx::query(
+        query::<D>(
+            "create_session",
             "INSERT INTO chat_sessions (id, tenant_id, bot_id, visitor, started_by, message_count,
                  created_at, last_message_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -120,26 +63,26 @@ where
         .bind(&s.visitor)
         .bind(&s.started_by)
         .bind(i64::from(s.message_count))
-        .bind(Ts(s.created_at))
-        .bind(Ts(s.last_message_at))
+        .bind(s.created_at)
+        .bind(s.last_message_at)
         .execute(self.pool())
-        .await
-        .map_err(map_err)?;
+        .await?;
         Ok(())
     }
 
     async fn get_session(&self, tenant: TenantId, id: SessionId) -> StoreResult<ChatSession> {
-        let row: SessionRow = sqlx::query_as(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM chat_sessions WHERE tenant_id = $1 AND id = $2"
-        ))
+        query::<D>(
+            "get_session",
+            concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM chat_sessions WHERE tenant_id = $1 AND id = $2"
+            ),
+        )
         .bind(tenant.to_string())
         .bind(id.to_string())
-        .fetch_one(self.pool())
+        .fetch_one(self.pool(), read_session)
         .await
-        .map_err(map_err)?;
-        row.try_into()
     }
 
     async fn list_sessions(
@@ -151,27 +94,29 @@ where
     ) -> StoreResult<Page<ChatSession>> {
         let (visitor, started_by) = owner.filters();
         // Optional filters are NULL parameters.
-        let rows: Vec<SessionRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM chat_sessions
+        let sessions = query::<D>(
+            "list_sessions",
+            concat!(
+                "SELECT ",
+                session_columns!(),
+                " FROM chat_sessions
              WHERE tenant_id = $1
                AND ($2 IS NULL OR bot_id = $2)
                AND ($3 IS NULL OR visitor = $3)
                AND ($4 IS NULL OR started_by = $4)
                AND ($5 IS NULL OR id < $5)
              ORDER BY id DESC LIMIT $6"
-        ))
+            ),
+        )
         .bind(tenant.to_string())
         .bind(bot.map(|b| b.to_string()))
         .bind(visitor)
         .bind(started_by)
         .bind(&page.after)
         .bind(limit_plus_one(page))
-        .fetch_all(self.pool())
-        .await
-        .map_err(map_err)?;
-        Ok(page_of(convert(rows)?, page, |s: &ChatSession| s.id.to_string()))
+        .fetch_all(self.pool(), read_session)
+        .await?;
+        Ok(page_of(sessions, page, |s| s.id.to_string()))
     }
 
     async fn append_messages(
@@ -186,22 +131,23 @@ where
         let mut tx = self.write_tx().await?;
         // Updating the session first locks its row, so concurrent appends to
         // one session run one after the other and `seq` follows their commits.
-        let done = sqlx::query(
+        let done = query::<D>(
+            "append_messages",
             "UPDATE chat_sessions SET message_count = message_count + $1, last_message_at = $2
              WHERE tenant_id = $3 AND id = $4",
         )
         .bind(messages.len() as i64)
-        .bind(Ts(last.created_at))
+        .bind(last.created_at)
         .bind(tenant.to_string())
         .bind(id.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        .execute(&mut tx)
+        .await?;
         if D::rows_affected(&done) == 0 {
             return Err(StoreError::NotFound);
         }
         for m in messages {
-            sqlx::query(
+            query::<D>(
+                "append_messages",
                 "INSERT INTO chat_messages (id, tenant_id, session_id, role, content, citations,
                      mode, prompt_tokens, completion_tokens, latency_ms, partial, answered,
                      finish_reason, created_at)
@@ -212,7 +158,7 @@ where
             .bind(id.to_string())
             .bind(m.role.as_str())
             .bind(&m.content)
-            .bind(serde_json::to_string(&m.citations).map_err(backend)?)
+            .bind(json(&m.citations))
             .bind(&m.mode)
             .bind(i64::from(m.prompt_tokens))
             .bind(i64::from(m.completion_tokens))
@@ -220,12 +166,11 @@ where
             .bind(m.partial)
             .bind(m.answered)
             .bind(&m.finish_reason)
-            .bind(Ts(m.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+            .bind(m.created_at)
+            .execute(&mut tx)
+            .await?;
         }
-        tx.commit().await.map_err(map_err)
+        commit(tx, "append_messages").await
     }
 
     async fn list_messages(
@@ -235,20 +180,22 @@ where
         last: Option<u32>,
     ) -> StoreResult<Vec<ChatMessage>> {
         // Newest first to apply `last`, then reversed.
-        let mut rows: Vec<MessageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT id, session_id, role, content, citations, mode, prompt_tokens,
+        let mut messages = query::<D>(
+            "list_messages",
+            AssertSqlSafe(format!(
+                "SELECT id, session_id, role, content, citations, mode, prompt_tokens,
                     completion_tokens, latency_ms, partial, answered, finish_reason, created_at
              FROM chat_messages WHERE tenant_id = $1 AND session_id = $2
              ORDER BY {} DESC LIMIT $3",
-            D::MESSAGE_ORDER
-        )))
+                D::MESSAGE_ORDER
+            )),
+        )
         .bind(tenant.to_string())
         .bind(id.to_string())
         .bind(last.map_or(i64::MAX, i64::from))
-        .fetch_all(self.pool())
-        .await
-        .map_err(map_err)?;
-        rows.reverse();
-        rows.into_iter().map(|r| r.into_message(tenant)).collect()
+        .fetch_all(self.pool(), |r| read_message(tenant, r))
+        .await?;
+        messages.reverse();
+        Ok(messages)
     }
 }

@@ -1,73 +1,32 @@
 //! Leads. The free-form metadata is JSON text, as no query looks inside it.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use docent_core::domain::Lead;
 use docent_core::ids::{BotId, TenantId};
-use docent_core::store::{LeadStore, Page, PageRequest, StoreError, StoreResult};
+use docent_core::store::{LeadStore, Page, PageRequest, StoreResult};
 
-use sqlx::{ColumnIndex, Encode, Executor, Type};
+use super::{Dialect, Row, SqlStore, limit_plus_one, page_of, query};
 
-use super::{
-    Column, Dialect, SqlStore, Ts, Vector, backend, convert, limit_plus_one, map_err, page_of,
-    parse_id,
-};
-
-#[derive(sqlx::FromRow)]
-struct LeadRow {
-    id: String,
-    tenant_id: String,
-    bot_id: String,
-    session_id: Option<String>,
-    email: String,
-    name: Option<String>,
-    phone: Option<String>,
-    metadata: String,
-    visitor: Option<String>,
-    created_at: DateTime<Utc>,
-}
-
-impl TryFrom<LeadRow> for Lead {
-    type Error = StoreError;
-    fn try_from(r: LeadRow) -> StoreResult<Self> {
-        Ok(Lead {
-            id: parse_id(&r.id)?,
-            tenant_id: parse_id(&r.tenant_id)?,
-            bot_id: parse_id(&r.bot_id)?,
-            session_id: r.session_id.as_deref().map(parse_id).transpose()?,
-            email: r.email,
-            name: r.name,
-            phone: r.phone,
-            metadata: serde_json::from_str(&r.metadata).map_err(backend)?,
-            visitor: r.visitor,
-            created_at: r.created_at,
-        })
-    }
+fn read_lead<D: Dialect>(r: Row<'_, D>) -> StoreResult<Lead> {
+    Ok(Lead {
+        id: r.id("id")?,
+        tenant_id: r.id("tenant_id")?,
+        bot_id: r.id("bot_id")?,
+        session_id: r.opt_id("session_id")?,
+        email: r.text("email")?,
+        name: r.opt_text("name")?,
+        phone: r.opt_text("phone")?,
+        metadata: r.json("metadata")?,
+        visitor: r.opt_text("visitor")?,
+        created_at: r.time("created_at")?,
+    })
 }
 
 #[async_trait]
-impl<D> LeadStore for SqlStore<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
-    for<'r> &'r str: ColumnIndex<D::Row> + Encode<'r, D> + Type<D>,
-    usize: ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D> + Type<D>,
-    String: Column<D>,
-    Option<String>: Column<D>,
-    i64: Column<D>,
-    Option<i64>: Column<D>,
-    Option<f64>: Column<D>,
-    bool: Column<D>,
-    Option<bool>: Column<D>,
-    Ts: Column<D>,
-    Option<Ts>: Column<D>,
-    DateTime<Utc>: Column<D>,
-    Option<DateTime<Utc>>: Column<D>,
-    Vector: Column<D>,
-{
+impl<D: Dialect> LeadStore for SqlStore<D> {
     async fn create_lead(&self, lead: &Lead) -> StoreResult<()> {
-        sqlx::query(
+        query::<D>(
+            "create_lead",
             "INSERT INTO leads (id, tenant_id, bot_id, session_id, email, name, phone, metadata,
                                 visitor, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -81,10 +40,9 @@ where
         .bind(&lead.phone)
         .bind(lead.metadata.to_string())
         .bind(&lead.visitor)
-        .bind(Ts(lead.created_at))
+        .bind(lead.created_at)
         .execute(self.pool())
-        .await
-        .map_err(map_err)?;
+        .await?;
         Ok(())
     }
 
@@ -94,7 +52,8 @@ where
         bot: Option<BotId>,
         page: &PageRequest,
     ) -> StoreResult<Page<Lead>> {
-        let rows: Vec<LeadRow> = sqlx::query_as(
+        let leads = query::<D>(
+            "list_leads",
             "SELECT id, tenant_id, bot_id, session_id, email, name, phone, metadata, visitor,
                     created_at
              FROM leads
@@ -106,9 +65,8 @@ where
         .bind(bot.map(|b| b.to_string()))
         .bind(&page.after)
         .bind(limit_plus_one(page))
-        .fetch_all(self.pool())
-        .await
-        .map_err(map_err)?;
-        Ok(page_of(convert(rows)?, page, |l: &Lead| l.id.to_string()))
+        .fetch_all(self.pool(), read_lead)
+        .await?;
+        Ok(page_of(leads, page, |l| l.id.to_string()))
     }
 }

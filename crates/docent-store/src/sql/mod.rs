@@ -1,15 +1,11 @@
-//! The SQL both backends share, written once. Every query here runs on
+//! The SQL both backends share, written once. Every statement here runs on
 //! SQLite and on PostgreSQL as is: numbered placeholders (`$1`, which sqlx
-//! binds on SQLite too), standard SQL, and column types that encode and
-//! decode on both (ids and JSON as text, timestamps through [`Ts`]).
-//! What genuinely differs — opening and migrating, the write transaction,
-//! row locks, the job claim, keyword and vector search — is the [`Dialect`],
+//! binds on SQLite too), standard SQL, and values that encode and decode on
+//! both (ids and JSON as text, timestamps through [`Ts`], vectors through
+//! [`Vector`]), bound and read through the small typed layer in `query`.
+//! What genuinely differs (opening and migrating, the write transaction,
+//! row locks, the job claim, keyword and vector search) is the [`Dialect`],
 //! implemented in `sqlite/` and `postgres/`.
-//!
-//! The impls are generic over the dialect with the same `where` clause
-//! each: Rust does not carry a trait's bounds on other types (`String:
-//! Encode<D>`, the connection's `Executor`) to its users, so each impl
-//! states them.
 
 /// The job columns, as a macro so that each dialect's claim statement stays
 /// one `&'static str` (no dynamic SQL).
@@ -27,22 +23,21 @@ mod chat;
 mod jobs;
 mod knowledge;
 mod leads;
+mod query;
 mod usage;
 
 use std::collections::HashMap;
-use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use docent_core::domain::Chunk;
 use docent_core::ids::{BotId, ChunkId, TenantId};
-use docent_core::store::{
-    BotVectors, Page, PageRequest, Store, StoreError, StoreResult,
-};
-use sqlx::query_builder::Separated;
-use sqlx::{Database, Decode, Encode, IntoArguments, Pool, Transaction, Type};
+use docent_core::store::BotVectors;
+use docent_core::store::{Page, PageRequest, Store, StoreError, StoreResult};
+use sqlx::{AssertSqlSafe, Pool, Transaction};
 
 pub(crate) use jobs::insert_job;
+pub use query::{Column, Exec, Q, Row, Sql, Value, corrupt, failed, query};
 
 /// A backend's store: a connection pool and what the dialect learned when
 /// it opened (pgvector's abilities, for one).
@@ -78,7 +73,7 @@ impl<D: Dialect> SqlStore<D> {
 /// What one database does its own way. Constants are SQL fragments spliced
 /// into the shared statements; methods are whole operations.
 #[async_trait]
-pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
+pub trait Dialect: Sql {
     /// What opening the database found out, kept with the pool.
     type Extra: Clone + Send + Sync + 'static;
     /// Appended to a `SELECT` that must lock its rows until commit (empty
@@ -88,7 +83,8 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     const MESSAGE_ORDER: &'static str;
     /// Deleting a bot starts with this statement (binds: tenant, bot).
     const DELETE_BOT_CONTENTS: &'static str;
-    /// The vector column(s) of a chunk row, as `push_vector` fills them.
+    /// The vector column(s) of a chunk row, as [`Dialect::vector_values`]
+    /// fills them.
     const VECTOR_COLUMNS: &'static str;
     /// The vector column as it is read back into a [`Vector`].
     const VECTOR_OUT: &'static str;
@@ -97,14 +93,15 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
 
     fn rows_affected(done: &Self::QueryResult) -> u64;
 
+    /// The placeholders (from `$first` on) and values of one embedding in a
+    /// chunk row.
+    fn vector_values(first: usize, embedding: &[f32]) -> (String, Vec<Value>);
+
     /// A transaction for a read-check-write sequence.
     async fn begin_write(pool: &Pool<Self>) -> StoreResult<Transaction<'static, Self>>;
 
     /// A read-only transaction whose reads agree with each other.
     async fn begin_snapshot(pool: &Pool<Self>) -> StoreResult<Transaction<'static, Self>>;
-
-    /// Binds one chunk's embedding into the row of a multi-row insert.
-    fn push_vector(row: &mut Separated<'_, Self, &'static str>, embedding: &[f32]);
 
     /// Ranks the bot's passages for `query`; higher is better.
     async fn keyword_search(
@@ -146,17 +143,6 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>> {
     }
 }
 
-/// A Rust type that is a column type of the dialect: bound, and read back.
-pub trait Column<D: Database>:
-    for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D> + Send + Sync
-{
-}
-
-impl<D: Database, T> Column<D> for T where
-    T: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D> + Send + Sync
-{
-}
-
 /// A timestamp as bound into either database: `timestamptz` on PostgreSQL,
 /// fixed-width RFC 3339 text (microseconds, `Z`) on SQLite, so that text
 /// order is time order there. Read back as `DateTime<Utc>`.
@@ -170,117 +156,101 @@ pub struct Vector(pub Vec<f32>);
 
 /// Inserts one document's chunks in multi-row batches: far fewer round
 /// trips than one per chunk, and under both databases' bind-parameter limits.
-pub(crate) async fn insert_chunks<D>(
-    conn: &mut D::Connection,
+pub(crate) async fn insert_chunks<D: Dialect>(
+    tx: &mut Transaction<'static, D>,
     tenant: &str,
     bot: &str,
     doc: &str,
     chunks: &[Chunk],
-) -> StoreResult<()>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
-    for<'a> &'a str: Encode<'a, D> + Type<D>,
-    for<'a> Option<&'a str>: Encode<'a, D> + Type<D>,
-    String: Column<D>,
-    i64: Column<D>,
-    Option<i64>: Column<D>,
-{
+) -> StoreResult<()> {
     for batch in chunks.chunks(200) {
-        let mut insert = sqlx::QueryBuilder::<D>::new(format!(
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut values: Vec<Value> = Vec::with_capacity(batch.len() * 13);
+        for c in batch {
+            let first = values.len() + 1;
+            values.extend([
+                c.id.to_string().into(),
+                tenant.into(),
+                bot.into(),
+                doc.into(),
+                (c.index as i64).into(),
+                c.text.as_str().into(),
+                (c.token_count as i64).into(),
+                c.page.map(i64::from).into(),
+                c.heading.as_deref().into(),
+                c.text_hash.as_str().into(),
+                c.embedder_id.as_str().into(),
+            ]);
+            let (vector, bound) = D::vector_values(first + 11, &c.embedding);
+            values.extend(bound);
+            let params: Vec<String> = (first..first + 11).map(|n| format!("${n}")).collect();
+            rows.push(format!("({}, {vector})", params.join(", ")));
+        }
+        let sql = format!(
             "INSERT INTO chunks (id, tenant_id, bot_id, document_id, idx, text, token_count, \
-             page, heading, text_hash, embedder_id, {}) ",
-            D::VECTOR_COLUMNS
-        ));
-        insert.push_values(batch, |mut row, c| {
-            row.push_bind(c.id.to_string())
-                .push_bind(tenant)
-                .push_bind(bot)
-                .push_bind(doc)
-                .push_bind(c.index as i64)
-                .push_bind(c.text.as_str())
-                .push_bind(c.token_count as i64)
-                .push_bind(c.page.map(i64::from))
-                .push_bind(c.heading.as_deref())
-                .push_bind(c.text_hash.as_str())
-                .push_bind(c.embedder_id.as_str());
-            D::push_vector(&mut row, &c.embedding);
-        });
-        insert.build().execute(&mut *conn).await.map_err(map_err)?;
+             page, heading, text_hash, embedder_id, {}) VALUES {}",
+            D::VECTOR_COLUMNS,
+            rows.join(", ")
+        );
+        values
+            .into_iter()
+            .fold(query::<D>("replace_chunks", AssertSqlSafe(sql)), Q::bind)
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
+}
+
+/// `$first, $first+1, …` for `n` values, as an `IN (…)` list.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    let list: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
+    list.join(", ")
 }
 
 /// Collects one bot's vectors of one embedder into the in-process layout.
 pub(crate) fn bot_vectors_of(
     version: i64,
-    rows: Vec<(String, Vector)>,
+    rows: Vec<(ChunkId, Vec<f32>)>,
 ) -> StoreResult<BotVectors> {
     let mut out = BotVectors {
         version,
         ..BotVectors::default()
     };
-    for (id, Vector(v)) in rows {
+    for (id, v) in rows {
         if out.dims == 0 {
             out.dims = v.len();
         }
         if v.len() != out.dims {
-            return Err(backend("vectors of one embedder differ in dimension"));
+            return Err(corrupt(
+                "bot_vectors",
+                "vectors of one embedder differ in dimension".into(),
+            ));
         }
-        out.ids.push(parse_id(&id)?);
+        out.ids.push(id);
         out.vectors.extend_from_slice(&v);
     }
     Ok(out)
 }
 
 #[async_trait]
-impl<D> Store for SqlStore<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
-    for<'r> &'r str: sqlx::ColumnIndex<D::Row> + Encode<'r, D> + Type<D>,
-    usize: sqlx::ColumnIndex<D::Row>,
-    for<'a> Option<&'a str>: Encode<'a, D> + Type<D>,
-    String: Column<D>,
-    Option<String>: Column<D>,
-    i64: Column<D>,
-    Option<i64>: Column<D>,
-    Option<f64>: Column<D>,
-    bool: Column<D>,
-    Option<bool>: Column<D>,
-    Ts: Column<D>,
-    Option<Ts>: Column<D>,
-    DateTime<Utc>: Column<D>,
-    Option<DateTime<Utc>>: Column<D>,
-    Vector: Column<D>,
-{
+impl<D: Dialect> Store for SqlStore<D> {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        query::<D>("ping", "SELECT 1").execute(self.pool()).await?;
         Ok(())
     }
 }
 
-pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+/// A backend error of operation `op` that is not the driver's.
+pub(crate) fn backend(
+    op: &'static str,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> StoreError {
+    StoreError::backend(op, e)
 }
 
-/// Maps driver errors: unique violations become `Conflict`, missing rows
-/// `NotFound`, everything else an opaque backend error.
-pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(db.message().to_string())
-        }
-        _ => backend(e),
-    }
-}
-
-pub(crate) fn parse_id<T: FromStr>(s: &str) -> StoreResult<T> {
-    s.parse().map_err(|_| backend(format!("bad id `{s}`")))
+/// Parses an id read by dialect code.
+pub(crate) fn parse_id<T: std::str::FromStr>(op: &'static str, s: &str) -> StoreResult<T> {
+    s.parse().map_err(|_| corrupt(op, format!("bad id `{s}`")))
 }
 
 /// Rows are fetched with one extra to learn whether another page follows.
@@ -298,14 +268,6 @@ pub(crate) fn page_of<T>(
     Page { items, next_cursor }
 }
 
-/// Converts rows with a fallible mapping, as every listing does.
-pub(crate) fn convert<R, T>(rows: Vec<R>) -> StoreResult<Vec<T>>
-where
-    T: TryFrom<R, Error = StoreError>,
-{
-    rows.into_iter().map(T::try_from).collect()
-}
-
 /// A page's limit as bound: one more row than asked for (see [`page_of`]).
 pub(crate) fn limit_plus_one(page: &PageRequest) -> i64 {
     i64::from(page.limit) + 1
@@ -316,12 +278,15 @@ pub(crate) fn amount(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// Reads a JSON text column.
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
-    serde_json::from_str(text).map_err(backend)
-}
-
 /// Writes a JSON text column.
 pub(crate) fn json(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).expect("domain values serialise")
+}
+
+/// Commits a transaction of operation `op`.
+pub(crate) async fn commit<D: Dialect>(
+    tx: Transaction<'static, D>,
+    op: &'static str,
+) -> StoreResult<()> {
+    tx.commit().await.map_err(|e| failed(op, e))
 }

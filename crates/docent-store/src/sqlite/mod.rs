@@ -12,14 +12,13 @@ use docent_core::ids::{BotId, ChunkId, TenantId};
 use docent_core::store::StoreResult;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
-use sqlx::query_builder::Separated;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
     SqliteSynchronous, SqliteTypeInfo,
 };
 use sqlx::{Database, Decode, Encode, Pool, Sqlite, Transaction, Type};
 
-use crate::sql::{Dialect, SqlStore, Ts, Vector, backend, map_err, parse_id};
+use crate::sql::{Dialect, SqlStore, Ts, Value, Vector, backend, failed, parse_id};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -29,7 +28,7 @@ impl SqlStore<Sqlite> {
     /// Opens (creating if needed) the database at `url` and migrates it.
     pub async fn open(url: &str) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)
-            .map_err(backend)?
+            .map_err(|e| backend("open", e))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL is durable across application crashes in WAL mode; only an
@@ -40,14 +39,14 @@ impl SqlStore<Sqlite> {
         if let Some(dir) = options.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(dir).map_err(backend)?;
+            std::fs::create_dir_all(dir).map_err(|e| backend("open", e))?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await
-            .map_err(backend)?;
-        MIGRATOR.run(&pool).await.map_err(backend)?;
+            .map_err(|e| backend("open", e))?;
+        MIGRATOR.run(&pool).await.map_err(|e| backend("open", e))?;
         Ok(Self::new(pool, ()))
     }
 }
@@ -105,15 +104,20 @@ impl Dialect for Sqlite {
     /// writer committed in between; an immediate one waits its turn under
     /// `busy_timeout`.
     async fn begin_write(pool: &Pool<Sqlite>) -> StoreResult<Transaction<'static, Sqlite>> {
-        pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
+        pool.begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| failed("begin_write", e))
     }
 
     async fn begin_snapshot(pool: &Pool<Sqlite>) -> StoreResult<Transaction<'static, Sqlite>> {
         Self::begin_write(pool).await
     }
 
-    fn push_vector(row: &mut Separated<'_, Sqlite, &'static str>, embedding: &[f32]) {
-        row.push_bind(Vector(embedding.to_vec()));
+    fn vector_values(first: usize, embedding: &[f32]) -> (String, Vec<Value>) {
+        (
+            format!("${first}"),
+            vec![Value::Vector(Vector(embedding.to_vec()))],
+        )
     }
 
     async fn keyword_search(
@@ -145,10 +149,10 @@ impl Dialect for Sqlite {
         .bind(i64::from(limit))
         .fetch_all(store.pool())
         .await
-        .map_err(map_err)?;
+        .map_err(|e| failed("keyword_search", e))?;
         // FTS5's bm25() is negative, lower is better; flip it so higher is better.
         rows.into_iter()
-            .map(|(id, rank)| Ok((parse_id(&id)?, (-rank) as f32)))
+            .map(|(id, rank)| Ok((parse_id("keyword_search", &id)?, (-rank) as f32)))
             .collect()
     }
 }
