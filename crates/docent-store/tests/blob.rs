@@ -65,14 +65,7 @@ async fn local_disk() {
 }
 
 fn s3() -> Option<ObjectBlobStore> {
-    let Ok(url) = std::env::var("DOCENT_TEST_S3_URL") else {
-        assert!(
-            std::env::var("DOCENT_REQUIRE_BACKENDS").is_err(),
-            "DOCENT_TEST_S3_URL is not set but DOCENT_REQUIRE_BACKENDS is"
-        );
-        eprintln!("skipped: DOCENT_TEST_S3_URL is not set");
-        return None;
-    };
+    let url = docent_testkit::backends::backend_url("DOCENT_TEST_S3_URL")?;
     let dir = std::env::temp_dir();
     Some(ObjectBlobStore::open(Some(&url), &dir).unwrap())
 }

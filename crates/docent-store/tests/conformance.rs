@@ -1879,25 +1879,10 @@ async fn sqlite() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
 }
 
 /// A fresh database on the server at `DOCENT_TEST_POSTGRES_URL` (which
-/// `scripts/test.sh` starts). Without it the Postgres tests are skipped,
-/// unless `DOCENT_REQUIRE_BACKENDS=1` (as in CI) makes that a failure.
+/// `scripts/test.sh` starts); skipped without it (see `backend_url`).
 async fn postgres() -> Option<(Arc<dyn Store>, ())> {
-    let Ok(server) = std::env::var("DOCENT_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("DOCENT_REQUIRE_BACKENDS").is_err(),
-            "DOCENT_TEST_POSTGRES_URL is not set but DOCENT_REQUIRE_BACKENDS is"
-        );
-        eprintln!("skipped: DOCENT_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    let name = format!("docent_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&server).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&name);
-    Some((docent_store::open(url.as_str()).await.unwrap(), ()))
+    use docent_testkit::backends::{backend_url, fresh_postgres_database};
+    let server = backend_url("DOCENT_TEST_POSTGRES_URL")?;
+    let url = fresh_postgres_database(&server, "docent_test").await;
+    Some((docent_store::open(&url).await.unwrap(), ()))
 }

@@ -78,17 +78,7 @@ async fn peeking_counts_nothing(limiter: Arc<dyn RateLimiter>) {
 }
 
 async fn redis() -> Option<String> {
-    match std::env::var("DOCENT_TEST_REDIS_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(
-                std::env::var("DOCENT_REQUIRE_BACKENDS").is_err(),
-                "DOCENT_TEST_REDIS_URL is not set but DOCENT_REQUIRE_BACKENDS is"
-            );
-            eprintln!("skipped: DOCENT_TEST_REDIS_URL is not set");
-            None
-        }
-    }
+    docent_testkit::backends::backend_url("DOCENT_TEST_REDIS_URL")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,8 @@
 //! streamed or not) over real HTTP on a random loopback port, and can be told
 //! to fail, stall or count.
 
+pub mod backends;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

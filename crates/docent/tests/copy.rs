@@ -81,31 +81,14 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_embedded_instance_moves_to_postgres_and_s3() {
-    let (Ok(pg), Ok(s3)) = (
-        std::env::var("DOCENT_TEST_POSTGRES_URL"),
-        std::env::var("DOCENT_TEST_S3_URL"),
+    use docent_testkit::backends::{backend_url, fresh_postgres_database};
+    let (Some(pg), Some(s3)) = (
+        backend_url("DOCENT_TEST_POSTGRES_URL"),
+        backend_url("DOCENT_TEST_S3_URL"),
     ) else {
-        assert!(
-            std::env::var("DOCENT_REQUIRE_BACKENDS").is_err(),
-            "backends required"
-        );
-        eprintln!("skipped: DOCENT_TEST_POSTGRES_URL / DOCENT_TEST_S3_URL not set");
         return;
     };
-    let name = format!("docent_copy_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&pg).await.unwrap();
-    for ddl in [
-        format!("DROP DATABASE IF EXISTS {name}"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(ddl))
-            .execute(&admin)
-            .await
-            .unwrap();
-    }
-    let mut target = url::Url::parse(&pg).unwrap();
-    target.set_path(&name);
-    let target = target.to_string();
+    let target = fresh_postgres_database(&pg, "docent_copy").await;
     // A bucket prefix of its own would need a second bucket; the objects'
     // keys start with the (fresh) tenant id, so they cannot collide.
     let dir = tempfile::tempdir().unwrap();

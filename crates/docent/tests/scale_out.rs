@@ -25,39 +25,15 @@ struct Backends {
 }
 
 async fn backends() -> Option<Backends> {
-    let vars = [
-        "DOCENT_TEST_POSTGRES_URL",
-        "DOCENT_TEST_REDIS_URL",
-        "DOCENT_TEST_S3_URL",
-    ];
-    let found: Vec<String> = vars.iter().filter_map(|v| std::env::var(v).ok()).collect();
-    if found.len() < vars.len() {
-        assert!(
-            std::env::var("DOCENT_REQUIRE_BACKENDS").is_err(),
-            "{vars:?} must be set when DOCENT_REQUIRE_BACKENDS is"
-        );
-        eprintln!("skipped: {vars:?} are not all set");
-        return None;
-    }
-    // A database of its own, so the run starts empty.
-    let name = format!("docent_e2e_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&found[0]).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let mut database_url = url::Url::parse(&found[0]).unwrap();
-    database_url.set_path(&name);
+    use docent_testkit::backends::{backend_url, fresh_postgres_database};
+    let postgres = backend_url("DOCENT_TEST_POSTGRES_URL")?;
+    let redis_url = backend_url("DOCENT_TEST_REDIS_URL")?;
+    let storage_url = backend_url("DOCENT_TEST_S3_URL")?;
     Some(Backends {
-        database_url: database_url.to_string(),
-        redis_url: found[1].clone(),
-        storage_url: found[2].clone(),
+        // A database of its own, so the run starts empty.
+        database_url: fresh_postgres_database(&postgres, "docent_e2e").await,
+        redis_url,
+        storage_url,
     })
 }
 

@@ -84,7 +84,7 @@ async fn every_mutating_action_is_recorded_with_actor_ip_and_user_agent() {
         1
     );
     for e in &entries {
-        assert_eq!(e.ip.as_deref(), Some("127.0.0.1"), "{e:?}");
+        assert_eq!(e.ip, Some(app.client_ip.to_string()), "{e:?}");
         assert_eq!(e.user_agent.as_deref(), Some("docent-tests/1"), "{e:?}");
         assert!(e.actor_id.is_some());
     }

@@ -153,14 +153,21 @@ async fn a_server_fault_answers_500_without_internals() {
     let owner = app.signup("ann@acme.io").await;
 
     // Break the database under the running server.
-    let url = format!("sqlite://{}", data.join("docent.db").display());
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
-        .await
-        .unwrap();
-    sqlx::query("DROP TABLE bots")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    if app.database_url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+        sqlx::query("DROP TABLE bots CASCADE")
+            .execute(&pool)
+            .await
+            .unwrap();
+    } else {
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&app.database_url)
+            .await
+            .unwrap();
+        sqlx::query("DROP TABLE bots")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
 
     let (status, body) = app.get("/api/v1/bots", &owner.token).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);

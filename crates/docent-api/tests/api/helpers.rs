@@ -10,6 +10,12 @@ use serde_json::{Value, json};
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
+    /// The address `client` connects from: 127.0.0.1, or on the scale-out
+    /// run a loopback address of this app's own, so that limits keyed on the
+    /// client's address (shared through Redis) do not mix concurrent tests.
+    pub client_ip: std::net::IpAddr,
+    /// The database the app runs on (`sqlite://…` or `postgres://…`).
+    pub database_url: String,
     pub store: Arc<dyn Store>,
     stop: tokio::sync::watch::Sender<bool>,
     workers: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -69,6 +75,11 @@ async fn spawn(
         ..Config::default()
     };
     tweak(&mut config);
+    scale_out(&mut config).await;
+    let database_url = config
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", config.data_dir.join("docent.db").display()));
     let app = App::build_with_clock(config, clock)
         .await
         .expect("app builds");
@@ -83,10 +94,20 @@ async fn spawn(
     };
     let workers = app.spawn_workers(until_stopped());
     tokio::spawn(app.run(until_stopped()));
+    static APPS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+    let client_ip = if scaled_out() {
+        let n = APPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 250;
+        std::net::IpAddr::from([127, 0, 0, 2 + n])
+    } else {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    };
     TestApp {
         addr,
+        client_ip,
+        database_url,
         client: reqwest::Client::builder()
             .user_agent("docent-tests/1")
+            .local_address(client_ip)
             .build()
             .unwrap(),
         store,
@@ -94,6 +115,62 @@ async fn spawn(
         workers: tokio::sync::Mutex::new(Some(workers)),
         _dir: None,
     }
+}
+
+/// With `DOCENT_TEST_HTTP_BACKENDS=scale-out` (the test command's second run
+/// of this suite) every app runs on PostgreSQL, Redis and S3 instead of the
+/// embedded default (where the test did not choose one itself): one
+/// database per data dir, so a restart on the same dir finds its data;
+/// Redis's database 1, emptied once per run, so no limit carries over from
+/// an earlier run.
+pub async fn scale_out(config: &mut Config) {
+    use docent_testkit::backends::{backend_url, postgres_database};
+    if !scaled_out() {
+        return;
+    }
+    let need = |var| backend_url(var).unwrap_or_else(|| panic!("the scale-out run needs {var}"));
+    let hash = config
+        .data_dir
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf29ce484222325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+        });
+    let name = format!("docent_http_{hash:016x}");
+    if config.database_url.is_none() {
+        let server = need("DOCENT_TEST_POSTGRES_URL");
+        config.database_url = Some(postgres_database(&server, &name, false).await);
+    }
+    if config.storage_url.is_none() {
+        config.storage_url = Some(need("DOCENT_TEST_S3_URL"));
+    }
+    if config.redis_url.is_some() {
+        return;
+    }
+    let redis = format!("{}/1", need("DOCENT_TEST_REDIS_URL").trim_end_matches('/'));
+    static FLUSHED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    FLUSHED
+        .get_or_init(|| async {
+            let client = redis::Client::open(redis.as_str()).unwrap();
+            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+            let () = redis::cmd("FLUSHDB").query_async(&mut conn).await.unwrap();
+        })
+        .await;
+    config.redis_url = Some(Secret::new(redis));
+}
+
+/// Whether this run of the suite is on the scale-out backends.
+pub fn scaled_out() -> bool {
+    std::env::var("DOCENT_TEST_HTTP_BACKENDS").as_deref() == Ok("scale-out")
+}
+
+/// For the few tests about the embedded backend itself (its files on disk):
+/// true, after saying so, when they do not apply to this run.
+pub fn skip_unless_embedded(test: &str) -> bool {
+    if scaled_out() {
+        eprintln!("skipped on the scale-out backends: {test} is about the embedded default");
+    }
+    scaled_out()
 }
 
 /// A tenant signed up through the API, with its owner's credentials.

@@ -1,5 +1,7 @@
 //! HTTP-boundary tests: each test starts the real server on a random port over
-//! its own SQLite file and talks to it with a real HTTP client.
+//! its own SQLite file (or, on the test command's second run, its own
+//! PostgreSQL database with Redis and S3) and talks to it with a real HTTP
+//! client.
 
 mod helpers;
 
@@ -25,6 +27,7 @@ mod reembed;
 mod rerank;
 mod s3;
 mod search;
+mod snapshots;
 mod trust;
 mod usage;
 mod users;

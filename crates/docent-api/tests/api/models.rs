@@ -174,7 +174,9 @@ async fn knowledge_embedded_with_the_model_is_never_silently_re_embedded() {
 
     // The cached model is gone and the source unreachable: no start.
     std::fs::remove_dir_all(dir.path().join("models")).unwrap();
-    let err = App::build(config_at(dir.path(), DEAD_SOURCE))
+    let mut config = config_at(dir.path(), DEAD_SOURCE);
+    crate::helpers::scale_out(&mut config).await;
+    let err = App::build(config)
         .await
         .err()
         .expect("the server refuses to start");

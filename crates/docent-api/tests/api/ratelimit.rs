@@ -67,7 +67,9 @@ async fn failed_logins_are_limited_per_account_with_retry_after() {
 #[tokio::test]
 async fn refreshes_are_limited_per_login() {
     let app = spawn_app_with(|c| c.rate_limit_sign_in_per_minute = 3).await;
-    let ann = app.signup("ann@acme.io").await;
+    // An address no other test signs in with: on the scale-out run every
+    // app shares one Redis, where sign-in budgets are keyed by address.
+    let ann = app.signup("ann.refresh@acme.io").await;
     let mut token = ann.refresh.clone();
     let mut statuses = Vec::new();
     for _ in 0..4 {
@@ -86,7 +88,7 @@ async fn refreshes_are_limited_per_login() {
     }
     assert_eq!(statuses, [200, 200, 200, 429]);
     // Another login of the same user has its own budget.
-    let (_, other) = app.login("ann@acme.io", "password123").await;
+    let (_, other) = app.login("ann.refresh@acme.io", "password123").await;
     let (status, _) = app
         .call(
             reqwest::Method::POST,

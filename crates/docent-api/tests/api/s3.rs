@@ -8,14 +8,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, assert_error, spawn_app_with};
 
 async fn s3_app() -> Option<TestApp> {
-    let Ok(url) = std::env::var("DOCENT_TEST_S3_URL") else {
-        assert!(
-            std::env::var("DOCENT_REQUIRE_BACKENDS").is_err(),
-            "DOCENT_TEST_S3_URL is not set but DOCENT_REQUIRE_BACKENDS is"
-        );
-        eprintln!("skipped: DOCENT_TEST_S3_URL is not set");
-        return None;
-    };
+    let url = docent_testkit::backends::backend_url("DOCENT_TEST_S3_URL")?;
     Some(spawn_app_with(|c| c.storage_url = Some(url)).await)
 }
 
