@@ -11,7 +11,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use docent_service::ServiceError;
+use docent_service::{ErrorChain, ServiceError};
 use serde_json::json;
 
 #[derive(Debug, Clone)]
@@ -99,25 +99,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::Internal(cause) => {
                 // Logged here, once, with the whole cause chain; the client
                 // sees only the request id.
-                tracing::error!(error = %Chain(&*cause), "internal error");
+                tracing::error!(error = %ErrorChain(&*cause), "internal error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_MESSAGE)
             }
         }
-    }
-}
-
-/// An error and its causes, outermost first: `a: b: c`.
-struct Chain<'a>(&'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for Chain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut cause = self.0.source();
-        while let Some(c) = cause {
-            write!(f, ": {c}")?;
-            cause = c.source();
-        }
-        Ok(())
     }
 }
 

@@ -418,6 +418,30 @@ impl Config {
         "redis_url",
     ];
 
+    /// The `DOCENT_*` variables in `vars` that name no setting (a typo, or a
+    /// setting of another version): start-up warns about each, since they are
+    /// otherwise silently ignored. The test tooling's own variables
+    /// (`DOCENT_TEST_*`, `DOCENT_REQUIRE_BACKENDS`, `DOCENT_BACKENDS_DIR`) are not
+    /// settings and are left out.
+    pub fn unknown_env_vars(vars: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+        let mut unknown: Vec<String> = vars
+            .into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| {
+                let Some(key) = name.strip_prefix("DOCENT_") else {
+                    return false;
+                };
+                let tooling =
+                    key.starts_with("TEST_") || key == "REQUIRE_BACKENDS" || key == "BACKENDS_DIR";
+                !tooling
+                    && !key.starts_with("PLAN_")
+                    && !Self::ENV_KEYS.contains(&key.to_ascii_lowercase().as_str())
+            })
+            .collect();
+        unknown.sort();
+        unknown
+    }
+
     /// The models bots may name: `llm_allowed_models`, or the configured model.
     pub fn allowed_models(&self) -> Vec<String> {
         let mut models: Vec<String> = self
@@ -606,6 +630,39 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every setting is one `DOCENT_*` variable and every variable one
+    /// setting: the list the environment is read through names exactly the
+    /// fields (plan limits have their own `DOCENT_PLAN_*` family).
+    #[test]
+    fn the_environment_names_every_setting() {
+        let fields = serde_json::to_value(Config::default()).unwrap();
+        let mut fields: Vec<&str> = fields
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .filter(|f| *f != "plans")
+            .collect();
+        fields.sort_unstable();
+        let mut keys = Config::ENV_KEYS.to_vec();
+        keys.sort_unstable();
+        assert_eq!(keys, fields);
+    }
+
+    #[test]
+    fn unknown_docent_variables_are_reported() {
+        let vars = [
+            ("DOCENT_LISTEN", "127.0.0.1:1"),
+            ("DOCENT_LISTNE", "127.0.0.1:1"),
+            ("DOCENT_PLAN_FREE_MESSAGES_PER_MONTH", "5"),
+            ("DOCENT_TEST_POSTGRES_URL", "postgres://x"),
+            ("DOCENT_REQUIRE_BACKENDS", "1"),
+            ("HOME", "/root"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        assert_eq!(Config::unknown_env_vars(vars), ["DOCENT_LISTNE"]);
+    }
 
     #[test]
     fn plan_limits_come_from_the_environment() {

@@ -309,7 +309,7 @@ impl Services {
             None => found.role,
         };
         if let Err(error) = self.store().touch_api_key(found.id, Utc::now()).await {
-            tracing::warn!(%error, "could not record API key use");
+            tracing::warn!(error = %crate::ErrorChain(&error), "could not record API key use");
         }
         Ok(Actor {
             tenant_id: found.tenant_id,

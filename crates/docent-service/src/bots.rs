@@ -95,7 +95,7 @@ impl Services {
         // bytes (logged), never a bot that is half there.
         let prefix = super::knowledge::bot_prefix(ctx.actor.tenant_id, id);
         if let Err(error) = self.blob.delete_prefix(&prefix).await {
-            tracing::warn!(%error, "could not delete the files of a deleted bot");
+            tracing::warn!(error = %crate::ErrorChain(&error), "could not delete the files of a deleted bot");
         }
         self.audit(ctx, "bot.delete", "bot", Some(id.to_string()))
             .await;

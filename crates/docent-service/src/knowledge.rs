@@ -653,7 +653,7 @@ impl Services {
         // document that is half there.
         let doc = self.store.delete_document(ctx.actor.tenant_id, id).await?;
         if let Err(error) = self.blob.delete(&doc.object_key).await {
-            tracing::warn!(%error, "could not delete a deleted document's source");
+            tracing::warn!(error = %crate::ErrorChain(&error), "could not delete a deleted document's source");
         }
         self.audit(ctx, "document.delete", "document", Some(id.to_string()))
             .await;

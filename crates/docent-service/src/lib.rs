@@ -101,6 +101,22 @@ impl From<BlobError> for ServiceError {
     }
 }
 
+/// An error and its causes, outermost first (`a: b: c`), for the one log
+/// line where an internal error ends.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
+    }
+}
+
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
 /// Who is acting. The tenant always comes from the verified credential.
@@ -293,7 +309,7 @@ impl Services {
             user_agent: ctx.client.user_agent.clone(),
         };
         if let Err(error) = self.store.append_audit(ctx.actor.tenant_id, &entry).await {
-            tracing::error!(%error, action, "audit entry could not be written");
+            tracing::error!(error = %crate::ErrorChain(&error), action, "audit entry could not be written");
         }
     }
 }

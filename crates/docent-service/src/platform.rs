@@ -43,7 +43,7 @@ impl Services {
             user_agent: client.user_agent.clone(),
         };
         if let Err(error) = self.store.append_audit(tenant, &entry).await {
-            tracing::error!(%error, "audit entry could not be written");
+            tracing::error!(error = %crate::ErrorChain(&error), "audit entry could not be written");
         }
         Ok(updated)
     }

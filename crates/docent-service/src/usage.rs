@@ -121,7 +121,7 @@ impl Meter {
     /// here only over-counts, so it is logged, not raised.
     pub async fn release(&self, tenant: TenantId, charges: &[Charge]) {
         if let Err(error) = self.store.release(tenant, charges).await {
-            tracing::error!(%error, "a usage reservation could not be released");
+            tracing::error!(error = %crate::ErrorChain(&error), "a usage reservation could not be released");
         }
     }
 
@@ -148,7 +148,7 @@ impl Meter {
                 .increment(e.quantity);
         }
         if let Err(error) = self.store.record_usage(&events).await {
-            tracing::error!(%error, "usage events could not be recorded");
+            tracing::error!(error = %crate::ErrorChain(&error), "usage events could not be recorded");
         }
     }
 

@@ -146,6 +146,9 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(config.log_format);
+    for name in Config::unknown_env_vars(std::env::vars()) {
+        tracing::warn!(variable = %name, "ignored: no setting has this name");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -77,7 +77,7 @@ fn error_event(e: ServiceError) -> AnswerEvent {
     let (code, message) = match e {
         ServiceError::Unavailable(m) => ("unavailable", m),
         other => {
-            tracing::error!(error = %other, "chat answer failed");
+            tracing::error!(error = %crate::ErrorChain(&other), "chat answer failed");
             ("internal", "the answer could not be completed".to_string())
         }
     };
@@ -364,14 +364,14 @@ impl Services {
                         Ok(ChatEvent::Delta(d)) => text.push_str(&d),
                         Ok(ChatEvent::Done { .. }) => break,
                         Err(error) => {
-                            tracing::warn!(%error, "query rewrite failed; using the rule");
+                            tracing::warn!(error = %crate::ErrorChain(&error), "query rewrite failed; using the rule");
                             return rule;
                         }
                     }
                 }
             }
             Err(error) => {
-                tracing::warn!(%error, "query rewrite failed; using the rule");
+                tracing::warn!(error = %crate::ErrorChain(&error), "query rewrite failed; using the rule");
                 return rule;
             }
         }
@@ -393,14 +393,16 @@ impl Services {
 
     /// The answer when no model is asked: "don't know" (no passage above the
     /// floor, or, extractive, no sentence of them that answers), or quotes.
-    fn fixed_answer(&self, p: &Prepared) -> Option<Written> {
+    /// The answer that needs no model (a decline, or quotes when no model
+    /// is configured), or else the model that writes it.
+    fn writer(&self, p: &Prepared) -> Result<Written, &dyn docent_core::llm::ChatModel> {
         if p.passages.is_empty() {
-            return Some(Written::fixed(DONT_KNOW.to_string(), false));
+            return Ok(Written::fixed(DONT_KNOW.to_string(), false));
         }
-        if self.llm.is_some() {
-            return None;
+        if let Some(llm) = &self.llm {
+            return Err(llm.as_ref());
         }
-        Some(
+        Ok(
             match extractive::answer(&p.question, &p.passages, &p.texts) {
                 Some(quotes) => Written::fixed(quotes, true),
                 None => Written::fixed(DONT_KNOW.to_string(), false),
@@ -502,52 +504,20 @@ impl Services {
         // On failure (or cancellation) the reservation inside is dropped and
         // released; `save` commits it.
         let p = self.prepare(ctx, req).await?;
-        self.answer(p).await
-    }
-
-    async fn answer(&self, p: Prepared) -> ServiceResult<ChatAnswer> {
-        let written = match (self.fixed_answer(&p), &self.llm) {
-            (Some(fixed), _) => fixed,
-            (None, Some(llm)) => {
-                // The model's own timeouts bound the wait for each token;
-                // this bounds the whole answer, for a model that drips.
-                let deadline = self.settings.llm_answer_timeout;
-                let whole = async {
-                    let mut stream = llm.stream(self.model_request(&p)).await?;
-                    let mut written = Written::fixed(String::new(), true);
-                    while let Some(event) = stream.next().await {
-                        match event? {
-                            ChatEvent::Delta(d) => written.text.push_str(&d),
-                            ChatEvent::Done {
-                                usage,
-                                finish_reason,
-                            } => {
-                                written.finish(usage, finish_reason);
-                                break;
-                            }
-                        }
-                    }
-                    Ok::<_, LlmError>(written)
-                };
-                let written = match tokio::time::timeout(deadline, whole).await {
-                    Ok(done) => done?,
-                    Err(_) => {
-                        return Err(LlmError::Timeout(format!(
-                            "no complete answer within {} s",
-                            deadline.as_secs()
-                        ))
-                        .into());
-                    }
-                };
-                if written.text.trim().is_empty() {
-                    return Err(
-                        LlmError::Failed("the model returned an empty answer".into()).into(),
-                    );
-                }
-                written
-            }
-            (None, None) => unreachable!("fixed_answer covers the case without a model"),
-        };
+        // The model's own timeouts bound the wait for each token; this
+        // bounds the whole answer, for a model that drips.
+        let deadline = self.settings.llm_answer_timeout;
+        let write = self.write(&p, |_| async { true }, std::future::pending());
+        let (written, failure) = tokio::time::timeout(deadline, write).await.map_err(|_| {
+            LlmError::Timeout(format!(
+                "no complete answer within {} s",
+                deadline.as_secs()
+            ))
+        })?;
+        // Without a stream nothing was shown: a failure keeps nothing.
+        if let Some(e) = failure {
+            return Err(e);
+        }
         let session_id = p.session.id;
         let saved = self.save(p, written).await?;
         Ok(ChatAnswer {
@@ -561,6 +531,66 @@ impl Services {
             finish_reason: saved.finish_reason,
             usage: saved.usage,
         })
+    }
+
+    /// The one answer loop: the fixed answer, or the model's, whose deltas
+    /// go to `emit` as they arrive (`false`: the receiver left). Stops early,
+    /// keeping what arrived as a partial answer, when the receiver leaves or
+    /// `closed` completes. An empty answer is a failure.
+    async fn write<F: Future<Output = bool>>(
+        &self,
+        p: &Prepared,
+        mut emit: impl FnMut(String) -> F,
+        closed: impl Future<Output = ()>,
+    ) -> (Written, Option<ServiceError>) {
+        let llm = match self.writer(p) {
+            Ok(fixed) => {
+                emit(fixed.text.clone()).await;
+                return (fixed, None);
+            }
+            Err(llm) => llm,
+        };
+        let mut written = Written::fixed(String::new(), true);
+        let mut failure: Option<ServiceError> = None;
+        match llm.stream(self.model_request(p)).await {
+            Err(e) => failure = Some(e.into()),
+            Ok(mut stream) => {
+                tokio::pin!(closed);
+                loop {
+                    tokio::select! {
+                        () = &mut closed => {
+                            written.partial = true;
+                            break;
+                        }
+                        event = stream.next() => match event {
+                            Some(Ok(ChatEvent::Delta(d))) => {
+                                written.text.push_str(&d);
+                                if !emit(d).await {
+                                    written.partial = true;
+                                    break;
+                                }
+                            }
+                            Some(Ok(ChatEvent::Done { usage, finish_reason })) => {
+                                written.finish(usage, finish_reason);
+                                break;
+                            }
+                            Some(Err(e)) => {
+                                written.partial = true;
+                                failure = Some(e.into());
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
+                }
+            }
+        }
+        // An empty completion (or one the client could not parse) is a
+        // failure: nothing stored, nothing billed.
+        if failure.is_none() && !written.partial && written.text.trim().is_empty() {
+            failure = Some(LlmError::Failed("the model returned an empty answer".into()).into());
+        }
+        (written, failure)
     }
 
     /// Like [`Services::ask`], as a stream of events. Bad requests fail before
@@ -582,53 +612,11 @@ impl Services {
                 sources: p.passages.clone(),
             };
             let _ = tx.send(meta).await;
-            let mut written = Written::fixed(String::new(), true);
-            let mut failure: Option<ServiceError> = None;
-            if let Some(fixed) = this.fixed_answer(&p) {
-                let _ = tx
-                    .send(AnswerEvent::Delta {
-                        text: fixed.text.clone(),
-                    })
-                    .await;
-                written = fixed;
-            } else if let Some(llm) = &this.llm {
-                match llm.stream(this.model_request(&p)).await {
-                    Err(e) => failure = Some(e.into()),
-                    Ok(mut stream) => loop {
-                        tokio::select! {
-                            () = tx.closed() => {
-                                written.partial = true;
-                                break;
-                            }
-                            event = stream.next() => match event {
-                                Some(Ok(ChatEvent::Delta(d))) => {
-                                    written.text.push_str(&d);
-                                    if tx.send(AnswerEvent::Delta { text: d }).await.is_err() {
-                                        written.partial = true;
-                                        break;
-                                    }
-                                }
-                                Some(Ok(ChatEvent::Done { usage, finish_reason })) => {
-                                    written.finish(usage, finish_reason);
-                                    break;
-                                }
-                                Some(Err(e)) => {
-                                    written.partial = true;
-                                    failure = Some(e.into());
-                                    break;
-                                }
-                                None => break,
-                            }
-                        }
-                    },
-                }
-            }
-            // An empty completion (or one the client could not parse) is a
-            // failure: nothing stored, nothing billed.
-            if failure.is_none() && !written.partial && written.text.trim().is_empty() {
-                failure =
-                    Some(LlmError::Failed("the model returned an empty answer".into()).into());
-            }
+            let emit = |text| {
+                let tx = tx.clone();
+                async move { tx.send(AnswerEvent::Delta { text }).await.is_ok() }
+            };
+            let (written, mut failure) = this.write(&p, emit, tx.closed()).await;
             // Nothing written and a failure: nothing to keep, as without streaming.
             if let Some(e) = failure.take_if(|_| written.text.trim().is_empty()) {
                 p.reservation.release().await;

@@ -37,7 +37,7 @@ pub(super) async fn run(
             return;
         }
         if let Err(error) = round(ctx, settings).await {
-            tracing::warn!(%error, "maintenance round failed; trying again next round");
+            tracing::warn!(error = %crate::ErrorChain(&error), "maintenance round failed; trying again next round");
         }
     }
 }
@@ -59,7 +59,7 @@ pub async fn round(ctx: &JobContext, settings: &MaintenanceSettings) -> Result<(
         match ctx.blob.delete(&file.object_key).await {
             Ok(()) | Err(docent_core::blob::BlobError::NotFound) => {}
             Err(error) => {
-                tracing::warn!(%error, file = %file.id, "could not delete an expired upload's bytes")
+                tracing::warn!(error = %crate::ErrorChain(&error), file = %file.id, "could not delete an expired upload's bytes")
             }
         }
         removed += 1;

@@ -83,6 +83,8 @@ pub enum JobError {
 
 impl From<docent_core::store::StoreError> for JobError {
     fn from(e: docent_core::store::StoreError) -> Self {
+        // The job's error names the operation; the cause is for the log.
+        tracing::warn!(error = %crate::ErrorChain(&e), "storage failed during a job");
         JobError::Retry(format!("storage: {e}"))
     }
 }

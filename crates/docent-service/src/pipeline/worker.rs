@@ -104,7 +104,9 @@ impl Worker {
         let embedder = self.ctx.embedder.id();
         let stale = match self.ctx.store.stale_documents(embedder, 100_000).await {
             Ok(stale) => stale,
-            Err(error) => return tracing::warn!(%error, "could not look for documents to re-embed"),
+            Err(error) => {
+                return tracing::warn!(error = %crate::ErrorChain(&error), "could not look for documents to re-embed");
+            }
         };
         if stale.is_empty() {
             return;
@@ -117,7 +119,9 @@ impl Worker {
             };
             match self.ctx.store.requeue_document(tenant, doc, &job).await {
                 Ok(()) => queued += 1,
-                Err(error) => tracing::warn!(%error, document = %doc, "could not queue a re-embed"),
+                Err(error) => {
+                    tracing::warn!(error = %crate::ErrorChain(&error), document = %doc, "could not queue a re-embed")
+                }
             }
         }
         tracing::info!(
@@ -146,7 +150,7 @@ impl Worker {
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "could not claim a job; backing off");
+                    tracing::warn!(error = %crate::ErrorChain(&error), "could not claim a job; backing off");
                     tokio::select! {
                         _ = tokio::time::sleep(self.settings.poll * 4) => {}
                         _ = stop.changed() => {}
@@ -178,7 +182,7 @@ impl Worker {
                 .fail(job.id, &self.id, &error, Utc::now())
                 .await
             {
-                tracing::error!(%error, "could not record the job's failure");
+                tracing::error!(error = %crate::ErrorChain(&error), "could not record the job's failure");
             }
             metrics::counter!("docent_jobs_finished_total", "kind" => job.kind.clone(), "outcome" => "failed")
                 .increment(1);
@@ -217,7 +221,7 @@ impl Worker {
                 tracing::warn!("the job's lease had passed to another worker; outcome not recorded")
             }
             Err(error) => {
-                tracing::error!(%error, "could not record the job's outcome; its lease will lapse and it will run again")
+                tracing::error!(error = %crate::ErrorChain(&error), "could not record the job's outcome; its lease will lapse and it will run again")
             }
         }
     }
@@ -242,7 +246,9 @@ impl Worker {
             match self.ctx.store.heartbeat(job.id, &self.id, until).await {
                 Ok(true) => {}
                 Ok(false) => return,
-                Err(error) => tracing::warn!(%error, "heartbeat failed; retrying"),
+                Err(error) => {
+                    tracing::warn!(error = %crate::ErrorChain(&error), "heartbeat failed; retrying")
+                }
             }
         }
     }
