@@ -67,7 +67,7 @@ pub async fn widget_cors(State(state): State<AppState>, request: Request, next: 
         CorsRoute::EmbedToken if preflight => {
             origin.starts_with("http://") || origin.starts_with("https://")
         }
-        CorsRoute::EmbedToken => match crate::extract::bearer_of(request.headers()) {
+        CorsRoute::EmbedToken => match crate::extractors::bearer_of(request.headers()) {
             Some(token) => state.services.embed_origin_allowed(token, &origin).await,
             None => false,
         },

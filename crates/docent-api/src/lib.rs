@@ -3,12 +3,12 @@
 //! they hold no business rules and no SQL.
 
 pub mod app;
-pub mod cors;
-pub mod error;
-pub mod extract;
-pub mod metrics;
-pub mod openapi;
-pub mod ratelimit;
-pub mod routes;
+mod cors;
+mod error;
+mod extractors;
+mod metrics;
+mod openapi;
+mod ratelimit;
+mod routes;
 
 pub use app::{App, AppState, model_source};

@@ -89,7 +89,7 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
 /// costs microseconds), an API key must have the `dct_` shape; anything else
 /// counts against the caller's IP.
 fn credential_key(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
-    let token = crate::extract::bearer_of(headers)?;
+    let token = crate::extractors::bearer_of(headers)?;
     // An API key is the prefix and 43 URL-safe characters (256 random bits:
     // a well-shaped guess is as good as any, so its bucket buys nothing).
     let plausible =

@@ -20,8 +20,10 @@ pub struct ChunkConfig {
     pub overlap_tokens: usize,
 }
 
+/// One piece of a document as the chunker cuts it: text and where it came
+/// from, before it is embedded and stored as a `domain::Chunk`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Chunk {
+pub struct Piece {
     /// Position in the document, from 0.
     pub index: u32,
     /// An exact slice of its section's text.
@@ -79,7 +81,7 @@ impl ChunkSizer for Spans<'_> {
 /// shorter and are never cut.
 const WINDOW_BYTES: usize = 32 * 1024;
 
-pub fn chunk(doc: &Extracted, config: &ChunkConfig, tokens: &dyn TokenCounter) -> Vec<Chunk> {
+pub fn chunk(doc: &Extracted, config: &ChunkConfig, tokens: &dyn TokenCounter) -> Vec<Piece> {
     let max = config.max_tokens.max(1);
     let overlap = config.overlap_tokens.min(max - 1);
     let exact = splitter(max, overlap, Tokens(tokens));
@@ -87,7 +89,7 @@ pub fn chunk(doc: &Extracted, config: &ChunkConfig, tokens: &dyn TokenCounter) -
     for (section_index, section) in doc.sections.iter().enumerate() {
         for (window_start, window) in windows(&section.text, WINDOW_BYTES) {
             for (offset, text, token_count) in chunk_run(window, max, overlap, &exact, tokens) {
-                out.push(Chunk {
+                out.push(Piece {
                     index: out.len() as u32,
                     text: text.to_string(),
                     token_count: token_count as u32,

@@ -12,7 +12,7 @@ mod extract;
 mod nesting;
 pub mod sandbox;
 
-pub use chunk::{Chunk, ChunkConfig, chunk};
+pub use chunk::{ChunkConfig, Piece, chunk};
 pub use detect::detect;
 pub use extract::{ExtractError, Extracted, Limits, Section, extract};
 pub use nesting::{MAX_HTML_NESTING, html_nests_deeper_than};

@@ -2,7 +2,7 @@
 //! as configured, deterministic.
 
 use docent_core::embed::TokenCounter;
-use docent_ingest::{Chunk, ChunkConfig, Extracted, Section, chunk};
+use docent_ingest::{ChunkConfig, Extracted, Piece, Section, chunk};
 use proptest::prelude::*;
 
 /// One token per whitespace-separated word, like a crude word-piece model.
@@ -49,7 +49,7 @@ fn doc(sections: Vec<String>) -> Extracted {
     }
 }
 
-fn check(doc: &Extracted, config: &ChunkConfig, chunks: &[Chunk]) {
+fn check(doc: &Extracted, config: &ChunkConfig, chunks: &[Piece]) {
     for (i, c) in chunks.iter().enumerate() {
         assert_eq!(c.index as usize, i);
         let section = &doc.sections[c.section];

@@ -4,7 +4,7 @@
 //! relevance.
 
 pub mod lexical;
-pub mod relevance;
+mod relevance;
 pub mod retriever;
 pub mod vector;
 

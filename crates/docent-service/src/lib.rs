@@ -7,7 +7,6 @@ mod audit;
 mod auth;
 mod bots;
 mod chat;
-mod embed;
 mod knowledge;
 mod leads;
 pub mod pipeline;
@@ -15,6 +14,7 @@ mod platform;
 mod search;
 mod usage;
 mod users;
+mod widget_tokens;
 
 use std::sync::Arc;
 
@@ -31,7 +31,6 @@ use docent_retrieval::retriever::Retriever;
 pub use api_keys::{CreateApiKey, CreatedApiKey};
 pub use auth::{Login, Me, Signup, TenantSession, TokenPair};
 pub use chat::{AnswerEvent, AskRequest, ChatAnswer, DONT_KNOW, UsageView};
-pub use embed::{EmbedToken, EmbedTokenRequest, VisitorClaims, WidgetConfig, WidgetTokenRequest};
 pub use knowledge::{
     CrawlRequest, DocumentAccepted, DocumentDetail, FileAccepted, JobAccepted, NewDocumentRequest,
     UploadParams, UploadTicket, UploadUrlRequest,
@@ -40,6 +39,9 @@ pub use leads::NewLeadRequest;
 pub use search::{SearchRequest, SearchResult, SearchResults};
 pub use usage::{Meter, UsageFigures, UsageReport};
 pub use users::{CreateUser, UpdateUser};
+pub use widget_tokens::{
+    EmbedToken, EmbedTokenRequest, VisitorClaims, WidgetConfig, WidgetTokenRequest,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

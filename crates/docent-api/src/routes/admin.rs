@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::ApiResult;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Auth;
+use crate::extractors::Auth;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

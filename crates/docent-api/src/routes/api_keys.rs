@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::{ApiResult, Created, created};
 use crate::app::AppState;
 use crate::error::ErrorBody;
-use crate::extract::{Auth, Id, Paging};
+use crate::extractors::{Auth, Id, Paging};
 
 #[derive(Serialize, ToSchema)]
 pub struct ApiKeyList {

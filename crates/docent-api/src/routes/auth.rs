@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::{ApiResult, Created, created};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Auth, Client};
+use crate::extractors::{Auth, Client};
 use crate::ratelimit;
 
 /// Creates a tenant and its owner, and signs the owner in.

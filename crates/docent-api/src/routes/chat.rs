@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::ApiResult;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ChatAuth, Credential, Id, Paging, WsAuth};
+use crate::extractors::{ChatAuth, Credential, Id, Paging, WsAuth};
 use crate::ratelimit;
 
 /// Asks a bot. The answer is grounded in the bot's knowledge base and cites

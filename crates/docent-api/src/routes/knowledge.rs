@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ApiResult, Created, created};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Auth, Id, Paging};
+use crate::extractors::{Auth, Id, Paging};
 
 pub type Accepted<T> = (StatusCode, Json<T>);
 

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ApiResult, Created, created};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Auth, ChatAuth, Paging};
+use crate::extractors::{Auth, ChatAuth, Paging};
 
 /// Leaves a lead. With an embed token the lead belongs to the token's bot and
 /// visitor (and `session_id`, if given, must be the visitor's own); editors

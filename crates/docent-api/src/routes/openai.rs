@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use super::ApiResult;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Auth;
+use crate::extractors::Auth;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CompletionRequest {

@@ -110,7 +110,7 @@ pub fn metrics_route(state: AppState) -> Router {
                         metrics::gauge!("docent_jobs_running").set(depth.running as f64);
                     }
                     state.metrics.run_upkeep();
-                    let operator = crate::extract::bearer_of(&headers)
+                    let operator = crate::extractors::bearer_of(&headers)
                         .is_some_and(|t| state.services.require_operator(Some(t)).is_ok());
                     let text = state.metrics.render();
                     (

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::ApiResult;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Id, bearer, client_info};
+use crate::extractors::{Id, bearer, client_info};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PlanRequest {

@@ -8,7 +8,7 @@ use docent_service::{SearchRequest, SearchResults};
 use super::ApiResult;
 use crate::app::AppState;
 use crate::error::ErrorBody;
-use crate::extract::{Auth, Id};
+use crate::extractors::{Auth, Id};
 
 /// The passages of the bot's knowledge base that best match a query:
 /// `keyword` (BM25), `vector` (cosine similarity) or `hybrid` (both, the

@@ -13,7 +13,7 @@ use docent_service::{EmbedToken, EmbedTokenRequest, WidgetConfig, WidgetTokenReq
 use super::{ApiResult, Created, created};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Auth, Id};
+use crate::extractors::{Auth, Id};
 use crate::ratelimit;
 
 /// The widget, plain JavaScript checked in as source (no build step).
