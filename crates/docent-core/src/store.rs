@@ -242,8 +242,14 @@ pub trait KnowledgeStore: Send + Sync + 'static {
     /// that changed.
     async fn recount_held_usage(&self) -> StoreResult<u64>;
 
-    /// Inserts a document and enqueues its job in one transaction.
-    async fn create_document(&self, doc: &Document, job: &NewJob) -> StoreResult<()>;
+    /// Inserts a document (with the file it is made of, when that is new
+    /// too) and enqueues its job, in one transaction.
+    async fn create_document(
+        &self,
+        doc: &Document,
+        file: Option<&StoredFile>,
+        job: &NewJob,
+    ) -> StoreResult<()>;
     async fn get_document(&self, tenant: TenantId, doc: DocumentId) -> StoreResult<Document>;
     async fn list_documents(
         &self,
@@ -427,7 +433,10 @@ impl<'a> SessionOwner<'a> {
 /// Chat sessions and their messages.
 #[async_trait]
 pub trait ChatStore: Send + Sync + 'static {
-    async fn create_session(&self, session: &ChatSession) -> StoreResult<()>;
+    /// Creates a session with its first messages (which may be none), in one
+    /// transaction.
+    async fn create_session(&self, session: &ChatSession, first: &[ChatMessage])
+    -> StoreResult<()>;
     async fn get_session(&self, tenant: TenantId, session: SessionId) -> StoreResult<ChatSession>;
     /// Newest first; `bot` narrows to one bot, `owner` to one visitor's or
     /// one starter's conversations.

@@ -185,10 +185,15 @@ impl Services {
 
     /// Stores the source bytes, then the document row with its job. If the row
     /// cannot be written the bytes are removed again: nothing is left half-done.
-    async fn store_document(&self, doc: &Document, bytes: Bytes) -> ServiceResult<JobId> {
+    async fn store_document(
+        &self,
+        doc: &Document,
+        file: Option<&StoredFile>,
+        bytes: Bytes,
+    ) -> ServiceResult<JobId> {
         self.blob.put(&doc.object_key, bytes).await?;
         let job = self.ingest_job(doc.tenant_id, doc.id);
-        if let Err(e) = self.store.create_document(doc, &job).await {
+        if let Err(e) = self.store.create_document(doc, file, &job).await {
             let _ = self.blob.delete(&doc.object_key).await;
             return Err(e.into());
         }
@@ -265,7 +270,7 @@ impl Services {
                 tenant,
                 doc.bot_id,
                 charges,
-                self.store_document(&doc, bytes),
+                self.store_document(&doc, None, bytes),
             )
             .await?;
         self.audit(ctx, "document.create", "document", Some(id.to_string()))
@@ -310,8 +315,7 @@ impl Services {
         let doc = self.file_document(&file, format);
         let job_id = self
             .under_reservation(tenant, bot, charges, async {
-                self.store.create_file(&file).await?;
-                self.store_document(&doc, bytes).await
+                self.store_document(&doc, Some(&file), bytes).await
             })
             .await?;
         self.audit(ctx, "file.upload", "file", Some(file_id.to_string()))
@@ -526,15 +530,14 @@ impl Services {
             .await?;
         let stored = file.size_bytes;
         self.under_reservation(tenant, file.bot_id, reservation, async {
-            self.store
-                .create_document(&doc, &job)
-                .await
-                .map_err(|e| match ServiceError::from(e) {
+            self.store.create_document(&doc, None, &job).await.map_err(
+                |e| match ServiceError::from(e) {
                     ServiceError::Conflict(_) => ServiceError::Conflict(
                         "this file was already ingested; use the document's reingest".into(),
                     ),
                     other => other,
-                })
+                },
+            )
         })
         .await?;
         self.meter

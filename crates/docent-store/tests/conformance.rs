@@ -668,7 +668,7 @@ conformance! {
         store.create_bot(&bot_a).await.unwrap();
         store.create_bot(&other_bot).await.unwrap();
         let doc = document(a.id, bot_a.id, "pricing");
-        store.create_document(&doc, &ingest(&doc)).await.unwrap();
+        store.create_document(&doc, None, &ingest(&doc)).await.unwrap();
         let v0 = store.bot_index_version(a.id, bot_a.id).await.unwrap();
 
         let chunks = chunks_for(
@@ -802,8 +802,8 @@ conformance! {
         store.create_bot(&bot_a).await.unwrap();
         let d1 = document(a.id, bot_a.id, "one");
         let d2 = document(a.id, bot_a.id, "two");
-        store.create_document(&d1, &ingest(&d1)).await.unwrap();
-        store.create_document(&d2, &ingest(&d2)).await.unwrap();
+        store.create_document(&d1, None, &ingest(&d1)).await.unwrap();
+        store.create_document(&d2, None, &ingest(&d2)).await.unwrap();
         store
             .set_document_status(a.id, d2.id, DocumentStatus::Failed, Some("bad pdf"))
             .await
@@ -1077,7 +1077,7 @@ conformance! {
         let other = document(b.id, bot_b.id, "other");
         let queued = document(a.id, bot_a.id, "queued");
         for d in [&old, &new, &other, &queued] {
-            store.create_document(d, &ingest(d)).await.unwrap();
+            store.create_document(d, None, &ingest(d)).await.unwrap();
         }
         let with = |doc: &Document, embedder: &str| -> Vec<Chunk> {
             chunks_for(doc, &["some text"])
@@ -1160,8 +1160,8 @@ conformance! {
         };
         let s1 = new_session(&bot_a);
         let s2 = new_session(&bot_a2);
-        store.create_session(&s1).await.unwrap();
-        store.create_session(&s2).await.unwrap();
+        store.create_session(&s1, &[]).await.unwrap();
+        store.create_session(&s2, &[]).await.unwrap();
 
         let mut answer = chat_message(&s1, MessageRole::Assistant, "Thirty days [1].");
         answer.citations = vec![Citation {
@@ -1306,7 +1306,7 @@ conformance! {
                 created_at: Utc::now(),
                 last_message_at: Utc::now(),
             };
-            store.create_session(&s).await.unwrap();
+            store.create_session(&s, &[]).await.unwrap();
             ids.push(s.id);
         }
         let mine = store
@@ -1444,7 +1444,7 @@ conformance! {
         for (b, docs, per_doc) in [(&big, 6, 200), (&small, 1, 12)] {
             for d in 0..docs {
                 let doc = document(b.tenant_id, b.id, &format!("{}-{d}", b.name));
-                store.create_document(&doc, &ingest(&doc)).await.unwrap();
+                store.create_document(&doc, None, &ingest(&doc)).await.unwrap();
                 let chunks: Vec<Chunk> = (0..per_doc)
                     .map(|i| {
                         seed += 1;
@@ -1703,7 +1703,7 @@ conformance! {
             .reserve(a.id, &[charge(UsageKind::Documents, HELD_PERIOD, 1, None)])
             .await
             .unwrap();
-        store.create_document(&doc, &ingest(&doc)).await.unwrap();
+        store.create_document(&doc, None, &ingest(&doc)).await.unwrap();
         let held = |kind| counter(&*store, a.id, kind, HELD_PERIOD);
         assert_eq!(held(UsageKind::StorageBytes).await, 340);
 
@@ -1793,7 +1793,7 @@ conformance! {
                 )
                 .await
                 .unwrap();
-            store.create_document(d, &ingest(d)).await.unwrap();
+            store.create_document(d, None, &ingest(d)).await.unwrap();
         }
         let held = |kind| counter(&*store, a.id, kind, HELD_PERIOD);
         assert_eq!(
@@ -1869,6 +1869,68 @@ conformance! {
         assert_eq!(recent[0].bot_id, Some(b1.id));
         assert!(store.usage_since(b.id, at(100)).await.unwrap().is_empty());
         assert!(store.recent_usage(b.id, 10).await.unwrap().is_empty());
+    }
+}
+
+conformance! {
+    /// A new session is stored with its first messages, and a document with
+    /// the file it is made of, or neither is.
+    async fn rows_are_written_with_their_first_children_or_not_at_all(store: Arc<dyn Store>) {
+        let (a, _) = two_tenants(&*store).await;
+        let bt = bot(a.id, "atomic");
+        store.create_bot(&bt).await.unwrap();
+        let session = ChatSession {
+            id: SessionId::new(),
+            tenant_id: a.id,
+            bot_id: bt.id,
+            visitor: None,
+            started_by: Some("u".into()),
+            message_count: 0,
+            created_at: Utc::now(),
+            last_message_at: Utc::now(),
+        };
+        let hello = chat_message(&session, MessageRole::User, "hello");
+        // The second message repeats the first one's id: its insert fails.
+        let broken = [hello.clone(), hello.clone()];
+        assert!(store.create_session(&session, &broken).await.is_err());
+        assert!(matches!(
+            store.get_session(a.id, session.id).await,
+            Err(StoreError::NotFound)
+        ));
+        store.create_session(&session, &[hello]).await.unwrap();
+        let stored = store.get_session(a.id, session.id).await.unwrap();
+        assert_eq!(stored.message_count, 1);
+        assert_eq!(store.list_messages(a.id, session.id, None).await.unwrap().len(), 1);
+
+        let file = StoredFile {
+            id: FileId::new(),
+            tenant_id: a.id,
+            bot_id: bt.id,
+            filename: "f.md".into(),
+            content_type: "text/markdown".into(),
+            size_bytes: 12,
+            sha256: None,
+            object_key: format!("k/{}", uuid::Uuid::new_v4()),
+            format: Some("markdown".into()),
+            uploaded_at: Some(Utc::now()),
+            created_at: Utc::now(),
+        };
+        let mut doc = document(a.id, bt.id, "from-file");
+        doc.file_id = Some(file.id);
+        store.create_document(&doc, None, &ingest(&doc)).await.unwrap_err();
+        // A document whose id is taken: the file is not kept either.
+        let taken = document(a.id, bt.id, "taken");
+        store.create_document(&taken, None, &ingest(&taken)).await.unwrap();
+        let mut clash = doc.clone();
+        clash.id = taken.id;
+        assert!(store.create_document(&clash, Some(&file), &ingest(&clash)).await.is_err());
+        assert!(matches!(
+            store.get_file(a.id, file.id).await,
+            Err(StoreError::NotFound)
+        ));
+        store.create_document(&doc, Some(&file), &ingest(&doc)).await.unwrap();
+        assert_eq!(store.get_file(a.id, file.id).await.unwrap().size_bytes, 12);
+        assert_eq!(store.get_document(a.id, doc.id).await.unwrap().file_id, Some(file.id));
     }
 }
 

@@ -462,13 +462,16 @@ impl Services {
                 text.clone(),
             )
         };
-        if p.is_new {
-            self.store.create_session(&p.session).await?;
-        }
         let id = answer.id;
-        self.store
-            .append_messages(p.session.tenant_id, p.session.id, &[p.user_message, answer])
-            .await?;
+        let turn = [p.user_message, answer];
+        if p.is_new {
+            // A new conversation is stored with its first turn, or not at all.
+            self.store.create_session(&p.session, &turn).await?;
+        } else {
+            self.store
+                .append_messages(p.session.tenant_id, p.session.id, &turn)
+                .await?;
+        }
         p.reservation.commit();
         self.meter
             .record(

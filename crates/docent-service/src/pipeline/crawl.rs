@@ -249,7 +249,7 @@ async fn save_page(
                 ctx.meter.release(tenant, &charges).await;
                 return Err(e.into());
             }
-            if let Err(e) = ctx.store.create_document(&doc, &ingest(id)).await {
+            if let Err(e) = ctx.store.create_document(&doc, None, &ingest(id)).await {
                 let _ = ctx.blob.delete(&doc.object_key).await;
                 ctx.meter.release(tenant, &charges).await;
                 return Err(e.into());

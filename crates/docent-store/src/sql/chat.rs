@@ -6,7 +6,7 @@ use docent_core::domain::{ChatMessage, ChatSession, MessageRole};
 use docent_core::ids::{BotId, SessionId, TenantId};
 use docent_core::store::{ChatStore, Page, PageRequest, SessionOwner, StoreError, StoreResult};
 
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, Transaction};
 
 use super::{Dialect, Row, SqlStore, commit, json, limit_plus_one, page_of, query};
 
@@ -50,7 +50,8 @@ macro_rules! session_columns {
 
 #[async_trait]
 impl<D: Dialect> ChatStore for SqlStore<D> {
-    async fn create_session(&self, s: &ChatSession) -> StoreResult<()> {
+    async fn create_session(&self, s: &ChatSession, first: &[ChatMessage]) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
         query::<D>(
             "create_session",
             "INSERT INTO chat_sessions (id, tenant_id, bot_id, visitor, started_by, message_count,
@@ -65,9 +66,10 @@ impl<D: Dialect> ChatStore for SqlStore<D> {
         .bind(i64::from(s.message_count))
         .bind(s.created_at)
         .bind(s.last_message_at)
-        .execute(self.pool())
+        .execute(&mut tx)
         .await?;
-        Ok(())
+        append(&mut tx, s.tenant_id, s.id, first).await?;
+        commit(tx, "create_session").await
     }
 
     async fn get_session(&self, tenant: TenantId, id: SessionId) -> StoreResult<ChatSession> {
@@ -125,51 +127,8 @@ impl<D: Dialect> ChatStore for SqlStore<D> {
         id: SessionId,
         messages: &[ChatMessage],
     ) -> StoreResult<()> {
-        let Some(last) = messages.last() else {
-            return Ok(());
-        };
         let mut tx = self.write_tx().await?;
-        // Updating the session first locks its row, so concurrent appends to
-        // one session run one after the other and `seq` follows their commits.
-        let done = query::<D>(
-            "append_messages",
-            "UPDATE chat_sessions SET message_count = message_count + $1, last_message_at = $2
-             WHERE tenant_id = $3 AND id = $4",
-        )
-        .bind(messages.len() as i64)
-        .bind(last.created_at)
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .execute(&mut tx)
-        .await?;
-        if D::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
-        }
-        for m in messages {
-            query::<D>(
-                "append_messages",
-                "INSERT INTO chat_messages (id, tenant_id, session_id, role, content, citations,
-                     mode, prompt_tokens, completion_tokens, latency_ms, partial, answered,
-                     finish_reason, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(m.id.to_string())
-            .bind(tenant.to_string())
-            .bind(id.to_string())
-            .bind(m.role.as_str())
-            .bind(&m.content)
-            .bind(json(&m.citations))
-            .bind(&m.mode)
-            .bind(i64::from(m.prompt_tokens))
-            .bind(i64::from(m.completion_tokens))
-            .bind(m.latency_ms.map(i64::from))
-            .bind(m.partial)
-            .bind(m.answered)
-            .bind(&m.finish_reason)
-            .bind(m.created_at)
-            .execute(&mut tx)
-            .await?;
-        }
+        append(&mut tx, tenant, id, messages).await?;
         commit(tx, "append_messages").await
     }
 
@@ -198,4 +157,58 @@ impl<D: Dialect> ChatStore for SqlStore<D> {
         messages.reverse();
         Ok(messages)
     }
+}
+
+/// Appends messages to a session inside the caller's transaction.
+async fn append<D: Dialect>(
+    tx: &mut Transaction<'static, D>,
+    tenant: TenantId,
+    id: SessionId,
+    messages: &[ChatMessage],
+) -> StoreResult<()> {
+    let Some(last) = messages.last() else {
+        return Ok(());
+    };
+    // Updating the session first locks its row, so concurrent appends to
+    // one session run one after the other and `seq` follows their commits.
+    let done = query::<D>(
+        "append_messages",
+        "UPDATE chat_sessions SET message_count = message_count + $1, last_message_at = $2
+         WHERE tenant_id = $3 AND id = $4",
+    )
+    .bind(messages.len() as i64)
+    .bind(last.created_at)
+    .bind(tenant.to_string())
+    .bind(id.to_string())
+    .execute(&mut *tx)
+    .await?;
+    if D::rows_affected(&done) == 0 {
+        return Err(StoreError::NotFound);
+    }
+    for m in messages {
+        query::<D>(
+            "append_messages",
+            "INSERT INTO chat_messages (id, tenant_id, session_id, role, content, citations,
+                 mode, prompt_tokens, completion_tokens, latency_ms, partial, answered,
+                 finish_reason, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(m.id.to_string())
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .bind(m.role.as_str())
+        .bind(&m.content)
+        .bind(json(&m.citations))
+        .bind(&m.mode)
+        .bind(i64::from(m.prompt_tokens))
+        .bind(i64::from(m.completion_tokens))
+        .bind(m.latency_ms.map(i64::from))
+        .bind(m.partial)
+        .bind(m.answered)
+        .bind(&m.finish_reason)
+        .bind(m.created_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }

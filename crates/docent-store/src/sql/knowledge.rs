@@ -17,8 +17,8 @@ use docent_core::store::{
 use sqlx::{AssertSqlSafe, Transaction};
 
 use super::{
-    Dialect, Row, SqlStore, bot_vectors_of, commit, insert_chunks, insert_job, limit_plus_one,
-    page_of, placeholders, query,
+    Dialect, Exec, Row, SqlStore, bot_vectors_of, commit, insert_chunks, insert_job,
+    limit_plus_one, page_of, placeholders, query,
 };
 
 fn read_file<D: Dialect>(r: Row<'_, D>) -> StoreResult<StoredFile> {
@@ -73,6 +73,34 @@ macro_rules! file_columns {
     };
 }
 
+async fn insert_file<'e, D: Dialect>(
+    on: impl Into<Exec<'e, D>>,
+    f: &StoredFile,
+) -> StoreResult<()> {
+    query::<D>(
+        "create_file",
+        concat!(
+            "INSERT INTO files (",
+            file_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ),
+    )
+    .bind(f.id.to_string())
+    .bind(f.tenant_id.to_string())
+    .bind(f.bot_id.to_string())
+    .bind(&f.filename)
+    .bind(&f.content_type)
+    .bind(f.size_bytes as i64)
+    .bind(&f.sha256)
+    .bind(&f.object_key)
+    .bind(&f.format)
+    .bind(f.uploaded_at)
+    .bind(f.created_at)
+    .execute(on)
+    .await?;
+    Ok(())
+}
+
 /// Tells the in-process indexes that the bot's passages changed.
 async fn bump_index_version<D: Dialect>(
     tx: &mut Transaction<'static, D>,
@@ -120,28 +148,7 @@ fn recount_held_statements() -> [String; 2] {
 #[async_trait]
 impl<D: Dialect> KnowledgeStore for SqlStore<D> {
     async fn create_file(&self, f: &StoredFile) -> StoreResult<()> {
-        query::<D>(
-            "create_file",
-            concat!(
-                "INSERT INTO files (",
-                file_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            ),
-        )
-        .bind(f.id.to_string())
-        .bind(f.tenant_id.to_string())
-        .bind(f.bot_id.to_string())
-        .bind(&f.filename)
-        .bind(&f.content_type)
-        .bind(f.size_bytes as i64)
-        .bind(&f.sha256)
-        .bind(&f.object_key)
-        .bind(&f.format)
-        .bind(f.uploaded_at)
-        .bind(f.created_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        insert_file(self.pool(), f).await
     }
 
     async fn get_file(&self, tenant: TenantId, file: FileId) -> StoreResult<StoredFile> {
@@ -238,8 +245,16 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         Ok(changed)
     }
 
-    async fn create_document(&self, d: &Document, job: &NewJob) -> StoreResult<()> {
+    async fn create_document(
+        &self,
+        d: &Document,
+        file: Option<&StoredFile>,
+        job: &NewJob,
+    ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
+        if let Some(f) = file {
+            insert_file(&mut tx, f).await?;
+        }
         query::<D>("create_document", concat!(
             "INSERT INTO documents (",
             document_columns!(),

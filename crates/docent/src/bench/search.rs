@@ -418,7 +418,7 @@ async fn load(
             };
             let mut job = NewJob::new(tenant.id, JobSpec::IngestDocument { document_id: id });
             job.max_attempts = 1;
-            store.create_document(&doc, &job).await?;
+            store.create_document(&doc, None, &job).await?;
             let texts: Vec<String> = (first..(first + PER_DOCUMENT).min(size))
                 .map(|_| rng.text(WORDS))
                 .collect();
