@@ -52,8 +52,8 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 
 step "HTTP suite again on PostgreSQL, Redis and S3"
 # The same HTTP tests, every app on the scale-out backends instead of the
-# embedded default (see scaled_out in crates/docent-api/tests/api/helpers.rs).
-DOCENT_TEST_HTTP_BACKENDS=scale-out cargo test --locked -p docent-api --test api 2>&1 | tee -a "$log"
+# embedded default (see scaled_out in crates/docent/tests/api/helpers.rs).
+DOCENT_TEST_HTTP_BACKENDS=scale-out cargo test --locked -p docent --test api 2>&1 | tee -a "$log"
 # One closing line for the whole run (cargo prints one per test binary, the
 # last often a crate's zero doc-tests).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "\n%d passed, %d failed\n", p, f }' "$log"

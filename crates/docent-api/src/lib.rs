@@ -11,4 +11,5 @@ mod openapi;
 mod ratelimit;
 mod routes;
 
-pub use app::{App, AppState, model_source};
+pub use app::{AppState, router};
+pub use metrics::handle as metrics_handle;

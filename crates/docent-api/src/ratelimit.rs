@@ -4,7 +4,7 @@
 //! widget visitors, per visitor (the bot's limit) and per IP on each chat
 //! message. Answers 429 with `Retry-After`; every limited response carries
 //! `X-RateLimit-Limit` and `X-RateLimit-Remaining`. The limiter behind them is
-//! `docent_store::limiter`: in-process, or shared through Redis.
+//! `the limiter `docent::startup` chose: in-process, or shared through Redis.
 
 use std::net::SocketAddr;
 

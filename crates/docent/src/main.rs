@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use docent_api::App;
+use docent::startup::App;
 use docent_core::config::{Config, LogFormat, Overrides};
 use tracing_subscriber::EnvFilter;
 
@@ -219,7 +219,7 @@ fn keep_freed_memory() {
 fn keep_freed_memory() {}
 
 async fn pull_model(config: Config) -> anyhow::Result<()> {
-    let source = docent_api::model_source(&config);
+    let source = docent::startup::model_source(&config);
     let spec = &docent_llm::embed::models::ALL_MINILM_L6_V2;
     let dir = docent_llm::embed::models::fetch(spec, &source.source, &source.cache_root).await?;
     println!("{} is in {} (verified)", spec.name, dir.display());
@@ -233,7 +233,7 @@ async fn serve(config: Config, with_workers: bool) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workers = with_workers.then(|| app.spawn_workers(stopped(stop_rx)));
     app.run(async move {
-        docent_api::app::shutdown_signal().await;
+        docent::startup::shutdown_signal().await;
         let _ = stop_tx.send(true);
     })
     .await?;
@@ -245,11 +245,11 @@ async fn serve(config: Config, with_workers: bool) -> anyhow::Result<()> {
 }
 
 async fn worker(config: Config) -> anyhow::Result<()> {
-    let components = docent_api::app::Components::build(config).await?;
+    let components = docent::startup::Components::build(config).await?;
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     components
         .worker(wake)
-        .run(docent_api::app::shutdown_signal())
+        .run(docent::startup::shutdown_signal())
         .await;
     Ok(())
 }

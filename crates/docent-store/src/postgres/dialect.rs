@@ -252,40 +252,30 @@ pub struct PgExtra {
 type Buffer = <Postgres as Database>::ArgumentBuffer;
 type ValueRef<'r> = <Postgres as Database>::ValueRef<'r>;
 
-impl Type<Postgres> for Ts {
-    fn type_info() -> PgTypeInfo {
-        <DateTime<Utc> as Type<Postgres>>::type_info()
-    }
+/// PostgreSQL binds and reads these newtypes as their inner type: a
+/// timestamp as `timestamptz`; a vector as `real[]`, cast in SQL
+/// (`::real[]::vector`, `embedding::real[]`), since the extension's own type
+/// has no fixed OID to bind.
+macro_rules! as_inner {
+    ($($outer:ident($inner:ty)),*) => {$(
+        impl Type<Postgres> for $outer {
+            fn type_info() -> PgTypeInfo {
+                <$inner as Type<Postgres>>::type_info()
+            }
+        }
+
+        impl Encode<'_, Postgres> for $outer {
+            fn encode_by_ref(&self, buf: &mut Buffer) -> Result<IsNull, BoxDynError> {
+                Encode::<Postgres>::encode_by_ref(&self.0, buf)
+            }
+        }
+
+        impl<'r> Decode<'r, Postgres> for $outer {
+            fn decode(value: ValueRef<'r>) -> Result<Self, BoxDynError> {
+                <$inner as Decode<Postgres>>::decode(value).map($outer)
+            }
+        }
+    )*};
 }
 
-impl Encode<'_, Postgres> for Ts {
-    fn encode_by_ref(&self, buf: &mut Buffer) -> Result<IsNull, BoxDynError> {
-        Encode::<Postgres>::encode_by_ref(&self.0, buf)
-    }
-}
-
-impl<'r> Decode<'r, Postgres> for Ts {
-    fn decode(value: ValueRef<'r>) -> Result<Self, BoxDynError> {
-        <DateTime<Utc> as Decode<Postgres>>::decode(value).map(Ts)
-    }
-}
-
-/// Bound as `real[]` and cast in SQL (`::real[]::vector`), read back through
-/// `embedding::real[]`: the extension's own type has no fixed OID to bind.
-impl Type<Postgres> for Vector {
-    fn type_info() -> PgTypeInfo {
-        <Vec<f32> as Type<Postgres>>::type_info()
-    }
-}
-
-impl Encode<'_, Postgres> for Vector {
-    fn encode_by_ref(&self, buf: &mut Buffer) -> Result<IsNull, BoxDynError> {
-        Encode::<Postgres>::encode_by_ref(&self.0, buf)
-    }
-}
-
-impl<'r> Decode<'r, Postgres> for Vector {
-    fn decode(value: ValueRef<'r>) -> Result<Self, BoxDynError> {
-        <Vec<f32> as Decode<Postgres>>::decode(value).map(Vector)
-    }
-}
+as_inner!(Ts(DateTime<Utc>), Vector(Vec<f32>));

@@ -209,17 +209,14 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             return Err(StoreError::Conflict(LAST_OWNER.into()));
         }
         // Their refresh tokens go with them by cascade.
-        let done = query::<D>(
+        query::<D>(
             "delete_user",
             "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant.to_string())
         .bind(user.to_string())
-        .execute(&mut tx)
+        .execute_found(&mut tx)
         .await?;
-        if D::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
-        }
         commit(tx, "delete_user").await
     }
 
@@ -364,7 +361,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         key: ApiKeyId,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let done = query::<D>(
+        query::<D>(
             "revoke_api_key",
             "UPDATE api_keys SET revoked_at = $1
              WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
@@ -372,11 +369,8 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         .bind(now)
         .bind(tenant.to_string())
         .bind(key.to_string())
-        .execute(self.pool())
+        .execute_found(self.pool())
         .await?;
-        if D::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
-        }
         Ok(())
     }
 

@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 use docent_core::domain::Bot;
 use docent_core::ids::{BotId, TenantId};
-use docent_core::store::{BotStore, Page, PageRequest, StoreError, StoreResult};
+use docent_core::store::{BotStore, Page, PageRequest, StoreResult};
 
-use super::{Dialect, Row, SqlStore, commit, json, limit_plus_one, page_of, query};
+use super::{Dialect, Q, Row, SqlStore, commit, json, limit_plus_one, page_of, query};
 
 fn bot<D: Dialect>(r: Row<'_, D>) -> StoreResult<Bot> {
     Ok(Bot {
@@ -29,6 +29,34 @@ fn bot<D: Dialect>(r: Row<'_, D>) -> StoreResult<Bot> {
     })
 }
 
+/// The settings a bot is created and updated with, in the order
+/// [`with_settings`] binds them.
+macro_rules! bot_settings {
+    () => {
+        "name, description, system_prompt, welcome_message, model, temperature, max_tokens, \
+         public, allowed_origins, retrieval, theme, visitor_messages_per_minute"
+    };
+}
+
+/// Binds a bot's settings ($1 to $12), its update time, tenant and id.
+fn with_settings<D: Dialect>(q: Q<D>, b: &Bot) -> Q<D> {
+    q.bind(&b.name)
+        .bind(&b.description)
+        .bind(&b.system_prompt)
+        .bind(&b.welcome_message)
+        .bind(&b.model)
+        .bind(b.temperature.map(f64::from))
+        .bind(b.max_tokens.map(i64::from))
+        .bind(b.public)
+        .bind(json(&b.allowed_origins))
+        .bind(json(&b.retrieval))
+        .bind(json(&b.theme))
+        .bind(i64::from(b.visitor_messages_per_minute))
+        .bind(b.updated_at)
+        .bind(b.tenant_id.to_string())
+        .bind(b.id.to_string())
+}
+
 /// Column list, as a macro so queries stay `&'static str` (no dynamic SQL).
 macro_rules! bot_columns {
     () => {
@@ -41,32 +69,16 @@ macro_rules! bot_columns {
 #[async_trait]
 impl<D: Dialect> BotStore for SqlStore<D> {
     async fn create_bot(&self, b: &Bot) -> StoreResult<()> {
-        query::<D>(
-            "create_bot",
-            concat!(
-                "INSERT INTO bots (",
-                bot_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-            ),
-        )
-        .bind(b.id.to_string())
-        .bind(b.tenant_id.to_string())
-        .bind(&b.name)
-        .bind(&b.description)
-        .bind(&b.system_prompt)
-        .bind(&b.welcome_message)
-        .bind(&b.model)
-        .bind(b.temperature.map(f64::from))
-        .bind(b.max_tokens.map(i64::from))
-        .bind(b.public)
-        .bind(json(&b.allowed_origins))
-        .bind(json(&b.retrieval))
-        .bind(json(&b.theme))
-        .bind(i64::from(b.visitor_messages_per_minute))
-        .bind(b.created_at)
-        .bind(b.updated_at)
-        .execute(self.pool())
-        .await?;
+        let insert = concat!(
+            "INSERT INTO bots (",
+            bot_settings!(),
+            ", updated_at, tenant_id, id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        );
+        with_settings(query::<D>("create_bot", insert), b)
+            .bind(b.created_at)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -113,34 +125,15 @@ impl<D: Dialect> BotStore for SqlStore<D> {
     }
 
     async fn update_bot(&self, b: &Bot) -> StoreResult<()> {
-        let done = query::<D>(
-            "update_bot",
-            "UPDATE bots SET name = $1, description = $2, system_prompt = $3, welcome_message = $4,
-                 model = $5, temperature = $6, public = $7, allowed_origins = $8, retrieval = $9,
-                 theme = $10, visitor_messages_per_minute = $11, updated_at = $12, max_tokens = $13
-             WHERE tenant_id = $14 AND id = $15",
-        )
-        .bind(&b.name)
-        .bind(&b.description)
-        .bind(&b.system_prompt)
-        .bind(&b.welcome_message)
-        .bind(&b.model)
-        .bind(b.temperature.map(f64::from))
-        .bind(b.public)
-        .bind(json(&b.allowed_origins))
-        .bind(json(&b.retrieval))
-        .bind(json(&b.theme))
-        .bind(i64::from(b.visitor_messages_per_minute))
-        .bind(b.updated_at)
-        .bind(b.max_tokens.map(i64::from))
-        .bind(b.tenant_id.to_string())
-        .bind(b.id.to_string())
-        .execute(self.pool())
-        .await?;
-        if D::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        // The settings in the order `with_settings` binds them, $1 to $13.
+        let update = "UPDATE bots SET (name, description, system_prompt, welcome_message, model,
+                 temperature, max_tokens, public, allowed_origins, retrieval, theme,
+                 visitor_messages_per_minute, updated_at)
+               = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             WHERE tenant_id = $14 AND id = $15";
+        with_settings(query::<D>("update_bot", update), b)
+            .execute_found(self.pool())
+            .await
     }
 
     async fn delete_bot(&self, tenant: TenantId, id: BotId) -> StoreResult<()> {
@@ -151,17 +144,14 @@ impl<D: Dialect> BotStore for SqlStore<D> {
             .execute(&mut tx)
             .await?;
         // Files, sessions and leads follow the bot by cascade.
-        let done = query::<D>(
+        query::<D>(
             "delete_bot",
             "DELETE FROM bots WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant.to_string())
         .bind(id.to_string())
-        .execute(&mut tx)
+        .execute_found(&mut tx)
         .await?;
-        if D::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
-        }
         commit(tx, "delete_bot").await
     }
 }

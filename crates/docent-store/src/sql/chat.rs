@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use docent_core::domain::{ChatMessage, ChatSession, MessageRole};
 use docent_core::ids::{BotId, SessionId, TenantId};
-use docent_core::store::{ChatStore, Page, PageRequest, SessionOwner, StoreError, StoreResult};
+use docent_core::store::{ChatStore, Page, PageRequest, SessionOwner, StoreResult};
 
 use sqlx::{AssertSqlSafe, Transaction};
 
@@ -171,7 +171,7 @@ async fn append<D: Dialect>(
     };
     // Updating the session first locks its row, so concurrent appends to
     // one session run one after the other and `seq` follows their commits.
-    let done = query::<D>(
+    query::<D>(
         "append_messages",
         "UPDATE chat_sessions SET message_count = message_count + $1, last_message_at = $2
          WHERE tenant_id = $3 AND id = $4",
@@ -180,11 +180,8 @@ async fn append<D: Dialect>(
     .bind(last.created_at)
     .bind(tenant.to_string())
     .bind(id.to_string())
-    .execute(&mut *tx)
+    .execute_found(&mut *tx)
     .await?;
-    if D::rows_affected(&done) == 0 {
-        return Err(StoreError::NotFound);
-    }
     for m in messages {
         query::<D>(
             "append_messages",

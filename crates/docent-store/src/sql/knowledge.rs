@@ -167,7 +167,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
     }
 
     async fn mark_file_uploaded(&self, f: &StoredFile) -> StoreResult<()> {
-        let done = query::<D>(
+        query::<D>(
             "mark_file_uploaded",
             "UPDATE files SET size_bytes = $1, sha256 = $2, format = $3, uploaded_at = $4
              WHERE tenant_id = $5 AND id = $6",
@@ -178,11 +178,8 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         .bind(f.uploaded_at)
         .bind(f.tenant_id.to_string())
         .bind(f.id.to_string())
-        .execute(self.pool())
+        .execute_found(self.pool())
         .await?;
-        if D::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
-        }
         Ok(())
     }
 
@@ -349,7 +346,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
 
     async fn update_document_source(&self, d: &Document, job: &NewJob) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        let done = query::<D>(
+        query::<D>(
             "update_document_source",
             "UPDATE documents SET title = $1, status = 'queued', error = NULL, format = $2,
                  object_key = $3, content_hash = $4, size_bytes = $5, metadata = $6, updated_at = $7
@@ -364,11 +361,8 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         .bind(Utc::now())
         .bind(d.tenant_id.to_string())
         .bind(d.id.to_string())
-        .execute(&mut tx)
+        .execute_found(&mut tx)
         .await?;
-        if D::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
-        }
         insert_job(&mut tx, job, Utc::now()).await?;
         commit(tx, "update_document_source").await
     }
@@ -380,7 +374,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         job: &NewJob,
     ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        let done = query::<D>(
+        query::<D>(
             "requeue_document",
             "UPDATE documents SET status = 'queued', error = NULL, updated_at = $1
              WHERE tenant_id = $2 AND id = $3",
@@ -388,11 +382,8 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         .bind(Utc::now())
         .bind(tenant.to_string())
         .bind(doc.to_string())
-        .execute(&mut tx)
+        .execute_found(&mut tx)
         .await?;
-        if D::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
-        }
         insert_job(&mut tx, job, Utc::now()).await?;
         commit(tx, "requeue_document").await
     }
@@ -404,7 +395,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         status: DocumentStatus,
         error: Option<&str>,
     ) -> StoreResult<()> {
-        let done = query::<D>(
+        query::<D>(
             "set_document_status",
             "UPDATE documents SET status = $1, error = $2, updated_at = $3
              WHERE tenant_id = $4 AND id = $5",
@@ -414,11 +405,8 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         .bind(Utc::now())
         .bind(tenant.to_string())
         .bind(doc.to_string())
-        .execute(self.pool())
+        .execute_found(self.pool())
         .await?;
-        if D::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
-        }
         Ok(())
     }
 

@@ -236,6 +236,17 @@ impl<D: Sql> Q<D> {
     }
 }
 
+impl<D: super::Dialect> Q<D> {
+    /// Runs a statement that must change a row: `NotFound` when it changed none.
+    pub async fn execute_found<'e>(self, on: impl Into<Exec<'e, D>>) -> StoreResult<()> {
+        let done = self.execute(on).await?;
+        if D::rows_affected(&done) == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
 /// A result row, read by column name.
 #[derive(Clone, Copy)]
 pub struct Row<'r, D: Sql> {

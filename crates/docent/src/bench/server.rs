@@ -34,7 +34,7 @@ pub async fn start(configure: impl FnOnce(&mut Config)) -> anyhow::Result<Server
     };
     config.plans.free = PlanLimits::UNLIMITED;
     configure(&mut config);
-    let app = docent_api::App::build(config).await?;
+    let app = docent::startup::App::build(config).await?;
     let root = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until = move || {

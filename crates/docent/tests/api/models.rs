@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use docent_api::App;
+use docent::startup::App;
 use docent_core::config::{Config, Secret};
 
 use crate::helpers::{spawn_app_at, spawn_app_with};

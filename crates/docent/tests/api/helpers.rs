@@ -1,7 +1,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use docent_api::App;
+use docent::startup::App;
 use docent_core::config::{Config, Secret};
 use docent_core::store::Store;
 use reqwest::{Method, StatusCode};

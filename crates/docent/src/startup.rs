@@ -1,0 +1,390 @@
+//! Building and running a Docent process: the components every role is
+//! built from (storage, blobs, the embedder, the services), the workers, and
+//! the HTTP server around `docent_api::router`. `docent serve`, `docent
+//! worker`, the tests and the benchmarks all start through here; the worker
+//! role builds no HTTP.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use docent_api::{AppState, router};
+use docent_core::auth::jwt::{JwtKeys, load_or_create_secret};
+use docent_core::auth::upload::UploadSigner;
+use docent_core::blob::BlobStore;
+use docent_core::clock::{Clock, SystemClock};
+use docent_core::config::Config;
+use docent_core::config::Secret;
+use docent_core::embed::Embedder;
+use docent_core::llm::ChatModel;
+use docent_core::ratelimit::RateLimiter;
+use docent_core::store::Store;
+use docent_llm::chat::{ChatSettings, OpenAiChat};
+use docent_service::pipeline::{JobContext, PipelineSettings, Worker, WorkerSettings};
+use docent_service::{Deps, Meter, Services, Settings, TokenSettings};
+use docent_store::blob::ObjectBlobStore;
+use docent_store::limiter::{LocalRateLimiter, RedisRateLimiter};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// Where the default embedding model comes from (`DOCENT_MODEL_SOURCE`) and
+/// where it is cached (`{data_dir}/models`).
+pub fn model_source(config: &Config) -> docent_llm::embed::ModelSource {
+    docent_llm::embed::ModelSource {
+        source: config
+            .model_source
+            .clone()
+            .unwrap_or_else(|| docent_llm::embed::models::DEFAULT_SOURCE.to_string()),
+        cache_root: config.data_dir.join("models"),
+        wait: Duration::from_secs(10),
+    }
+}
+
+/// The parts every process role is built from: storage, blobs, the embedder
+/// and the services over them. `serve` and `worker` build the same thing.
+pub struct Components {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub blob: Arc<dyn BlobStore>,
+    pub embedder: Arc<dyn Embedder>,
+    /// Set when the hashing fallback runs for want of the default model.
+    pub embedder_degraded: Option<String>,
+    pub llm: Option<Arc<dyn ChatModel>>,
+    pub services: Services,
+    pub meter: Meter,
+    /// Run for every extraction (see `docent_ingest::sandbox`).
+    pub extract_program: std::path::PathBuf,
+}
+
+impl Components {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Components::build`], with another clock (tests of monthly periods).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+        let store = docent_store::open(&config.database_url())
+            .await
+            .context("cannot open the database")?;
+        let blob: Arc<dyn BlobStore> = Arc::new(
+            ObjectBlobStore::open(config.storage_url.as_deref(), &config.data_dir)
+                .context("cannot open the object storage")?,
+        );
+        let settings = docent_llm::embed::EmbedSettings {
+            kind: config
+                .embedder
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: String| anyhow::anyhow!(e))?,
+            model_dir: config.embed_model_dir.clone(),
+            base_url: config.embed_base_url.clone(),
+            api_key: config
+                .embed_api_key
+                .as_ref()
+                .map(|s| s.expose().to_string()),
+            model: config.embed_model.clone(),
+            dims: config.embed_dims,
+        };
+        let resolved = docent_llm::embed::resolve(&settings, &model_source(&config))
+            .await
+            .context("cannot set up the embedder")?;
+        let embedder = resolved.embedder;
+        if let Some(reason) = &resolved.degraded {
+            // Knowledge embedded with a model is never re-embedded with the
+            // fallback just because the model is missing at start.
+            let embedded_otherwise = store
+                .stale_documents(embedder.id(), 1)
+                .await
+                .context("cannot read the knowledge base")?;
+            anyhow::ensure!(
+                embedded_otherwise.is_empty(),
+                "the knowledge base was embedded with a sentence embedding model, which is not available now: {reason}. \
+                 Make it available (DOCENT_MODEL_SOURCE, DOCENT_EMBED_MODEL_DIR or `docent models pull`), \
+                 or set DOCENT_EMBEDDER=hash to re-embed everything with the hashing fallback"
+            );
+            tracing::warn!(%reason, "embedder degraded: running on the hashing fallback");
+        }
+        store
+            .prepare_vector_index(embedder.dims())
+            .await
+            .context("cannot prepare the vector index")?;
+        let llm: Option<Arc<dyn ChatModel>> = match &config.llm_base_url {
+            Some(base_url) => Some(Arc::new(
+                OpenAiChat::new(ChatSettings {
+                    base_url: base_url.clone(),
+                    api_key: config.llm_api_key.as_ref().map(|k| k.expose().to_string()),
+                    model: config.llm_model.clone(),
+                    first_token_timeout: Duration::from_secs(config.llm_timeout_secs),
+                    idle_timeout: Duration::from_secs(config.llm_timeout_secs),
+                })
+                .map_err(|e| anyhow::anyhow!(e))
+                .context("cannot set up the chat model")?,
+            )),
+            None => None,
+        };
+        let reranker: Option<Arc<dyn docent_core::rerank::Reranker>> = match &config.rerank_base_url
+        {
+            Some(base_url) => Some(Arc::new(
+                docent_llm::rerank::ApiReranker::new(
+                    base_url,
+                    config
+                        .rerank_api_key
+                        .as_ref()
+                        .map(|k| k.expose().to_string()),
+                    config
+                        .rerank_model
+                        .clone()
+                        .unwrap_or_else(|| "rerank".to_string()),
+                )
+                .map_err(|e| anyhow::anyhow!(e))
+                .context("cannot set up the reranker")?,
+            )),
+            None => None,
+        };
+        tracing::info!(
+            embedder = embedder.id(),
+            reranker = reranker.as_ref().map_or("none", |r| r.id()),
+            llm = llm.as_ref().map_or("none (extractive answers)", |l| l.model()),
+            storage = %blob.describe(),
+            "components ready"
+        );
+        let jwt_secret = match &config.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => {
+                let (secret, created) = load_or_create_secret(&config.data_dir)
+                    .context("cannot read or create the JWT secret in the data dir")?;
+                if created {
+                    tracing::warn!(
+                        path = %config.data_dir.join("jwt_secret").display(),
+                        "DOCENT_JWT_SECRET is not set: generated a signing key in the data dir; \
+                         set DOCENT_JWT_SECRET when running more than one API node"
+                    );
+                }
+                secret
+            }
+        };
+        let meter = Meter::new(store.clone(), config.plans.clone(), clock);
+        let services = Services::new(Deps {
+            store: store.clone(),
+            blob: blob.clone(),
+            embedder: embedder.clone(),
+            llm: llm.clone(),
+            reranker: reranker.clone(),
+            jwt: JwtKeys::new(&jwt_secret),
+            uploads: UploadSigner::new(&jwt_secret),
+            settings: Settings {
+                tokens: TokenSettings {
+                    access_ttl_secs: config.access_token_ttl_secs,
+                    refresh_ttl_secs: config.refresh_token_ttl_secs,
+                },
+                max_upload_bytes: config.max_upload_bytes,
+                upload_url_ttl_secs: config.upload_url_ttl_secs,
+                job_max_attempts: config.job_max_attempts,
+                crawl_allow_private_networks: config.crawl_allow_private_networks,
+                llm_answer_timeout: Duration::from_secs(config.llm_answer_timeout_secs),
+                llm_max_tokens: config.llm_max_tokens,
+                llm_allowed_models: config
+                    .llm_base_url
+                    .as_ref()
+                    .map(|_| config.allowed_models()),
+                admin_token: config.admin_token.clone(),
+            },
+            meter: meter.clone(),
+        });
+        let extract_program = match &config.extract_program {
+            Some(program) => program.clone(),
+            None => std::env::current_exe()
+                .context("cannot find this program's path to run the extraction sandbox")?,
+        };
+        Ok(Self {
+            config: Arc::new(config),
+            store,
+            blob,
+            embedder,
+            embedder_degraded: resolved.degraded,
+            llm,
+            services,
+            meter,
+            extract_program,
+        })
+    }
+
+    /// A worker over these components, sharing `wake` with the API.
+    pub fn worker(&self, wake: Arc<Notify>) -> Worker {
+        let c = &self.config;
+        let ctx = JobContext {
+            store: self.store.clone(),
+            blob: self.blob.clone(),
+            embedder: self.embedder.clone(),
+            settings: PipelineSettings {
+                sandbox: docent_ingest::Sandbox::new(
+                    self.extract_program.clone(),
+                    docent_ingest::SandboxLimits {
+                        memory_bytes: c.extract_memory_mb << 20,
+                        timeout: Duration::from_secs(c.extract_timeout_secs),
+                        ..Default::default()
+                    },
+                ),
+                chunk_max_tokens: c.chunk_max_tokens,
+                chunk_overlap_tokens: c.chunk_overlap_tokens,
+                crawl_concurrency: c.crawl_concurrency,
+                crawl_delay: Duration::from_millis(c.crawl_delay_ms),
+                max_page_bytes: c.max_upload_bytes as usize,
+                job_max_attempts: c.job_max_attempts,
+            },
+            http: docent_service::pipeline::crawler_client(c.crawl_allow_private_networks),
+            meter: self.meter.clone(),
+        };
+        Worker::new(
+            ctx,
+            WorkerSettings {
+                concurrency: c.worker_concurrency,
+                lease: Duration::from_secs(c.job_lease_secs),
+                backoff_base: Duration::from_millis(c.job_backoff_base_ms),
+                maintenance: docent_service::pipeline::MaintenanceSettings {
+                    interval: Duration::from_secs(c.maintenance_interval_secs),
+                    upload_expiry: Duration::from_secs(c.upload_expiry_secs),
+                },
+                ..WorkerSettings::default()
+            },
+            wake,
+        )
+    }
+}
+
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    components: Components,
+}
+
+impl App {
+    /// Opens the database (migrating it), storage and embedder, prepares
+    /// secrets and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// As [`App::build`], with another clock (tests of monthly periods).
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        let listen = config.listen;
+        let components = Components::build_with_clock(config, clock).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let bound = listener
+            .local_addr()
+            .context("the listener has no address")?;
+        let public_base = match &components.config.public_url {
+            Some(url) => Some(url.trim_end_matches('/').to_string()),
+            None if bound.ip().is_unspecified() => None,
+            None => Some(format!("http://{bound}")),
+        };
+        let state = AppState {
+            services: components.services.clone(),
+            config: components.config.clone(),
+            metrics: docent_api::metrics_handle(),
+            embedder: components.embedder.clone(),
+            embedder_degraded: components.embedder_degraded.clone(),
+            llm: components.llm.clone(),
+            limiter: limiter(components.config.redis_url.as_ref()).await?,
+            wake: Arc::new(Notify::new()),
+            public_base,
+        };
+        let router = router(state.clone());
+        Ok(App {
+            listener,
+            router,
+            state,
+            components,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Starts this process's workers, sharing the API's wake-up signal so a
+    /// job enqueued here starts at once. They stop when `shutdown` resolves,
+    /// after their current jobs.
+    pub fn spawn_workers(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        let worker = self.components.worker(self.state.wake.clone());
+        tokio::spawn(worker.run(shutdown))
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "listening");
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// The rate limiter: shared through Redis when `DOCENT_REDIS_URL` is set (so
+/// limits hold across API nodes), else in-process.
+async fn limiter(redis_url: Option<&Secret>) -> anyhow::Result<Arc<dyn RateLimiter>> {
+    if let Some(url) = redis_url {
+        let shared = RedisRateLimiter::connect(url.expose()).await?;
+        tracing::info!("rate limits shared through Redis");
+        return Ok(Arc::new(shared));
+    }
+    let local = Arc::new(LocalRateLimiter::default());
+    let pruned = Arc::downgrade(&local);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        while let Some(limiter) = {
+            every.tick().await;
+            pruned.upgrade()
+        } {
+            limiter.prune();
+        }
+    });
+    Ok(local)
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
