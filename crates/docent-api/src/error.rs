@@ -96,6 +96,10 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, m),
             ServiceError::QuotaExceeded(m) => ApiError::new(StatusCode::PAYMENT_REQUIRED, m),
+            ServiceError::RateLimited { class, retry_after } => {
+                metrics::counter!("docent_rate_limited_total", "class" => class).increment(1);
+                ApiError::rate_limited(retry_after)
+            }
             ServiceError::Internal(cause) => {
                 // Logged here, once, with the whole cause chain; the client
                 // sees only the request id.

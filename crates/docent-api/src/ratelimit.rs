@@ -17,7 +17,6 @@ use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use docent_service::{Ctx, ServiceError};
 
 pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
@@ -114,26 +113,6 @@ fn digest_key(token: &str) -> String {
 fn refused(class: &'static str, decision: &Decision) -> ApiError {
     metrics::counter!("docent_rate_limited_total", "class" => class).increment(1);
     ApiError::rate_limited(decision.retry_after)
-}
-
-/// Counts one chat message of a widget visitor: against the bot's
-/// per-visitor limit, then against the per-IP limit for visitors (so fresh
-/// anonymous identities from one address do not escape it). Users and API
-/// keys are limited per credential by [`enforce`] alone.
-pub async fn visitor_message(state: &AppState, ctx: &Ctx) -> Result<(), ApiError> {
-    let Some(visitor) = ctx.actor.visitor() else {
-        return Ok(());
-    };
-    let bot = state
-        .store()
-        .get_bot(ctx.actor.tenant_id, visitor.bot_id)
-        .await
-        .map_err(|e| ApiError::from(ServiceError::from(e)))?;
-    let key = format!("{}:{}", bot.id, visitor.id);
-    check(state, "visitor", &key, bot.visitor_messages_per_minute).await?;
-    let ip = ctx.client.ip.as_deref().unwrap_or_default();
-    let per_ip = state.config.rate_limit_visitor_ip_per_minute;
-    check(state, "visitor_ip", ip, per_ip).await
 }
 
 /// Counts one message on a WebSocket in the credential's bucket, the same

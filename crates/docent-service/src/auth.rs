@@ -283,6 +283,7 @@ impl Services {
                 tenant_id: user.tenant_id,
                 principal: Principal::User(user.id),
                 role: user.role,
+                bot: None,
             }),
             Err(docent_core::store::StoreError::NotFound) => Err(ServiceError::Unauthorized),
             Err(e) => Err(e.into()),
@@ -315,6 +316,7 @@ impl Services {
             tenant_id: found.tenant_id,
             principal: Principal::ApiKey(found.id),
             role,
+            bot: None,
         })
     }
 }
@@ -325,6 +327,7 @@ fn user_ctx(user: &User, client: ClientInfo) -> Ctx {
             tenant_id: user.tenant_id,
             principal: Principal::User(user.id),
             role: user.role,
+            bot: None,
         },
         client,
     }

@@ -65,6 +65,13 @@ pub enum ServiceError {
     /// A dependency (the embedding provider) is down; worth retrying later.
     #[error("{0}")]
     Unavailable(String),
+    /// A rate limit of the service's own (a visitor's messages) is reached;
+    /// retry after the given time. `class` names the limit, for metrics.
+    #[error("rate limit exceeded")]
+    RateLimited {
+        class: &'static str,
+        retry_after: std::time::Duration,
+    },
     /// Something failed that the caller could not cause; logged with its
     /// cause chain where the 500 is made, never shown.
     #[error("internal error")]
@@ -144,6 +151,9 @@ pub struct Actor {
     pub tenant_id: TenantId,
     pub principal: Principal,
     pub role: Role,
+    /// The bot an embed token is bound to, as read when the token was
+    /// verified, so the rest of the request does not read it again.
+    pub bot: Option<Arc<docent_core::domain::Bot>>,
 }
 
 impl Actor {
@@ -230,6 +240,9 @@ pub struct Settings {
     pub llm_max_tokens: Option<u32>,
     /// The operator's token for `/platform` routes; `None` disables them.
     pub admin_token: Option<docent_core::config::Secret>,
+    /// `DOCENT_RATE_LIMIT_VISITOR_IP_PER_MINUTE`: widget messages per
+    /// address, whatever visitor identities it presents.
+    pub visitor_ip_per_minute: u32,
 }
 
 /// What the services are built from.
@@ -260,6 +273,8 @@ pub struct Services {
     settings: Arc<Settings>,
     tokens: TokenSettings,
     meter: Meter,
+    /// Counts widget visitors' messages; `None` where nobody chats (workers).
+    limiter: Option<Arc<dyn docent_core::ratelimit::RateLimiter>>,
 }
 
 impl Services {
@@ -276,7 +291,14 @@ impl Services {
             tokens: deps.settings.tokens,
             settings: Arc::new(deps.settings),
             meter: deps.meter,
+            limiter: None,
         }
+    }
+
+    /// These services with the limiter the API counts requests in.
+    pub fn with_limiter(mut self, limiter: Arc<dyn docent_core::ratelimit::RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
     }
 
     pub fn blob(&self) -> &Arc<dyn BlobStore> {

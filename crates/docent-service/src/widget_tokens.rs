@@ -3,6 +3,8 @@
 //! origin) and for visitors the customer's server vouches for, and the
 //! checks every use of an embed token goes through.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeZone, Utc};
 use docent_core::auth::jwt::{EMBED_TYP, EmbedClaims};
 use docent_core::domain::Role;
@@ -280,6 +282,7 @@ impl Services {
                 id: claims.vis,
             }),
             role: Role::Viewer,
+            bot: Some(Arc::new(bot)),
         }))
     }
 }

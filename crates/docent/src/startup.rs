@@ -194,6 +194,7 @@ impl Components {
                     .as_ref()
                     .map(|_| config.allowed_models()),
                 admin_token: config.admin_token.clone(),
+                visitor_ip_per_minute: config.rate_limit_visitor_ip_per_minute,
             },
             meter: meter.clone(),
         });
@@ -287,14 +288,15 @@ impl App {
             None if bound.ip().is_unspecified() => None,
             None => Some(format!("http://{bound}")),
         };
+        let limiter = limiter(components.config.redis_url.as_ref()).await?;
         let state = AppState {
-            services: components.services.clone(),
+            services: components.services.clone().with_limiter(limiter.clone()),
             config: components.config.clone(),
             metrics: docent_api::metrics_handle(),
             embedder: components.embedder.clone(),
             embedder_degraded: components.embedder_degraded.clone(),
             llm: components.llm.clone(),
-            limiter: limiter(components.config.redis_url.as_ref()).await?,
+            limiter,
             wake: Arc::new(Notify::new()),
             public_base,
         };

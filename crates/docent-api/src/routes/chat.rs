@@ -33,7 +33,6 @@ pub async fn ask(
     headers: HeaderMap,
     Json(req): Json<AskRequest>,
 ) -> ApiResult<Response> {
-    ratelimit::visitor_message(&state, &ctx).await?;
     let wants_events = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -184,12 +183,6 @@ async fn converse(state: AppState, credential: Credential, mut socket: WebSocket
             }
         };
         if let Err(e) = ratelimit::credential_message(&state, &credential.token).await {
-            if send_error(&mut socket, e).await.is_err() {
-                return;
-            }
-            continue;
-        }
-        if let Err(e) = ratelimit::visitor_message(&state, &ctx).await {
             if send_error(&mut socket, e).await.is_err() {
                 return;
             }

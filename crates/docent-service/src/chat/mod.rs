@@ -10,9 +10,10 @@ mod sentences;
 use std::time::Instant;
 
 use chrono::Utc;
-use docent_core::domain::{ChatMessage, ChatSession, Citation, MessageRole, Role, UsageKind};
+use docent_core::domain::{Bot, ChatMessage, ChatSession, Citation, MessageRole, Role, UsageKind};
 use docent_core::ids::{BotId, MessageId, SessionId};
 use docent_core::llm::{ChatEvent, ChatRequest, LlmError};
+use docent_core::ratelimit::Limit;
 use docent_core::store::{Page, PageRequest, SessionOwner};
 use docent_retrieval::lexical::Terms;
 use futures::StreamExt;
@@ -234,6 +235,36 @@ impl Services {
         ctx.actor.role > Role::Viewer || session.started_by == ctx.actor.starter()
     }
 
+    /// Counts one message of a widget visitor: against the bot's per-visitor
+    /// limit, then against the per-address limit for visitors (so fresh
+    /// anonymous identities from one address do not escape it). Users and
+    /// API keys are limited per credential at the HTTP boundary alone.
+    async fn count_visitor_message(&self, ctx: &Ctx, bot: &Bot) -> ServiceResult<()> {
+        let (Some(visitor), Some(limiter)) = (ctx.actor.visitor(), &self.limiter) else {
+            return Ok(());
+        };
+        let ip = ctx.client.ip.as_deref().unwrap_or_default();
+        let per_ip = self.settings.visitor_ip_per_minute;
+        let checks = [
+            (
+                "visitor",
+                format!("{}:{}", bot.id, visitor.id),
+                bot.visitor_messages_per_minute,
+            ),
+            ("visitor_ip", ip.to_string(), per_ip),
+        ];
+        for (class, key, per_minute) in checks {
+            let decision = limiter.check(class, &key, Limit { per_minute }).await;
+            if !decision.allowed {
+                return Err(ServiceError::RateLimited {
+                    class,
+                    retry_after: decision.retry_after,
+                });
+            }
+        }
+        Ok(())
+    }
+
     #[tracing::instrument(
         name = "chat.prepare",
         skip_all,
@@ -243,7 +274,12 @@ impl Services {
         Self::require_chat(ctx, req.bot_id)?;
         let started = Instant::now();
         let tenant = ctx.actor.tenant_id;
-        let bot = self.store.get_bot(tenant, req.bot_id).await?;
+        // A visitor's bot was read when the token was checked.
+        let bot = match ctx.actor.bot.as_deref().filter(|b| b.id == req.bot_id) {
+            Some(bot) => bot.clone(),
+            None => self.store.get_bot(tenant, req.bot_id).await?,
+        };
+        self.count_visitor_message(ctx, &bot).await?;
         let question = req.message.trim().to_string();
         if question.is_empty() {
             return Err(ServiceError::Invalid("`message` is empty".into()));
