@@ -1,7 +1,6 @@
 //! `docent`: one binary for the API server and its maintenance commands.
 
-mod bench;
-mod eval;
+use docent_bench::{bench, eval};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -167,8 +166,8 @@ fn main() -> ExitCode {
                 action: ModelsAction::Pull,
                 ..
             } => pull_model(config).await,
-            Command::Bench(args) => bench::run(args).await,
-            Command::Eval(args) => eval::run(args).await,
+            Command::Bench(args) => bench::run(args, launcher()).await,
+            Command::Eval(args) => eval::run(args, launcher()).await,
             Command::ExtractSandbox(_) => unreachable!("handled before the runtime starts"),
         }
     });
@@ -217,6 +216,25 @@ fn keep_freed_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_freed_memory() {}
+
+/// How `bench` and `eval` start their in-process server: as `serve` does.
+fn launcher() -> docent_bench::bench::server::Launch {
+    std::sync::Arc::new(|config, stop| {
+        Box::pin(async move {
+            let app = App::build(config).await?;
+            let addr = app.local_addr();
+            let until = move || {
+                let mut rx = stop.clone();
+                async move {
+                    let _ = rx.wait_for(|s| *s).await;
+                }
+            };
+            app.spawn_workers(until());
+            tokio::spawn(app.run(until()));
+            Ok(addr)
+        })
+    })
+}
 
 async fn pull_model(config: Config) -> anyhow::Result<()> {
     let source = docent::startup::model_source(&config);

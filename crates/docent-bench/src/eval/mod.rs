@@ -79,7 +79,8 @@ struct Target {
     _server: Option<server::Server>,
 }
 
-pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
+pub async fn run(args: EvalArgs, launch: server::Launch) -> anyhow::Result<()> {
+    server::set_launch(launch);
     let questions = golden::load(&args.golden)?;
     for mode in &args.modes {
         anyhow::ensure!(

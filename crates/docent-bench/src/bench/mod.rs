@@ -25,7 +25,7 @@ mod chat;
 mod chunk;
 mod ingest;
 mod search;
-pub(crate) mod server;
+pub mod server;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -136,7 +136,8 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub async fn run(args: BenchArgs, launch: server::Launch) -> anyhow::Result<()> {
+    server::set_launch(launch);
     if let Some(path) = args.history {
         HISTORY.get_or_init(|| (path, context()));
     }

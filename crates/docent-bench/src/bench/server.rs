@@ -2,10 +2,34 @@
 //! scenarios that measure through HTTP (`ingest`, `chat`), and the JSON calls
 //! they make to it.
 
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
 use anyhow::Context;
 use docent_core::config::Config;
 use docent_core::domain::PlanLimits;
+use futures::future::BoxFuture;
 use serde_json::{Value, json};
+
+/// How a benchmark starts the real server: given a configuration and a
+/// signal that turns `true` to stop it, serve (with in-process workers) and
+/// answer the bound address. The binary passes `docent::startup`'s, so the
+/// benchmarks measure exactly what `docent serve` runs without depending on
+/// the binary.
+pub type Launch = Arc<
+    dyn Fn(
+            Config,
+            tokio::sync::watch::Receiver<bool>,
+        ) -> BoxFuture<'static, anyhow::Result<SocketAddr>>
+        + Send
+        + Sync,
+>;
+
+static LAUNCH: OnceLock<Launch> = OnceLock::new();
+
+pub(crate) fn set_launch(launch: Launch) {
+    let _ = LAUNCH.set(launch);
+}
 
 pub struct Server {
     /// `http://ADDR`, where `/metrics` is.
@@ -34,17 +58,9 @@ pub async fn start(configure: impl FnOnce(&mut Config)) -> anyhow::Result<Server
     };
     config.plans.free = PlanLimits::UNLIMITED;
     configure(&mut config);
-    let app = docent::startup::App::build(config).await?;
-    let root = format!("http://{}", app.local_addr());
+    let launch = LAUNCH.get().context("no server launcher was given")?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let until = move || {
-        let mut rx = stopped.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
-    };
-    app.spawn_workers(until());
-    tokio::spawn(app.run(until()));
+    let root = format!("http://{}", launch(config, stopped).await?);
     Ok(Server {
         base: format!("{root}/api/v1"),
         root,
