@@ -11,7 +11,85 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Plan, PlanLimits};
+use crate::domain::{Invalid, Plan, PlanLimits};
+
+/// Which embedder computes the vectors (`DOCENT_EMBEDDER`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbedderKind {
+    /// Feature hashing: words, not meaning; needs nothing.
+    Hash,
+    /// all-MiniLM-L6-v2 (or a model directory) in this process.
+    Local,
+    /// An OpenAI-compatible `/embeddings` endpoint.
+    #[serde(rename = "openai")]
+    OpenAi,
+}
+
+impl std::str::FromStr for EmbedderKind {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "hash" => Ok(Self::Hash),
+            "local" => Ok(Self::Local),
+            "openai" => Ok(Self::OpenAi),
+            other => Err(Invalid(format!(
+                "unknown embedder `{other}`: use hash, local or openai"
+            ))),
+        }
+    }
+}
+
+/// Where the data lives, parsed from `DOCENT_DATABASE_URL` (default: the
+/// embedded file in the data dir).
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH` (or `sqlite:PATH`): the embedded database file.
+    Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`, as given (it may hold a password).
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, Invalid> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_string()));
+        }
+        let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        else {
+            return Err(Invalid(
+                "must be sqlite://PATH or postgres://USER@HOST:PORT/DB".into(),
+            ));
+        };
+        if path.is_empty() || path.contains('?') {
+            return Err(Invalid(
+                "a SQLite URL is sqlite://PATH, without options (Docent sets its own)".into(),
+            ));
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    /// The URL to connect with.
+    pub fn url(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Self::Postgres(url) => url.clone(),
+        }
+    }
+}
+
+/// Never prints a PostgreSQL URL's credentials.
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "Sqlite({})", path.display()),
+            Self::Postgres(_) => f.write_str("Postgres(…)"),
+        }
+    }
+}
 
 /// A value that must never reach a log line: `Debug` prints a placeholder.
 #[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -100,7 +178,7 @@ pub struct Config {
     /// `hash`, `local` or `openai`; default: `local` with `embed_model_dir`
     /// when it holds a model, else the default model (all-MiniLM-L6-v2) from
     /// the data dir's cache or `model_source`, else the hashing fallback.
-    pub embedder: Option<String>,
+    pub embedder: Option<EmbedderKind>,
     /// Directory with config.json, tokenizer.json and model.safetensors of all-MiniLM-L6-v2.
     pub embed_model_dir: Option<PathBuf>,
     /// Where the default model is fetched from: a URL in the Hugging Face
@@ -466,14 +544,9 @@ impl Config {
             })
         };
         if let Some(url) = &self.database_url
-            && !["sqlite:", "postgres://", "postgresql://"]
-                .iter()
-                .any(|scheme| url.starts_with(scheme))
+            && let Err(e) = DatabaseUrl::parse(url)
         {
-            return invalid(
-                "DOCENT_DATABASE_URL",
-                "must be sqlite://PATH or postgres://USER@HOST:PORT/DB",
-            );
+            return invalid("DOCENT_DATABASE_URL", &e.0);
         }
         if let Some(secret) = &self.jwt_secret
             && secret.expose().len() < 32
@@ -572,18 +645,13 @@ impl Config {
         {
             return invalid("DOCENT_CHUNK_MAX_TOKENS", "must be between 16 and 8192");
         }
-        if let Some(e) = &self.embedder
-            && !matches!(e.as_str(), "hash" | "local" | "openai")
-        {
-            return invalid("DOCENT_EMBEDDER", "must be hash, local or openai");
-        }
-        if self.embedder.as_deref() == Some("local") && self.embed_model_dir.is_none() {
+        if self.embedder == Some(EmbedderKind::Local) && self.embed_model_dir.is_none() {
             return invalid(
                 "DOCENT_EMBED_MODEL_DIR",
                 "is required when DOCENT_EMBEDDER=local",
             );
         }
-        if self.embedder.as_deref() == Some("openai") && self.embed_base_url.is_none() {
+        if self.embedder == Some(EmbedderKind::OpenAi) && self.embed_base_url.is_none() {
             return invalid(
                 "DOCENT_EMBED_BASE_URL",
                 "is required when DOCENT_EMBEDDER=openai",
@@ -619,11 +687,13 @@ impl Config {
         Ok(())
     }
 
-    /// The database URL in force: the configured one, or the embedded file.
-    pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("docent.db").display()))
+    /// The database in force: the configured one (checked by `validate`),
+    /// or the embedded file in the data dir.
+    pub fn database(&self) -> Result<DatabaseUrl, Invalid> {
+        match &self.database_url {
+            Some(url) => DatabaseUrl::parse(url),
+            None => Ok(DatabaseUrl::Sqlite(self.data_dir.join("docent.db"))),
+        }
     }
 }
 
@@ -648,6 +718,38 @@ mod tests {
         let mut keys = Config::ENV_KEYS.to_vec();
         keys.sort_unstable();
         assert_eq!(keys, fields);
+    }
+
+    #[test]
+    fn database_urls_and_embedders_are_parsed_into_types() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/docent/docent.db").unwrap(),
+            DatabaseUrl::Sqlite("/var/docent/docent.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:data/docent.db").unwrap().url(),
+            "sqlite://data/docent.db"
+        );
+        let pg = DatabaseUrl::parse("postgres://docent:secret@db:5432/docent").unwrap();
+        assert!(matches!(pg, DatabaseUrl::Postgres(_)));
+        assert!(!format!("{pg:?}").contains("secret"));
+        for bad in ["mysql://x", "sqlite://", "sqlite://x.db?mode=ro", ""] {
+            assert!(DatabaseUrl::parse(bad).is_err(), "{bad} accepted");
+        }
+        let config = Config {
+            database_url: Some("mysql://x".into()),
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("DOCENT_DATABASE_URL"), "{err}");
+        assert_eq!(
+            "openai".parse::<EmbedderKind>().unwrap(),
+            EmbedderKind::OpenAi
+        );
+        assert!("onnx".parse::<EmbedderKind>().is_err());
+        let kind: EmbedderKind = serde_json::from_str("\"local\"").unwrap();
+        assert_eq!(kind, EmbedderKind::Local);
+        assert!(serde_json::from_str::<EmbedderKind>("\"onnx\"").is_err());
     }
 
     #[test]

@@ -17,21 +17,13 @@ pub use sql::{Column, Dialect, SqlStore, Ts, Vector};
 
 use std::sync::Arc;
 
+use docent_core::config::DatabaseUrl;
 use docent_core::store::{Store, StoreError};
 
-/// Opens the database named by `url`, applying pending migrations.
-pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::open(url).await?))
-    } else {
-        Err(StoreError::backend(
-            "open",
-            format!(
-                "unsupported database URL scheme in `{}`",
-                url.split(':').next().unwrap_or_default()
-            ),
-        ))
-    }
+/// Opens the database `url` names, applying pending migrations.
+pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match url {
+        DatabaseUrl::Sqlite(_) => Arc::new(sqlite::SqliteStore::open(&url.url()).await?),
+        DatabaseUrl::Postgres(url) => Arc::new(postgres::PgStore::open(url).await?),
+    })
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
+use docent_core::config::DatabaseUrl;
 use docent_core::domain::{
     ApiKey, AuditQuery, Bot, Charge, ChatMessage, ChatSession, Chunk, Citation, Document,
     DocumentStatus, Email, HELD_PERIOD, JobSpec, JobStatus, Lead, MessageRole, NewApiKey,
@@ -1936,7 +1937,7 @@ conformance! {
 
 async fn sqlite() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let url = DatabaseUrl::Sqlite(dir.path().join("test.db"));
     Some((docent_store::open(&url).await.unwrap(), dir))
 }
 
@@ -1945,6 +1946,6 @@ async fn sqlite() -> Option<(Arc<dyn Store>, tempfile::TempDir)> {
 async fn postgres() -> Option<(Arc<dyn Store>, ())> {
     use docent_testkit::backends::{backend_url, fresh_postgres_database};
     let server = backend_url("DOCENT_TEST_POSTGRES_URL")?;
-    let url = fresh_postgres_database(&server, "docent_test").await;
+    let url = DatabaseUrl::Postgres(fresh_postgres_database(&server, "docent_test").await);
     Some((docent_store::open(&url).await.unwrap(), ()))
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use docent::startup::App;
-use docent_core::config::{Config, LogFormat, Overrides};
+use docent_core::config::{Config, DatabaseUrl, LogFormat, Overrides};
 use tracing_subscriber::EnvFilter;
 
 /// Docent: a multi-tenant RAG chatbot server.
@@ -277,26 +277,23 @@ async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    let url = config.database_url();
-    docent_store::open(&url).await?;
+    docent_store::open(&config.database()?).await?;
     tracing::info!("migrations applied");
     println!("migrations applied");
     Ok(())
 }
 
 async fn copy(config: Config, to_database: &str, to_storage: Option<&str>) -> anyhow::Result<()> {
-    let source = config.database_url();
+    let source = config.database()?;
     anyhow::ensure!(
-        source.starts_with("sqlite:"),
-        "the source must be an embedded (SQLite) instance, not {}",
-        source.split(':').next().unwrap_or_default()
+        matches!(source, DatabaseUrl::Sqlite(_)),
+        "the source must be an embedded (SQLite) instance, not PostgreSQL"
     );
-    anyhow::ensure!(
-        to_database.starts_with("postgres://") || to_database.starts_with("postgresql://"),
-        "--to-database must be a postgres:// URL"
-    );
-    let from = docent_store::sqlite::SqliteStore::open(&source).await?;
-    let to = docent_store::postgres::PgStore::open(to_database).await?;
+    let DatabaseUrl::Postgres(target) = DatabaseUrl::parse(to_database)? else {
+        anyhow::bail!("--to-database must be a postgres:// URL");
+    };
+    let from = docent_store::sqlite::SqliteStore::open(&source.url()).await?;
+    let to = docent_store::postgres::PgStore::open(&target).await?;
     let report = docent_store::copy::sqlite_to_postgres(from.pool(), to.pool()).await?;
     for (table, rows) in &report.tables {
         println!("{table:<16} {rows:>10} rows");

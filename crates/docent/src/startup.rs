@@ -68,7 +68,7 @@ impl Components {
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
-        let store = docent_store::open(&config.database_url())
+        let store = docent_store::open(&config.database()?)
             .await
             .context("cannot open the database")?;
         let blob: Arc<dyn BlobStore> = Arc::new(
@@ -76,12 +76,7 @@ impl Components {
                 .context("cannot open the object storage")?,
         );
         let settings = docent_llm::embed::EmbedSettings {
-            kind: config
-                .embedder
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(|e: String| anyhow::anyhow!(e))?,
+            kind: config.embedder,
             model_dir: config.embed_model_dir.clone(),
             base_url: config.embed_base_url.clone(),
             api_key: config

@@ -37,8 +37,9 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         args.inputs.corpus.display()
     );
     let site = serve_dir(args.inputs.corpus.clone()).await?;
+    let embedder: docent_core::config::EmbedderKind = args.embedder.parse()?;
     let server = super::server::start(|config| {
-        config.embedder = Some(args.embedder.clone());
+        config.embedder = Some(embedder);
         config.embed_model_dir = Some(args.inputs.model_dir.clone());
         config.worker_concurrency = args.workers;
         config.crawl_concurrency = 4;

@@ -324,7 +324,7 @@ async fn open(
 )> {
     if database == "sqlite" {
         let dir = tempfile::tempdir()?;
-        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let url = docent_core::config::DatabaseUrl::Sqlite(dir.path().join("bench.db"));
         let store = docent_store::open(&url).await?;
         return Ok((store, None, Guard::Dir(dir)));
     }

@@ -49,7 +49,7 @@ pub async fn start(configure: impl FnOnce(&mut Config)) -> anyhow::Result<Server
     let mut config = Config {
         listen: "127.0.0.1:0".parse()?,
         data_dir: dir.path().to_path_buf(),
-        embedder: Some("hash".into()),
+        embedder: Some(docent_core::config::EmbedderKind::Hash),
         // The benchmark's sites are served on loopback.
         crawl_allow_private_networks: true,
         rate_limit_credential_per_minute: 1_000_000,

@@ -219,7 +219,7 @@ async fn in_process(dir: &Path, args: &EvalArgs) -> anyhow::Result<Target> {
         matches!(args.embedder.as_str(), "hash" | "local"),
         "--embedder must be hash or local"
     );
-    let embedder = args.embedder.clone();
+    let embedder: docent_core::config::EmbedderKind = args.embedder.parse()?;
     let model_dir = args.model_dir.clone();
     let database = match &args.database {
         Some(server) => Some(scratch_database(server).await?),

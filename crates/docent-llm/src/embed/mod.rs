@@ -9,7 +9,6 @@ mod tokens;
 mod wordpiece;
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use docent_core::embed::{EmbedError, Embedder};
@@ -19,27 +18,7 @@ pub use local::LocalEmbedder;
 pub use openai::OpenAiEmbedder;
 pub use tokens::ApproxTokens;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EmbedderKind {
-    Hash,
-    Local,
-    OpenAi,
-}
-
-impl FromStr for EmbedderKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "hash" => Ok(Self::Hash),
-            "local" => Ok(Self::Local),
-            "openai" => Ok(Self::OpenAi),
-            other => Err(format!(
-                "unknown embedder `{other}`: use hash, local or openai"
-            )),
-        }
-    }
-}
+pub use docent_core::config::EmbedderKind;
 
 /// The embedding part of the configuration.
 #[derive(Clone, Debug, Default)]

@@ -20,7 +20,7 @@ async fn a_failing_provider_is_retried_then_the_job_succeeds() {
     .await;
     let base = fake.base_url();
     let app = spawn_app_with(|c| {
-        c.embedder = Some("openai".into());
+        c.embedder = Some(docent_core::config::EmbedderKind::OpenAi);
         c.embed_base_url = Some(base);
         c.embed_dims = Some(384);
     })
@@ -58,7 +58,7 @@ async fn a_provider_that_never_recovers_fails_the_job_with_the_reason() {
     .await;
     let base = fake.base_url();
     let app = spawn_app_with(|c| {
-        c.embedder = Some("openai".into());
+        c.embedder = Some(docent_core::config::EmbedderKind::OpenAi);
         c.embed_base_url = Some(base);
         c.embed_dims = Some(384);
         c.job_max_attempts = 2;
@@ -91,7 +91,7 @@ async fn identical_content_is_not_embedded_twice() {
     let fake = FakeOpenAi::start().await;
     let base = fake.base_url();
     let app = spawn_app_with(|c| {
-        c.embedder = Some("openai".into());
+        c.embedder = Some(docent_core::config::EmbedderKind::OpenAi);
         c.embed_base_url = Some(base);
         c.embed_dims = Some(384);
     })

@@ -60,7 +60,7 @@ async fn spawn(
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.to_path_buf(),
         jwt_secret: Some(Secret::new(TEST_SECRET)),
-        embedder: Some("hash".into()),
+        embedder: Some(docent_core::config::EmbedderKind::Hash),
         job_backoff_base_ms: 20,
         extract_program: Some(docent_testkit::docent_binary()),
         // The test sites listen on loopback; the network guard has its own tests.
