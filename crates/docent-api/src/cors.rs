@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use docent_core::ids::BotId;
 
 use crate::app::AppState;
+use crate::extractors::ReadBot;
 
 /// The routes a page of another origin may call.
 enum CorsRoute {
@@ -49,7 +50,11 @@ impl CorsRoute {
 /// Headers the widget reads from answers.
 const EXPOSED: &str = "retry-after, x-request-id, x-ratelimit-limit, x-ratelimit-remaining";
 
-pub async fn widget_cors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn widget_cors(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let origin = request
         .headers()
         .get(header::ORIGIN)
@@ -67,10 +72,18 @@ pub async fn widget_cors(State(state): State<AppState>, request: Request, next: 
         CorsRoute::EmbedToken if preflight => {
             origin.starts_with("http://") || origin.starts_with("https://")
         }
-        CorsRoute::EmbedToken => match crate::extractors::bearer_of(request.headers()) {
-            Some(token) => state.services.embed_origin_allowed(token, &origin).await,
-            None => false,
-        },
+        CorsRoute::EmbedToken => {
+            let read = match crate::extractors::bearer_of(request.headers()) {
+                Some(token) => state.services.embed_origin_allowed(token, &origin).await,
+                None => None,
+            };
+            let allowed = read.is_some();
+            if let Some(bot) = read {
+                // Authentication reuses the bot read here.
+                request.extensions_mut().insert(ReadBot(bot));
+            }
+            allowed
+        }
     };
     let mut response = if preflight {
         let mut response = StatusCode::NO_CONTENT.into_response();

@@ -56,11 +56,17 @@ pub fn origin(parts: &Parts) -> Option<&str> {
     parts.headers.get(ORIGIN).and_then(|v| v.to_str().ok())
 }
 
+/// The bot of an embed token that the widget's CORS check already read for
+/// this request, so that authentication does not read it again.
+#[derive(Clone)]
+pub struct ReadBot(pub std::sync::Arc<docent_core::domain::Bot>);
+
 async fn authenticate(state: &AppState, token: &str, parts: &Parts) -> Result<Ctx, ApiError> {
     let credential = Credential {
         token: token.to_string(),
         origin: origin(parts).map(str::to_string),
         client: client_info(parts),
+        read: parts.extensions.get::<ReadBot>().map(|r| r.0.clone()),
     };
     credential.authenticate(state).await
 }
@@ -72,6 +78,9 @@ pub struct Credential {
     pub token: String,
     origin: Option<String>,
     client: ClientInfo,
+    /// The embed token's bot, when this request read it already. Never on a
+    /// WebSocket, whose later messages must see the bot as it is then.
+    read: Option<std::sync::Arc<docent_core::domain::Bot>>,
 }
 
 impl Credential {
@@ -86,7 +95,7 @@ impl Credential {
             match services.actor_from_access_token(token).await {
                 Ok(actor) => actor,
                 Err(ServiceError::Unauthorized) => services
-                    .actor_from_embed_token(token, self.origin.as_deref())
+                    .actor_from_embed_token(token, self.origin.as_deref(), self.read.clone())
                     .await?
                     .ok_or_else(ApiError::unauthorized)?,
                 Err(e) => return Err(e.into()),
@@ -130,6 +139,7 @@ impl FromRequestParts<AppState> for WsAuth {
             token,
             origin: origin(parts).map(str::to_string),
             client: client_info(parts),
+            read: None,
         };
         let ctx = credential.authenticate(state).await?;
         Ok(WsAuth(ctx, credential))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use docent_core::auth::jwt::{EMBED_TYP, EmbedClaims};
-use docent_core::domain::Role;
+use docent_core::domain::{Bot, Role};
 use docent_core::ids::BotId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -105,21 +105,17 @@ impl Services {
 
     /// Whether a page of `origin` may read responses to requests carrying
     /// this embed token (even an expired one); for CORS.
-    pub async fn embed_origin_allowed(&self, token: &str, origin: &str) -> bool {
-        let Some(claims) = self.jwt().embed_claims_even_expired(token) else {
-            return false;
-        };
+    pub async fn embed_origin_allowed(&self, token: &str, origin: &str) -> Option<Arc<Bot>> {
+        let claims = self.jwt().embed_claims_even_expired(token)?;
         if claims
             .origin
             .as_deref()
             .is_some_and(|bound| bound != origin)
         {
-            return false;
+            return None;
         }
-        match self.store.get_bot(claims.tid, claims.bot).await {
-            Ok(bot) => bot.allows_origin(origin),
-            Err(_) => false,
-        }
+        let bot = self.store.get_bot(claims.tid, claims.bot).await.ok()?;
+        bot.allows_origin(origin).then(|| Arc::new(bot))
     }
 
     /// A token for an anonymous widget visitor, bound to the page origin. Only
@@ -249,17 +245,22 @@ impl Services {
         &self,
         token: &str,
         origin: Option<&str>,
+        read: Option<Arc<Bot>>,
     ) -> ServiceResult<Option<Actor>> {
         let Some(claims) = self.jwt().verify_embed(token) else {
             return Ok(None);
         };
-        let bot = match self.store.get_bot(claims.tid, claims.bot).await {
-            Ok(bot) => bot,
-            // The bot was deleted: the token names nothing any more.
-            Err(docent_core::store::StoreError::NotFound) => {
-                return Err(ServiceError::Unauthorized);
-            }
-            Err(e) => return Err(e.into()),
+        // `read`: the bot this request already read (the widget's CORS check).
+        let bot = match read.filter(|b| b.id == claims.bot && b.tenant_id == claims.tid) {
+            Some(bot) => bot,
+            None => match self.store.get_bot(claims.tid, claims.bot).await {
+                Ok(bot) => Arc::new(bot),
+                // The bot was deleted: the token names nothing any more.
+                Err(docent_core::store::StoreError::NotFound) => {
+                    return Err(ServiceError::Unauthorized);
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         if claims.origin.is_some() && !bot.public {
             return Err(ServiceError::Forbidden("this bot is not public".into()));
@@ -282,7 +283,7 @@ impl Services {
                 id: claims.vis,
             }),
             role: Role::Viewer,
-            bot: Some(Arc::new(bot)),
+            bot: Some(bot),
         }))
     }
 }

@@ -409,4 +409,7 @@ async fn knowledge_widget_and_operator_actions_are_audited() {
         .find(|e| e.action == "tenant.plan.set")
         .unwrap();
     assert_eq!(plan.actor_type, "operator");
+    // The crawl of a dead address fails; wait for it.
+    app.expect_failed_jobs();
+    app.wait_idle().await;
 }

@@ -140,6 +140,7 @@ async fn crawling_an_unreachable_site_fails_the_job_with_its_reason() {
         c.job_max_attempts = 1;
     })
     .await;
+    app.expect_failed_jobs();
     let owner = app.signup("ann@acme.io").await;
     let bot = app.create_bot(&owner.token, "Site").await;
     let (status, body) = app

@@ -64,6 +64,7 @@ async fn a_provider_that_never_recovers_fails_the_job_with_the_reason() {
         c.job_max_attempts = 2;
     })
     .await;
+    app.expect_failed_jobs();
     let owner = app.signup("ann@acme.io").await;
     let bot = app.create_bot(&owner.token, "B").await;
     let (_, body) = app

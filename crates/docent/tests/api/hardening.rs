@@ -99,6 +99,7 @@ async fn source_urls_are_http_and_themes_are_small() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    app.wait_idle().await;
 }
 
 #[tokio::test]

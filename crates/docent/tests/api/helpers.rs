@@ -16,6 +16,8 @@ pub struct TestApp {
     pub client_ip: std::net::IpAddr,
     /// The database the app runs on (`sqlite://…` or `postgres://…`).
     pub database_url: String,
+    /// Set by tests that make jobs fail on purpose (see the `Drop` check).
+    failures_expected: std::sync::atomic::AtomicBool,
     pub store: Arc<dyn Store>,
     stop: tokio::sync::watch::Sender<bool>,
     workers: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -113,8 +115,77 @@ async fn spawn(
         store,
         stop,
         workers: tokio::sync::Mutex::new(Some(workers)),
+        failures_expected: std::sync::atomic::AtomicBool::new(false),
         _dir: None,
     }
+}
+
+/// A test that leaves work behind proves less than it seems: when it ends,
+/// no job of its app may still be queued or running (wait for them, e.g.
+/// with `wait_job`), and none may have failed unless the test said it
+/// expects failures. Checked over a connection of its own, on a thread of
+/// its own (`Drop` cannot await the test's runtime).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let url = self.database_url.clone();
+        let (pending, failed) = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(leftover_jobs(&url))
+        })
+        .join()
+        .unwrap();
+        let report = std::env::var("DOCENT_TEST_JOB_CHECK").as_deref() == Ok("report");
+        let failures_expected = self
+            .failures_expected
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let complaint = if !pending.is_empty() {
+            Some(format!("the test left jobs queued or running: {pending:?}"))
+        } else if !failed.is_empty() && !failures_expected {
+            Some(format!(
+                "jobs failed that the test did not expect to: {failed:?}"
+            ))
+        } else {
+            None
+        };
+        if let Some(complaint) = complaint {
+            if report {
+                let test = std::thread::current().name().unwrap_or("?").to_string();
+                eprintln!("JOB CHECK {test}: {complaint}");
+            } else {
+                panic!("{complaint}");
+            }
+        }
+    }
+}
+
+/// The app's jobs still queued or running, and those that failed (kind and error).
+async fn leftover_jobs(url: &str) -> (Vec<String>, Vec<String>) {
+    const SQL: &str = "SELECT kind, status, coalesce(error, '') FROM jobs
+                       WHERE status IN ('queued', 'running', 'failed')";
+    let rows: Vec<(String, String, String)> = if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let rows = sqlx::query_as(SQL).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    } else {
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(url)
+            .await
+            .unwrap();
+        sqlx::query_as(SQL).fetch_all(&mut conn).await.unwrap()
+    };
+    let (failed, pending): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, s, _)| s == "failed");
+    let show = |rows: Vec<(String, String, String)>| {
+        rows.into_iter()
+            .map(|(kind, status, error)| format!("{kind} {status} {error}").trim_end().to_string())
+            .collect()
+    };
+    (show(pending), show(failed))
 }
 
 /// With `DOCENT_TEST_HTTP_BACKENDS=scale-out` (the test command's second run
@@ -182,6 +253,28 @@ pub struct Tenant {
 }
 
 impl TestApp {
+    /// Waits until none of the app's jobs is queued or running.
+    pub async fn wait_idle(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let depth = self.store.queue_depth().await.unwrap();
+            if depth.queued == 0 && depth.running == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "jobs still pending: {depth:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Declares that this test makes jobs fail on purpose.
+    pub fn expect_failed_jobs(&self) {
+        self.failures_expected
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Stops the server and waits for its workers to finish.
     pub async fn shutdown(&self) {
         let _ = self.stop.send(true);

@@ -209,6 +209,7 @@ async fn document_limit_holds_under_concurrency_and_refusals_leave_nothing() {
     let (_, usage) = app.get("/api/v1/admin/usage", &owner.token).await;
     assert_eq!(usage["usage"]["documents"], 0);
     assert_eq!(usage["usage"]["storage_bytes"], 0);
+    app.wait_idle().await;
 }
 
 #[tokio::test]
@@ -243,6 +244,7 @@ async fn stored_bytes_are_limited_and_freed() {
     let (_, usage) = app.get("/api/v1/admin/usage", &owner.token).await;
     assert_eq!(usage["usage"]["storage_bytes"], 50);
     assert_eq!(usage["limits"]["storage_bytes"], 100);
+    app.wait_idle().await;
 }
 
 #[tokio::test]
@@ -292,6 +294,7 @@ async fn crawls_stop_at_the_page_allowance() {
         c.crawl_delay_ms = 0;
     })
     .await;
+    app.expect_failed_jobs();
     let owner = app.signup("o@a.io").await;
     let bot = app.create_bot(&owner.token, "Site").await;
     let path = format!("/api/v1/bots/{bot}/crawl");
@@ -322,6 +325,7 @@ async fn crawls_stop_at_the_page_allowance() {
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
     let (_, usage) = app.get("/api/v1/admin/usage", &owner.token).await;
     assert_eq!(usage["usage"]["crawl_pages"], 2);
+    app.wait_idle().await;
 }
 
 #[tokio::test]
