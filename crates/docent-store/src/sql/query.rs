@@ -308,10 +308,12 @@ impl<D: Sql> Row<'_, D> {
             .map_err(|_| corrupt(self.op, format!("column `{col}`: bad value `{text}`")))
     }
     pub fn opt_id<T: FromStr>(&self, col: &str) -> StoreResult<Option<T>> {
-        match self.opt_text(col)? {
-            None => Ok(None),
-            Some(_) => self.id(col).map(Some),
-        }
+        self.opt_text(col)?
+            .map(|text| {
+                text.parse()
+                    .map_err(|_| corrupt(self.op, format!("column `{col}`: bad value `{text}`")))
+            })
+            .transpose()
     }
     /// A JSON text column.
     pub fn json<T: serde::de::DeserializeOwned>(&self, col: &str) -> StoreResult<T> {
