@@ -56,9 +56,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// tracing, id propagation to the response, the widget's CORS, error
 /// rendering, panic capture, body limit, rate limits, metrics.
 pub fn router(state: AppState) -> Router {
-    let max_body = state.config.max_json_body_bytes;
+    let max_body = state.config.server.max_json_body_bytes;
     // Multipart framing adds a little to the file itself.
-    let upload_limit = (state.config.max_upload_bytes as usize).saturating_add(64 * 1024);
+    let upload_limit = (state.config.storage.max_upload_bytes as usize).saturating_add(64 * 1024);
     let (api, mut spec) = openapi::routes(upload_limit)
         .with_state(state.clone())
         .split_for_parts();

@@ -52,19 +52,15 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
         credential_key(&state, request.headers())
     };
     let (class, key, per_minute) = if sign_in {
-        ("sign_in", ip, config.rate_limit_sign_in_per_minute)
+        ("sign_in", ip, config.limits.sign_in_per_minute)
     } else if operator {
-        ("operator", ip, config.rate_limit_sign_in_per_minute)
+        ("operator", ip, config.limits.sign_in_per_minute)
     } else if widget_token {
-        (
-            "widget_token",
-            ip,
-            config.rate_limit_widget_token_per_minute,
-        )
+        ("widget_token", ip, config.limits.widget_token_per_minute)
     } else if let Some(key) = credential {
-        ("credential", key, config.rate_limit_credential_per_minute)
+        ("credential", key, config.limits.credential_per_minute)
     } else {
-        ("ip", ip, config.rate_limit_ip_per_minute)
+        ("ip", ip, config.limits.ip_per_minute)
     };
     let decision = state.limiter.check(class, &key, Limit { per_minute }).await;
     let mut response = if decision.allowed {
@@ -119,7 +115,7 @@ fn refused(class: &'static str, decision: &Decision) -> ApiError {
 /// one its REST requests count in.
 pub async fn credential_message(state: &AppState, token: &str) -> Result<(), ApiError> {
     let key = digest_key(token);
-    let per_minute = state.config.rate_limit_credential_per_minute;
+    let per_minute = state.config.limits.credential_per_minute;
     check(state, "credential", &key, per_minute).await
 }
 

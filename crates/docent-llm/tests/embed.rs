@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use docent_core::embed::{EmbedError, Embedder};
-use docent_llm::embed::{EmbedSettings, EmbedderKind, LocalEmbedder, OpenAiEmbedder, build};
+use docent_llm::embed::{EmbedderKind, EmbedderSettings, LocalEmbedder, OpenAiEmbedder, build};
 use docent_testkit::{FakeOpenAi, Script, fake_embedding};
 
 fn cos(a: &[f32], b: &[f32]) -> f32 {
@@ -86,19 +86,19 @@ async fn openai_errors_are_classified_for_retry() {
 
 #[test]
 fn build_picks_and_validates() {
-    let hash = build(&EmbedSettings::default()).unwrap();
+    let hash = build(&EmbedderSettings::default()).unwrap();
     assert_eq!(hash.id(), "hash-384");
-    let missing = build(&EmbedSettings {
+    let missing = build(&EmbedderSettings {
         kind: Some(EmbedderKind::Local),
-        ..EmbedSettings::default()
+        ..EmbedderSettings::default()
     });
     assert!(missing.is_err());
     // Asked for explicitly, a missing model is an error naming the path; by
     // default an absent model falls back to hashing.
-    let no_dir = build(&EmbedSettings {
+    let no_dir = build(&EmbedderSettings {
         kind: Some(EmbedderKind::Local),
         model_dir: Some("/nonexistent/model".into()),
-        ..EmbedSettings::default()
+        ..EmbedderSettings::default()
     });
     assert!(
         no_dir
@@ -107,14 +107,14 @@ fn build_picks_and_validates() {
             .to_string()
             .contains("/nonexistent/model")
     );
-    let fallback = build(&EmbedSettings {
+    let fallback = build(&EmbedderSettings {
         model_dir: Some("/nonexistent/model".into()),
-        ..EmbedSettings::default()
+        ..EmbedderSettings::default()
     });
     assert_eq!(fallback.unwrap().id(), "hash-384");
-    let local = build(&EmbedSettings {
+    let local = build(&EmbedderSettings {
         model_dir: Some(model_dir()),
-        ..EmbedSettings::default()
+        ..EmbedderSettings::default()
     });
     assert_eq!(local.unwrap().id(), "local:all-MiniLM-L6-v2");
     assert!("nope".parse::<EmbedderKind>().is_err());

@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use docent_core::blob::{BlobError, BlobStore};
+use docent_core::config::StorageUrl;
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
@@ -22,17 +23,18 @@ pub struct ObjectBlobStore {
 }
 
 impl ObjectBlobStore {
-    /// Opens the store named by `url` (`file://DIR`, `s3://BUCKET?…`), or the
-    /// `files/` directory of the data dir when `url` is `None`. S3 credentials
-    /// come from the usual `AWS_*` environment variables.
-    pub fn open(url: Option<&str>, data_dir: &Path) -> Result<Self, BlobError> {
+    /// Opens the store named by `url`, or the `files/` directory of the data
+    /// dir when `url` is `None`. S3 credentials come from the usual `AWS_*`
+    /// environment variables.
+    pub fn open(url: Option<&StorageUrl>, data_dir: &Path) -> Result<Self, BlobError> {
         match url {
             None => Self::local(&data_dir.join("files")),
-            Some(u) if u.starts_with("file://") => Self::local(Path::new(&u["file://".len()..])),
-            Some(u) if u.starts_with("s3://") => Self::s3(u),
-            Some(u) => Err(BlobError::Backend(format!(
-                "unsupported storage URL `{u}`: use file://DIR or s3://BUCKET?endpoint=…&region=…"
-            ))),
+            Some(StorageUrl::Files(dir)) => Self::local(dir),
+            Some(StorageUrl::S3 {
+                bucket,
+                endpoint,
+                region,
+            }) => Self::s3(bucket, endpoint.as_deref(), region.as_deref()),
         }
     }
 
@@ -70,27 +72,16 @@ impl ObjectBlobStore {
         })
     }
 
-    fn s3(raw: &str) -> Result<Self, BlobError> {
-        let url =
-            url::Url::parse(raw).map_err(|e| BlobError::Backend(format!("storage URL: {e}")))?;
-        let bucket = url
-            .host_str()
-            .filter(|b| !b.is_empty())
-            .ok_or_else(|| BlobError::Backend("storage URL names no bucket".into()))?;
+    fn s3(bucket: &str, endpoint: Option<&str>, region: Option<&str>) -> Result<Self, BlobError> {
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-        for (key, value) in url.query_pairs() {
-            builder = match key.as_ref() {
-                "endpoint" => builder
-                    .with_endpoint(value.to_string())
-                    .with_allow_http(value.starts_with("http://"))
-                    .with_virtual_hosted_style_request(false),
-                "region" => builder.with_region(value.to_string()),
-                other => {
-                    return Err(BlobError::Backend(format!(
-                        "storage URL: unknown parameter `{other}` (endpoint, region)"
-                    )));
-                }
-            };
+        if let Some(endpoint) = endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"))
+                .with_virtual_hosted_style_request(false);
+        }
+        if let Some(region) = region {
+            builder = builder.with_region(region);
         }
         let s3 = Arc::new(builder.build().map_err(backend)?);
         Ok(Self {
@@ -240,14 +231,13 @@ mod tests {
     }
 
     #[test]
-    fn storage_urls_are_checked() {
+    fn a_storage_url_opens_its_store() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(ObjectBlobStore::open(Some("ftp://x"), dir.path()).is_err());
-        assert!(ObjectBlobStore::open(Some("s3://bucket?colour=red"), dir.path()).is_err());
-        let s3 = ObjectBlobStore::open(
-            Some("s3://bucket?endpoint=http://127.0.0.1:9000&region=us-east-1"),
-            dir.path(),
-        );
+        let url = StorageUrl::parse("s3://bucket?endpoint=http://127.0.0.1:9000&region=us-east-1");
+        let s3 = ObjectBlobStore::open(Some(&url.unwrap()), dir.path());
         assert_eq!(s3.unwrap().describe(), "s3://bucket");
+        let files = StorageUrl::Files(dir.path().join("elsewhere"));
+        ObjectBlobStore::open(Some(&files), dir.path()).unwrap();
+        assert!(dir.path().join("elsewhere").is_dir());
     }
 }

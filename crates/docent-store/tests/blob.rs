@@ -67,6 +67,7 @@ async fn local_disk() {
 fn s3() -> Option<ObjectBlobStore> {
     let url = docent_testkit::backends::backend_url("DOCENT_TEST_S3_URL")?;
     let dir = std::env::temp_dir();
+    let url = docent_core::config::StorageUrl::parse(&url).unwrap();
     Some(ObjectBlobStore::open(Some(&url), &dir).unwrap())
 }
 

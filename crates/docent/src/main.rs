@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use docent::startup::App;
-use docent_core::config::{Config, DatabaseUrl, LogFormat, Overrides};
+use docent_core::config::{Config, DatabaseUrl, LogFormat, Overrides, StorageUrl};
 use tracing_subscriber::EnvFilter;
 
 /// Docent: a multi-tenant RAG chatbot server.
@@ -144,7 +145,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(config.log_format);
+    init_tracing(config.server.log_format);
     for name in Config::unknown_env_vars(std::env::vars()) {
         tracing::warn!(variable = %name, "ignored: no setting has this name");
     }
@@ -277,14 +278,14 @@ async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
 }
 
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    docent_store::open(&config.database()?).await?;
+    docent_store::open(&config.database()).await?;
     tracing::info!("migrations applied");
     println!("migrations applied");
     Ok(())
 }
 
 async fn copy(config: Config, to_database: &str, to_storage: Option<&str>) -> anyhow::Result<()> {
-    let source = config.database()?;
+    let source = config.database();
     anyhow::ensure!(
         matches!(source, DatabaseUrl::Sqlite(_)),
         "the source must be an embedded (SQLite) instance, not PostgreSQL"
@@ -299,9 +300,10 @@ async fn copy(config: Config, to_database: &str, to_storage: Option<&str>) -> an
         println!("{table:<16} {rows:>10} rows");
     }
     if let Some(target) = to_storage {
-        let blobs = |url| docent_store::blob::ObjectBlobStore::open(url, &config.data_dir);
-        let copied = blobs(config.storage_url.as_deref())?
-            .copy_all_to(&blobs(Some(target))?)
+        let target = StorageUrl::parse(target).context("--to-storage")?;
+        let blobs = |url| docent_store::blob::ObjectBlobStore::open(url, &config.server.data_dir);
+        let copied = blobs(config.storage.url.as_ref())?
+            .copy_all_to(&blobs(Some(&target))?)
             .await?;
         println!("{:<16} {copied:>10} objects", "files");
     }

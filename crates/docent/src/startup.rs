@@ -35,10 +35,11 @@ use tokio::sync::Notify;
 pub fn model_source(config: &Config) -> docent_llm::embed::ModelSource {
     docent_llm::embed::ModelSource {
         source: config
+            .embedder
             .model_source
             .clone()
             .unwrap_or_else(|| docent_llm::embed::models::DEFAULT_SOURCE.to_string()),
-        cache_root: config.data_dir.join("models"),
+        cache_root: config.server.data_dir.join("models"),
         wait: Duration::from_secs(10),
     }
 }
@@ -66,27 +67,20 @@ impl Components {
 
     /// As [`Components::build`], with another clock (tests of monthly periods).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
-        let store = docent_store::open(&config.database()?)
+        std::fs::create_dir_all(&config.server.data_dir).with_context(|| {
+            format!(
+                "cannot create data dir {}",
+                config.server.data_dir.display()
+            )
+        })?;
+        let store = docent_store::open(&config.database())
             .await
             .context("cannot open the database")?;
         let blob: Arc<dyn BlobStore> = Arc::new(
-            ObjectBlobStore::open(config.storage_url.as_deref(), &config.data_dir)
+            ObjectBlobStore::open(config.storage.url.as_ref(), &config.server.data_dir)
                 .context("cannot open the object storage")?,
         );
-        let settings = docent_llm::embed::EmbedSettings {
-            kind: config.embedder,
-            model_dir: config.embed_model_dir.clone(),
-            base_url: config.embed_base_url.clone(),
-            api_key: config
-                .embed_api_key
-                .as_ref()
-                .map(|s| s.expose().to_string()),
-            model: config.embed_model.clone(),
-            dims: config.embed_dims,
-        };
-        let resolved = docent_llm::embed::resolve(&settings, &model_source(&config))
+        let resolved = docent_llm::embed::resolve(&config.embedder, &model_source(&config))
             .await
             .context("cannot set up the embedder")?;
         let embedder = resolved.embedder;
@@ -109,31 +103,33 @@ impl Components {
             .prepare_vector_index(embedder.dims())
             .await
             .context("cannot prepare the vector index")?;
-        let llm: Option<Arc<dyn ChatModel>> = match &config.llm_base_url {
+        let llm: Option<Arc<dyn ChatModel>> = match &config.llm.base_url {
             Some(base_url) => Some(Arc::new(
                 OpenAiChat::new(ChatSettings {
                     base_url: base_url.clone(),
-                    api_key: config.llm_api_key.as_ref().map(|k| k.expose().to_string()),
-                    model: config.llm_model.clone(),
-                    first_token_timeout: Duration::from_secs(config.llm_timeout_secs),
-                    idle_timeout: Duration::from_secs(config.llm_timeout_secs),
+                    api_key: config.llm.api_key.as_ref().map(|k| k.expose().to_string()),
+                    model: config.llm.model.clone(),
+                    first_token_timeout: Duration::from_secs(config.llm.timeout_secs),
+                    idle_timeout: Duration::from_secs(config.llm.timeout_secs),
                 })
                 .map_err(|e| anyhow::anyhow!(e))
                 .context("cannot set up the chat model")?,
             )),
             None => None,
         };
-        let reranker: Option<Arc<dyn docent_core::rerank::Reranker>> = match &config.rerank_base_url
+        let reranker: Option<Arc<dyn docent_core::rerank::Reranker>> = match &config.rerank.base_url
         {
             Some(base_url) => Some(Arc::new(
                 docent_llm::rerank::ApiReranker::new(
                     base_url,
                     config
-                        .rerank_api_key
+                        .rerank
+                        .api_key
                         .as_ref()
                         .map(|k| k.expose().to_string()),
                     config
-                        .rerank_model
+                        .rerank
+                        .model
                         .clone()
                         .unwrap_or_else(|| "rerank".to_string()),
                 )
@@ -149,14 +145,14 @@ impl Components {
             storage = %blob.describe(),
             "components ready"
         );
-        let jwt_secret = match &config.jwt_secret {
+        let jwt_secret = match &config.auth.jwt_secret {
             Some(secret) => secret.clone(),
             None => {
-                let (secret, created) = load_or_create_secret(&config.data_dir)
+                let (secret, created) = load_or_create_secret(&config.server.data_dir)
                     .context("cannot read or create the JWT secret in the data dir")?;
                 if created {
                     tracing::warn!(
-                        path = %config.data_dir.join("jwt_secret").display(),
+                        path = %config.server.data_dir.join("jwt_secret").display(),
                         "DOCENT_JWT_SECRET is not set: generated a signing key in the data dir; \
                          set DOCENT_JWT_SECRET when running more than one API node"
                     );
@@ -175,25 +171,26 @@ impl Components {
             uploads: UploadSigner::new(&jwt_secret),
             settings: Settings {
                 tokens: TokenSettings {
-                    access_ttl_secs: config.access_token_ttl_secs,
-                    refresh_ttl_secs: config.refresh_token_ttl_secs,
+                    access_ttl_secs: config.auth.access_token_ttl_secs,
+                    refresh_ttl_secs: config.auth.refresh_token_ttl_secs,
                 },
-                max_upload_bytes: config.max_upload_bytes,
-                upload_url_ttl_secs: config.upload_url_ttl_secs,
-                job_max_attempts: config.job_max_attempts,
-                crawl_allow_private_networks: config.crawl_allow_private_networks,
-                llm_answer_timeout: Duration::from_secs(config.llm_answer_timeout_secs),
-                llm_max_tokens: config.llm_max_tokens,
+                max_upload_bytes: config.storage.max_upload_bytes,
+                upload_url_ttl_secs: config.storage.upload_url_ttl_secs,
+                job_max_attempts: config.jobs.max_attempts,
+                crawl_allow_private_networks: config.crawl.allow_private_networks,
+                llm_answer_timeout: Duration::from_secs(config.llm.answer_timeout_secs),
+                llm_max_tokens: config.llm.max_tokens,
                 llm_allowed_models: config
-                    .llm_base_url
+                    .llm
+                    .base_url
                     .as_ref()
-                    .map(|_| config.allowed_models()),
-                admin_token: config.admin_token.clone(),
-                visitor_ip_per_minute: config.rate_limit_visitor_ip_per_minute,
+                    .map(|_| config.llm.allowed_models()),
+                admin_token: config.auth.admin_token.clone(),
+                visitor_ip_per_minute: config.limits.visitor_ip_per_minute,
             },
             meter: meter.clone(),
         });
-        let extract_program = match &config.extract_program {
+        let extract_program = match &config.ingest.extract_program {
             Some(program) => program.clone(),
             None => std::env::current_exe()
                 .context("cannot find this program's path to run the extraction sandbox")?,
@@ -222,30 +219,30 @@ impl Components {
                 sandbox: docent_ingest::Sandbox::new(
                     self.extract_program.clone(),
                     docent_ingest::SandboxLimits {
-                        memory_bytes: c.extract_memory_mb << 20,
-                        timeout: Duration::from_secs(c.extract_timeout_secs),
+                        memory_bytes: c.ingest.extract_memory_mb << 20,
+                        timeout: Duration::from_secs(c.ingest.extract_timeout_secs),
                         ..Default::default()
                     },
                 ),
-                chunk_max_tokens: c.chunk_max_tokens,
-                chunk_overlap_tokens: c.chunk_overlap_tokens,
-                crawl_concurrency: c.crawl_concurrency,
-                crawl_delay: Duration::from_millis(c.crawl_delay_ms),
-                max_page_bytes: c.max_upload_bytes as usize,
-                job_max_attempts: c.job_max_attempts,
+                chunk_max_tokens: c.ingest.chunk_max_tokens,
+                chunk_overlap_tokens: c.ingest.chunk_overlap_tokens,
+                crawl_concurrency: c.crawl.concurrency,
+                crawl_delay: Duration::from_millis(c.crawl.delay_ms),
+                max_page_bytes: c.storage.max_upload_bytes as usize,
+                job_max_attempts: c.jobs.max_attempts,
             },
-            http: docent_service::pipeline::crawler_client(c.crawl_allow_private_networks),
+            http: docent_service::pipeline::crawler_client(c.crawl.allow_private_networks),
             meter: self.meter.clone(),
         };
         Worker::new(
             ctx,
             WorkerSettings {
-                concurrency: c.worker_concurrency,
-                lease: Duration::from_secs(c.job_lease_secs),
-                backoff_base: Duration::from_millis(c.job_backoff_base_ms),
+                concurrency: c.jobs.worker_concurrency,
+                lease: Duration::from_secs(c.jobs.lease_secs),
+                backoff_base: Duration::from_millis(c.jobs.backoff_base_ms),
                 maintenance: docent_service::pipeline::MaintenanceSettings {
-                    interval: Duration::from_secs(c.maintenance_interval_secs),
-                    upload_expiry: Duration::from_secs(c.upload_expiry_secs),
+                    interval: Duration::from_secs(c.jobs.maintenance_interval_secs),
+                    upload_expiry: Duration::from_secs(c.storage.upload_expiry_secs),
                 },
                 ..WorkerSettings::default()
             },
@@ -270,7 +267,7 @@ impl App {
 
     /// As [`App::build`], with another clock (tests of monthly periods).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-        let listen = config.listen;
+        let listen = config.server.listen;
         let components = Components::build_with_clock(config, clock).await?;
         let listener = TcpListener::bind(listen)
             .await
@@ -278,12 +275,12 @@ impl App {
         let bound = listener
             .local_addr()
             .context("the listener has no address")?;
-        let public_base = match &components.config.public_url {
+        let public_base = match &components.config.server.public_url {
             Some(url) => Some(url.trim_end_matches('/').to_string()),
             None if bound.ip().is_unspecified() => None,
             None => Some(format!("http://{bound}")),
         };
-        let limiter = limiter(components.config.redis_url.as_ref()).await?;
+        let limiter = limiter(components.config.limits.redis_url.as_ref()).await?;
         let state = AppState {
             services: components.services.clone().with_limiter(limiter.clone()),
             config: components.config.clone(),

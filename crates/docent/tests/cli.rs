@@ -65,6 +65,20 @@ fn invalid_configuration_is_refused_with_the_setting_named() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("DOCENT_JWT_SECRET"), "{err}");
 
+    // Values parsed into types are refused while the configuration is read,
+    // under their variable's name.
+    for (var, value, reason) in [
+        ("DOCENT_DATABASE_URL", "mysql://db/docent", "sqlite://PATH"),
+        ("DOCENT_STORAGE_URL", "ftp://files", "file://DIR"),
+        ("DOCENT_EMBEDDER", "onnx", "hash"),
+        ("DOCENT_CRAWL_DELAY_MS", "soon", "DOCENT_CRAWL_DELAY_MS"),
+    ] {
+        let out = docent().args(["migrate"]).env(var, value).output().unwrap();
+        assert!(!out.status.success(), "{var}={value} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(var) && err.contains(reason), "{err}");
+    }
+
     let out = docent()
         .args(["serve", "--listen", "not-an-address"])
         .output()

@@ -70,7 +70,7 @@ pub async fn refresh(
         guard.failed().await;
         return Err(ServiceError::Unauthorized.into());
     };
-    let per_login = state.config.rate_limit_sign_in_per_minute;
+    let per_login = state.config.limits.sign_in_per_minute;
     ratelimit::check(&state, "refresh_family", &family.to_string(), per_login).await?;
     match state.services.refresh(&req.refresh_token).await {
         Err(ServiceError::Unauthorized) => {
@@ -101,7 +101,7 @@ impl<'a> SignInGuard<'a> {
     }
 
     fn limits(&self) -> Vec<(&'static str, &str, u32)> {
-        let per_account = self.state.config.rate_limit_sign_in_per_minute;
+        let per_account = self.state.config.limits.sign_in_per_minute;
         let mut limits = vec![(
             "sign_in_failures_ip",
             self.ip.as_str(),

@@ -79,7 +79,7 @@ pub async fn token(
     // Per IP in the rate-limit layer; here also per returning visitor, so one
     // identity cannot renew tokens without limit from many addresses.
     if let Some(visitor) = &req.visitor_id {
-        let per_minute = state.config.rate_limit_widget_token_per_minute;
+        let per_minute = state.config.limits.widget_token_per_minute;
         ratelimit::check(&state, "widget_token_visitor", visitor, per_minute).await?;
     }
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());

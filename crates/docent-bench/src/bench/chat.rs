@@ -33,7 +33,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
         ..Script::default()
     })
     .await;
-    let server = super::server::start(|config| config.llm_base_url = Some(fake.base_url())).await?;
+    let server = super::server::start(|config| config.llm.base_url = Some(fake.base_url())).await?;
     let base = server.base.clone();
 
     let http = reqwest::Client::builder()

@@ -39,11 +39,11 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let site = serve_dir(args.inputs.corpus.clone()).await?;
     let embedder: docent_core::config::EmbedderKind = args.embedder.parse()?;
     let server = super::server::start(|config| {
-        config.embedder = Some(embedder);
-        config.embed_model_dir = Some(args.inputs.model_dir.clone());
-        config.worker_concurrency = args.workers;
-        config.crawl_concurrency = 4;
-        config.crawl_delay_ms = 0;
+        config.embedder.kind = Some(embedder);
+        config.embedder.model_dir = Some(args.inputs.model_dir.clone());
+        config.jobs.worker_concurrency = args.workers;
+        config.crawl.concurrency = 4;
+        config.crawl.delay_ms = 0;
     })
     .await?;
     let (root, base) = (&server.root, &server.base);

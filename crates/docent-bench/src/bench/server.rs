@@ -46,16 +46,14 @@ pub struct Server {
 /// not for a benchmark of one tenant.
 pub async fn start(configure: impl FnOnce(&mut Config)) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
-    let mut config = Config {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: dir.path().to_path_buf(),
-        embedder: Some(docent_core::config::EmbedderKind::Hash),
-        // The benchmark's sites are served on loopback.
-        crawl_allow_private_networks: true,
-        rate_limit_credential_per_minute: 1_000_000,
-        rate_limit_ip_per_minute: 1_000_000,
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".parse()?;
+    config.server.data_dir = dir.path().to_path_buf();
+    config.embedder.kind = Some(docent_core::config::EmbedderKind::Hash);
+    // The benchmark's sites are served on loopback.
+    config.crawl.allow_private_networks = true;
+    config.limits.credential_per_minute = 1_000_000;
+    config.limits.ip_per_minute = 1_000_000;
     config.plans.free = PlanLimits::UNLIMITED;
     configure(&mut config);
     let launch = LAUNCH.get().context("no server launcher was given")?;

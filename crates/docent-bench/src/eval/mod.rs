@@ -226,10 +226,10 @@ async fn in_process(dir: &Path, args: &EvalArgs) -> anyhow::Result<Target> {
         None => None,
     };
     let instance = server::start(move |c| {
-        c.embedder = Some(embedder);
-        c.embed_model_dir = model_dir;
-        if database.is_some() {
-            c.database_url = database;
+        c.embedder.kind = Some(embedder);
+        c.embedder.model_dir = model_dir;
+        if let Some(url) = database {
+            c.storage.database_url = Some(docent_core::config::DatabaseUrl::Postgres(url));
         }
     })
     .await?;

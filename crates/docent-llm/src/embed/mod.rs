@@ -20,21 +20,12 @@ pub use tokens::ApproxTokens;
 
 pub use docent_core::config::EmbedderKind;
 
-/// The embedding part of the configuration.
-#[derive(Clone, Debug, Default)]
-pub struct EmbedSettings {
-    /// `None`: `local` when `model_dir` holds a model, else `hash`.
-    pub kind: Option<EmbedderKind>,
-    pub model_dir: Option<PathBuf>,
-    pub base_url: Option<String>,
-    pub api_key: Option<String>,
-    pub model: Option<String>,
-    pub dims: Option<usize>,
-}
+/// The embedding part of the configuration (`[embedder]`).
+pub use docent_core::config::EmbedderSettings;
 
 /// Builds the configured embedder; a missing model or URL is an error here,
 /// at start, not at the first document.
-pub fn build(settings: &EmbedSettings) -> Result<Arc<dyn Embedder>, EmbedError> {
+pub fn build(settings: &EmbedderSettings) -> Result<Arc<dyn Embedder>, EmbedError> {
     let kind = settings.kind.unwrap_or_else(|| match &settings.model_dir {
         Some(dir) if dir.join("model.safetensors").is_file() => EmbedderKind::Local,
         Some(dir) => {
@@ -59,7 +50,7 @@ pub fn build(settings: &EmbedSettings) -> Result<Arc<dyn Embedder>, EmbedError> 
             })?;
             Arc::new(OpenAiEmbedder::new(
                 base_url,
-                settings.api_key.clone(),
+                settings.api_key.as_ref().map(|k| k.expose().to_string()),
                 settings
                     .model
                     .clone()
@@ -96,7 +87,7 @@ pub struct Resolved {
 /// degraded; a fetch still under way goes on in the background and serves
 /// the next start.
 pub async fn resolve(
-    settings: &EmbedSettings,
+    settings: &EmbedderSettings,
     source: &ModelSource,
 ) -> Result<Resolved, EmbedError> {
     let explicit = settings.kind.is_some()

@@ -168,7 +168,7 @@ fn last_type(frames: &[Value]) -> &str {
 /// `error` frame; and its messages count against the credential's limit.
 #[tokio::test]
 async fn websockets_recheck_their_credential_and_share_its_limit() {
-    let app = crate::helpers::spawn_app_with(|c| c.rate_limit_credential_per_minute = 25).await;
+    let app = crate::helpers::spawn_app_with(|c| c.limits.credential_per_minute = 25).await;
     let owner = app.signup("ann@acme.io").await;
     let bot = app.create_bot(&owner.token, "Support").await;
     app.add_text(

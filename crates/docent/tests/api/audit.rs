@@ -307,7 +307,7 @@ async fn every_mutating_route_is_accounted_for() {
 #[tokio::test]
 async fn knowledge_widget_and_operator_actions_are_audited() {
     let app = crate::helpers::spawn_app_with(|c| {
-        c.admin_token = Some(docent_core::config::Secret::new(
+        c.auth.admin_token = Some(docent_core::config::Secret::new(
             "operator-token-0123456789",
         ));
     })

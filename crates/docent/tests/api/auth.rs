@@ -220,8 +220,8 @@ async fn without_a_configured_secret_one_is_generated_and_kept() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_path_buf();
     let app = crate::helpers::spawn_app_with(|c| {
-        c.jwt_secret = None;
-        c.data_dir = data.clone();
+        c.auth.jwt_secret = None;
+        c.server.data_dir = data.clone();
     })
     .await;
     let owner = app.signup("ann@acme.io").await;
@@ -229,8 +229,8 @@ async fn without_a_configured_secret_one_is_generated_and_kept() {
     assert!(secret.len() >= 32);
     // A second server over the same data dir accepts the first one's tokens.
     let again = crate::helpers::spawn_app_with(|c| {
-        c.jwt_secret = None;
-        c.data_dir = data.clone();
+        c.auth.jwt_secret = None;
+        c.server.data_dir = data.clone();
     })
     .await;
     let (status, _) = again.get("/api/v1/auth/me", &owner.token).await;

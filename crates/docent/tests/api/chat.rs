@@ -88,8 +88,8 @@ async fn with_a_model_the_prompt_is_grounded_and_the_answer_cited() {
     let fake = FakeOpenAi::start().await;
     let base = fake.base_url();
     let app = spawn_app_with(|c| {
-        c.llm_base_url = Some(base);
-        c.llm_allowed_models = Some("gpt-4o-mini, acme-model".into());
+        c.llm.base_url = Some(base);
+        c.llm.allowed_models = Some("gpt-4o-mini, acme-model".into());
     })
     .await;
     let (owner, bot) = seeded(&app).await;
@@ -208,7 +208,7 @@ async fn the_model_cannot_cite_what_was_not_retrieved() {
     })
     .await;
     let base = fake.base_url();
-    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let app = spawn_app_with(|c| c.llm.base_url = Some(base)).await;
     let (owner, bot) = seeded(&app).await;
     let answer = ask(
         &app,
@@ -224,7 +224,7 @@ async fn the_model_cannot_cite_what_was_not_retrieved() {
 async fn nothing_relevant_means_i_dont_know_without_calling_the_model() {
     let fake = FakeOpenAi::start().await;
     let base = fake.base_url();
-    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let app = spawn_app_with(|c| c.llm.base_url = Some(base)).await;
     let (owner, bot) = seeded(&app).await;
     app.patch(
         &format!("/api/v1/bots/{bot}"),
@@ -252,7 +252,7 @@ async fn a_failing_model_answers_503_and_stores_nothing() {
     })
     .await;
     let base = fake.base_url();
-    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let app = spawn_app_with(|c| c.llm.base_url = Some(base)).await;
     let (owner, bot) = seeded(&app).await;
     let (status, body) = app
         .post(
@@ -365,7 +365,7 @@ async fn stream_body(app: &TestApp, token: &str, body: Value, accept: Option<&st
 async fn streamed_answers_send_meta_deltas_then_done() {
     let fake = FakeOpenAi::start().await;
     let base = fake.base_url();
-    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let app = spawn_app_with(|c| c.llm.base_url = Some(base)).await;
     let (owner, bot) = seeded(&app).await;
     let body = stream_body(
         &app,
@@ -430,8 +430,8 @@ async fn a_model_timeout_ends_the_stream_with_an_error_event() {
     .await;
     let base = fake.base_url();
     let app = spawn_app_with(|c| {
-        c.llm_base_url = Some(base);
-        c.llm_timeout_secs = 1;
+        c.llm.base_url = Some(base);
+        c.llm.timeout_secs = 1;
     })
     .await;
     let (owner, bot) = seeded(&app).await;
@@ -456,7 +456,7 @@ async fn a_client_that_leaves_cancels_the_model_and_keeps_the_partial_answer() {
     })
     .await;
     let base = fake.base_url();
-    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let app = spawn_app_with(|c| c.llm.base_url = Some(base)).await;
     let (owner, bot) = seeded(&app).await;
     let mut res = app
         .client
@@ -518,7 +518,7 @@ async fn websocket_chat_sends_the_same_events_as_json_frames() {
 
     let fake = FakeOpenAi::start().await;
     let base = fake.base_url();
-    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let app = spawn_app_with(|c| c.llm.base_url = Some(base)).await;
     let (owner, bot) = seeded(&app).await;
 
     // Without a credential the upgrade is refused.
@@ -604,7 +604,7 @@ async fn follow_ups_are_rewritten_by_the_model_and_a_500_is_retried() {
     })
     .await;
     let base = fake.base_url();
-    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let app = spawn_app_with(|c| c.llm.base_url = Some(base)).await;
     let (owner, bot) = seeded(&app).await;
     let first = ask(
         &app,

@@ -83,7 +83,7 @@ async fn ready_docs(app: &TestApp, token: &str, bot: &str) -> Vec<Value> {
 async fn a_crawl_indexes_the_site_and_a_recrawl_only_updates_what_changed() {
     let pricing: Pricing = Arc::new(Mutex::new("The Pro plan costs nine euros.".into()));
     let base = site(pricing.clone()).await;
-    let app = spawn_app_with(|c| c.crawl_delay_ms = 5).await;
+    let app = spawn_app_with(|c| c.crawl.delay_ms = 5).await;
     let owner = app.signup("ann@acme.io").await;
     let bot = app.create_bot(&owner.token, "Site").await;
 
@@ -136,8 +136,8 @@ async fn a_crawl_indexes_the_site_and_a_recrawl_only_updates_what_changed() {
 #[tokio::test]
 async fn crawling_an_unreachable_site_fails_the_job_with_its_reason() {
     let app = spawn_app_with(|c| {
-        c.crawl_delay_ms = 5;
-        c.job_max_attempts = 1;
+        c.crawl.delay_ms = 5;
+        c.jobs.max_attempts = 1;
     })
     .await;
     app.expect_failed_jobs();
@@ -201,7 +201,7 @@ async fn crawls_into_private_networks_are_refused_by_default() {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, site).await.unwrap() });
 
-    let app = spawn_app_with(|c| c.crawl_allow_private_networks = false).await;
+    let app = spawn_app_with(|c| c.crawl.allow_private_networks = false).await;
     let owner = app.signup("ann@acme.io").await;
     let bot = app.create_bot(&owner.token, "Site").await;
     for url in [

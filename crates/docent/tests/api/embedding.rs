@@ -20,9 +20,9 @@ async fn a_failing_provider_is_retried_then_the_job_succeeds() {
     .await;
     let base = fake.base_url();
     let app = spawn_app_with(|c| {
-        c.embedder = Some(docent_core::config::EmbedderKind::OpenAi);
-        c.embed_base_url = Some(base);
-        c.embed_dims = Some(384);
+        c.embedder.kind = Some(docent_core::config::EmbedderKind::OpenAi);
+        c.embedder.base_url = Some(base);
+        c.embedder.dims = Some(384);
     })
     .await;
     let owner = app.signup("ann@acme.io").await;
@@ -58,10 +58,10 @@ async fn a_provider_that_never_recovers_fails_the_job_with_the_reason() {
     .await;
     let base = fake.base_url();
     let app = spawn_app_with(|c| {
-        c.embedder = Some(docent_core::config::EmbedderKind::OpenAi);
-        c.embed_base_url = Some(base);
-        c.embed_dims = Some(384);
-        c.job_max_attempts = 2;
+        c.embedder.kind = Some(docent_core::config::EmbedderKind::OpenAi);
+        c.embedder.base_url = Some(base);
+        c.embedder.dims = Some(384);
+        c.jobs.max_attempts = 2;
     })
     .await;
     app.expect_failed_jobs();
@@ -92,9 +92,9 @@ async fn identical_content_is_not_embedded_twice() {
     let fake = FakeOpenAi::start().await;
     let base = fake.base_url();
     let app = spawn_app_with(|c| {
-        c.embedder = Some(docent_core::config::EmbedderKind::OpenAi);
-        c.embed_base_url = Some(base);
-        c.embed_dims = Some(384);
+        c.embedder.kind = Some(docent_core::config::EmbedderKind::OpenAi);
+        c.embedder.base_url = Some(base);
+        c.embedder.dims = Some(384);
     })
     .await;
     let owner = app.signup("ann@acme.io").await;

@@ -106,7 +106,7 @@ async fn unknown_routes_and_methods_get_json_errors() {
 
 #[tokio::test]
 async fn oversized_bodies_get_413() {
-    let app = spawn_app_with(|c| c.max_json_body_bytes = 2048).await;
+    let app = spawn_app_with(|c| c.server.max_json_body_bytes = 2048).await;
     let owner = app.signup("ann@acme.io").await;
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(10_000));
     let (status, _, body) = raw(
@@ -149,7 +149,7 @@ async fn every_response_carries_a_request_id_and_a_given_one_is_kept() {
 async fn a_server_fault_answers_500_without_internals() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_path_buf();
-    let app = spawn_app_with(|c| c.data_dir = data.clone()).await;
+    let app = spawn_app_with(|c| c.server.data_dir = data.clone()).await;
     let owner = app.signup("ann@acme.io").await;
 
     // Break the database under the running server.

@@ -26,7 +26,7 @@ async fn ingest(app: &TestApp, token: &str, bot: &str, name: &str) -> (Value, Va
 
 #[tokio::test]
 async fn every_format_is_extracted_with_its_citation_metadata() {
-    let app = spawn_app_with(|c| c.job_max_attempts = 1).await;
+    let app = spawn_app_with(|c| c.jobs.max_attempts = 1).await;
     let owner = app.signup("ann@acme.io").await;
     let bot = app.create_bot(&owner.token, "Formats").await;
 
@@ -73,7 +73,7 @@ async fn every_format_is_extracted_with_its_citation_metadata() {
 
 #[tokio::test]
 async fn corrupt_and_encrypted_files_fail_with_a_clear_error() {
-    let app = spawn_app_with(|c| c.job_max_attempts = 3).await;
+    let app = spawn_app_with(|c| c.jobs.max_attempts = 3).await;
     app.expect_failed_jobs();
     let owner = app.signup("ann@acme.io").await;
     let bot = app.create_bot(&owner.token, "Broken").await;

@@ -146,7 +146,7 @@ async fn upload_urls_never_come_from_the_host_header() {
     );
 
     // A wildcard listen address names no host clients could use.
-    let wildcard = spawn_app_with(|c| c.listen = "0.0.0.0:0".parse().unwrap()).await;
+    let wildcard = spawn_app_with(|c| c.server.listen = "0.0.0.0:0".parse().unwrap()).await;
     let owner = wildcard.signup("ann@acme.io").await;
     let bot = wildcard.create_bot(&owner.token, "Docs").await;
     let (status, body) = wildcard
@@ -173,8 +173,8 @@ async fn model_failures_are_a_plain_503_with_nothing_stored_or_billed() {
     let fake = FakeOpenAi::start().await;
     let base = fake.base_url();
     let app = spawn_app_with(|c| {
-        c.llm_base_url = Some(base);
-        c.llm_answer_timeout_secs = 1;
+        c.llm.base_url = Some(base);
+        c.llm.answer_timeout_secs = 1;
     })
     .await;
     let owner = app.signup("ann@acme.io").await;
@@ -273,7 +273,7 @@ async fn a_cancelled_question_releases_its_reservation() {
     .await;
     let base = fake.base_url();
     let app = spawn_app_with(|c| {
-        c.llm_base_url = Some(base);
+        c.llm.base_url = Some(base);
         c.plans.free.messages_per_month = Some(1);
     })
     .await;

@@ -2,7 +2,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use docent::startup::App;
-use docent_core::config::{Config, Secret};
+use docent_core::config::{Config, DatabaseUrl, RateLimits, Secret, StorageUrl};
 use docent_core::store::Store;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -58,30 +58,28 @@ async fn spawn(
     tweak: impl FnOnce(&mut Config),
     clock: Arc<dyn docent_core::clock::Clock>,
 ) -> TestApp {
-    let mut config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data_dir.to_path_buf(),
-        jwt_secret: Some(Secret::new(TEST_SECRET)),
-        embedder: Some(docent_core::config::EmbedderKind::Hash),
-        job_backoff_base_ms: 20,
-        extract_program: Some(docent_testkit::docent_binary()),
-        // The test sites listen on loopback; the network guard has its own tests.
-        crawl_allow_private_networks: true,
-        // Tests poll and sign in far more often than people do; the limits
-        // have their own test.
-        rate_limit_sign_in_per_minute: 100_000,
-        rate_limit_credential_per_minute: 100_000,
-        rate_limit_ip_per_minute: 100_000,
-        rate_limit_widget_token_per_minute: 100_000,
-        rate_limit_visitor_ip_per_minute: 100_000,
-        ..Config::default()
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.server.data_dir = data_dir.to_path_buf();
+    config.auth.jwt_secret = Some(Secret::new(TEST_SECRET));
+    config.embedder.kind = Some(docent_core::config::EmbedderKind::Hash);
+    config.jobs.backoff_base_ms = 20;
+    config.ingest.extract_program = Some(docent_testkit::docent_binary());
+    // The test sites listen on loopback; the network guard has its own tests.
+    config.crawl.allow_private_networks = true;
+    // Tests poll and sign in far more often than people do; the limits have
+    // their own test.
+    config.limits = RateLimits {
+        sign_in_per_minute: 100_000,
+        credential_per_minute: 100_000,
+        ip_per_minute: 100_000,
+        widget_token_per_minute: 100_000,
+        visitor_ip_per_minute: 100_000,
+        redis_url: None,
     };
     tweak(&mut config);
     scale_out(&mut config).await;
-    let database_url = config
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}", config.data_dir.join("docent.db").display()));
+    let database_url = config.database().url();
     let app = App::build_with_clock(config, clock)
         .await
         .expect("app builds");
@@ -201,6 +199,7 @@ pub async fn scale_out(config: &mut Config) {
     }
     let need = |var| backend_url(var).unwrap_or_else(|| panic!("the scale-out run needs {var}"));
     let hash = config
+        .server
         .data_dir
         .to_string_lossy()
         .bytes()
@@ -208,14 +207,15 @@ pub async fn scale_out(config: &mut Config) {
             (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
         });
     let name = format!("docent_http_{hash:016x}");
-    if config.database_url.is_none() {
+    if config.storage.database_url.is_none() {
         let server = need("DOCENT_TEST_POSTGRES_URL");
-        config.database_url = Some(postgres_database(&server, &name, false).await);
+        let url = postgres_database(&server, &name, false).await;
+        config.storage.database_url = Some(DatabaseUrl::Postgres(url));
     }
-    if config.storage_url.is_none() {
-        config.storage_url = Some(need("DOCENT_TEST_S3_URL"));
+    if config.storage.url.is_none() {
+        config.storage.url = Some(StorageUrl::parse(&need("DOCENT_TEST_S3_URL")).unwrap());
     }
-    if config.redis_url.is_some() {
+    if config.limits.redis_url.is_some() {
         return;
     }
     let redis = format!("{}/1", need("DOCENT_TEST_REDIS_URL").trim_end_matches('/'));
@@ -227,7 +227,7 @@ pub async fn scale_out(config: &mut Config) {
             let () = redis::cmd("FLUSHDB").query_async(&mut conn).await.unwrap();
         })
         .await;
-    config.redis_url = Some(Secret::new(redis));
+    config.limits.redis_url = Some(Secret::new(redis));
 }
 
 /// Whether this run of the suite is on the scale-out backends.

@@ -218,7 +218,7 @@ async fn multipart_uploads_detect_the_type_from_the_content() {
 
 #[tokio::test]
 async fn unsupported_and_oversized_uploads_are_refused_and_leave_nothing() {
-    let app = spawn_app_with(|c| c.max_upload_bytes = 1024).await;
+    let app = spawn_app_with(|c| c.storage.max_upload_bytes = 1024).await;
     let owner = app.signup("ann@acme.io").await;
     let bot = app.create_bot(&owner.token, "B").await;
 
@@ -632,9 +632,9 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn expired_uploads_are_removed_and_held_counters_recounted() {
     let app = crate::helpers::spawn_app_with(|c| {
-        c.upload_url_ttl_secs = 10;
-        c.upload_expiry_secs = 10;
-        c.maintenance_interval_secs = 1;
+        c.storage.upload_url_ttl_secs = 10;
+        c.storage.upload_expiry_secs = 10;
+        c.jobs.maintenance_interval_secs = 1;
     })
     .await;
     let owner = app.signup("ann@acme.io").await;

@@ -76,8 +76,8 @@ const DEAD_SOURCE: &str = "http://127.0.0.1:9";
 
 fn default_embedder(source: &str) -> impl FnOnce(&mut Config) + '_ {
     move |c| {
-        c.embedder = None;
-        c.model_source = Some(source.to_string());
+        c.embedder.kind = None;
+        c.embedder.model_source = Some(source.to_string());
     }
 }
 
@@ -115,8 +115,8 @@ async fn the_default_model_is_fetched_verified_cached_and_kept() {
     std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
     std::fs::rename(&cached, &moved).unwrap();
     let app = spawn_app_at(dir.path(), |c| {
-        c.embedder = None;
-        c.embed_model_dir = Some(moved.clone());
+        c.embedder.kind = None;
+        c.embedder.model_dir = Some(moved.clone());
     })
     .await;
     assert_eq!(embedder_check(&app).await, "ok: local:all-MiniLM-L6-v2");
@@ -189,13 +189,11 @@ async fn knowledge_embedded_with_the_model_is_never_silently_re_embedded() {
 }
 
 fn config_at(data_dir: &Path, source: &str) -> Config {
-    Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: data_dir.to_path_buf(),
-        jwt_secret: Some(Secret::new(crate::helpers::TEST_SECRET)),
-        embedder: None,
-        model_source: Some(source.to_string()),
-        extract_program: Some(docent_testkit::docent_binary()),
-        ..Config::default()
-    }
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.server.data_dir = data_dir.to_path_buf();
+    config.auth.jwt_secret = Some(Secret::new(crate::helpers::TEST_SECRET));
+    config.embedder.model_source = Some(source.to_string());
+    config.ingest.extract_program = Some(docent_testkit::docent_binary());
+    config
 }

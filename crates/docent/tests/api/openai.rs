@@ -68,7 +68,7 @@ async fn non_streamed_completions_are_openai_shaped() {
 async fn streamed_completions_end_with_done() {
     let fake = FakeOpenAi::start().await;
     let base = fake.base_url();
-    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let app = spawn_app_with(|c| c.llm.base_url = Some(base)).await;
     let (key, bot) = setup(&app).await;
     let res = completions(
         &app,

@@ -113,7 +113,7 @@ async fn openapi_documents_every_route_and_docs_are_served() {
 #[tokio::test]
 async fn public_metrics_name_no_tenant_and_stay_bounded() {
     let app = crate::helpers::spawn_app_with(|c| {
-        c.admin_token = Some(docent_core::config::Secret::new(
+        c.auth.admin_token = Some(docent_core::config::Secret::new(
             "operator-token-0123456789",
         ))
     })

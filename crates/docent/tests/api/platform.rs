@@ -10,7 +10,7 @@ const OPERATOR: &str = "operator-token-0123456789";
 
 #[tokio::test]
 async fn the_operator_sets_plans_and_tenants_cannot() {
-    let app = spawn_app_with(|c| c.admin_token = Some(Secret::new(OPERATOR))).await;
+    let app = spawn_app_with(|c| c.auth.admin_token = Some(Secret::new(OPERATOR))).await;
     let owner = app.signup("ann@acme.io").await;
     let path = format!("/api/v1/platform/tenants/{}/plan", owner.id);
 

@@ -8,7 +8,7 @@ use crate::helpers::spawn_app_with;
 
 #[tokio::test]
 async fn failed_logins_are_limited_per_account_with_retry_after() {
-    let app = spawn_app_with(|c| c.rate_limit_sign_in_per_minute = 3).await;
+    let app = spawn_app_with(|c| c.limits.sign_in_per_minute = 3).await;
     app.signup("ann@acme.io").await;
     app.signup("bob@acme.io").await;
     // Good logins from one address are not throttled.
@@ -66,7 +66,7 @@ async fn failed_logins_are_limited_per_account_with_retry_after() {
 /// as failed sign-ins of the address.
 #[tokio::test]
 async fn refreshes_are_limited_per_login() {
-    let app = spawn_app_with(|c| c.rate_limit_sign_in_per_minute = 3).await;
+    let app = spawn_app_with(|c| c.limits.sign_in_per_minute = 3).await;
     // An address no other test signs in with: on the scale-out run every
     // app shares one Redis, where sign-in budgets are keyed by address.
     let ann = app.signup("ann.refresh@acme.io").await;
@@ -102,7 +102,7 @@ async fn refreshes_are_limited_per_login() {
 
 #[tokio::test]
 async fn each_credential_has_its_own_budget() {
-    let app = spawn_app_with(|c| c.rate_limit_credential_per_minute = 5).await;
+    let app = spawn_app_with(|c| c.limits.credential_per_minute = 5).await;
     let ann = app.signup("ann@acme.io").await;
     let bob = app.signup("bob@acme.io").await;
     let mut remaining = Vec::new();
@@ -137,10 +137,10 @@ async fn each_credential_has_its_own_budget() {
 #[tokio::test]
 async fn limits_key_on_the_parsed_credential_and_fall_back_to_the_ip() {
     let app = spawn_app_with(|c| {
-        c.rate_limit_credential_per_minute = 4;
-        c.rate_limit_ip_per_minute = 3;
-        c.rate_limit_sign_in_per_minute = 3;
-        c.admin_token = Some(docent_core::config::Secret::new(
+        c.limits.credential_per_minute = 4;
+        c.limits.ip_per_minute = 3;
+        c.limits.sign_in_per_minute = 3;
+        c.auth.admin_token = Some(docent_core::config::Secret::new(
             "operator-token-0123456789",
         ));
     })

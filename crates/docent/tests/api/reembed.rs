@@ -29,7 +29,7 @@ async fn switching_the_embedder_re_embeds_existing_chunks() {
     assert!(!before.ids.is_empty());
     first.shutdown().await;
 
-    let second = spawn_app_at(dir.path(), |c| c.embed_dims = Some(256)).await;
+    let second = spawn_app_at(dir.path(), |c| c.embedder.dims = Some(256)).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let now = second

@@ -15,8 +15,8 @@ async fn the_reranker_scores_order_and_floor_the_candidates() {
     let fake = FakeOpenAi::start().await;
     let base = fake.base_url();
     let app = spawn_app_with(|c| {
-        c.rerank_base_url = Some(base);
-        c.rerank_model = Some("bge-reranker-base".into());
+        c.rerank.base_url = Some(base);
+        c.rerank.model = Some("bge-reranker-base".into());
     })
     .await;
     let owner = app.signup("ann@acme.io").await;

@@ -9,7 +9,8 @@ use crate::helpers::{TestApp, assert_error, spawn_app_with};
 
 async fn s3_app() -> Option<TestApp> {
     let url = docent_testkit::backends::backend_url("DOCENT_TEST_S3_URL")?;
-    Some(spawn_app_with(|c| c.storage_url = Some(url)).await)
+    let url = docent_core::config::StorageUrl::parse(&url).unwrap();
+    Some(spawn_app_with(|c| c.storage.url = Some(url)).await)
 }
 
 async fn ticket(app: &TestApp, token: &str, bot: &str, name: &str, size: usize) -> Value {

@@ -46,7 +46,7 @@ async fn ask(app: &TestApp, token: &str, body: Value) -> Value {
 async fn out_of_scope_questions_are_declined_without_calling_the_model() {
     let fake = FakeOpenAi::start().await;
     let base = fake.base_url();
-    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let app = spawn_app_with(|c| c.llm.base_url = Some(base)).await;
     let (owner, bot) = shop(&app).await;
     let (_, config) = app.get(&format!("/api/v1/bots/{bot}"), &owner.token).await;
     assert_eq!(config["retrieval"]["min_score"], Value::Null, "{config}");
@@ -160,7 +160,7 @@ async fn answers_without_markers_are_attributed_to_their_passage() {
     })
     .await;
     let base = fake.base_url();
-    let app = spawn_app_with(|c| c.llm_base_url = Some(base)).await;
+    let app = spawn_app_with(|c| c.llm.base_url = Some(base)).await;
     let (owner, bot) = shop(&app).await;
     let answer = ask(
         &app,
@@ -184,8 +184,8 @@ async fn answers_cut_at_max_tokens_say_length_on_every_transport() {
     let fake = FakeOpenAi::start().await;
     let base = fake.base_url();
     let app = spawn_app_with(|c| {
-        c.llm_base_url = Some(base);
-        c.llm_max_tokens = Some(400);
+        c.llm.base_url = Some(base);
+        c.llm.max_tokens = Some(400);
     })
     .await;
     let (owner, bot) = shop(&app).await;

@@ -45,8 +45,8 @@ async fn message_limit_holds_exactly_under_concurrency() {
     let base = fake.base_url();
     let app = spawn_app_with(|c| {
         c.plans.free.messages_per_month = Some(5);
-        c.llm_base_url = Some(base);
-        c.admin_token = Some(docent_core::config::Secret::new(
+        c.llm.base_url = Some(base);
+        c.auth.admin_token = Some(docent_core::config::Secret::new(
             "operator-token-0123456789",
         ));
     })
@@ -142,7 +142,7 @@ async fn document_limit_holds_under_concurrency_and_refusals_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_path_buf();
     let app = spawn_app_with(|c| {
-        c.data_dir = data;
+        c.server.data_dir = data;
         c.plans.free.documents = Some(3);
     })
     .await;
@@ -291,7 +291,7 @@ async fn crawls_stop_at_the_page_allowance() {
     let site = crate::crawl::numbered_site(6).await;
     let app = spawn_app_with(|c| {
         c.plans.free.crawl_pages_per_month = Some(2);
-        c.crawl_delay_ms = 0;
+        c.crawl.delay_ms = 0;
     })
     .await;
     app.expect_failed_jobs();
@@ -332,7 +332,7 @@ async fn crawls_stop_at_the_page_allowance() {
 async fn enterprise_is_unlimited_and_the_report_is_for_owners_and_admins() {
     let app = spawn_app_with(|c| {
         c.plans.free.documents = Some(0);
-        c.admin_token = Some(docent_core::config::Secret::new(
+        c.auth.admin_token = Some(docent_core::config::Secret::new(
             "operator-token-0123456789",
         ));
     })

@@ -634,8 +634,8 @@ async fn visitors_leave_leads_that_editors_read() {
 #[tokio::test]
 async fn visitors_and_widget_tokens_are_rate_limited() {
     let app = spawn_app_with(|c| {
-        c.rate_limit_widget_token_per_minute = 3;
-        c.rate_limit_visitor_ip_per_minute = 100;
+        c.limits.widget_token_per_minute = 3;
+        c.limits.visitor_ip_per_minute = 100;
     })
     .await;
     let owner = app.signup("o@a.io").await;
@@ -700,7 +700,7 @@ async fn visitors_and_widget_tokens_are_rate_limited() {
 
 #[tokio::test]
 async fn visitors_from_one_ip_share_a_limit() {
-    let app = spawn_app_with(|c| c.rate_limit_visitor_ip_per_minute = 2).await;
+    let app = spawn_app_with(|c| c.limits.visitor_ip_per_minute = 2).await;
     let owner = app.signup("o@a.io").await;
     let bot = widget_bot(&app, &owner.token, json!([SHOP])).await;
     let ask = json!({"bot_id": bot, "message": "hello"});
@@ -854,7 +854,7 @@ async fn visitors_chat_over_websocket_with_their_own_bot_only() {
 
 #[tokio::test]
 async fn one_visitor_cannot_renew_tokens_without_limit() {
-    let app = spawn_app_with(|c| c.rate_limit_widget_token_per_minute = 2).await;
+    let app = spawn_app_with(|c| c.limits.widget_token_per_minute = 2).await;
     let owner = app.signup("o@a.io").await;
     let bot = widget_bot(&app, &owner.token, json!([SHOP])).await;
     let (_, first, _) = widget_token(&app, &bot, Some(SHOP), json!({})).await;
