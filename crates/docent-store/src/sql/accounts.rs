@@ -80,15 +80,10 @@ async fn insert_user<'e, D: Dialect>(on: impl Into<Exec<'e, D>>, user: &User) ->
         "INSERT INTO users (id, tenant_id, email, password_hash, role, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(user.id.to_string())
-    .bind(user.tenant_id.to_string())
-    .bind(user.email.as_str())
-    .bind(&user.password_hash)
-    .bind(user.role.as_str())
-    .bind(user.created_at)
-    .execute(on)
-    .await?;
-    Ok(())
+    .bind((user.id, user.tenant_id, user.email.as_str()))
+    .bind((&user.password_hash, user.role.as_str(), user.created_at))
+    .run(on)
+    .await
 }
 
 #[async_trait]
@@ -99,9 +94,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             "create_tenant_with_owner",
             "INSERT INTO tenants (id, name, plan, created_at) VALUES ($1, $2, $3, $4)",
         )
-        .bind(tenant.id.to_string())
-        .bind(&tenant.name)
-        .bind(tenant.plan.as_str())
+        .bind((tenant.id, &tenant.name, tenant.plan.as_str()))
         .bind(tenant.created_at)
         .execute(&mut tx)
         .await?;
@@ -114,7 +107,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             "get_tenant",
             "SELECT id, name, plan, created_at FROM tenants WHERE id = $1",
         )
-        .bind(tenant.to_string())
+        .bind(tenant)
         .fetch_one(self.pool(), read_tenant)
         .await
     }
@@ -124,8 +117,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             "set_tenant_plan",
             "UPDATE tenants SET plan = $1 WHERE id = $2 RETURNING id, name, plan, created_at",
         )
-        .bind(plan.as_str())
-        .bind(tenant.to_string())
+        .bind((plan.as_str(), tenant))
         .fetch_one(self.pool(), read_tenant)
         .await
     }
@@ -149,8 +141,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                 " FROM users WHERE tenant_id = $1 AND id = $2"
             ),
         )
-        .bind(tenant.to_string())
-        .bind(user.to_string())
+        .bind((tenant, user))
         .fetch_one(self.pool(), read_user)
         .await
     }
@@ -165,9 +156,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
              WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
             ),
         )
-        .bind(tenant.to_string())
-        .bind(&page.after)
-        .bind(limit_plus_one(page))
+        .bind((tenant, &page.after, limit_plus_one(page)))
         .fetch_all(self.pool(), read_user)
         .await?;
         Ok(page_of(users, page, |u| u.id.to_string()))
@@ -193,9 +182,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                 user_columns!()
             ),
         )
-        .bind(role.as_str())
-        .bind(tenant.to_string())
-        .bind(user.to_string())
+        .bind((role.as_str(), tenant, user))
         .fetch_one(&mut tx, read_user)
         .await?;
         commit(tx, "set_user_role").await?;
@@ -213,8 +200,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             "delete_user",
             "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
         )
-        .bind(tenant.to_string())
-        .bind(user.to_string())
+        .bind((tenant, user))
         .execute_found(&mut tx)
         .await?;
         commit(tx, "delete_user").await
@@ -225,7 +211,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             "count_owners",
             "SELECT count(*) AS n FROM users WHERE tenant_id = $1 AND role = 'owner'",
         )
-        .bind(tenant.to_string())
+        .bind(tenant)
         .fetch_one(self.pool(), |r| r.size("n"))
         .await
     }
@@ -237,15 +223,10 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                                          expires_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(&token.token_hash)
-        .bind(token.family_id.to_string())
-        .bind(token.user_id.to_string())
-        .bind(token.tenant_id.to_string())
-        .bind(token.created_at)
-        .bind(token.expires_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .bind((&token.token_hash, token.family_id, token.user_id))
+        .bind((token.tenant_id, token.created_at, token.expires_at))
+        .run(self.pool())
+        .await
     }
 
     async fn refresh_token_family(&self, token_hash: &str) -> StoreResult<Option<TokenFamilyId>> {
@@ -272,8 +253,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
              WHERE token_hash = $2 AND revoked_at IS NULL AND expires_at > $1
              RETURNING token_hash, family_id, user_id, tenant_id, created_at, expires_at",
         )
-        .bind(now)
-        .bind(token_hash)
+        .bind((now, token_hash))
         .fetch_optional(self.pool(), read_refresh)
         .await?;
         if let Some(token) = consumed {
@@ -304,11 +284,9 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
              WHERE revoked_at IS NULL
                AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $2)",
         )
-        .bind(now)
-        .bind(token_hash)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .bind((now, token_hash))
+        .run(self.pool())
+        .await
     }
 
     async fn create_api_key(&self, new: &NewApiKey) -> StoreResult<()> {
@@ -319,17 +297,10 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
                                    created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(k.id.to_string())
-        .bind(k.tenant_id.to_string())
-        .bind(&k.name)
-        .bind(k.role.as_str())
-        .bind(&k.prefix)
-        .bind(&new.key_hash)
-        .bind(k.created_by.map(|u| u.to_string()))
-        .bind(k.created_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .bind((k.id, k.tenant_id, &k.name, k.role.as_str(), &k.prefix))
+        .bind((&new.key_hash, k.created_by, k.created_at))
+        .run(self.pool())
+        .await
     }
 
     async fn list_api_keys(
@@ -347,9 +318,7 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
              ORDER BY id LIMIT $3"
             ),
         )
-        .bind(tenant.to_string())
-        .bind(&page.after)
-        .bind(limit_plus_one(page))
+        .bind((tenant, &page.after, limit_plus_one(page)))
         .fetch_all(self.pool(), read_api_key)
         .await?;
         Ok(page_of(keys, page, |k| k.id.to_string()))
@@ -366,12 +335,9 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             "UPDATE api_keys SET revoked_at = $1
              WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
         )
-        .bind(now)
-        .bind(tenant.to_string())
-        .bind(key.to_string())
+        .bind((now, tenant, key))
         .execute_found(self.pool())
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
@@ -394,12 +360,9 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             "UPDATE api_keys SET last_used_at = $1
              WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
         )
-        .bind(now)
-        .bind(key.to_string())
-        .bind(now - Duration::seconds(60))
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .bind((now, key, now - Duration::seconds(60)))
+        .run(self.pool())
+        .await
     }
 }
 
@@ -416,7 +379,7 @@ impl<D: Dialect> SqlStore<D> {
             D::FOR_UPDATE
         );
         query::<D>("lock_owners", AssertSqlSafe(sql))
-            .bind(tenant.to_string())
+            .bind(tenant)
             .fetch_all(tx, |r| r.text("id"))
             .await
     }

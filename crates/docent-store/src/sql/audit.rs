@@ -33,21 +33,14 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
                  resource_id, ip, user_agent, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(AuditId::new().to_string())
-        .bind(tenant.to_string())
-        .bind(e.actor_type)
-        .bind(&e.actor_id)
-        .bind(e.action)
-        .bind(e.resource_type)
-        .bind(&e.resource_id)
-        .bind(&e.ip)
-        .bind(&e.user_agent)
+        .bind((AuditId::new().to_string(), tenant, e.actor_type))
+        .bind((&e.actor_id, e.action, e.resource_type, &e.resource_id))
+        .bind((&e.ip, &e.user_agent))
         // The application's clock, not the server's `now()`: the `since` and
         // `until` filters callers pass come from the same clock.
         .bind(Utc::now())
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .run(self.pool())
+        .await
     }
 
     async fn list_audit(&self, tenant: TenantId, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
@@ -63,12 +56,8 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
                AND ($5 IS NULL OR id < $5)
              ORDER BY id DESC LIMIT $6",
         )
-        .bind(tenant.to_string())
-        .bind(&q.action)
-        .bind(q.since)
-        .bind(q.until)
-        .bind(q.before.map(|id| id.to_string()))
-        .bind(q.limit as i64)
+        .bind((tenant, &q.action, q.since, q.until))
+        .bind((q.before.map(|id| id.to_string()), q.limit as i64))
         .fetch_all(self.pool(), read_entry)
         .await
     }

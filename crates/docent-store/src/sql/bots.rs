@@ -41,20 +41,12 @@ macro_rules! bot_settings {
 /// Binds a bot's settings ($1 to $12), its update time, tenant and id.
 fn with_settings<D: Dialect>(q: Q<D>, b: &Bot) -> Q<D> {
     q.bind(&b.name)
-        .bind(&b.description)
-        .bind(&b.system_prompt)
-        .bind(&b.welcome_message)
-        .bind(&b.model)
-        .bind(b.temperature.map(f64::from))
-        .bind(b.max_tokens.map(i64::from))
-        .bind(b.public)
-        .bind(json(&b.allowed_origins))
-        .bind(json(&b.retrieval))
-        .bind(json(&b.theme))
-        .bind(i64::from(b.visitor_messages_per_minute))
-        .bind(b.updated_at)
-        .bind(b.tenant_id.to_string())
-        .bind(b.id.to_string())
+        .bind((&b.description, &b.system_prompt, &b.welcome_message))
+        .bind((&b.model, b.temperature.map(f64::from)))
+        .bind((b.max_tokens.map(i64::from), b.public))
+        .bind((json(&b.allowed_origins), json(&b.retrieval)))
+        .bind((json(&b.theme), i64::from(b.visitor_messages_per_minute)))
+        .bind((b.updated_at, b.tenant_id, b.id))
 }
 
 /// Column list, as a macro so queries stay `&'static str` (no dynamic SQL).
@@ -77,9 +69,8 @@ impl<D: Dialect> BotStore for SqlStore<D> {
         );
         with_settings(query::<D>("create_bot", insert), b)
             .bind(b.created_at)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+            .run(self.pool())
+            .await
     }
 
     async fn get_bot(&self, tenant: TenantId, id: BotId) -> StoreResult<Bot> {
@@ -91,8 +82,7 @@ impl<D: Dialect> BotStore for SqlStore<D> {
                 " FROM bots WHERE tenant_id = $1 AND id = $2"
             ),
         )
-        .bind(tenant.to_string())
-        .bind(id.to_string())
+        .bind((tenant, id))
         .fetch_one(self.pool(), bot)
         .await
     }
@@ -102,7 +92,7 @@ impl<D: Dialect> BotStore for SqlStore<D> {
             "get_bot_any_tenant",
             concat!("SELECT ", bot_columns!(), " FROM bots WHERE id = $1"),
         )
-        .bind(id.to_string())
+        .bind(id)
         .fetch_one(self.pool(), bot)
         .await
     }
@@ -116,9 +106,7 @@ impl<D: Dialect> BotStore for SqlStore<D> {
                 " FROM bots WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
             ),
         )
-        .bind(tenant.to_string())
-        .bind(&page.after)
-        .bind(limit_plus_one(page))
+        .bind((tenant, &page.after, limit_plus_one(page)))
         .fetch_all(self.pool(), bot)
         .await?;
         Ok(page_of(bots, page, |b| b.id.to_string()))
@@ -139,8 +127,7 @@ impl<D: Dialect> BotStore for SqlStore<D> {
     async fn delete_bot(&self, tenant: TenantId, id: BotId) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         query::<D>("delete_bot", D::DELETE_BOT_CONTENTS)
-            .bind(tenant.to_string())
-            .bind(id.to_string())
+            .bind((tenant, id))
             .execute(&mut tx)
             .await?;
         // Files, sessions and leads follow the bot by cascade.
@@ -148,8 +135,7 @@ impl<D: Dialect> BotStore for SqlStore<D> {
             "delete_bot",
             "DELETE FROM bots WHERE tenant_id = $1 AND id = $2",
         )
-        .bind(tenant.to_string())
-        .bind(id.to_string())
+        .bind((tenant, id))
         .execute_found(&mut tx)
         .await?;
         commit(tx, "delete_bot").await

@@ -58,13 +58,8 @@ impl<D: Dialect> ChatStore for SqlStore<D> {
                  created_at, last_message_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(s.id.to_string())
-        .bind(s.tenant_id.to_string())
-        .bind(s.bot_id.to_string())
-        .bind(&s.visitor)
-        .bind(&s.started_by)
-        .bind(i64::from(s.message_count))
-        .bind(s.created_at)
+        .bind((s.id, s.tenant_id, s.bot_id, &s.visitor, &s.started_by))
+        .bind((i64::from(s.message_count), s.created_at))
         .bind(s.last_message_at)
         .execute(&mut tx)
         .await?;
@@ -81,8 +76,7 @@ impl<D: Dialect> ChatStore for SqlStore<D> {
                 " FROM chat_sessions WHERE tenant_id = $1 AND id = $2"
             ),
         )
-        .bind(tenant.to_string())
-        .bind(id.to_string())
+        .bind((tenant, id))
         .fetch_one(self.pool(), read_session)
         .await
     }
@@ -110,11 +104,7 @@ impl<D: Dialect> ChatStore for SqlStore<D> {
              ORDER BY id DESC LIMIT $6"
             ),
         )
-        .bind(tenant.to_string())
-        .bind(bot.map(|b| b.to_string()))
-        .bind(visitor)
-        .bind(started_by)
-        .bind(&page.after)
+        .bind((tenant, bot, visitor, started_by, &page.after))
         .bind(limit_plus_one(page))
         .fetch_all(self.pool(), read_session)
         .await?;
@@ -149,9 +139,7 @@ impl<D: Dialect> ChatStore for SqlStore<D> {
                 D::MESSAGE_ORDER
             )),
         )
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .bind(last.map_or(i64::MAX, i64::from))
+        .bind((tenant, id, last.map_or(i64::MAX, i64::from)))
         .fetch_all(self.pool(), |r| read_message(tenant, r))
         .await?;
         messages.reverse();
@@ -176,10 +164,7 @@ async fn append<D: Dialect>(
         "UPDATE chat_sessions SET message_count = message_count + $1, last_message_at = $2
          WHERE tenant_id = $3 AND id = $4",
     )
-    .bind(messages.len() as i64)
-    .bind(last.created_at)
-    .bind(tenant.to_string())
-    .bind(id.to_string())
+    .bind((messages.len() as i64, last.created_at, tenant, id))
     .execute_found(&mut *tx)
     .await?;
     for m in messages {
@@ -190,20 +175,11 @@ async fn append<D: Dialect>(
                  finish_reason, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
-        .bind(m.id.to_string())
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .bind(m.role.as_str())
-        .bind(&m.content)
-        .bind(json(&m.citations))
-        .bind(&m.mode)
-        .bind(i64::from(m.prompt_tokens))
+        .bind((m.id, tenant, id, m.role.as_str(), &m.content))
+        .bind((json(&m.citations), &m.mode, i64::from(m.prompt_tokens)))
         .bind(i64::from(m.completion_tokens))
-        .bind(m.latency_ms.map(i64::from))
-        .bind(m.partial)
-        .bind(m.answered)
-        .bind(&m.finish_reason)
-        .bind(m.created_at)
+        .bind((m.latency_ms.map(i64::from), m.partial, m.answered))
+        .bind((&m.finish_reason, m.created_at))
         .execute(&mut *tx)
         .await?;
     }

@@ -45,15 +45,10 @@ pub(crate) async fn insert_job<'e, D: Dialect>(
         "INSERT INTO jobs (id, tenant_id, kind, payload, status, max_attempts, run_at, created_at)
          VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6)",
     )
-    .bind(job.id.to_string())
-    .bind(job.tenant_id.to_string())
-    .bind(job.spec.kind())
-    .bind(json(&job.spec))
-    .bind(i64::from(job.max_attempts))
-    .bind(now)
-    .execute(on)
-    .await?;
-    Ok(())
+    .bind((job.id, job.tenant_id, job.spec.kind(), json(&job.spec)))
+    .bind((i64::from(job.max_attempts), now))
+    .run(on)
+    .await
 }
 
 #[async_trait]
@@ -69,9 +64,7 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         lease_until: DateTime<Utc>,
     ) -> StoreResult<Option<Job>> {
         query::<D>("claim", D::CLAIM_JOB)
-            .bind(worker)
-            .bind(now)
-            .bind(lease_until)
+            .bind((worker, now, lease_until))
             .fetch_optional(self.pool(), read_job)
             .await
     }
@@ -87,9 +80,7 @@ impl<D: Dialect> JobStore for SqlStore<D> {
             "UPDATE jobs SET lease_until = $1
              WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
         )
-        .bind(lease_until)
-        .bind(job.to_string())
-        .bind(worker)
+        .bind((lease_until, job, worker))
         .execute(self.pool())
         .await?;
         Ok(D::rows_affected(&done) == 1)
@@ -100,12 +91,9 @@ impl<D: Dialect> JobStore for SqlStore<D> {
             "set_progress",
             "UPDATE jobs SET progress_done = $1, progress_total = $2 WHERE id = $3",
         )
-        .bind(amount(progress.done))
-        .bind(amount(progress.total))
-        .bind(job.to_string())
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .bind((amount(progress.done), amount(progress.total), job))
+        .run(self.pool())
+        .await
     }
 
     async fn complete(&self, job: JobId, worker: &str, now: DateTime<Utc>) -> StoreResult<bool> {
@@ -149,8 +137,7 @@ impl<D: Dialect> JobStore for SqlStore<D> {
                 " FROM jobs WHERE tenant_id = $1 AND id = $2"
             ),
         )
-        .bind(tenant.to_string())
-        .bind(job.to_string())
+        .bind((tenant, job))
         .fetch_one(self.pool(), read_job)
         .await
     }
@@ -197,12 +184,7 @@ impl<D: Dialect> SqlStore<D> {
                  finished_at = $4, lease_owner = NULL, lease_until = NULL
              WHERE id = $5 AND lease_owner = $6 AND status = 'running'",
         )
-        .bind(status)
-        .bind(error)
-        .bind(run_at)
-        .bind(finished_at)
-        .bind(job.to_string())
-        .bind(worker)
+        .bind((status, error, run_at, finished_at, job, worker))
         .execute(self.pool())
         .await?;
         Ok(D::rows_affected(&done) == 1)

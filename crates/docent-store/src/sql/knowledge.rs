@@ -85,20 +85,11 @@ async fn insert_file<'e, D: Dialect>(
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ),
     )
-    .bind(f.id.to_string())
-    .bind(f.tenant_id.to_string())
-    .bind(f.bot_id.to_string())
-    .bind(&f.filename)
-    .bind(&f.content_type)
-    .bind(f.size_bytes as i64)
-    .bind(&f.sha256)
-    .bind(&f.object_key)
-    .bind(&f.format)
-    .bind(f.uploaded_at)
-    .bind(f.created_at)
-    .execute(on)
-    .await?;
-    Ok(())
+    .bind((f.id, f.tenant_id, f.bot_id, &f.filename, &f.content_type))
+    .bind((f.size_bytes as i64, &f.sha256, &f.object_key, &f.format))
+    .bind((f.uploaded_at, f.created_at))
+    .run(on)
+    .await
 }
 
 /// Tells the in-process indexes that the bot's passages changed.
@@ -111,9 +102,8 @@ async fn bump_index_version<D: Dialect>(
         "UPDATE bots SET index_version = index_version + 1 WHERE id = $1",
     )
     .bind(bot)
-    .execute(tx)
-    .await?;
-    Ok(())
+    .run(tx)
+    .await
 }
 
 /// The statements that set each tenant's held counters to what is really
@@ -160,8 +150,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
                 " FROM files WHERE tenant_id = $1 AND id = $2"
             ),
         )
-        .bind(tenant.to_string())
-        .bind(file.to_string())
+        .bind((tenant, file))
         .fetch_one(self.pool(), read_file)
         .await
     }
@@ -172,15 +161,10 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
             "UPDATE files SET size_bytes = $1, sha256 = $2, format = $3, uploaded_at = $4
              WHERE tenant_id = $5 AND id = $6",
         )
-        .bind(f.size_bytes as i64)
-        .bind(&f.sha256)
-        .bind(&f.format)
-        .bind(f.uploaded_at)
-        .bind(f.tenant_id.to_string())
-        .bind(f.id.to_string())
+        .bind((f.size_bytes as i64, &f.sha256, &f.format, f.uploaded_at))
+        .bind((f.tenant_id, f.id))
         .execute_found(self.pool())
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn pending_files(
@@ -195,8 +179,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
                AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.tenant_id = f.tenant_id AND d.file_id = f.id)
              ORDER BY f.created_at LIMIT $2"
         ))
-        .bind(before)
-        .bind(i64::from(limit))
+        .bind((before, i64::from(limit)))
         .fetch_all(self.pool(), read_file)
         .await
     }
@@ -209,8 +192,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
                AND NOT EXISTS (SELECT 1 FROM documents WHERE tenant_id = $1 AND file_id = $2)
              RETURNING size_bytes",
         )
-        .bind(tenant.to_string())
-        .bind(file.to_string())
+        .bind((tenant, file))
         .fetch_optional(&mut tx, |r| r.int("size_bytes"))
         .await?;
         let Some(size) = size else {
@@ -221,8 +203,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
             "UPDATE usage_counters SET used = CASE WHEN used > $1 THEN used - $1 ELSE 0 END
              WHERE tenant_id = $2 AND period = 'held' AND kind = 'storage_bytes'",
         )
-        .bind(size)
-        .bind(tenant.to_string())
+        .bind((size, tenant))
         .execute(&mut tx)
         .await?;
         commit(tx, "delete_pending_file").await?;
@@ -257,23 +238,11 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
             document_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         ))
-        .bind(d.id.to_string())
-        .bind(d.tenant_id.to_string())
-        .bind(d.bot_id.to_string())
-        .bind(&d.title)
-        .bind(d.status.as_str())
-        .bind(d.source_type.as_str())
-        .bind(&d.source_url)
-        .bind(&d.format)
-        .bind(d.file_id.map(|f| f.to_string()))
-        .bind(&d.object_key)
-        .bind(&d.content_hash)
-        .bind(d.size_bytes as i64)
-        .bind(d.chunk_count as i64)
-        .bind(&d.error)
-        .bind(d.metadata.to_string())
-        .bind(d.created_at)
-        .bind(d.updated_at)
+        .bind((d.id, d.tenant_id, d.bot_id, &d.title, d.status.as_str()))
+        .bind((d.source_type.as_str(), &d.source_url, &d.format))
+        .bind((d.file_id, &d.object_key, &d.content_hash))
+        .bind((d.size_bytes as i64, d.chunk_count as i64, &d.error))
+        .bind((&d.metadata, d.created_at, d.updated_at))
         .execute(&mut tx)
         .await?;
         insert_job(&mut tx, job, Utc::now()).await?;
@@ -289,8 +258,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
                 " FROM documents WHERE tenant_id = $1 AND id = $2"
             ),
         )
-        .bind(tenant.to_string())
-        .bind(doc.to_string())
+        .bind((tenant, doc))
         .fetch_one(self.pool(), read_document)
         .await
     }
@@ -312,11 +280,8 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
              ORDER BY id LIMIT $5"
             ),
         )
-        .bind(tenant.to_string())
-        .bind(filter.bot_id.map(|b| b.to_string()))
-        .bind(filter.status.map(|s| s.as_str()))
-        .bind(&page.after)
-        .bind(limit_plus_one(page))
+        .bind((tenant, filter.bot_id, filter.status.map(|s| s.as_str())))
+        .bind((&page.after, limit_plus_one(page)))
         .fetch_all(self.pool(), read_document)
         .await?;
         Ok(page_of(docs, page, |d| d.id.to_string()))
@@ -337,9 +302,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
              WHERE tenant_id = $1 AND bot_id = $2 AND source_url = $3 ORDER BY id LIMIT 1"
             ),
         )
-        .bind(tenant.to_string())
-        .bind(bot.to_string())
-        .bind(source_url)
+        .bind((tenant, bot, source_url))
         .fetch_optional(self.pool(), read_document)
         .await
     }
@@ -352,15 +315,9 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
                  object_key = $3, content_hash = $4, size_bytes = $5, metadata = $6, updated_at = $7
              WHERE tenant_id = $8 AND id = $9",
         )
-        .bind(&d.title)
-        .bind(&d.format)
-        .bind(&d.object_key)
-        .bind(&d.content_hash)
-        .bind(d.size_bytes as i64)
-        .bind(d.metadata.to_string())
-        .bind(Utc::now())
-        .bind(d.tenant_id.to_string())
-        .bind(d.id.to_string())
+        .bind((&d.title, &d.format, &d.object_key, &d.content_hash))
+        .bind((d.size_bytes as i64, &d.metadata, Utc::now(), d.tenant_id))
+        .bind(d.id)
         .execute_found(&mut tx)
         .await?;
         insert_job(&mut tx, job, Utc::now()).await?;
@@ -379,9 +336,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
             "UPDATE documents SET status = 'queued', error = NULL, updated_at = $1
              WHERE tenant_id = $2 AND id = $3",
         )
-        .bind(Utc::now())
-        .bind(tenant.to_string())
-        .bind(doc.to_string())
+        .bind((Utc::now(), tenant, doc))
         .execute_found(&mut tx)
         .await?;
         insert_job(&mut tx, job, Utc::now()).await?;
@@ -400,14 +355,9 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
             "UPDATE documents SET status = $1, error = $2, updated_at = $3
              WHERE tenant_id = $4 AND id = $5",
         )
-        .bind(status.as_str())
-        .bind(error)
-        .bind(Utc::now())
-        .bind(tenant.to_string())
-        .bind(doc.to_string())
+        .bind((status.as_str(), error, Utc::now(), tenant, doc))
         .execute_found(self.pool())
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn delete_document(&self, tenant: TenantId, doc: DocumentId) -> StoreResult<Document> {
@@ -422,8 +372,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
                 D::FOR_UPDATE
             )),
         )
-        .bind(tenant.to_string())
-        .bind(doc.to_string())
+        .bind((tenant, doc))
         .fetch_one(&mut tx, read_document)
         .await?;
         // Chunks explicitly, so SQLite's keyword-index triggers run.
@@ -432,8 +381,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
             "DELETE FROM documents WHERE tenant_id = $1 AND id = $2",
         ] {
             query::<D>("delete_document", sql)
-                .bind(tenant.to_string())
-                .bind(doc.to_string())
+                .bind((tenant, doc))
                 .execute(&mut tx)
                 .await?;
         }
@@ -444,8 +392,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
                 "delete_document",
                 "DELETE FROM files WHERE tenant_id = $1 AND id = $2",
             )
-            .bind(tenant.to_string())
-            .bind(file.to_string())
+            .bind((tenant, file))
             .execute(&mut tx)
             .await?;
         }
@@ -472,8 +419,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
                 D::FOR_UPDATE
             )),
         )
-        .bind(&tenant)
-        .bind(&doc)
+        .bind((&tenant, &doc))
         .fetch_optional(&mut tx, |r| r.text("bot_id"))
         .await?;
         let Some(bot) = bot else {
@@ -483,8 +429,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
             "replace_chunks",
             "DELETE FROM chunks WHERE tenant_id = $1 AND document_id = $2",
         )
-        .bind(&tenant)
-        .bind(&doc)
+        .bind((&tenant, &doc))
         .execute(&mut tx)
         .await?;
         insert_chunks(&mut tx, &tenant, &bot, &doc, chunks).await?;
@@ -493,11 +438,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
                  title = coalesce($3, title)
              WHERE tenant_id = $4 AND id = $5",
         )
-        .bind(chunks.len() as i64)
-        .bind(Utc::now())
-        .bind(title)
-        .bind(&tenant)
-        .bind(&doc)
+        .bind((chunks.len() as i64, Utc::now(), title, &tenant, &doc))
         .execute(&mut tx)
         .await?;
         bump_index_version(&mut tx, &bot).await?;
@@ -510,8 +451,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
             "SELECT id, idx, text, token_count, page, heading FROM chunks
              WHERE tenant_id = $1 AND document_id = $2 ORDER BY idx",
         )
-        .bind(tenant.to_string())
-        .bind(doc.to_string())
+        .bind((tenant, doc))
         .fetch_all(self.pool(), |r| {
             Ok(ChunkView {
                 id: r.id("id")?,
@@ -540,7 +480,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
                 placeholders(3, batch.len())
             );
             let first = query::<D>("find_embeddings", AssertSqlSafe(sql))
-                .bind(tenant.to_string())
+                .bind(tenant)
                 .bind(embedder_id);
             let rows = batch
                 .iter()
@@ -559,8 +499,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
             "bot_index_version",
             "SELECT index_version FROM bots WHERE tenant_id = $1 AND id = $2",
         )
-        .bind(tenant.to_string())
-        .bind(bot.to_string())
+        .bind((tenant, bot))
         .fetch_one(self.pool(), |r| r.int("index_version"))
         .await
     }
@@ -577,8 +516,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
             "bot_vectors",
             "SELECT index_version FROM bots WHERE tenant_id = $1 AND id = $2",
         )
-        .bind(tenant.to_string())
-        .bind(bot.to_string())
+        .bind((tenant, bot))
         .fetch_one(&mut tx, |r| r.int("index_version"))
         .await?;
         let sql = format!(
@@ -587,9 +525,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
             D::VECTOR_OUT
         );
         let rows = query::<D>("bot_vectors", AssertSqlSafe(sql))
-            .bind(tenant.to_string())
-            .bind(bot.to_string())
-            .bind(embedder_id)
+            .bind((tenant, bot, embedder_id))
             .fetch_all(&mut tx, |r| Ok((r.id("id")?, r.vector("embedding")?)))
             .await?;
         commit(tx, "bot_vectors").await?;
@@ -632,8 +568,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
              JOIN documents d ON d.id = c.document_id AND d.tenant_id = c.tenant_id
              WHERE c.embedder_id <> $1 AND d.status = 'ready' LIMIT $2",
         )
-        .bind(embedder_id)
-        .bind(i64::from(limit))
+        .bind((embedder_id, i64::from(limit)))
         .fetch_all(self.pool(), |r| {
             Ok((r.id("tenant_id")?, r.id("document_id")?))
         })

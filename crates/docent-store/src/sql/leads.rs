@@ -31,19 +31,11 @@ impl<D: Dialect> LeadStore for SqlStore<D> {
                                 visitor, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(lead.id.to_string())
-        .bind(lead.tenant_id.to_string())
-        .bind(lead.bot_id.to_string())
-        .bind(lead.session_id.map(|s| s.to_string()))
-        .bind(&lead.email)
-        .bind(&lead.name)
-        .bind(&lead.phone)
-        .bind(lead.metadata.to_string())
-        .bind(&lead.visitor)
-        .bind(lead.created_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        .bind((lead.id, lead.tenant_id, lead.bot_id, lead.session_id))
+        .bind((&lead.email, &lead.name, &lead.phone, &lead.metadata))
+        .bind((&lead.visitor, lead.created_at))
+        .run(self.pool())
+        .await
     }
 
     async fn list_leads(
@@ -61,10 +53,7 @@ impl<D: Dialect> LeadStore for SqlStore<D> {
                AND ($3 IS NULL OR id < $3)
              ORDER BY id DESC LIMIT $4",
         )
-        .bind(tenant.to_string())
-        .bind(bot.map(|b| b.to_string()))
-        .bind(&page.after)
-        .bind(limit_plus_one(page))
+        .bind((tenant, bot, &page.after, limit_plus_one(page)))
         .fetch_all(self.pool(), read_lead)
         .await?;
         Ok(page_of(leads, page, |l| l.id.to_string()))

@@ -12,6 +12,10 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use docent_core::ids::{
+    ApiKeyId, AuditId, BotId, ChunkId, DocumentId, FileId, JobId, LeadId, MessageId, SessionId,
+    TenantId, TokenFamilyId, UserId,
+};
 use docent_core::store::{StoreError, StoreResult};
 use sqlx::query::Query;
 use sqlx::{
@@ -32,11 +36,30 @@ pub enum Value {
     Vector(Vector),
 }
 
+/// Values bound in order: one value, or a tuple of them (`.bind((tenant, bot))`).
+pub trait Bind: Send {
+    fn bind_to<D: Sql>(self, q: Q<D>) -> Q<D>;
+}
+
+impl Bind for Value {
+    fn bind_to<D: Sql>(self, q: Q<D>) -> Q<D> {
+        Q {
+            op: q.op,
+            query: D::bind_value(q.query, self),
+        }
+    }
+}
+
 macro_rules! value_from {
     ($variant:ident: $($t:ty => $conv:expr),* $(,)?) => {
         $(impl From<$t> for Value {
             fn from(v: $t) -> Self {
                 Value::$variant($conv(v))
+            }
+        }
+        impl Bind for $t {
+            fn bind_to<D: Sql>(self, q: Q<D>) -> Q<D> {
+                Value::from(self).bind_to(q)
             }
         })*
     };
@@ -55,6 +78,52 @@ value_from!(Float: f64 => Some, Option<f64> => |v| v);
 value_from!(Bool: bool => Some, Option<bool> => |v| v);
 value_from!(Time: DateTime<Utc> => Some, Option<DateTime<Utc>> => |v| v);
 value_from!(Vector: Vector => |v| v);
+// JSON columns are text on both databases.
+value_from!(Text:
+    serde_json::Value => |v: serde_json::Value| Some(v.to_string()),
+    &serde_json::Value => |v: &serde_json::Value| Some(v.to_string()),
+);
+
+/// Ids are stored as their text.
+macro_rules! ids_bind_as_text {
+    ($($id:ty),*) => {
+        $(value_from!(Text:
+            $id => |v: $id| Some(v.to_string()),
+            Option<$id> => |v: Option<$id>| v.map(|v| v.to_string()),
+        );)*
+    };
+}
+
+ids_bind_as_text!(
+    TenantId,
+    UserId,
+    ApiKeyId,
+    BotId,
+    AuditId,
+    TokenFamilyId,
+    DocumentId,
+    FileId,
+    ChunkId,
+    JobId,
+    SessionId,
+    MessageId,
+    LeadId
+);
+
+macro_rules! tuples_bind_in_order {
+    ($(($($t:ident),+))*) => {
+        $(impl<$($t: Bind),+> Bind for ($($t,)+) {
+            #[allow(non_snake_case)]
+            fn bind_to<D: Sql>(self, q: Q<D>) -> Q<D> {
+                let ($($t,)+) = self;
+                $(let q = $t.bind_to(q);)+
+                q
+            }
+        })*
+    };
+}
+
+tuples_bind_in_order!((A, B)(A, B, C)(A, B, C, E)(A, B, C, E, F)(A, B, C, E, F, G));
 
 /// Where a statement runs: on the pool, or inside a transaction.
 pub enum Exec<'e, D: Database> {
@@ -186,11 +255,8 @@ pub fn query<D: Sql>(op: &'static str, sql: impl SqlSafeStr) -> Q<D> {
 }
 
 impl<D: Sql> Q<D> {
-    pub fn bind(self, value: impl Into<Value>) -> Self {
-        Q {
-            op: self.op,
-            query: D::bind_value(self.query, value.into()),
-        }
+    pub fn bind(self, values: impl Bind) -> Self {
+        values.bind_to(self)
     }
 
     /// Runs the statement; returns the rows it changed.
@@ -237,6 +303,11 @@ impl<D: Sql> Q<D> {
 }
 
 impl<D: super::Dialect> Q<D> {
+    /// Runs the statement for its effect alone.
+    pub async fn run<'e>(self, on: impl Into<Exec<'e, D>>) -> StoreResult<()> {
+        self.execute(on).await.map(drop)
+    }
+
     /// Runs a statement that must change a row: `NotFound` when it changed none.
     pub async fn execute_found<'e>(self, on: impl Into<Exec<'e, D>>) -> StoreResult<()> {
         let done = self.execute(on).await?;

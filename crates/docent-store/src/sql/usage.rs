@@ -46,9 +46,7 @@ async fn lock_counters<D: Dialect>(
             "INSERT INTO usage_counters (tenant_id, period, kind, used) VALUES ($1, $2, $3, 0)
              ON CONFLICT DO NOTHING",
         )
-        .bind(tenant)
-        .bind(*period)
-        .bind(*kind)
+        .bind((tenant, *period, *kind))
         .execute(&mut *tx)
         .await?;
         // SQLite's write transaction already excludes every other writer:
@@ -57,9 +55,7 @@ async fn lock_counters<D: Dialect>(
             continue;
         }
         query::<D>("lock_counters", AssertSqlSafe(lock.clone()))
-            .bind(tenant)
-            .bind(*period)
-            .bind(*kind)
+            .bind((tenant, *period, *kind))
             .execute(&mut *tx)
             .await?;
     }
@@ -85,10 +81,7 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
                  WHERE tenant_id = $2 AND period = $3 AND kind = $4
                    AND ($5 IS NULL OR used + $1 <= $5)",
             )
-            .bind(amount(c.amount))
-            .bind(&tenant)
-            .bind(&c.period)
-            .bind(c.kind.as_str())
+            .bind((amount(c.amount), &tenant, &c.period, c.kind.as_str()))
             .bind(c.limit.map(amount))
             .execute(&mut tx)
             .await?;
@@ -112,10 +105,7 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
                 "UPDATE usage_counters SET used = CASE WHEN used > $1 THEN used - $1 ELSE 0 END
                  WHERE tenant_id = $2 AND period = $3 AND kind = $4",
             )
-            .bind(amount(c.amount))
-            .bind(&tenant)
-            .bind(&c.period)
-            .bind(c.kind.as_str())
+            .bind((amount(c.amount), &tenant, &c.period, c.kind.as_str()))
             .execute(&mut tx)
             .await?;
         }
@@ -134,8 +124,7 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
                 "SELECT kind, used FROM usage_counters WHERE tenant_id = $1 AND period = $2
                  ORDER BY kind",
             )
-            .bind(tenant.to_string())
-            .bind(*period)
+            .bind((tenant, *period))
             .fetch_all(self.pool(), |r| {
                 Ok((
                     r.name("kind", UsageKind::parse)?,
@@ -157,10 +146,7 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
                 "INSERT INTO usage_events (tenant_id, bot_id, kind, quantity, created_at)
                  VALUES ($1, $2, $3, $4, $5)",
             )
-            .bind(e.tenant_id.to_string())
-            .bind(e.bot_id.map(|b| b.to_string()))
-            .bind(e.kind.as_str())
-            .bind(amount(e.quantity))
+            .bind((e.tenant_id, e.bot_id, e.kind.as_str(), amount(e.quantity)))
             .bind(e.created_at)
             .execute(&mut tx)
             .await?;
@@ -179,8 +165,7 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
             "SELECT kind, CAST(SUM(quantity) AS BIGINT) AS n FROM usage_events
              WHERE tenant_id = $1 AND created_at >= $2 GROUP BY kind",
         )
-        .bind(tenant.to_string())
-        .bind(since)
+        .bind((tenant, since))
         .fetch_all(self.pool(), |r| {
             Ok((r.name("kind", UsageKind::parse)?, r.size("n")?))
         })
@@ -195,8 +180,7 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
             "SELECT bot_id, kind, quantity, created_at FROM usage_events
              WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2",
         )
-        .bind(tenant.to_string())
-        .bind(i64::from(limit))
+        .bind((tenant, i64::from(limit)))
         .fetch_all(self.pool(), |r| {
             Ok(UsageEvent {
                 tenant_id: tenant,
@@ -214,7 +198,7 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
             "count_chunks",
             "SELECT count(*) AS n FROM chunks WHERE tenant_id = $1",
         )
-        .bind(tenant.to_string())
+        .bind(tenant)
         .fetch_one(self.pool(), |r| r.size("n"))
         .await
     }
