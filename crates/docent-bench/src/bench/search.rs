@@ -470,7 +470,7 @@ async fn bare_vector_sql(
             .execute(&mut *tx)
             .await?;
         let t = Instant::now();
-        let rows: Vec<(String, f32)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        let rows: Vec<(String, f64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(&qv)
             .bind(tenant.to_string())
             .bind(bot.to_string())

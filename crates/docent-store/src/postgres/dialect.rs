@@ -13,7 +13,7 @@ use sqlx::{AssertSqlSafe, Database, Decode, Encode, Pool, Postgres, Transaction,
 
 use super::PgStore;
 use super::search::{hnsw_index, ts_query, vector_search_settings, vector_search_sql};
-use crate::sql::{Dialect, Ts, Value, Vector, backend, failed, parse_id};
+use crate::sql::{Dialect, Ts, Value, Vector, backend, commit, failed, parse_id, query, scored};
 
 #[async_trait]
 impl Dialect for Postgres {
@@ -28,12 +28,6 @@ impl Dialect for Postgres {
         "DELETE FROM documents WHERE tenant_id = $1 AND bot_id = $2";
     const VECTOR_COLUMNS: &'static str = "dims, embedding";
     const VECTOR_OUT: &'static str = "embedding::real[]";
-    // Runnable: queued and due, or running with a lapsed lease (its worker
-    // died). Fairness: among tenants with runnable work, the one with the
-    // fewest live leases wins, then the one whose last claim is oldest
-    // (never claimed first), so one tenant's thousands of jobs cannot
-    // starve another's single upload. Within a tenant: oldest first.
-    //
     // The tenant is chosen from this statement's snapshot without locks
     // (aggregates cannot be locked); the job is then locked with SKIP
     // LOCKED, preferring that tenant's jobs but falling back to any
@@ -42,36 +36,17 @@ impl Dialect for Postgres {
     // A job another worker claimed and committed after our snapshot is
     // re-checked against the WHERE clause when locked (READ COMMITTED)
     // and skipped, since it is no longer runnable.
-    const CLAIM_JOB: &'static str = concat!(
-        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1,
-             lease_until = $3, claimed_at = $2, started_at = coalesce(started_at, $2)
-         WHERE id = (
-             WITH next_tenant AS (
-                 SELECT r.tenant_id FROM jobs r
-                 WHERE (r.status = 'queued' AND r.run_at <= $2)
-                    OR (r.status = 'running' AND r.lease_until < $2)
-                 GROUP BY r.tenant_id
-                 ORDER BY
-                     (SELECT count(*) FROM jobs b
-                       WHERE b.tenant_id = r.tenant_id AND b.status = 'running'
-                         AND b.lease_until >= $2),
-                     (SELECT max(c.claimed_at) FROM jobs c
-                       WHERE c.tenant_id = r.tenant_id) NULLS FIRST,
-                     min(r.run_at),
-                     r.tenant_id
-                 LIMIT 1
-             )
-             SELECT j.id FROM jobs j
-             WHERE (j.status = 'queued' AND j.run_at <= $2)
-                OR (j.status = 'running' AND j.lease_until < $2)
-             ORDER BY j.tenant_id IS DISTINCT FROM (SELECT tenant_id FROM next_tenant),
-                      j.run_at, j.id
-             LIMIT 1
-             FOR UPDATE OF j SKIP LOCKED
-         )
-         RETURNING ",
-        job_columns!()
-    );
+    const CLAIM_JOB: &'static str = claim_job!(concat!(
+        "WITH next_tenant AS (SELECT r.tenant_id FROM jobs r WHERE ",
+        runnable!("r"),
+        " GROUP BY r.tenant_id ORDER BY ",
+        fair_tenant_order!(),
+        " LIMIT 1)
+         SELECT j.id FROM jobs j WHERE ",
+        runnable!("j"),
+        " ORDER BY j.tenant_id IS DISTINCT FROM (SELECT tenant_id FROM next_tenant), j.run_at, j.id
+         LIMIT 1 FOR UPDATE OF j SKIP LOCKED"
+    ));
 
     fn rows_affected(done: &PgQueryResult) -> u64 {
         done.rows_affected()
@@ -106,35 +81,24 @@ impl Dialect for Postgres {
         tenant: TenantId,
         bot: BotId,
         embedder_id: &str,
-        query: &[f32],
+        vector: &[f32],
         limit: u32,
     ) -> StoreResult<Option<Vec<(ChunkId, f32)>>> {
-        let dims = query.len();
+        let dims = vector.len();
         if dims == 0 {
             return Ok(Some(Vec::new()));
         }
         let mut tx = store.write_tx().await?;
-        sqlx::query(AssertSqlSafe(vector_search_settings(
-            store.extra.iterative_scan,
-            limit,
-        )))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| failed("vector_search", e))?;
-        let rows: Vec<(String, f32)> =
-            sqlx::query_as(AssertSqlSafe(vector_search_sql(dims, limit)))
-                .bind(query)
-                .bind(tenant.to_string())
-                .bind(bot.to_string())
-                .bind(embedder_id)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(|e| failed("vector_search", e))?;
-        tx.commit().await.map_err(|e| failed("vector_search", e))?;
-        let mut hits = rows
-            .into_iter()
-            .map(|(id, score)| Ok((parse_id("vector_search", &id)?, score)))
-            .collect::<StoreResult<Vec<(ChunkId, f32)>>>()?;
+        let settings = vector_search_settings(store.extra.iterative_scan, limit);
+        query::<Postgres>("vector_search", AssertSqlSafe(settings))
+            .run(&mut tx)
+            .await?;
+        let sql = AssertSqlSafe(vector_search_sql(dims, limit));
+        let mut hits = query::<Postgres>("vector_search", sql)
+            .bind((Vector(vector.to_vec()), tenant, bot, embedder_id))
+            .fetch_all(&mut tx, scored)
+            .await?;
+        commit(tx, "vector_search").await?;
         hits.sort_by(|a, b| b.1.total_cmp(&a.1));
         Ok(Some(hits))
     }
@@ -213,31 +177,23 @@ impl Dialect for Postgres {
         store: &PgStore,
         tenant: TenantId,
         bot: BotId,
-        query: &str,
+        text: &str,
         limit: u32,
     ) -> StoreResult<Vec<(ChunkId, f32)>> {
-        let Some(terms) = ts_query(query) else {
+        let Some(terms) = ts_query(text) else {
             return Ok(Vec::new());
         };
         // ts_rank with length normalisation 1 (divides by 1 + log of the
         // passage's length), the closest of Postgres' rankings to BM25's
         // damping of long passages.
-        let rows: Vec<(String, f32)> = sqlx::query_as(
-            "SELECT c.id, ts_rank(c.tsv, q, 1) AS rank
-             FROM chunks c, to_tsquery('english', $1) q
-             WHERE c.tsv @@ q AND c.tenant_id = $2 AND c.bot_id = $3
-             ORDER BY rank DESC, c.id LIMIT $4",
-        )
-        .bind(terms)
-        .bind(tenant.to_string())
-        .bind(bot.to_string())
-        .bind(i64::from(limit))
-        .fetch_all(store.pool())
-        .await
-        .map_err(|e| failed("keyword_search", e))?;
-        rows.into_iter()
-            .map(|(id, rank)| Ok((parse_id("keyword_search", &id)?, rank)))
-            .collect()
+        let sql = "SELECT c.id, ts_rank(c.tsv, q, 1)::float8 AS score
+                   FROM chunks c, to_tsquery('english', $1) q
+                   WHERE c.tsv @@ q AND c.tenant_id = $2 AND c.bot_id = $3
+                   ORDER BY score DESC, c.id LIMIT $4";
+        query::<Postgres>("keyword_search", sql)
+            .bind((terms, tenant, bot, i64::from(limit)))
+            .fetch_all(store.pool(), scored)
+            .await
     }
 }
 

@@ -24,7 +24,7 @@ pub(super) fn ts_query(text: &str) -> Option<String> {
 /// 100k passages). Public for the benchmark, which times it bare.
 pub fn vector_search_sql(dims: usize, limit: u32) -> String {
     format!(
-        "SELECT id, (1 - (embedding::vector({dims}) <=> $1::real[]::vector({dims})))::real
+        "SELECT id, (1 - (embedding::vector({dims}) <=> $1::real[]::vector({dims})))::float8 AS score
          FROM chunks
          WHERE dims = {dims} AND tenant_id = $2 AND bot_id = $3 AND embedder_id = $4
          ORDER BY embedding::vector({dims}) <=> $1::real[]::vector({dims})

@@ -61,104 +61,68 @@ fn read_refresh<D: Dialect>(r: Row<'_, D>) -> StoreResult<RefreshToken> {
     })
 }
 
-/// Column lists, as macros so queries stay `&'static str` (no dynamic SQL).
-macro_rules! user_columns {
-    () => {
-        "id, tenant_id, email, password_hash, role, created_at"
-    };
-}
-
-macro_rules! api_key_columns {
-    () => {
-        "id, tenant_id, name, role, prefix, created_by, created_at, last_used_at"
-    };
-}
-
 async fn insert_user<'e, D: Dialect>(on: impl Into<Exec<'e, D>>, user: &User) -> StoreResult<()> {
-    query::<D>(
-        "insert_user",
-        "INSERT INTO users (id, tenant_id, email, password_hash, role, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind((user.id, user.tenant_id, user.email.as_str()))
-    .bind((&user.password_hash, user.role.as_str(), user.created_at))
-    .run(on)
-    .await
+    let sql = insert!(users: "$1, $2, $3, $4, $5, $6");
+    query::<D>("insert_user", sql)
+        .bind((user.id, user.tenant_id, user.email.as_str()))
+        .bind((&user.password_hash, user.role.as_str(), user.created_at))
+        .run(on)
+        .await
 }
 
 #[async_trait]
 impl<D: Dialect> AccountStore for SqlStore<D> {
     async fn create_tenant_with_owner(&self, tenant: &Tenant, owner: &User) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        query::<D>(
-            "create_tenant_with_owner",
-            "INSERT INTO tenants (id, name, plan, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind((tenant.id, &tenant.name, tenant.plan.as_str()))
-        .bind(tenant.created_at)
-        .execute(&mut tx)
-        .await?;
+        let sql = "INSERT INTO tenants (id, name, plan, created_at) VALUES ($1, $2, $3, $4)";
+        query::<D>("create_tenant_with_owner", sql)
+            .bind((tenant.id, &tenant.name, tenant.plan.as_str()))
+            .bind(tenant.created_at)
+            .execute(&mut tx)
+            .await?;
         insert_user(&mut tx, owner).await?;
         commit(tx, "create_tenant_with_owner").await
     }
 
     async fn get_tenant(&self, tenant: TenantId) -> StoreResult<Tenant> {
-        query::<D>(
-            "get_tenant",
-            "SELECT id, name, plan, created_at FROM tenants WHERE id = $1",
-        )
-        .bind(tenant)
-        .fetch_one(self.pool(), read_tenant)
-        .await
+        let sql = "SELECT id, name, plan, created_at FROM tenants WHERE id = $1";
+        query::<D>("get_tenant", sql)
+            .bind(tenant)
+            .fetch_one(self.pool(), read_tenant)
+            .await
     }
 
     async fn set_tenant_plan(&self, tenant: TenantId, plan: Plan) -> StoreResult<Tenant> {
-        query::<D>(
-            "set_tenant_plan",
-            "UPDATE tenants SET plan = $1 WHERE id = $2 RETURNING id, name, plan, created_at",
-        )
-        .bind((plan.as_str(), tenant))
-        .fetch_one(self.pool(), read_tenant)
-        .await
+        let sql = "UPDATE tenants SET plan = $1 WHERE id = $2 RETURNING id, name, plan, created_at";
+        query::<D>("set_tenant_plan", sql)
+            .bind((plan.as_str(), tenant))
+            .fetch_one(self.pool(), read_tenant)
+            .await
     }
 
     async fn find_user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
-        query::<D>(
-            "find_user_by_email",
-            concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1"),
-        )
-        .bind(email.as_str())
-        .fetch_optional(self.pool(), read_user)
-        .await
+        let sql = select!(users: "WHERE email = $1");
+        query::<D>("find_user_by_email", sql)
+            .bind(email.as_str())
+            .fetch_optional(self.pool(), read_user)
+            .await
     }
 
     async fn get_user(&self, tenant: TenantId, user: UserId) -> StoreResult<User> {
-        query::<D>(
-            "get_user",
-            concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users WHERE tenant_id = $1 AND id = $2"
-            ),
-        )
-        .bind((tenant, user))
-        .fetch_one(self.pool(), read_user)
-        .await
+        let sql = select!(users: "WHERE tenant_id = $1 AND id = $2");
+        query::<D>("get_user", sql)
+            .bind((tenant, user))
+            .fetch_one(self.pool(), read_user)
+            .await
     }
 
     async fn list_users(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<User>> {
-        let users = query::<D>(
-            "list_users",
-            concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users
-             WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
-            ),
-        )
-        .bind((tenant, &page.after, limit_plus_one(page)))
-        .fetch_all(self.pool(), read_user)
-        .await?;
+        let sql =
+            select!(users: "WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3");
+        let users = query::<D>("list_users", sql)
+            .bind((tenant, &page.after, limit_plus_one(page)))
+            .fetch_all(self.pool(), read_user)
+            .await?;
         Ok(page_of(users, page, |u| u.id.to_string()))
     }
 
@@ -175,16 +139,14 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         if target && role != Role::Owner && owners.len() <= 1 {
             return Err(StoreError::Conflict(LAST_OWNER.into()));
         }
-        let row = query::<D>(
-            "set_user_role",
-            concat!(
-                "UPDATE users SET role = $1 WHERE tenant_id = $2 AND id = $3 RETURNING ",
-                user_columns!()
-            ),
-        )
-        .bind((role.as_str(), tenant, user))
-        .fetch_one(&mut tx, read_user)
-        .await?;
+        let sql = concat!(
+            "UPDATE users SET role = $1 WHERE tenant_id = $2 AND id = $3 RETURNING ",
+            columns!(users)
+        );
+        let row = query::<D>("set_user_role", sql)
+            .bind((role.as_str(), tenant, user))
+            .fetch_one(&mut tx, read_user)
+            .await?;
         commit(tx, "set_user_role").await?;
         Ok(row)
     }
@@ -196,47 +158,40 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             return Err(StoreError::Conflict(LAST_OWNER.into()));
         }
         // Their refresh tokens go with them by cascade.
-        query::<D>(
-            "delete_user",
-            "DELETE FROM users WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind((tenant, user))
-        .execute_found(&mut tx)
-        .await?;
+        let sql = "DELETE FROM users WHERE tenant_id = $1 AND id = $2";
+        query::<D>("delete_user", sql)
+            .bind((tenant, user))
+            .execute_found(&mut tx)
+            .await?;
         commit(tx, "delete_user").await
     }
 
     async fn count_owners(&self, tenant: TenantId) -> StoreResult<u64> {
-        query::<D>(
-            "count_owners",
-            "SELECT count(*) AS n FROM users WHERE tenant_id = $1 AND role = 'owner'",
-        )
-        .bind(tenant)
-        .fetch_one(self.pool(), |r| r.size("n"))
-        .await
+        let sql = "SELECT count(*) AS n FROM users WHERE tenant_id = $1 AND role = 'owner'";
+        query::<D>("count_owners", sql)
+            .bind(tenant)
+            .fetch_one(self.pool(), |r| r.size("n"))
+            .await
     }
 
     async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
-        query::<D>(
-            "insert_refresh_token",
+        let sql =
             "INSERT INTO refresh_tokens (token_hash, family_id, user_id, tenant_id, created_at,
                                          expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind((&token.token_hash, token.family_id, token.user_id))
-        .bind((token.tenant_id, token.created_at, token.expires_at))
-        .run(self.pool())
-        .await
+             VALUES ($1, $2, $3, $4, $5, $6)";
+        query::<D>("insert_refresh_token", sql)
+            .bind((&token.token_hash, token.family_id, token.user_id))
+            .bind((token.tenant_id, token.created_at, token.expires_at))
+            .run(self.pool())
+            .await
     }
 
     async fn refresh_token_family(&self, token_hash: &str) -> StoreResult<Option<TokenFamilyId>> {
-        query::<D>(
-            "refresh_token_family",
-            "SELECT family_id FROM refresh_tokens WHERE token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(self.pool(), |r| r.id("family_id"))
-        .await
+        let sql = "SELECT family_id FROM refresh_tokens WHERE token_hash = $1";
+        query::<D>("refresh_token_family", sql)
+            .bind(token_hash)
+            .fetch_optional(self.pool(), |r| r.id("family_id"))
+            .await
     }
 
     async fn use_refresh_token(
@@ -247,27 +202,23 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         // The conditional UPDATE is the whole race guard: a concurrent use
         // blocks on the row lock, then re-evaluates `revoked_at IS NULL` on the
         // committed row and matches nothing, so exactly one use consumes it.
-        let consumed = query::<D>(
-            "use_refresh_token",
-            "UPDATE refresh_tokens SET revoked_at = $1
-             WHERE token_hash = $2 AND revoked_at IS NULL AND expires_at > $1
-             RETURNING token_hash, family_id, user_id, tenant_id, created_at, expires_at",
-        )
-        .bind((now, token_hash))
-        .fetch_optional(self.pool(), read_refresh)
-        .await?;
+        let sql = "UPDATE refresh_tokens SET revoked_at = $1
+                   WHERE token_hash = $2 AND revoked_at IS NULL AND expires_at > $1
+                   RETURNING token_hash, family_id, user_id, tenant_id, created_at, expires_at";
+        let consumed = query::<D>("use_refresh_token", sql)
+            .bind((now, token_hash))
+            .fetch_optional(self.pool(), read_refresh)
+            .await?;
         if let Some(token) = consumed {
             return Ok(RefreshUse::Consumed(token));
         }
         // Revocation only ever goes one way, so this separate read cannot see
         // a revoked token come back to life.
-        let revoked = query::<D>(
-            "use_refresh_token",
-            "SELECT revoked_at FROM refresh_tokens WHERE token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(self.pool(), |r| r.opt_time("revoked_at"))
-        .await?;
+        let sql = "SELECT revoked_at FROM refresh_tokens WHERE token_hash = $1";
+        let revoked = query::<D>("use_refresh_token", sql)
+            .bind(token_hash)
+            .fetch_optional(self.pool(), |r| r.opt_time("revoked_at"))
+            .await?;
         match revoked {
             Some(Some(_)) => {
                 self.revoke_refresh_family(token_hash, now).await?;
@@ -278,29 +229,25 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
     }
 
     async fn revoke_refresh_family(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        query::<D>(
-            "revoke_refresh_family",
-            "UPDATE refresh_tokens SET revoked_at = $1
-             WHERE revoked_at IS NULL
-               AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $2)",
-        )
-        .bind((now, token_hash))
-        .run(self.pool())
-        .await
+        let sql = "UPDATE refresh_tokens SET revoked_at = $1
+                   WHERE revoked_at IS NULL
+                     AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $2)";
+        query::<D>("revoke_refresh_family", sql)
+            .bind((now, token_hash))
+            .run(self.pool())
+            .await
     }
 
     async fn create_api_key(&self, new: &NewApiKey) -> StoreResult<()> {
         let k = &new.key;
-        query::<D>(
-            "create_api_key",
-            "INSERT INTO api_keys (id, tenant_id, name, role, prefix, key_hash, created_by,
-                                   created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind((k.id, k.tenant_id, &k.name, k.role.as_str(), &k.prefix))
-        .bind((&new.key_hash, k.created_by, k.created_at))
-        .run(self.pool())
-        .await
+        let sql = "INSERT INTO api_keys (id, tenant_id, name, role, prefix, key_hash, created_by,
+                                         created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        query::<D>("create_api_key", sql)
+            .bind((k.id, k.tenant_id, &k.name, k.role.as_str(), &k.prefix))
+            .bind((&new.key_hash, k.created_by, k.created_at))
+            .run(self.pool())
+            .await
     }
 
     async fn list_api_keys(
@@ -308,19 +255,12 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         tenant: TenantId,
         page: &PageRequest,
     ) -> StoreResult<Page<ApiKey>> {
-        let keys = query::<D>(
-            "list_api_keys",
-            concat!(
-                "SELECT ",
-                api_key_columns!(),
-                " FROM api_keys
-             WHERE tenant_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id > $2)
-             ORDER BY id LIMIT $3"
-            ),
-        )
-        .bind((tenant, &page.after, limit_plus_one(page)))
-        .fetch_all(self.pool(), read_api_key)
-        .await?;
+        let sql = select!(api_keys: "WHERE tenant_id = $1 AND revoked_at IS NULL
+            AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3");
+        let keys = query::<D>("list_api_keys", sql)
+            .bind((tenant, &page.after, limit_plus_one(page)))
+            .fetch_all(self.pool(), read_api_key)
+            .await?;
         Ok(page_of(keys, page, |k| k.id.to_string()))
     }
 
@@ -330,39 +270,29 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
         key: ApiKeyId,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        query::<D>(
-            "revoke_api_key",
-            "UPDATE api_keys SET revoked_at = $1
-             WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL",
-        )
-        .bind((now, tenant, key))
-        .execute_found(self.pool())
-        .await
+        let sql = "UPDATE api_keys SET revoked_at = $1
+                   WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL";
+        query::<D>("revoke_api_key", sql)
+            .bind((now, tenant, key))
+            .execute_found(self.pool())
+            .await
     }
 
     async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
-        query::<D>(
-            "find_api_key",
-            concat!(
-                "SELECT ",
-                api_key_columns!(),
-                " FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
-            ),
-        )
-        .bind(key_hash)
-        .fetch_optional(self.pool(), read_api_key)
-        .await
+        let sql = select!(api_keys: "WHERE key_hash = $1 AND revoked_at IS NULL");
+        query::<D>("find_api_key", sql)
+            .bind(key_hash)
+            .fetch_optional(self.pool(), read_api_key)
+            .await
     }
 
     async fn touch_api_key(&self, key: ApiKeyId, now: DateTime<Utc>) -> StoreResult<()> {
-        query::<D>(
-            "touch_api_key",
-            "UPDATE api_keys SET last_used_at = $1
-             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
-        )
-        .bind((now, key, now - Duration::seconds(60)))
-        .run(self.pool())
-        .await
+        let sql = "UPDATE api_keys SET last_used_at = $1
+                   WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)";
+        query::<D>("touch_api_key", sql)
+            .bind((now, key, now - Duration::seconds(60)))
+            .run(self.pool())
+            .await
     }
 }
 

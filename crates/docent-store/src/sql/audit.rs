@@ -27,25 +27,23 @@ fn read_entry<D: Dialect>(r: Row<'_, D>) -> StoreResult<AuditEntry> {
 #[async_trait]
 impl<D: Dialect> AuditStore for SqlStore<D> {
     async fn append_audit(&self, tenant: TenantId, e: &NewAuditEntry) -> StoreResult<()> {
-        query::<D>(
-            "append_audit",
+        let sql =
             "INSERT INTO audit_log (id, tenant_id, actor_type, actor_id, action, resource_type,
                  resource_id, ip, user_agent, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind((AuditId::new().to_string(), tenant, e.actor_type))
-        .bind((&e.actor_id, e.action, e.resource_type, &e.resource_id))
-        .bind((&e.ip, &e.user_agent))
-        // The application's clock, not the server's `now()`: the `since` and
-        // `until` filters callers pass come from the same clock.
-        .bind(Utc::now())
-        .run(self.pool())
-        .await
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        query::<D>("append_audit", sql)
+            .bind((AuditId::new().to_string(), tenant, e.actor_type))
+            .bind((&e.actor_id, e.action, e.resource_type, &e.resource_id))
+            .bind((&e.ip, &e.user_agent))
+            // The application's clock, not the server's `now()`: the `since` and
+            // `until` filters callers pass come from the same clock.
+            .bind(Utc::now())
+            .run(self.pool())
+            .await
     }
 
     async fn list_audit(&self, tenant: TenantId, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
-        query::<D>(
-            "list_audit",
+        let sql =
             "SELECT id, tenant_id, actor_type, actor_id, action, resource_type, resource_id, ip,
                     user_agent, created_at
              FROM audit_log
@@ -54,11 +52,11 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
                AND ($3 IS NULL OR created_at >= $3)
                AND ($4 IS NULL OR created_at < $4)
                AND ($5 IS NULL OR id < $5)
-             ORDER BY id DESC LIMIT $6",
-        )
-        .bind((tenant, &q.action, q.since, q.until))
-        .bind((q.before.map(|id| id.to_string()), q.limit as i64))
-        .fetch_all(self.pool(), read_entry)
-        .await
+             ORDER BY id DESC LIMIT $6";
+        query::<D>("list_audit", sql)
+            .bind((tenant, &q.action, q.since, q.until))
+            .bind((q.before.map(|id| id.to_string()), q.limit as i64))
+            .fetch_all(self.pool(), read_entry)
+            .await
     }
 }

@@ -49,15 +49,6 @@ fn with_settings<D: Dialect>(q: Q<D>, b: &Bot) -> Q<D> {
         .bind((b.updated_at, b.tenant_id, b.id))
 }
 
-/// Column list, as a macro so queries stay `&'static str` (no dynamic SQL).
-macro_rules! bot_columns {
-    () => {
-        "id, tenant_id, name, description, system_prompt, welcome_message, model, temperature, \
-         max_tokens, public, allowed_origins, retrieval, theme, visitor_messages_per_minute, \
-         created_at, updated_at"
-    };
-}
-
 #[async_trait]
 impl<D: Dialect> BotStore for SqlStore<D> {
     async fn create_bot(&self, b: &Bot) -> StoreResult<()> {
@@ -74,41 +65,28 @@ impl<D: Dialect> BotStore for SqlStore<D> {
     }
 
     async fn get_bot(&self, tenant: TenantId, id: BotId) -> StoreResult<Bot> {
-        query::<D>(
-            "get_bot",
-            concat!(
-                "SELECT ",
-                bot_columns!(),
-                " FROM bots WHERE tenant_id = $1 AND id = $2"
-            ),
-        )
-        .bind((tenant, id))
-        .fetch_one(self.pool(), bot)
-        .await
+        let sql = select!(bots: "WHERE tenant_id = $1 AND id = $2");
+        query::<D>("get_bot", sql)
+            .bind((tenant, id))
+            .fetch_one(self.pool(), bot)
+            .await
     }
 
     async fn get_bot_any_tenant(&self, id: BotId) -> StoreResult<Bot> {
-        query::<D>(
-            "get_bot_any_tenant",
-            concat!("SELECT ", bot_columns!(), " FROM bots WHERE id = $1"),
-        )
-        .bind(id)
-        .fetch_one(self.pool(), bot)
-        .await
+        let sql = select!(bots: "WHERE id = $1");
+        query::<D>("get_bot_any_tenant", sql)
+            .bind(id)
+            .fetch_one(self.pool(), bot)
+            .await
     }
 
     async fn list_bots(&self, tenant: TenantId, page: &PageRequest) -> StoreResult<Page<Bot>> {
-        let bots = query::<D>(
-            "list_bots",
-            concat!(
-                "SELECT ",
-                bot_columns!(),
-                " FROM bots WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
-            ),
-        )
-        .bind((tenant, &page.after, limit_plus_one(page)))
-        .fetch_all(self.pool(), bot)
-        .await?;
+        let sql =
+            select!(bots: "WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3");
+        let bots = query::<D>("list_bots", sql)
+            .bind((tenant, &page.after, limit_plus_one(page)))
+            .fetch_all(self.pool(), bot)
+            .await?;
         Ok(page_of(bots, page, |b| b.id.to_string()))
     }
 
@@ -131,13 +109,11 @@ impl<D: Dialect> BotStore for SqlStore<D> {
             .execute(&mut tx)
             .await?;
         // Files, sessions and leads follow the bot by cascade.
-        query::<D>(
-            "delete_bot",
-            "DELETE FROM bots WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind((tenant, id))
-        .execute_found(&mut tx)
-        .await?;
+        let sql = "DELETE FROM bots WHERE tenant_id = $1 AND id = $2";
+        query::<D>("delete_bot", sql)
+            .bind((tenant, id))
+            .execute_found(&mut tx)
+            .await?;
         commit(tx, "delete_bot").await
     }
 }

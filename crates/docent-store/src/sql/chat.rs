@@ -42,43 +42,27 @@ fn read_message<D: Dialect>(tenant: TenantId, r: Row<'_, D>) -> StoreResult<Chat
     })
 }
 
-macro_rules! session_columns {
-    () => {
-        "id, tenant_id, bot_id, visitor, started_by, message_count, created_at, last_message_at"
-    };
-}
-
 #[async_trait]
 impl<D: Dialect> ChatStore for SqlStore<D> {
     async fn create_session(&self, s: &ChatSession, first: &[ChatMessage]) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        query::<D>(
-            "create_session",
-            "INSERT INTO chat_sessions (id, tenant_id, bot_id, visitor, started_by, message_count,
-                 created_at, last_message_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind((s.id, s.tenant_id, s.bot_id, &s.visitor, &s.started_by))
-        .bind((i64::from(s.message_count), s.created_at))
-        .bind(s.last_message_at)
-        .execute(&mut tx)
-        .await?;
+        let sql = insert!(chat_sessions: "$1, $2, $3, $4, $5, $6, $7, $8");
+        query::<D>("create_session", sql)
+            .bind((s.id, s.tenant_id, s.bot_id, &s.visitor, &s.started_by))
+            .bind((i64::from(s.message_count), s.created_at))
+            .bind(s.last_message_at)
+            .execute(&mut tx)
+            .await?;
         append(&mut tx, s.tenant_id, s.id, first).await?;
         commit(tx, "create_session").await
     }
 
     async fn get_session(&self, tenant: TenantId, id: SessionId) -> StoreResult<ChatSession> {
-        query::<D>(
-            "get_session",
-            concat!(
-                "SELECT ",
-                session_columns!(),
-                " FROM chat_sessions WHERE tenant_id = $1 AND id = $2"
-            ),
-        )
-        .bind((tenant, id))
-        .fetch_one(self.pool(), read_session)
-        .await
+        let sql = select!(chat_sessions: "WHERE tenant_id = $1 AND id = $2");
+        query::<D>("get_session", sql)
+            .bind((tenant, id))
+            .fetch_one(self.pool(), read_session)
+            .await
     }
 
     async fn list_sessions(
@@ -90,24 +74,15 @@ impl<D: Dialect> ChatStore for SqlStore<D> {
     ) -> StoreResult<Page<ChatSession>> {
         let (visitor, started_by) = owner.filters();
         // Optional filters are NULL parameters.
-        let sessions = query::<D>(
-            "list_sessions",
-            concat!(
-                "SELECT ",
-                session_columns!(),
-                " FROM chat_sessions
-             WHERE tenant_id = $1
-               AND ($2 IS NULL OR bot_id = $2)
-               AND ($3 IS NULL OR visitor = $3)
-               AND ($4 IS NULL OR started_by = $4)
-               AND ($5 IS NULL OR id < $5)
-             ORDER BY id DESC LIMIT $6"
-            ),
-        )
-        .bind((tenant, bot, visitor, started_by, &page.after))
-        .bind(limit_plus_one(page))
-        .fetch_all(self.pool(), read_session)
-        .await?;
+        let sql = select!(chat_sessions: "WHERE tenant_id = $1
+            AND ($2 IS NULL OR bot_id = $2) AND ($3 IS NULL OR visitor = $3)
+            AND ($4 IS NULL OR started_by = $4) AND ($5 IS NULL OR id < $5)
+            ORDER BY id DESC LIMIT $6");
+        let sessions = query::<D>("list_sessions", sql)
+            .bind((tenant, bot, visitor, started_by, &page.after))
+            .bind(limit_plus_one(page))
+            .fetch_all(self.pool(), read_session)
+            .await?;
         Ok(page_of(sessions, page, |s| s.id.to_string()))
     }
 
@@ -129,19 +104,17 @@ impl<D: Dialect> ChatStore for SqlStore<D> {
         last: Option<u32>,
     ) -> StoreResult<Vec<ChatMessage>> {
         // Newest first to apply `last`, then reversed.
-        let mut messages = query::<D>(
-            "list_messages",
-            AssertSqlSafe(format!(
-                "SELECT id, session_id, role, content, citations, mode, prompt_tokens,
+        let sql = AssertSqlSafe(format!(
+            "SELECT id, session_id, role, content, citations, mode, prompt_tokens,
                     completion_tokens, latency_ms, partial, answered, finish_reason, created_at
              FROM chat_messages WHERE tenant_id = $1 AND session_id = $2
              ORDER BY {} DESC LIMIT $3",
-                D::MESSAGE_ORDER
-            )),
-        )
-        .bind((tenant, id, last.map_or(i64::MAX, i64::from)))
-        .fetch_all(self.pool(), |r| read_message(tenant, r))
-        .await?;
+            D::MESSAGE_ORDER
+        ));
+        let mut messages = query::<D>("list_messages", sql)
+            .bind((tenant, id, last.map_or(i64::MAX, i64::from)))
+            .fetch_all(self.pool(), |r| read_message(tenant, r))
+            .await?;
         messages.reverse();
         Ok(messages)
     }
@@ -159,29 +132,25 @@ async fn append<D: Dialect>(
     };
     // Updating the session first locks its row, so concurrent appends to
     // one session run one after the other and `seq` follows their commits.
-    query::<D>(
-        "append_messages",
-        "UPDATE chat_sessions SET message_count = message_count + $1, last_message_at = $2
-         WHERE tenant_id = $3 AND id = $4",
-    )
-    .bind((messages.len() as i64, last.created_at, tenant, id))
-    .execute_found(&mut *tx)
-    .await?;
-    for m in messages {
-        query::<D>(
-            "append_messages",
-            "INSERT INTO chat_messages (id, tenant_id, session_id, role, content, citations,
-                 mode, prompt_tokens, completion_tokens, latency_ms, partial, answered,
-                 finish_reason, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind((m.id, tenant, id, m.role.as_str(), &m.content))
-        .bind((json(&m.citations), &m.mode, i64::from(m.prompt_tokens)))
-        .bind(i64::from(m.completion_tokens))
-        .bind((m.latency_ms.map(i64::from), m.partial, m.answered))
-        .bind((&m.finish_reason, m.created_at))
-        .execute(&mut *tx)
+    let sql = "UPDATE chat_sessions SET message_count = message_count + $1, last_message_at = $2
+               WHERE tenant_id = $3 AND id = $4";
+    query::<D>("append_messages", sql)
+        .bind((messages.len() as i64, last.created_at, tenant, id))
+        .execute_found(&mut *tx)
         .await?;
+    for m in messages {
+        let sql = "INSERT INTO chat_messages (id, tenant_id, session_id, role, content, citations,
+                       mode, prompt_tokens, completion_tokens, latency_ms, partial, answered,
+                       finish_reason, created_at)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+        query::<D>("append_messages", sql)
+            .bind((m.id, tenant, id, m.role.as_str(), &m.content))
+            .bind((json(&m.citations), &m.mode, i64::from(m.prompt_tokens)))
+            .bind(i64::from(m.completion_tokens))
+            .bind((m.latency_ms.map(i64::from), m.partial, m.answered))
+            .bind((&m.finish_reason, m.created_at))
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }

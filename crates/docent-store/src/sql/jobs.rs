@@ -40,15 +40,14 @@ pub(crate) async fn insert_job<'e, D: Dialect>(
     job: &NewJob,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    query::<D>(
-        "insert_job",
+    let sql =
         "INSERT INTO jobs (id, tenant_id, kind, payload, status, max_attempts, run_at, created_at)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6)",
-    )
-    .bind((job.id, job.tenant_id, job.spec.kind(), json(&job.spec)))
-    .bind((i64::from(job.max_attempts), now))
-    .run(on)
-    .await
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6)";
+    query::<D>("insert_job", sql)
+        .bind((job.id, job.tenant_id, job.spec.kind(), json(&job.spec)))
+        .bind((i64::from(job.max_attempts), now))
+        .run(on)
+        .await
 }
 
 #[async_trait]
@@ -75,25 +74,21 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         worker: &str,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let done = query::<D>(
-            "heartbeat",
-            "UPDATE jobs SET lease_until = $1
-             WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
-        )
-        .bind((lease_until, job, worker))
-        .execute(self.pool())
-        .await?;
+        let sql = "UPDATE jobs SET lease_until = $1
+                   WHERE id = $2 AND lease_owner = $3 AND status = 'running'";
+        let done = query::<D>("heartbeat", sql)
+            .bind((lease_until, job, worker))
+            .execute(self.pool())
+            .await?;
         Ok(D::rows_affected(&done) == 1)
     }
 
     async fn set_progress(&self, job: JobId, progress: Progress) -> StoreResult<()> {
-        query::<D>(
-            "set_progress",
-            "UPDATE jobs SET progress_done = $1, progress_total = $2 WHERE id = $3",
-        )
-        .bind((amount(progress.done), amount(progress.total), job))
-        .run(self.pool())
-        .await
+        let sql = "UPDATE jobs SET progress_done = $1, progress_total = $2 WHERE id = $3";
+        query::<D>("set_progress", sql)
+            .bind((amount(progress.done), amount(progress.total), job))
+            .run(self.pool())
+            .await
     }
 
     async fn complete(&self, job: JobId, worker: &str, now: DateTime<Utc>) -> StoreResult<bool> {
@@ -129,33 +124,25 @@ impl<D: Dialect> JobStore for SqlStore<D> {
     }
 
     async fn get_job(&self, tenant: TenantId, job: JobId) -> StoreResult<Job> {
-        query::<D>(
-            "get_job",
-            concat!(
-                "SELECT ",
-                job_columns!(),
-                " FROM jobs WHERE tenant_id = $1 AND id = $2"
-            ),
-        )
-        .bind((tenant, job))
-        .fetch_one(self.pool(), read_job)
-        .await
+        let sql = select!(jobs: "WHERE tenant_id = $1 AND id = $2");
+        query::<D>("get_job", sql)
+            .bind((tenant, job))
+            .fetch_one(self.pool(), read_job)
+            .await
     }
 
     async fn queue_depth(&self) -> StoreResult<QueueDepth> {
-        query::<D>(
-            "queue_depth",
-            "SELECT count(CASE WHEN status = 'queued' THEN 1 END) AS queued,
-                    count(CASE WHEN status = 'running' THEN 1 END) AS running
-             FROM jobs",
-        )
-        .fetch_one(self.pool(), |r| {
-            Ok(QueueDepth {
-                queued: r.size("queued")?,
-                running: r.size("running")?,
+        let sql = "SELECT count(CASE WHEN status = 'queued' THEN 1 END) AS queued,
+                          count(CASE WHEN status = 'running' THEN 1 END) AS running
+                   FROM jobs";
+        query::<D>("queue_depth", sql)
+            .fetch_one(self.pool(), |r| {
+                Ok(QueueDepth {
+                    queued: r.size("queued")?,
+                    running: r.size("running")?,
+                })
             })
-        })
-        .await
+            .await
     }
 }
 

@@ -59,37 +59,17 @@ fn read_document<D: Dialect>(r: Row<'_, D>) -> StoreResult<Document> {
     })
 }
 
-macro_rules! document_columns {
-    () => {
-        "id, tenant_id, bot_id, title, status, source_type, source_url, format, file_id, object_key, \
-         content_hash, size_bytes, chunk_count, error, metadata, created_at, updated_at"
-    };
-}
-
-macro_rules! file_columns {
-    () => {
-        "id, tenant_id, bot_id, filename, content_type, size_bytes, sha256, object_key, format, \
-         uploaded_at, created_at"
-    };
-}
-
 async fn insert_file<'e, D: Dialect>(
     on: impl Into<Exec<'e, D>>,
     f: &StoredFile,
 ) -> StoreResult<()> {
-    query::<D>(
-        "create_file",
-        concat!(
-            "INSERT INTO files (",
-            file_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ),
-    )
-    .bind((f.id, f.tenant_id, f.bot_id, &f.filename, &f.content_type))
-    .bind((f.size_bytes as i64, &f.sha256, &f.object_key, &f.format))
-    .bind((f.uploaded_at, f.created_at))
-    .run(on)
-    .await
+    let sql = insert!(files: "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11");
+    query::<D>("create_file", sql)
+        .bind((f.id, f.tenant_id, f.bot_id, &f.filename, &f.content_type))
+        .bind((f.size_bytes as i64, &f.sha256, &f.object_key, &f.format))
+        .bind((f.uploaded_at, f.created_at))
+        .run(on)
+        .await
 }
 
 /// Tells the in-process indexes that the bot's passages changed.
@@ -97,13 +77,11 @@ async fn bump_index_version<D: Dialect>(
     tx: &mut Transaction<'static, D>,
     bot: &str,
 ) -> StoreResult<()> {
-    query::<D>(
-        "bump_index_version",
-        "UPDATE bots SET index_version = index_version + 1 WHERE id = $1",
-    )
-    .bind(bot)
-    .run(tx)
-    .await
+    let sql = "UPDATE bots SET index_version = index_version + 1 WHERE id = $1";
+    query::<D>("bump_index_version", sql)
+        .bind(bot)
+        .run(tx)
+        .await
 }
 
 /// The statements that set each tenant's held counters to what is really
@@ -142,29 +120,21 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
     }
 
     async fn get_file(&self, tenant: TenantId, file: FileId) -> StoreResult<StoredFile> {
-        query::<D>(
-            "get_file",
-            concat!(
-                "SELECT ",
-                file_columns!(),
-                " FROM files WHERE tenant_id = $1 AND id = $2"
-            ),
-        )
-        .bind((tenant, file))
-        .fetch_one(self.pool(), read_file)
-        .await
+        let sql = select!(files: "WHERE tenant_id = $1 AND id = $2");
+        query::<D>("get_file", sql)
+            .bind((tenant, file))
+            .fetch_one(self.pool(), read_file)
+            .await
     }
 
     async fn mark_file_uploaded(&self, f: &StoredFile) -> StoreResult<()> {
-        query::<D>(
-            "mark_file_uploaded",
-            "UPDATE files SET size_bytes = $1, sha256 = $2, format = $3, uploaded_at = $4
-             WHERE tenant_id = $5 AND id = $6",
-        )
-        .bind((f.size_bytes as i64, &f.sha256, &f.format, f.uploaded_at))
-        .bind((f.tenant_id, f.id))
-        .execute_found(self.pool())
-        .await
+        let sql = "UPDATE files SET size_bytes = $1, sha256 = $2, format = $3, uploaded_at = $4
+                   WHERE tenant_id = $5 AND id = $6";
+        query::<D>("mark_file_uploaded", sql)
+            .bind((f.size_bytes as i64, &f.sha256, &f.format, f.uploaded_at))
+            .bind((f.tenant_id, f.id))
+            .execute_found(self.pool())
+            .await
     }
 
     async fn pending_files(
@@ -172,42 +142,34 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         before: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<StoredFile>> {
-        query::<D>("pending_files", concat!(
-            "SELECT ",
-            file_columns!(),
-            " FROM files f WHERE f.created_at < $1
-               AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.tenant_id = f.tenant_id AND d.file_id = f.id)
-             ORDER BY f.created_at LIMIT $2"
-        ))
-        .bind((before, i64::from(limit)))
-        .fetch_all(self.pool(), read_file)
-        .await
+        let sql = select!(files: "f WHERE f.created_at < $1 AND NOT EXISTS
+            (SELECT 1 FROM documents d WHERE d.tenant_id = f.tenant_id AND d.file_id = f.id)
+            ORDER BY f.created_at LIMIT $2");
+        query::<D>("pending_files", sql)
+            .bind((before, i64::from(limit)))
+            .fetch_all(self.pool(), read_file)
+            .await
     }
 
     async fn delete_pending_file(&self, tenant: TenantId, file: FileId) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        let size = query::<D>(
-            "delete_pending_file",
-            "DELETE FROM files WHERE tenant_id = $1 AND id = $2
-               AND NOT EXISTS (SELECT 1 FROM documents WHERE tenant_id = $1 AND file_id = $2)
-             RETURNING size_bytes",
-        )
-        .bind((tenant, file))
-        .fetch_optional(&mut tx, |r| r.int("size_bytes"))
-        .await?;
+        let sql = "DELETE FROM files WHERE tenant_id = $1 AND id = $2
+                     AND NOT EXISTS (SELECT 1 FROM documents WHERE tenant_id = $1 AND file_id = $2)
+                   RETURNING size_bytes";
+        let size = query::<D>("delete_pending_file", sql)
+            .bind((tenant, file))
+            .fetch_optional(&mut tx, |r| r.int("size_bytes"))
+            .await?;
         let Some(size) = size else {
             return Err(StoreError::NotFound);
         };
-        query::<D>(
-            "delete_pending_file",
-            "UPDATE usage_counters SET used = CASE WHEN used > $1 THEN used - $1 ELSE 0 END
-             WHERE tenant_id = $2 AND period = 'held' AND kind = 'storage_bytes'",
-        )
-        .bind((size, tenant))
-        .execute(&mut tx)
-        .await?;
-        commit(tx, "delete_pending_file").await?;
-        Ok(())
+        let sql = "UPDATE usage_counters SET used = CASE WHEN used > $1 THEN used - $1 ELSE 0 END
+                   WHERE tenant_id = $2 AND period = 'held' AND kind = 'storage_bytes'";
+        query::<D>("delete_pending_file", sql)
+            .bind((size, tenant))
+            .execute(&mut tx)
+            .await?;
+        commit(tx, "delete_pending_file").await
     }
 
     async fn recount_held_usage(&self) -> StoreResult<u64> {
@@ -233,34 +195,26 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         if let Some(f) = file {
             insert_file(&mut tx, f).await?;
         }
-        query::<D>("create_document", concat!(
-            "INSERT INTO documents (",
-            document_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-        ))
-        .bind((d.id, d.tenant_id, d.bot_id, &d.title, d.status.as_str()))
-        .bind((d.source_type.as_str(), &d.source_url, &d.format))
-        .bind((d.file_id, &d.object_key, &d.content_hash))
-        .bind((d.size_bytes as i64, d.chunk_count as i64, &d.error))
-        .bind((&d.metadata, d.created_at, d.updated_at))
-        .execute(&mut tx)
-        .await?;
+        let sql = insert!(documents: "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+            $15, $16, $17");
+        query::<D>("create_document", sql)
+            .bind((d.id, d.tenant_id, d.bot_id, &d.title, d.status.as_str()))
+            .bind((d.source_type.as_str(), &d.source_url, &d.format))
+            .bind((d.file_id, &d.object_key, &d.content_hash))
+            .bind((d.size_bytes as i64, d.chunk_count as i64, &d.error))
+            .bind((&d.metadata, d.created_at, d.updated_at))
+            .execute(&mut tx)
+            .await?;
         insert_job(&mut tx, job, Utc::now()).await?;
         commit(tx, "create_document").await
     }
 
     async fn get_document(&self, tenant: TenantId, doc: DocumentId) -> StoreResult<Document> {
-        query::<D>(
-            "get_document",
-            concat!(
-                "SELECT ",
-                document_columns!(),
-                " FROM documents WHERE tenant_id = $1 AND id = $2"
-            ),
-        )
-        .bind((tenant, doc))
-        .fetch_one(self.pool(), read_document)
-        .await
+        let sql = select!(documents: "WHERE tenant_id = $1 AND id = $2");
+        query::<D>("get_document", sql)
+            .bind((tenant, doc))
+            .fetch_one(self.pool(), read_document)
+            .await
     }
 
     async fn list_documents(
@@ -269,21 +223,13 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         filter: &DocumentFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<Document>> {
-        let docs = query::<D>(
-            "list_documents",
-            concat!(
-                "SELECT ",
-                document_columns!(),
-                " FROM documents
-             WHERE tenant_id = $1 AND ($2 IS NULL OR bot_id = $2)
-               AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR id > $4)
-             ORDER BY id LIMIT $5"
-            ),
-        )
-        .bind((tenant, filter.bot_id, filter.status.map(|s| s.as_str())))
-        .bind((&page.after, limit_plus_one(page)))
-        .fetch_all(self.pool(), read_document)
-        .await?;
+        let sql = select!(documents: "WHERE tenant_id = $1 AND ($2 IS NULL OR bot_id = $2)
+            AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR id > $4) ORDER BY id LIMIT $5");
+        let docs = query::<D>("list_documents", sql)
+            .bind((tenant, filter.bot_id, filter.status.map(|s| s.as_str())))
+            .bind((&page.after, limit_plus_one(page)))
+            .fetch_all(self.pool(), read_document)
+            .await?;
         Ok(page_of(docs, page, |d| d.id.to_string()))
     }
 
@@ -293,33 +239,25 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         bot: BotId,
         source_url: &str,
     ) -> StoreResult<Option<Document>> {
-        query::<D>(
-            "find_document_by_source_url",
-            concat!(
-                "SELECT ",
-                document_columns!(),
-                " FROM documents
-             WHERE tenant_id = $1 AND bot_id = $2 AND source_url = $3 ORDER BY id LIMIT 1"
-            ),
-        )
-        .bind((tenant, bot, source_url))
-        .fetch_optional(self.pool(), read_document)
-        .await
+        let sql = select!(documents: "WHERE tenant_id = $1 AND bot_id = $2 AND source_url = $3
+            ORDER BY id LIMIT 1");
+        query::<D>("find_document_by_source_url", sql)
+            .bind((tenant, bot, source_url))
+            .fetch_optional(self.pool(), read_document)
+            .await
     }
 
     async fn update_document_source(&self, d: &Document, job: &NewJob) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        query::<D>(
-            "update_document_source",
-            "UPDATE documents SET title = $1, status = 'queued', error = NULL, format = $2,
+        let sql = "UPDATE documents SET title = $1, status = 'queued', error = NULL, format = $2,
                  object_key = $3, content_hash = $4, size_bytes = $5, metadata = $6, updated_at = $7
-             WHERE tenant_id = $8 AND id = $9",
-        )
-        .bind((&d.title, &d.format, &d.object_key, &d.content_hash))
-        .bind((d.size_bytes as i64, &d.metadata, Utc::now(), d.tenant_id))
-        .bind(d.id)
-        .execute_found(&mut tx)
-        .await?;
+             WHERE tenant_id = $8 AND id = $9";
+        query::<D>("update_document_source", sql)
+            .bind((&d.title, &d.format, &d.object_key, &d.content_hash))
+            .bind((d.size_bytes as i64, &d.metadata, Utc::now(), d.tenant_id))
+            .bind(d.id)
+            .execute_found(&mut tx)
+            .await?;
         insert_job(&mut tx, job, Utc::now()).await?;
         commit(tx, "update_document_source").await
     }
@@ -331,14 +269,12 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         job: &NewJob,
     ) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
-        query::<D>(
-            "requeue_document",
-            "UPDATE documents SET status = 'queued', error = NULL, updated_at = $1
-             WHERE tenant_id = $2 AND id = $3",
-        )
-        .bind((Utc::now(), tenant, doc))
-        .execute_found(&mut tx)
-        .await?;
+        let sql = "UPDATE documents SET status = 'queued', error = NULL, updated_at = $1
+                   WHERE tenant_id = $2 AND id = $3";
+        query::<D>("requeue_document", sql)
+            .bind((Utc::now(), tenant, doc))
+            .execute_found(&mut tx)
+            .await?;
         insert_job(&mut tx, job, Utc::now()).await?;
         commit(tx, "requeue_document").await
     }
@@ -350,31 +286,27 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         status: DocumentStatus,
         error: Option<&str>,
     ) -> StoreResult<()> {
-        query::<D>(
-            "set_document_status",
-            "UPDATE documents SET status = $1, error = $2, updated_at = $3
-             WHERE tenant_id = $4 AND id = $5",
-        )
-        .bind((status.as_str(), error, Utc::now(), tenant, doc))
-        .execute_found(self.pool())
-        .await
+        let sql = "UPDATE documents SET status = $1, error = $2, updated_at = $3
+                   WHERE tenant_id = $4 AND id = $5";
+        query::<D>("set_document_status", sql)
+            .bind((status.as_str(), error, Utc::now(), tenant, doc))
+            .execute_found(self.pool())
+            .await
     }
 
     async fn delete_document(&self, tenant: TenantId, doc: DocumentId) -> StoreResult<Document> {
         let mut tx = self.write_tx().await?;
         // The document's row first, as `replace_chunks` takes it, so the two
         // wait for each other instead of deadlocking over its chunks.
-        let found = query::<D>(
-            "delete_document",
-            AssertSqlSafe(format!(
-                "SELECT {} FROM documents WHERE tenant_id = $1 AND id = $2{}",
-                document_columns!(),
-                D::FOR_UPDATE
-            )),
-        )
-        .bind((tenant, doc))
-        .fetch_one(&mut tx, read_document)
-        .await?;
+        let sql = AssertSqlSafe(format!(
+            "SELECT {} FROM documents WHERE tenant_id = $1 AND id = $2{}",
+            columns!(documents),
+            D::FOR_UPDATE
+        ));
+        let found = query::<D>("delete_document", sql)
+            .bind((tenant, doc))
+            .fetch_one(&mut tx, read_document)
+            .await?;
         // Chunks explicitly, so SQLite's keyword-index triggers run.
         for sql in [
             "DELETE FROM chunks WHERE tenant_id = $1 AND document_id = $2",
@@ -388,13 +320,11 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         // The file it was made of goes with it (its bytes left the counter
         // with the document, by trigger).
         if let Some(file) = found.file_id {
-            query::<D>(
-                "delete_document",
-                "DELETE FROM files WHERE tenant_id = $1 AND id = $2",
-            )
-            .bind((tenant, file))
-            .execute(&mut tx)
-            .await?;
+            let sql = "DELETE FROM files WHERE tenant_id = $1 AND id = $2";
+            query::<D>("delete_document", sql)
+                .bind((tenant, file))
+                .execute(&mut tx)
+                .await?;
         }
         bump_index_version(&mut tx, &found.bot_id.to_string()).await?;
         commit(tx, "delete_document").await?;
@@ -412,26 +342,22 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         let mut tx = self.write_tx().await?;
         // The row lock makes two concurrent replacements of one document
         // take turns instead of interleaving their deletes and inserts.
-        let bot = query::<D>(
-            "replace_chunks",
-            AssertSqlSafe(format!(
-                "SELECT bot_id FROM documents WHERE tenant_id = $1 AND id = $2{}",
-                D::FOR_UPDATE
-            )),
-        )
-        .bind((&tenant, &doc))
-        .fetch_optional(&mut tx, |r| r.text("bot_id"))
-        .await?;
+        let sql = AssertSqlSafe(format!(
+            "SELECT bot_id FROM documents WHERE tenant_id = $1 AND id = $2{}",
+            D::FOR_UPDATE
+        ));
+        let bot = query::<D>("replace_chunks", sql)
+            .bind((&tenant, &doc))
+            .fetch_optional(&mut tx, |r| r.text("bot_id"))
+            .await?;
         let Some(bot) = bot else {
             return Err(StoreError::NotFound);
         };
-        query::<D>(
-            "replace_chunks",
-            "DELETE FROM chunks WHERE tenant_id = $1 AND document_id = $2",
-        )
-        .bind((&tenant, &doc))
-        .execute(&mut tx)
-        .await?;
+        let sql = "DELETE FROM chunks WHERE tenant_id = $1 AND document_id = $2";
+        query::<D>("replace_chunks", sql)
+            .bind((&tenant, &doc))
+            .execute(&mut tx)
+            .await?;
         insert_chunks(&mut tx, &tenant, &bot, &doc, chunks).await?;
         query::<D>("replace_chunks", 
             "UPDATE documents SET status = 'ready', error = NULL, chunk_count = $1, updated_at = $2,
@@ -446,23 +372,21 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
     }
 
     async fn list_chunks(&self, tenant: TenantId, doc: DocumentId) -> StoreResult<Vec<ChunkView>> {
-        query::<D>(
-            "list_chunks",
-            "SELECT id, idx, text, token_count, page, heading FROM chunks
-             WHERE tenant_id = $1 AND document_id = $2 ORDER BY idx",
-        )
-        .bind((tenant, doc))
-        .fetch_all(self.pool(), |r| {
-            Ok(ChunkView {
-                id: r.id("id")?,
-                index: r.count("idx")?,
-                text: r.text("text")?,
-                token_count: r.count("token_count")?,
-                page: r.opt_int("page")?.map(|p| p as u32),
-                heading: r.opt_text("heading")?,
+        let sql = "SELECT id, idx, text, token_count, page, heading FROM chunks
+                   WHERE tenant_id = $1 AND document_id = $2 ORDER BY idx";
+        query::<D>("list_chunks", sql)
+            .bind((tenant, doc))
+            .fetch_all(self.pool(), |r| {
+                Ok(ChunkView {
+                    id: r.id("id")?,
+                    index: r.count("idx")?,
+                    text: r.text("text")?,
+                    token_count: r.count("token_count")?,
+                    page: r.opt_int("page")?.map(|p| p as u32),
+                    heading: r.opt_text("heading")?,
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn find_embeddings(
@@ -495,13 +419,11 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
     }
 
     async fn bot_index_version(&self, tenant: TenantId, bot: BotId) -> StoreResult<i64> {
-        query::<D>(
-            "bot_index_version",
-            "SELECT index_version FROM bots WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind((tenant, bot))
-        .fetch_one(self.pool(), |r| r.int("index_version"))
-        .await
+        let sql = "SELECT index_version FROM bots WHERE tenant_id = $1 AND id = $2";
+        query::<D>("bot_index_version", sql)
+            .bind((tenant, bot))
+            .fetch_one(self.pool(), |r| r.int("index_version"))
+            .await
     }
 
     async fn bot_vectors(
@@ -512,13 +434,11 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
     ) -> StoreResult<BotVectors> {
         // Version and rows from one snapshot, so they agree.
         let mut tx = D::begin_snapshot(self.pool()).await?;
-        let version = query::<D>(
-            "bot_vectors",
-            "SELECT index_version FROM bots WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind((tenant, bot))
-        .fetch_one(&mut tx, |r| r.int("index_version"))
-        .await?;
+        let sql = "SELECT index_version FROM bots WHERE tenant_id = $1 AND id = $2";
+        let version = query::<D>("bot_vectors", sql)
+            .bind((tenant, bot))
+            .fetch_one(&mut tx, |r| r.int("index_version"))
+            .await?;
         let sql = format!(
             "SELECT id, {} AS embedding FROM chunks
              WHERE tenant_id = $1 AND bot_id = $2 AND embedder_id = $3",
@@ -562,17 +482,15 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         embedder_id: &str,
         limit: u32,
     ) -> StoreResult<Vec<(TenantId, DocumentId)>> {
-        query::<D>(
-            "stale_documents",
-            "SELECT DISTINCT c.tenant_id, c.document_id FROM chunks c
-             JOIN documents d ON d.id = c.document_id AND d.tenant_id = c.tenant_id
-             WHERE c.embedder_id <> $1 AND d.status = 'ready' LIMIT $2",
-        )
-        .bind((embedder_id, i64::from(limit)))
-        .fetch_all(self.pool(), |r| {
-            Ok((r.id("tenant_id")?, r.id("document_id")?))
-        })
-        .await
+        let sql = "SELECT DISTINCT c.tenant_id, c.document_id FROM chunks c
+                   JOIN documents d ON d.id = c.document_id AND d.tenant_id = c.tenant_id
+                   WHERE c.embedder_id <> $1 AND d.status = 'ready' LIMIT $2";
+        query::<D>("stale_documents", sql)
+            .bind((embedder_id, i64::from(limit)))
+            .fetch_all(self.pool(), |r| {
+                Ok((r.id("tenant_id")?, r.id("document_id")?))
+            })
+            .await
     }
 
     async fn keyword_search(

@@ -25,17 +25,16 @@ fn read_lead<D: Dialect>(r: Row<'_, D>) -> StoreResult<Lead> {
 #[async_trait]
 impl<D: Dialect> LeadStore for SqlStore<D> {
     async fn create_lead(&self, lead: &Lead) -> StoreResult<()> {
-        query::<D>(
-            "create_lead",
+        let sql =
             "INSERT INTO leads (id, tenant_id, bot_id, session_id, email, name, phone, metadata,
                                 visitor, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind((lead.id, lead.tenant_id, lead.bot_id, lead.session_id))
-        .bind((&lead.email, &lead.name, &lead.phone, &lead.metadata))
-        .bind((&lead.visitor, lead.created_at))
-        .run(self.pool())
-        .await
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        query::<D>("create_lead", sql)
+            .bind((lead.id, lead.tenant_id, lead.bot_id, lead.session_id))
+            .bind((&lead.email, &lead.name, &lead.phone, &lead.metadata))
+            .bind((&lead.visitor, lead.created_at))
+            .run(self.pool())
+            .await
     }
 
     async fn list_leads(
@@ -44,18 +43,16 @@ impl<D: Dialect> LeadStore for SqlStore<D> {
         bot: Option<BotId>,
         page: &PageRequest,
     ) -> StoreResult<Page<Lead>> {
-        let leads = query::<D>(
-            "list_leads",
-            "SELECT id, tenant_id, bot_id, session_id, email, name, phone, metadata, visitor,
-                    created_at
-             FROM leads
-             WHERE tenant_id = $1 AND ($2 IS NULL OR bot_id = $2)
-               AND ($3 IS NULL OR id < $3)
-             ORDER BY id DESC LIMIT $4",
-        )
-        .bind((tenant, bot, &page.after, limit_plus_one(page)))
-        .fetch_all(self.pool(), read_lead)
-        .await?;
+        let sql = "SELECT id, tenant_id, bot_id, session_id, email, name, phone, metadata, visitor,
+                          created_at
+                   FROM leads
+                   WHERE tenant_id = $1 AND ($2 IS NULL OR bot_id = $2)
+                     AND ($3 IS NULL OR id < $3)
+                   ORDER BY id DESC LIMIT $4";
+        let leads = query::<D>("list_leads", sql)
+            .bind((tenant, bot, &page.after, limit_plus_one(page)))
+            .fetch_all(self.pool(), read_lead)
+            .await?;
         Ok(page_of(leads, page, |l| l.id.to_string()))
     }
 }

@@ -7,12 +7,111 @@
 //! row locks, the job claim, keyword and vector search) is the [`Dialect`],
 //! implemented in `sqlite/` and `postgres/`.
 
-/// The job columns, as a macro so that each dialect's claim statement stays
-/// one `&'static str` (no dynamic SQL).
-macro_rules! job_columns {
-    () => {
+/// Each table's columns as its rows are read, so statements stay one
+/// `&'static str` (no dynamic SQL): `columns!(documents)`.
+macro_rules! columns {
+    (bots) => {
+        "id, tenant_id, name, description, system_prompt, welcome_message, model, temperature, \
+         max_tokens, public, allowed_origins, retrieval, theme, visitor_messages_per_minute, \
+         created_at, updated_at"
+    };
+    (jobs) => {
         "id, tenant_id, kind, payload, status, attempts, max_attempts, error, progress_done, \
          progress_total, run_at, created_at, started_at, finished_at"
+    };
+    (chat_sessions) => {
+        "id, tenant_id, bot_id, visitor, started_by, message_count, created_at, last_message_at"
+    };
+    (users) => {
+        "id, tenant_id, email, password_hash, role, created_at"
+    };
+    (api_keys) => {
+        "id, tenant_id, name, role, prefix, created_by, created_at, last_used_at"
+    };
+    (documents) => {
+        "id, tenant_id, bot_id, title, status, source_type, source_url, format, file_id, \
+         object_key, content_hash, size_bytes, chunk_count, error, metadata, created_at, updated_at"
+    };
+    (files) => {
+        "id, tenant_id, bot_id, filename, content_type, size_bytes, sha256, object_key, format, \
+         uploaded_at, created_at"
+    };
+}
+
+/// The job claim, around a dialect's choice of the job (`$pick`, which
+/// selects one `id`; binds: worker, now, lease end). Runnable is queued and
+/// due, or running with a lapsed lease (its worker died). Fairness: among
+/// tenants with runnable work, the one with the fewest live leases wins,
+/// then the one whose last claim is oldest (never claimed first), so one
+/// tenant's thousands of jobs cannot starve another's single upload; within
+/// a tenant, oldest first. `$pick` orders tenants by `fair_tenant_order!()`.
+macro_rules! claim_job {
+    ($pick:expr) => {
+        concat!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1,
+                 lease_until = $3, claimed_at = $2, started_at = coalesce(started_at, $2)
+             WHERE id = (",
+            $pick,
+            ") RETURNING ",
+            columns!(jobs)
+        )
+    };
+}
+
+/// Whether job `$j` can be claimed now.
+macro_rules! runnable {
+    ($j:literal) => {
+        concat!(
+            "((",
+            $j,
+            ".status = 'queued' AND ",
+            $j,
+            ".run_at <= $2) OR (",
+            $j,
+            ".status = 'running' AND ",
+            $j,
+            ".lease_until < $2))"
+        )
+    };
+}
+
+/// The fairness order of the tenants `r.tenant_id` (see `claim_job!`).
+macro_rules! fair_tenant_order {
+    () => {
+        "(SELECT count(*) FROM jobs b WHERE b.tenant_id = r.tenant_id AND b.status = 'running'
+              AND b.lease_until >= $2),
+         (SELECT max(c.claimed_at) FROM jobs c WHERE c.tenant_id = r.tenant_id) NULLS FIRST,
+         min(r.run_at), r.tenant_id"
+    };
+}
+
+/// Every column of `table`, then the rest of the statement:
+/// `select!(documents: "WHERE tenant_id = $1 AND id = $2")`.
+macro_rules! select {
+    ($table:ident: $rest:literal) => {
+        concat!(
+            "SELECT ",
+            columns!($table),
+            " FROM ",
+            stringify!($table),
+            " ",
+            $rest
+        )
+    };
+}
+
+/// A row of every column of `table`, from the given placeholders.
+macro_rules! insert {
+    ($table:ident: $values:literal) => {
+        concat!(
+            "INSERT INTO ",
+            stringify!($table),
+            " (",
+            columns!($table),
+            ") VALUES (",
+            $values,
+            ")"
+        )
     };
 }
 
@@ -201,6 +300,11 @@ pub(crate) async fn insert_chunks<D: Dialect>(
     Ok(())
 }
 
+/// A ranked passage: its `id` and `score` columns.
+pub(crate) fn scored<D: Dialect>(r: Row<'_, D>) -> StoreResult<(ChunkId, f32)> {
+    Ok((r.id("id")?, r.float("score")? as f32))
+}
+
 /// `$first, $first+1, …` for `n` values, as an `IN (…)` list.
 pub(crate) fn placeholders(first: usize, n: usize) -> String {
     let list: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
@@ -235,8 +339,7 @@ pub(crate) fn bot_vectors_of(
 #[async_trait]
 impl<D: Dialect> Store for SqlStore<D> {
     async fn ping(&self) -> StoreResult<()> {
-        query::<D>("ping", "SELECT 1").execute(self.pool()).await?;
-        Ok(())
+        query::<D>("ping", "SELECT 1").run(self.pool()).await
     }
 }
 

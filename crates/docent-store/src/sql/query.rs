@@ -311,10 +311,9 @@ impl<D: super::Dialect> Q<D> {
     /// Runs a statement that must change a row: `NotFound` when it changed none.
     pub async fn execute_found<'e>(self, on: impl Into<Exec<'e, D>>) -> StoreResult<()> {
         let done = self.execute(on).await?;
-        if D::rows_affected(&done) == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        (D::rows_affected(&done) > 0)
+            .then_some(())
+            .ok_or(StoreError::NotFound)
     }
 }
 
@@ -356,6 +355,9 @@ impl<D: Sql> Row<'_, D> {
     }
     pub fn opt_float(&self, col: &str) -> StoreResult<Option<f64>> {
         self.read(col, D::get_float(self.row, col))
+    }
+    pub fn float(&self, col: &str) -> StoreResult<f64> {
+        self.required(col, self.opt_float(col)?)
     }
     pub fn opt_flag(&self, col: &str) -> StoreResult<Option<bool>> {
         self.read(col, D::get_bool(self.row, col))

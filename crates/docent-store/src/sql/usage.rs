@@ -41,14 +41,13 @@ async fn lock_counters<D: Dialect>(
         D::FOR_UPDATE
     );
     for (period, kind) in keys {
-        query::<D>(
-            "lock_counters",
+        let sql =
             "INSERT INTO usage_counters (tenant_id, period, kind, used) VALUES ($1, $2, $3, 0)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind((tenant, *period, *kind))
-        .execute(&mut *tx)
-        .await?;
+             ON CONFLICT DO NOTHING";
+        query::<D>("lock_counters", sql)
+            .bind((tenant, *period, *kind))
+            .execute(&mut *tx)
+            .await?;
         // SQLite's write transaction already excludes every other writer:
         // no lock statement, no extra round trip on every reservation.
         if D::FOR_UPDATE.is_empty() {
@@ -75,16 +74,14 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
         // first charge that would pass its limit.
         lock_counters(&mut tx, &tenant, &lock_order(charges)).await?;
         for c in charges {
-            let done = query::<D>(
-                "reserve",
-                "UPDATE usage_counters SET used = used + $1
-                 WHERE tenant_id = $2 AND period = $3 AND kind = $4
-                   AND ($5 IS NULL OR used + $1 <= $5)",
-            )
-            .bind((amount(c.amount), &tenant, &c.period, c.kind.as_str()))
-            .bind(c.limit.map(amount))
-            .execute(&mut tx)
-            .await?;
+            let sql = "UPDATE usage_counters SET used = used + $1
+                       WHERE tenant_id = $2 AND period = $3 AND kind = $4
+                         AND ($5 IS NULL OR used + $1 <= $5)";
+            let done = query::<D>("reserve", sql)
+                .bind((amount(c.amount), &tenant, &c.period, c.kind.as_str()))
+                .bind(c.limit.map(amount))
+                .execute(&mut tx)
+                .await?;
             if D::rows_affected(&done) == 0 {
                 // Dropping `tx` rolls back the charges already made.
                 return Err(StoreError::QuotaExceeded(c.kind));
@@ -100,14 +97,13 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
         let mut ordered: Vec<&Charge> = charges.iter().collect();
         ordered.sort_by_key(|&c| (c.period.as_str(), c.kind.as_str()));
         for c in ordered {
-            query::<D>(
-                "release",
+            let sql =
                 "UPDATE usage_counters SET used = CASE WHEN used > $1 THEN used - $1 ELSE 0 END
-                 WHERE tenant_id = $2 AND period = $3 AND kind = $4",
-            )
-            .bind((amount(c.amount), &tenant, &c.period, c.kind.as_str()))
-            .execute(&mut tx)
-            .await?;
+                 WHERE tenant_id = $2 AND period = $3 AND kind = $4";
+            query::<D>("release", sql)
+                .bind((amount(c.amount), &tenant, &c.period, c.kind.as_str()))
+                .execute(&mut tx)
+                .await?;
         }
         commit(tx, "release").await
     }
@@ -119,20 +115,18 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
     ) -> StoreResult<Vec<(UsageKind, String, u64)>> {
         let mut out = Vec::new();
         for period in periods {
-            let counters = query::<D>(
-                "usage_counters",
-                "SELECT kind, used FROM usage_counters WHERE tenant_id = $1 AND period = $2
-                 ORDER BY kind",
-            )
-            .bind((tenant, *period))
-            .fetch_all(self.pool(), |r| {
-                Ok((
-                    r.name("kind", UsageKind::parse)?,
-                    period.to_string(),
-                    r.size("used")?,
-                ))
-            })
-            .await?;
+            let sql = "SELECT kind, used FROM usage_counters WHERE tenant_id = $1 AND period = $2
+                       ORDER BY kind";
+            let counters = query::<D>("usage_counters", sql)
+                .bind((tenant, *period))
+                .fetch_all(self.pool(), |r| {
+                    Ok((
+                        r.name("kind", UsageKind::parse)?,
+                        period.to_string(),
+                        r.size("used")?,
+                    ))
+                })
+                .await?;
             out.extend(counters);
         }
         Ok(out)
@@ -141,15 +135,13 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
     async fn record_usage(&self, events: &[UsageEvent]) -> StoreResult<()> {
         let mut tx = self.write_tx().await?;
         for e in events {
-            query::<D>(
-                "record_usage",
-                "INSERT INTO usage_events (tenant_id, bot_id, kind, quantity, created_at)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind((e.tenant_id, e.bot_id, e.kind.as_str(), amount(e.quantity)))
-            .bind(e.created_at)
-            .execute(&mut tx)
-            .await?;
+            let sql = "INSERT INTO usage_events (tenant_id, bot_id, kind, quantity, created_at)
+                       VALUES ($1, $2, $3, $4, $5)";
+            query::<D>("record_usage", sql)
+                .bind((e.tenant_id, e.bot_id, e.kind.as_str(), amount(e.quantity)))
+                .bind(e.created_at)
+                .execute(&mut tx)
+                .await?;
         }
         commit(tx, "record_usage").await
     }
@@ -160,46 +152,40 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
         since: DateTime<Utc>,
     ) -> StoreResult<HashMap<UsageKind, u64>> {
         // SUM of BIGINT is NUMERIC in PostgreSQL: cast back.
-        let sums = query::<D>(
-            "usage_since",
-            "SELECT kind, CAST(SUM(quantity) AS BIGINT) AS n FROM usage_events
-             WHERE tenant_id = $1 AND created_at >= $2 GROUP BY kind",
-        )
-        .bind((tenant, since))
-        .fetch_all(self.pool(), |r| {
-            Ok((r.name("kind", UsageKind::parse)?, r.size("n")?))
-        })
-        .await?;
+        let sql = "SELECT kind, CAST(SUM(quantity) AS BIGINT) AS n FROM usage_events
+                   WHERE tenant_id = $1 AND created_at >= $2 GROUP BY kind";
+        let sums = query::<D>("usage_since", sql)
+            .bind((tenant, since))
+            .fetch_all(self.pool(), |r| {
+                Ok((r.name("kind", UsageKind::parse)?, r.size("n")?))
+            })
+            .await?;
         Ok(sums.into_iter().collect())
     }
 
     async fn recent_usage(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<UsageEvent>> {
         // `id` is a sequence: the order events were recorded.
-        query::<D>(
-            "recent_usage",
-            "SELECT bot_id, kind, quantity, created_at FROM usage_events
-             WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind((tenant, i64::from(limit)))
-        .fetch_all(self.pool(), |r| {
-            Ok(UsageEvent {
-                tenant_id: tenant,
-                bot_id: r.opt_id("bot_id")?,
-                kind: r.name("kind", UsageKind::parse)?,
-                quantity: r.size("quantity")?,
-                created_at: r.time("created_at")?,
+        let sql = "SELECT bot_id, kind, quantity, created_at FROM usage_events
+                   WHERE tenant_id = $1 ORDER BY id DESC LIMIT $2";
+        query::<D>("recent_usage", sql)
+            .bind((tenant, i64::from(limit)))
+            .fetch_all(self.pool(), |r| {
+                Ok(UsageEvent {
+                    tenant_id: tenant,
+                    bot_id: r.opt_id("bot_id")?,
+                    kind: r.name("kind", UsageKind::parse)?,
+                    quantity: r.size("quantity")?,
+                    created_at: r.time("created_at")?,
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn count_chunks(&self, tenant: TenantId) -> StoreResult<u64> {
-        query::<D>(
-            "count_chunks",
-            "SELECT count(*) AS n FROM chunks WHERE tenant_id = $1",
-        )
-        .bind(tenant)
-        .fetch_one(self.pool(), |r| r.size("n"))
-        .await
+        let sql = "SELECT count(*) AS n FROM chunks WHERE tenant_id = $1";
+        query::<D>("count_chunks", sql)
+            .bind(tenant)
+            .fetch_one(self.pool(), |r| r.size("n"))
+            .await
     }
 }

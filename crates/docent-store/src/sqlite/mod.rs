@@ -18,7 +18,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Database, Decode, Encode, Pool, Sqlite, Transaction, Type};
 
-use crate::sql::{Dialect, SqlStore, Ts, Value, Vector, backend, failed, parse_id};
+use crate::sql::{Dialect, SqlStore, Ts, Value, Vector, backend, failed, query, scored};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -63,37 +63,17 @@ impl Dialect for Sqlite {
         "DELETE FROM chunks WHERE tenant_id = $1 AND bot_id = $2";
     const VECTOR_COLUMNS: &'static str = "embedding";
     const VECTOR_OUT: &'static str = "embedding";
-    // Fairness: among tenants with runnable work, the one with the fewest
-    // live leases wins, then the one whose last claim is oldest (never
-    // claimed first), so one tenant's thousands of jobs cannot starve
-    // another's single upload. Within a tenant: oldest first. SQLite runs one
-    // writer at a time, so the second claimer sees the first's lease.
-    const CLAIM_JOB: &'static str = concat!(
-        "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $1,
-             lease_until = $3, claimed_at = $2, started_at = coalesce(started_at, $2)
-         WHERE id = (
-             WITH runnable AS (
-                 SELECT id, tenant_id, run_at FROM jobs
-                 WHERE (status = 'queued' AND run_at <= $2)
-                    OR (status = 'running' AND lease_until < $2)
-             ),
-             next_tenant AS (
-                 SELECT r.tenant_id FROM runnable r
-                 GROUP BY r.tenant_id
-                 ORDER BY
-                     (SELECT count(*) FROM jobs b
-                       WHERE b.tenant_id = r.tenant_id AND b.status = 'running'
-                         AND b.lease_until >= $2),
-                     (SELECT max(claimed_at) FROM jobs c WHERE c.tenant_id = r.tenant_id) NULLS FIRST,
-                     min(r.run_at)
-                 LIMIT 1
-             )
-             SELECT id FROM runnable WHERE tenant_id = (SELECT tenant_id FROM next_tenant)
-             ORDER BY run_at, id LIMIT 1
-         )
-         RETURNING ",
-        job_columns!()
-    );
+    // SQLite runs one writer at a time, so the second claimer sees the
+    // first's lease.
+    const CLAIM_JOB: &'static str = claim_job!(concat!(
+        "WITH runnable AS (SELECT id, tenant_id, run_at FROM jobs j WHERE ",
+        runnable!("j"),
+        "), next_tenant AS (SELECT r.tenant_id FROM runnable r GROUP BY r.tenant_id ORDER BY ",
+        fair_tenant_order!(),
+        " LIMIT 1)
+         SELECT id FROM runnable WHERE tenant_id = (SELECT tenant_id FROM next_tenant)
+         ORDER BY run_at, id LIMIT 1"
+    ));
 
     fn rows_affected(done: &SqliteQueryResult) -> u64 {
         done.rows_affected()
@@ -124,10 +104,10 @@ impl Dialect for Sqlite {
         store: &SqlStore<Sqlite>,
         tenant: TenantId,
         bot: BotId,
-        query: &str,
+        text: &str,
         limit: u32,
     ) -> StoreResult<Vec<(ChunkId, f32)>> {
-        let Some(fts) = fts_query(bot, query) else {
+        let Some(fts) = fts_query(bot, text) else {
             return Ok(Vec::new());
         };
         // Ranked inside the full-text index first (the query names the bot,
@@ -135,25 +115,17 @@ impl Dialect for Sqlite {
         // planner may walk the bot's chunks and probe the index once per
         // chunk, which is orders of magnitude slower. The join re-checks
         // tenant and bot.
-        let rows: Vec<(String, f64)> = sqlx::query_as(
-            "SELECT c.id, f.rank
-             FROM (SELECT rowid, bm25(chunks_fts, 0.0, 2.0, 1.0) AS rank FROM chunks_fts
-                   WHERE chunks_fts MATCH $1 ORDER BY rank LIMIT $4) AS f
-             JOIN chunks c ON c.rowid = f.rowid
-             WHERE c.tenant_id = $2 AND c.bot_id = $3
-             ORDER BY f.rank",
-        )
-        .bind(fts)
-        .bind(tenant.to_string())
-        .bind(bot.to_string())
-        .bind(i64::from(limit))
-        .fetch_all(store.pool())
-        .await
-        .map_err(|e| failed("keyword_search", e))?;
-        // FTS5's bm25() is negative, lower is better; flip it so higher is better.
-        rows.into_iter()
-            .map(|(id, rank)| Ok((parse_id("keyword_search", &id)?, (-rank) as f32)))
-            .collect()
+        // FTS5's bm25() is negative, lower is better; flipped so higher is better.
+        let sql = "SELECT c.id, -f.rank AS score
+                   FROM (SELECT rowid, bm25(chunks_fts, 0.0, 2.0, 1.0) AS rank FROM chunks_fts
+                         WHERE chunks_fts MATCH $1 ORDER BY rank LIMIT $4) AS f
+                   JOIN chunks c ON c.rowid = f.rowid
+                   WHERE c.tenant_id = $2 AND c.bot_id = $3
+                   ORDER BY f.rank";
+        query::<Sqlite>("keyword_search", sql)
+            .bind((fts, tenant, bot, i64::from(limit)))
+            .fetch_all(store.pool(), scored)
+            .await
     }
 }
 
