@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use futures::TryStreamExt;
 use sqlx::{AssertSqlSafe, PgPool, Postgres, QueryBuilder, Row, SqlitePool};
 
-use crate::sql::{backend, failed};
+use crate::sql::{Vector, backend, failed};
 use docent_core::store::StoreResult;
 
 /// Every table, parents before children.
@@ -193,12 +193,8 @@ async fn insert_batch(
                 Kind::Timestamp => row.try_get::<Option<String>, _>(i).map(|v| {
                     out.push_bind(v).push_unseparated("::timestamptz");
                 }),
-                Kind::Vector => row.try_get::<Vec<u8>, _>(i).map(|blob| {
-                    let v: Vec<f32> = blob
-                        .chunks_exact(4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                        .collect();
-                    dims = v.len() as i32;
+                Kind::Vector => row.try_get::<Vector, _>(i).map(|v| {
+                    dims = v.0.len() as i32;
                     out.push_bind(v).push_unseparated("::real[]::vector");
                 }),
             };

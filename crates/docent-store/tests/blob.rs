@@ -114,3 +114,15 @@ async fn s3_presigned_puts_work_and_tampering_is_refused() {
     );
     store.delete(&key).await.unwrap();
 }
+
+#[test]
+fn a_storage_url_opens_its_store() {
+    use docent_core::config::StorageUrl;
+    let dir = tempfile::tempdir().unwrap();
+    let url = StorageUrl::parse("s3://bucket?endpoint=http://127.0.0.1:9000&region=us-east-1");
+    let s3 = ObjectBlobStore::open(Some(&url.unwrap()), dir.path());
+    assert_eq!(s3.unwrap().describe(), "s3://bucket");
+    let files = StorageUrl::Files(dir.path().join("elsewhere"));
+    ObjectBlobStore::open(Some(&files), dir.path()).unwrap();
+    assert!(dir.path().join("elsewhere").is_dir());
+}

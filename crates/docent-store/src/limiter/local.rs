@@ -16,16 +16,9 @@ use docent_core::ratelimit::{Decision, Limit, RateLimiter};
 type Key = (&'static str, u32, String);
 
 /// Theoretical arrival time of each key's next request.
+#[derive(Default)]
 pub struct LocalRateLimiter {
     tats: Mutex<HashMap<Key, Instant>>,
-}
-
-impl Default for LocalRateLimiter {
-    fn default() -> Self {
-        Self {
-            tats: Mutex::new(HashMap::new()),
-        }
-    }
 }
 
 impl LocalRateLimiter {

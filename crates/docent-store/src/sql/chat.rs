@@ -23,10 +23,10 @@ fn read_session<D: Dialect>(r: Row<'_, D>) -> StoreResult<ChatSession> {
     })
 }
 
-fn read_message<D: Dialect>(tenant: TenantId, r: Row<'_, D>) -> StoreResult<ChatMessage> {
+fn read_message<D: Dialect>(r: Row<'_, D>) -> StoreResult<ChatMessage> {
     Ok(ChatMessage {
         id: r.id("id")?,
-        tenant_id: tenant,
+        tenant_id: r.id("tenant_id")?,
         session_id: r.id("session_id")?,
         role: r.name("role", MessageRole::parse)?,
         content: r.text("content")?,
@@ -105,15 +105,13 @@ impl<D: Dialect> ChatStore for SqlStore<D> {
     ) -> StoreResult<Vec<ChatMessage>> {
         // Newest first to apply `last`, then reversed.
         let sql = AssertSqlSafe(format!(
-            "SELECT id, session_id, role, content, citations, mode, prompt_tokens,
-                    completion_tokens, latency_ms, partial, answered, finish_reason, created_at
-             FROM chat_messages WHERE tenant_id = $1 AND session_id = $2
-             ORDER BY {} DESC LIMIT $3",
+            "{} ORDER BY {} DESC LIMIT $3",
+            select!(chat_messages: "WHERE tenant_id = $1 AND session_id = $2"),
             D::MESSAGE_ORDER
         ));
         let mut messages = query::<D>("list_messages", sql)
             .bind((tenant, id, last.map_or(i64::MAX, i64::from)))
-            .fetch_all(self.pool(), |r| read_message(tenant, r))
+            .fetch_all(self.pool(), read_message)
             .await?;
         messages.reverse();
         Ok(messages)
@@ -139,10 +137,8 @@ async fn append<D: Dialect>(
         .execute_found(&mut *tx)
         .await?;
     for m in messages {
-        let sql = "INSERT INTO chat_messages (id, tenant_id, session_id, role, content, citations,
-                       mode, prompt_tokens, completion_tokens, latency_ms, partial, answered,
-                       finish_reason, created_at)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+        let sql =
+            insert!(chat_messages: "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14");
         query::<D>("append_messages", sql)
             .bind((m.id, tenant, id, m.role.as_str(), &m.content))
             .bind((json(&m.citations), &m.mode, i64::from(m.prompt_tokens)))

@@ -76,11 +76,11 @@ impl<D: Dialect> JobStore for SqlStore<D> {
     ) -> StoreResult<bool> {
         let sql = "UPDATE jobs SET lease_until = $1
                    WHERE id = $2 AND lease_owner = $3 AND status = 'running'";
-        let done = query::<D>("heartbeat", sql)
+        let changed = query::<D>("heartbeat", sql)
             .bind((lease_until, job, worker))
-            .execute(self.pool())
+            .changed(self.pool())
             .await?;
-        Ok(D::rows_affected(&done) == 1)
+        Ok(changed == 1)
     }
 
     async fn set_progress(&self, job: JobId, progress: Progress) -> StoreResult<()> {
@@ -92,13 +92,8 @@ impl<D: Dialect> JobStore for SqlStore<D> {
     }
 
     async fn complete(&self, job: JobId, worker: &str, now: DateTime<Utc>) -> StoreResult<bool> {
-        self.end_lease(
-            "complete",
-            job,
-            worker,
-            ("succeeded", None, None, Some(now)),
-        )
-        .await
+        let outcome = ("succeeded", None, None, Some(now));
+        self.end_lease("complete", job, worker, outcome).await
     }
 
     async fn retry_later(
@@ -165,15 +160,13 @@ impl<D: Dialect> SqlStore<D> {
         worker: &str,
         (status, error, run_at, finished_at): Outcome<'_>,
     ) -> StoreResult<bool> {
-        let done = query::<D>(
-            op,
-            "UPDATE jobs SET status = $1, error = $2, run_at = coalesce($3, run_at),
-                 finished_at = $4, lease_owner = NULL, lease_until = NULL
-             WHERE id = $5 AND lease_owner = $6 AND status = 'running'",
-        )
-        .bind((status, error, run_at, finished_at, job, worker))
-        .execute(self.pool())
-        .await?;
-        Ok(D::rows_affected(&done) == 1)
+        let sql = "UPDATE jobs SET status = $1, error = $2, run_at = coalesce($3, run_at),
+                       finished_at = $4, lease_owner = NULL, lease_until = NULL
+                   WHERE id = $5 AND lease_owner = $6 AND status = 'running'";
+        let changed = query::<D>(op, sql)
+            .bind((status, error, run_at, finished_at, job, worker))
+            .changed(self.pool())
+            .await?;
+        Ok(changed == 1)
     }
 }

@@ -11,8 +11,7 @@ use docent_core::domain::{
 };
 use docent_core::ids::{BotId, ChunkId, DocumentId, FileId, TenantId};
 use docent_core::store::{
-    BotVectors, ChunkHit, DocumentFilter, KnowledgeStore, Page, PageRequest, StoreError,
-    StoreResult,
+    BotVectors, ChunkHit, DocumentFilter, KnowledgeStore, Page, PageRequest, StoreResult,
 };
 use sqlx::{AssertSqlSafe, Transaction};
 
@@ -158,11 +157,8 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
                    RETURNING size_bytes";
         let size = query::<D>("delete_pending_file", sql)
             .bind((tenant, file))
-            .fetch_optional(&mut tx, |r| r.int("size_bytes"))
+            .fetch_one(&mut tx, |r| r.int("size_bytes"))
             .await?;
-        let Some(size) = size else {
-            return Err(StoreError::NotFound);
-        };
         let sql = "UPDATE usage_counters SET used = CASE WHEN used > $1 THEN used - $1 ELSE 0 END
                    WHERE tenant_id = $2 AND period = 'held' AND kind = 'storage_bytes'";
         query::<D>("delete_pending_file", sql)
@@ -176,10 +172,9 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         let mut tx = self.write_tx().await?;
         let mut changed = 0;
         for sql in recount_held_statements() {
-            let done = query::<D>("recount_held_usage", AssertSqlSafe(sql))
-                .execute(&mut tx)
+            changed += query::<D>("recount_held_usage", AssertSqlSafe(sql))
+                .changed(&mut tx)
                 .await?;
-            changed += D::rows_affected(&done);
         }
         commit(tx, "recount_held_usage").await?;
         Ok(changed)
@@ -348,11 +343,8 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         ));
         let bot = query::<D>("replace_chunks", sql)
             .bind((&tenant, &doc))
-            .fetch_optional(&mut tx, |r| r.text("bot_id"))
+            .fetch_one(&mut tx, |r| r.text("bot_id"))
             .await?;
-        let Some(bot) = bot else {
-            return Err(StoreError::NotFound);
-        };
         let sql = "DELETE FROM chunks WHERE tenant_id = $1 AND document_id = $2";
         query::<D>("replace_chunks", sql)
             .bind((&tenant, &doc))

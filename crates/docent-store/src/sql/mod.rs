@@ -22,6 +22,10 @@ macro_rules! columns {
     (chat_sessions) => {
         "id, tenant_id, bot_id, visitor, started_by, message_count, created_at, last_message_at"
     };
+    (chat_messages) => {
+        "id, tenant_id, session_id, role, content, citations, mode, prompt_tokens, \
+         completion_tokens, latency_ms, partial, answered, finish_reason, created_at"
+    };
     (users) => {
         "id, tenant_id, email, password_hash, role, created_at"
     };

@@ -303,6 +303,11 @@ impl<D: Sql> Q<D> {
 }
 
 impl<D: super::Dialect> Q<D> {
+    /// Runs the statement; returns how many rows it changed.
+    pub async fn changed<'e>(self, on: impl Into<Exec<'e, D>>) -> StoreResult<u64> {
+        Ok(D::rows_affected(&self.execute(on).await?))
+    }
+
     /// Runs the statement for its effect alone.
     pub async fn run<'e>(self, on: impl Into<Exec<'e, D>>) -> StoreResult<()> {
         self.execute(on).await.map(drop)
@@ -310,10 +315,8 @@ impl<D: super::Dialect> Q<D> {
 
     /// Runs a statement that must change a row: `NotFound` when it changed none.
     pub async fn execute_found<'e>(self, on: impl Into<Exec<'e, D>>) -> StoreResult<()> {
-        let done = self.execute(on).await?;
-        (D::rows_affected(&done) > 0)
-            .then_some(())
-            .ok_or(StoreError::NotFound)
+        let changed = self.changed(on).await?;
+        (changed > 0).then_some(()).ok_or(StoreError::NotFound)
     }
 }
 

@@ -77,12 +77,12 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
             let sql = "UPDATE usage_counters SET used = used + $1
                        WHERE tenant_id = $2 AND period = $3 AND kind = $4
                          AND ($5 IS NULL OR used + $1 <= $5)";
-            let done = query::<D>("reserve", sql)
+            let changed = query::<D>("reserve", sql)
                 .bind((amount(c.amount), &tenant, &c.period, c.kind.as_str()))
                 .bind(c.limit.map(amount))
-                .execute(&mut tx)
+                .changed(&mut tx)
                 .await?;
-            if D::rows_affected(&done) == 0 {
+            if changed == 0 {
                 // Dropping `tx` rolls back the charges already made.
                 return Err(StoreError::QuotaExceeded(c.kind));
             }
