@@ -60,4 +60,6 @@ async fn switching_the_embedder_re_embeds_existing_chunks() {
         .get(&format!("/api/v1/docs/{doc}"), &owner.token)
         .await;
     assert_eq!(detail["document"]["status"], "ready");
+    // The vectors are in before the re-embedding job is marked done.
+    second.wait_idle().await;
 }
