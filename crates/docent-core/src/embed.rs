@@ -45,4 +45,9 @@ pub trait Embedder: Send + Sync {
     /// One L2-normalised vector per text, in order (so cosine similarity is a
     /// dot product).
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    /// Whether a remote provider answers now, cheaply (no model run): for
+    /// readiness. In-process embedders are always there.
+    async fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
 }

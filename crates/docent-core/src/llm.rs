@@ -72,4 +72,9 @@ pub trait ChatModel: Send + Sync {
     /// and ends with [`ChatEvent::Done`] or an error. Dropping the stream
     /// cancels the request.
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream, LlmError>;
+    /// Whether the provider answers now, cheaply (no model run): for
+    /// readiness. `Err` says why not.
+    async fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
 }

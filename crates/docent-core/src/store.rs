@@ -13,8 +13,8 @@ use std::collections::HashMap;
 
 use crate::domain::{
     ApiKey, AuditEntry, AuditQuery, Bot, Charge, ChatMessage, ChatSession, Chunk, ChunkView,
-    Document, DocumentStatus, Email, Job, Lead, NewApiKey, NewAuditEntry, NewJob, Plan, Progress,
-    Role, StoredFile, Tenant, UsageEvent, UsageKind, User,
+    Document, DocumentCounts, DocumentStatus, Email, Job, JobSpec, Lead, NewApiKey, NewAuditEntry,
+    NewJob, Plan, Progress, Role, StoredFile, Tenant, UsageEvent, UsageKind, User,
 };
 use crate::ids::{
     ApiKeyId, BotId, ChunkId, DocumentId, FileId, JobId, SessionId, TenantId, TokenFamilyId, UserId,
@@ -116,6 +116,8 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn create_tenant_with_owner(&self, tenant: &Tenant, owner: &User) -> StoreResult<()>;
     async fn get_tenant(&self, tenant: TenantId) -> StoreResult<Tenant>;
     async fn set_tenant_plan(&self, tenant: TenantId, plan: Plan) -> StoreResult<Tenant>;
+    /// Every tenant, oldest first: for the operator, never for a tenant.
+    async fn list_tenants(&self, page: &PageRequest) -> StoreResult<Page<Tenant>>;
     /// Login lookup: emails are unique across tenants.
     async fn find_user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     async fn get_user(&self, tenant: TenantId, user: UserId) -> StoreResult<User>;
@@ -347,6 +349,8 @@ pub trait KnowledgeStore: Send + Sync + 'static {
         embedder_id: &str,
         limit: u32,
     ) -> StoreResult<Vec<(TenantId, DocumentId)>>;
+    /// How many of the bot's documents are in each status.
+    async fn document_counts(&self, tenant: TenantId, bot: BotId) -> StoreResult<DocumentCounts>;
     /// BM25 over the bot's chunks; higher score is better.
     async fn keyword_search(
         &self,
@@ -407,6 +411,27 @@ pub trait JobStore: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     async fn get_job(&self, tenant: TenantId, job: JobId) -> StoreResult<Job>;
     async fn queue_depth(&self) -> StoreResult<QueueDepth>;
+    /// Records the running job's new payload (a crawl's checkpoint); false
+    /// when the lease was no longer the worker's.
+    async fn save_payload(&self, job: JobId, worker: &str, spec: &JobSpec) -> StoreResult<bool>;
+    /// A worker that stops gives a running job back: `queued`, runnable at
+    /// `now`, the attempt it was on not counted. False when the lease was no
+    /// longer the worker's.
+    async fn hand_back(&self, job: JobId, worker: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// The bot's jobs still queued or running, oldest first.
+    async fn active_jobs(&self, tenant: TenantId, bot: BotId) -> StoreResult<Vec<Job>>;
+    /// The worker lets go of a crawl that has stored its pages and waits for
+    /// them to be ingested: it stays `running`, leased to no worker (so no
+    /// worker claims it again), until [`JobStore::finish_awaiting`] ends it.
+    /// False when the lease was no longer the worker's.
+    async fn await_ingestion(&self, job: JobId, worker: &str) -> StoreResult<bool>;
+    /// Ends the waiting crawls (of one tenant, or of all) whose bot has no
+    /// document queued or processing any more; returns how many ended.
+    async fn finish_awaiting(
+        &self,
+        tenant: Option<TenantId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 }
 
 /// Whose conversations a listing shows.

@@ -40,6 +40,42 @@ impl Frontier {
     pub(crate) fn pop(&mut self) -> Option<(Url, u32)> {
         self.queue.pop_front()
     }
+
+    /// Its state, for a checkpoint: what is queued (with `in_flight` first,
+    /// as not fetched yet), what is known and what was fetched.
+    pub(crate) fn save(
+        &self,
+        in_flight: &[(Url, u32)],
+    ) -> (Vec<(String, u32)>, Vec<String>, Vec<String>) {
+        let pending = in_flight
+            .iter()
+            .chain(&self.queue)
+            .map(|(u, d)| (u.to_string(), *d))
+            .collect();
+        let seen = self.seen.iter().map(Url::to_string).collect();
+        let fetched = self
+            .claimed
+            .iter()
+            .filter(|u| !in_flight.iter().any(|(f, _)| f == *u))
+            .map(Url::to_string)
+            .collect();
+        (pending, seen, fetched)
+    }
+
+    /// The state [`Frontier::save`] gave; URLs that no longer parse are dropped.
+    pub(crate) fn restore(pending: &[(String, u32)], seen: &[String], fetched: &[String]) -> Self {
+        let urls = |list: &[String]| -> HashSet<Url> {
+            list.iter().filter_map(|u| Url::parse(u).ok()).collect()
+        };
+        Self {
+            queue: pending
+                .iter()
+                .filter_map(|(u, d)| Some((Url::parse(u).ok()?, *d)))
+                .collect(),
+            seen: urls(seen),
+            claimed: urls(fetched),
+        }
+    }
 }
 
 #[cfg(test)]

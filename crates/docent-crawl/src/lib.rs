@@ -59,10 +59,26 @@ pub enum CrawlEvent {
         url: Url,
         reason: String,
     },
+    /// Where the crawl stands, every [`CrawlOptions::checkpoint_every`]:
+    /// pass the latest as [`CrawlOptions::resume`] to go on from there after
+    /// a stop or a crash.
+    Checkpoint(Checkpoint),
+}
+
+/// A crawl's state between pages: the URLs still to fetch (with their depth),
+/// those known and those fetched, the canonical URLs delivered, and the
+/// counts so far. Plain strings, so it stores as JSON anywhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    pub pending: Vec<(String, u32)>,
+    pub seen: Vec<String>,
+    pub fetched: Vec<String>,
+    pub delivered: Vec<String>,
+    pub summary: CrawlSummary,
 }
 
 /// Counts of the events sent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CrawlSummary {
     pub pages: u32,
     pub skipped: u32,
@@ -97,7 +113,7 @@ pub enum CrawlError {
 /// options are invalid or the start URL cannot be fetched at all.
 pub async fn crawl(
     client: &GuardedClient,
-    opts: CrawlOptions,
+    mut opts: CrawlOptions,
     events: Sender<CrawlEvent>,
 ) -> Result<CrawlSummary, CrawlError> {
     let start =
@@ -115,43 +131,21 @@ pub async fn crawl(
         start: start.clone(),
         max_pages: opts.max_pages,
         max_depth: opts.max_depth,
-        user_agent: opts.user_agent,
+        user_agent: opts.user_agent.clone(),
         filter,
         robots,
         frontier: Frontier::default(),
         delivered: HashSet::new(),
         events,
         summary: CrawlSummary::default(),
+        in_flight: Vec::new(),
+        checkpoint_every: opts.checkpoint_every,
+        last_checkpoint: std::time::Instant::now(),
     };
-
-    // The start page is fetched alone first: if it fails at the transport
-    // level the site is unreachable and nothing else is worth trying.
-    crawler.frontier.mark_seen(&start);
-    crawler.frontier.claim(&start);
-    if crawler.robots.allowed(&start) {
-        let result = fetch_page(client, &gate, &start, &start, opts.max_page_bytes).await;
-        if let Err(FetchFailure::Transport(source)) = result {
-            return Err(CrawlError::Unreachable { url: start, source });
-        }
-        if crawler.handle(start.clone(), 0, result).await == Flow::Stop {
-            return Ok(crawler.summary);
-        }
-    } else if crawler
-        .skip(start.clone(), "disallowed by robots.txt")
-        .await
-        == Flow::Stop
-    {
-        return Ok(crawler.summary);
-    }
-
-    if opts.max_depth >= 1 {
-        let urls =
-            sitemap::discover(client, &gate, &start, &crawler.robots, opts.max_page_bytes).await;
-        for url in urls {
-            if crawler.consider(url, 1).await == Flow::Stop {
-                return Ok(crawler.summary);
-            }
-        }
+    if let Some(checkpoint) = opts.resume.take() {
+        crawler.restore(&checkpoint);
+    } else if let Some(summary) = crawler.begin(client, &gate, &opts).await? {
+        return Ok(summary);
     }
 
     let concurrency = opts.concurrency.max(1);
@@ -159,7 +153,7 @@ pub async fn crawl(
     let mut in_flight = FuturesUnordered::new();
     loop {
         // Never more in flight than pages still wanted, to avoid wasted fetches.
-        let remaining = (crawler.max_pages - crawler.summary.pages) as usize;
+        let remaining = crawler.max_pages.saturating_sub(crawler.summary.pages) as usize;
         while in_flight.len() < concurrency.min(remaining) {
             let Some((url, depth)) = crawler.frontier.pop() else {
                 break;
@@ -167,6 +161,7 @@ pub async fn crawl(
             if !crawler.frontier.claim(&url) {
                 continue;
             }
+            crawler.in_flight.push((url.clone(), depth));
             let max_bytes = opts.max_page_bytes;
             in_flight.push(async move {
                 let result = fetch_page(client, gate, &url, start, max_bytes).await;
@@ -176,11 +171,90 @@ pub async fn crawl(
         let Some((url, depth, result)) = in_flight.next().await else {
             break;
         };
-        if crawler.handle(url, depth, result).await == Flow::Stop {
+        crawler.in_flight.retain(|(u, _)| *u != url);
+        if crawler.handle(url, depth, result).await == Flow::Stop
+            || crawler.checkpoint(false).await == Flow::Stop
+        {
             break;
         }
     }
     Ok(crawler.summary)
+}
+
+impl Crawler {
+    /// The start page, fetched alone (if it fails at the transport level the
+    /// site is unreachable and nothing else is worth trying), then the
+    /// sitemap. `Some` when the crawl is over already.
+    async fn begin(
+        &mut self,
+        client: &GuardedClient,
+        gate: &HostGate,
+        opts: &CrawlOptions,
+    ) -> Result<Option<CrawlSummary>, CrawlError> {
+        let start = self.start.clone();
+        self.frontier.mark_seen(&start);
+        self.frontier.claim(&start);
+        if self.robots.allowed(&start) {
+            let result = fetch_page(client, gate, &start, &start, opts.max_page_bytes).await;
+            if let Err(FetchFailure::Transport(source)) = result {
+                return Err(CrawlError::Unreachable { url: start, source });
+            }
+            if self.handle(start.clone(), 0, result).await == Flow::Stop {
+                return Ok(Some(self.summary));
+            }
+        } else if self.skip(start.clone(), "disallowed by robots.txt").await == Flow::Stop {
+            return Ok(Some(self.summary));
+        }
+        if opts.max_depth >= 1 {
+            let urls =
+                sitemap::discover(client, gate, &start, &self.robots, opts.max_page_bytes).await;
+            for url in urls {
+                if self.consider(url, 1).await == Flow::Stop {
+                    return Ok(Some(self.summary));
+                }
+            }
+        }
+        if self.checkpoint(true).await == Flow::Stop {
+            return Ok(Some(self.summary));
+        }
+        Ok(None)
+    }
+
+    fn restore(&mut self, checkpoint: &Checkpoint) {
+        self.frontier =
+            Frontier::restore(&checkpoint.pending, &checkpoint.seen, &checkpoint.fetched);
+        self.delivered = checkpoint
+            .delivered
+            .iter()
+            .filter_map(|u| Url::parse(u).ok())
+            .collect();
+        self.summary = checkpoint.summary;
+    }
+
+    /// Reports where the crawl stands, if it is time to (or `now`).
+    async fn checkpoint(&mut self, now: bool) -> Flow {
+        if !now && self.last_checkpoint.elapsed() < self.checkpoint_every {
+            return Flow::Continue;
+        }
+        self.last_checkpoint = std::time::Instant::now();
+        let (pending, seen, fetched) = self.frontier.save(&self.in_flight);
+        let checkpoint = Checkpoint {
+            pending,
+            seen,
+            fetched,
+            delivered: self.delivered.iter().map(Url::to_string).collect(),
+            summary: self.summary,
+        };
+        if self
+            .events
+            .send(CrawlEvent::Checkpoint(checkpoint))
+            .await
+            .is_err()
+        {
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -193,6 +267,11 @@ enum Flow {
 /// never borrow it.
 struct Crawler {
     start: Url,
+    /// URLs being fetched (claimed, not yet handled): a checkpoint counts
+    /// them as still to fetch.
+    in_flight: Vec<(Url, u32)>,
+    checkpoint_every: std::time::Duration,
+    last_checkpoint: std::time::Instant,
     max_pages: u32,
     max_depth: u32,
     user_agent: String,

@@ -25,6 +25,12 @@ pub struct CrawlOptions {
     pub user_agent: String,
     /// Bodies larger than this are skipped without being buffered.
     pub max_page_bytes: usize,
+    /// Where an interrupted crawl stood (its last [`crate::CrawlEvent::Checkpoint`]):
+    /// the crawl goes on from there instead of from the start page.
+    pub resume: Option<crate::Checkpoint>,
+    /// How often a checkpoint is reported while crawling (zero: after every
+    /// page delivered).
+    pub checkpoint_every: Duration,
 }
 
 impl CrawlOptions {
@@ -40,6 +46,8 @@ impl CrawlOptions {
             delay: Duration::from_millis(250),
             user_agent: "DocentBot".to_owned(),
             max_page_bytes: 10 * 1024 * 1024,
+            resume: None,
+            checkpoint_every: Duration::from_secs(10),
         }
     }
 }

@@ -156,7 +156,7 @@ impl Outcome {
             .iter()
             .filter_map(|e| match e {
                 CrawlEvent::Page(p) => Some(p),
-                CrawlEvent::Skipped { .. } => None,
+                _ => None,
             })
             .collect()
     }
@@ -197,7 +197,9 @@ async fn run_result(opts: CrawlOptions) -> (Vec<CrawlEvent>, Result<CrawlSummary
     let task = tokio::spawn(async move { crawl(&client(), opts, tx).await });
     let mut events = Vec::new();
     while let Some(event) = rx.recv().await {
-        events.push(event);
+        if !matches!(event, CrawlEvent::Checkpoint(_)) {
+            events.push(event);
+        }
     }
     (events, task.await.expect("crawl task"))
 }
@@ -824,4 +826,72 @@ fn defaults_match_the_contract() {
     assert_eq!(opts.user_agent, "DocentBot");
     assert_eq!(opts.max_page_bytes, 10 * 1024 * 1024);
     assert!(opts.include.is_empty() && opts.exclude.is_empty());
+}
+
+/// A crawl stopped midway goes on from its last checkpoint: the pages
+/// delivered before are not fetched or delivered again, and the two runs
+/// together deliver what one uninterrupted crawl does.
+#[tokio::test]
+async fn a_crawl_resumes_from_its_checkpoint() {
+    let site = serve(|_| {
+        vec![
+            ("/", links(&["/a", "/b", "/c"])),
+            ("/a", links(&["/a1", "/a2"])),
+            ("/b", html("b")),
+            ("/c", html("c")),
+            ("/a1", html("a1")),
+            ("/a2", html("a2")),
+        ]
+    })
+    .await;
+    let mut opts = options(&site);
+    opts.concurrency = 1;
+    opts.checkpoint_every = Duration::ZERO;
+    // The first run is cut after three pages (its receiver goes away).
+    let (tx, mut rx) = mpsc::channel(1);
+    let first = tokio::spawn({
+        let opts = opts.clone();
+        async move { crawl(&client(), opts, tx).await }
+    });
+    let (mut before, mut checkpoint) = (Vec::new(), None);
+    while let Some(event) = rx.recv().await {
+        match event {
+            CrawlEvent::Page(p) => before.push(p.url.path().to_owned()),
+            CrawlEvent::Checkpoint(c) => {
+                checkpoint = Some(c);
+                if before.len() == 3 {
+                    break;
+                }
+            }
+            CrawlEvent::Skipped { .. } => {}
+        }
+    }
+    drop(rx);
+    first.await.unwrap().unwrap();
+    let checkpoint = checkpoint.unwrap();
+    assert_eq!(checkpoint.summary.pages, 3);
+    let fetched_before = site.requests().len();
+
+    opts.resume = Some(checkpoint);
+    let (events, summary) = run_result(opts).await;
+    let after: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            CrawlEvent::Page(p) => Some(p.url.path().to_owned()),
+            _ => None,
+        })
+        .collect();
+    let mut all: Vec<String> = before.iter().chain(&after).cloned().collect();
+    all.sort();
+    assert_eq!(all, ["/", "/a", "/a1", "/a2", "/b", "/c"]);
+    for path in &before {
+        assert!(!after.contains(path), "{path} delivered twice");
+        assert_eq!(site.hits(path), 1, "{path} fetched again");
+    }
+    assert_eq!(
+        summary.unwrap().pages,
+        6,
+        "the counts go on from the checkpoint"
+    );
+    assert!(site.requests().len() > fetched_before);
 }

@@ -28,6 +28,7 @@ pub struct ChatSettings {
 
 pub struct OpenAiChat {
     http: reqwest::Client,
+    base: String,
     url: String,
     settings: ChatSettings,
 }
@@ -43,6 +44,7 @@ impl OpenAiChat {
             .map_err(|e| LlmError::Failed(e.to_string()))?;
         Ok(Self {
             http,
+            base: base.to_string(),
             url: format!("{base}/chat/completions"),
             settings,
         })
@@ -115,6 +117,11 @@ impl OpenAiChat {
 impl ChatModel for OpenAiChat {
     fn model(&self) -> &str {
         &self.settings.model
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        let key = self.settings.api_key.as_deref();
+        crate::probe::models(&self.http, &self.base, key).await
     }
 
     async fn stream(&self, request: ChatRequest) -> Result<ChatStream, LlmError> {

@@ -5,5 +5,6 @@
 
 pub mod chat;
 pub mod embed;
+mod probe;
 pub mod rerank;
 mod retry;

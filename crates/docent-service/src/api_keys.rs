@@ -58,7 +58,7 @@ impl Services {
                     .into_iter()
                     .find(|k| k.id == id)
                     .and_then(|k| k.created_by),
-                Principal::Visitor(_) => None,
+                Principal::Visitor(_) | Principal::Operator => None,
             },
         };
         self.store()
@@ -67,13 +67,10 @@ impl Services {
                 key_hash: secret::digest(&key),
             })
             .await?;
-        self.audit(
-            ctx,
-            "api_key.create",
-            "api_key",
-            Some(api_key.id.to_string()),
-        )
-        .await;
+        let created = docent_core::domain::changes(None, Some(&api_key));
+        let id = Some(api_key.id.to_string());
+        self.audit_change(ctx, "api_key.create", "api_key", id, created)
+            .await;
         Ok(CreatedApiKey { api_key, key })
     }
 

@@ -8,7 +8,7 @@ use super::{
     Actor, ClientInfo, Ctx, Principal, ServiceError, ServiceResult, Services, blocking, limit_len,
 };
 use docent_core::auth::{password, secret};
-use docent_core::domain::{ApiKey, Email, Plan, Role, Tenant, User};
+use docent_core::domain::{ApiKey, Email, Role, Tenant, User};
 use docent_core::ids::{TenantId, TokenFamilyId, UserId};
 use docent_core::store::{RefreshToken, RefreshUse};
 
@@ -98,7 +98,7 @@ impl Services {
         let tenant = Tenant {
             id: TenantId::new(),
             name: req.name.trim().to_string(),
-            plan: Plan::Free,
+            plan: self.settings.default_plan,
             created_at: now,
         };
         let user = User {
@@ -224,6 +224,7 @@ impl Services {
                 actor.require(Role::Viewer)?;
                 (None, None)
             }
+            Principal::Operator => (None, None),
             &Principal::User(id) => (
                 Some(self.store().get_user(actor.tenant_id, id).await?),
                 None,

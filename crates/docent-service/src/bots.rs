@@ -3,7 +3,9 @@
 use chrono::Utc;
 
 use super::{Ctx, ServiceError, ServiceResult, Services};
-use docent_core::domain::{Bot, BotPatch, DEFAULT_VISITOR_MESSAGES_PER_MINUTE, NewBot, Role};
+use docent_core::domain::{
+    Bot, BotPatch, DEFAULT_VISITOR_MESSAGES_PER_MINUTE, DocumentCounts, Job, NewBot, Role, changes,
+};
 use docent_core::ids::BotId;
 use docent_core::store::{Page, PageRequest};
 
@@ -34,7 +36,8 @@ impl Services {
         bot.validate()?;
         self.check_model(bot.model.as_deref())?;
         self.store().create_bot(&bot).await?;
-        self.audit(ctx, "bot.create", "bot", Some(bot.id.to_string()))
+        let created = changes(None, Some(&bot));
+        self.audit_change(ctx, "bot.create", "bot", Some(bot.id.to_string()), created)
             .await;
         Ok(bot)
     }
@@ -62,6 +65,23 @@ impl Services {
         Ok(self.store().get_bot(ctx.actor.tenant_id, id).await?)
     }
 
+    /// What the bot's knowledge is doing: its documents by status and its
+    /// jobs still queued or running.
+    pub async fn bot_status(
+        &self,
+        ctx: &Ctx,
+        id: BotId,
+    ) -> ServiceResult<(DocumentCounts, Vec<Job>)> {
+        ctx.actor.require(Role::Viewer)?;
+        let tenant = ctx.actor.tenant_id;
+        self.store().get_bot(tenant, id).await?;
+        let (documents, jobs) = tokio::try_join!(
+            self.store().document_counts(tenant, id),
+            self.store().active_jobs(tenant, id)
+        )?;
+        Ok((documents, jobs))
+    }
+
     pub async fn list_bots(&self, ctx: &Ctx, page: &PageRequest) -> ServiceResult<Page<Bot>> {
         ctx.actor.require(Role::Viewer)?;
         Ok(self.store().list_bots(ctx.actor.tenant_id, page).await?)
@@ -70,6 +90,7 @@ impl Services {
     pub async fn update_bot(&self, ctx: &Ctx, id: BotId, patch: BotPatch) -> ServiceResult<Bot> {
         ctx.actor.require(Role::Editor)?;
         let mut bot = self.store().get_bot(ctx.actor.tenant_id, id).await?;
+        let before = bot.clone();
         if let Some(name) = &patch.name {
             bot.name = name.trim().to_string();
         }
@@ -83,13 +104,15 @@ impl Services {
         bot.updated_at = Utc::now();
         bot.validate()?;
         self.store().update_bot(&bot).await?;
-        self.audit(ctx, "bot.update", "bot", Some(id.to_string()))
+        let changed = changes(Some(&before), Some(&bot));
+        self.audit_change(ctx, "bot.update", "bot", Some(id.to_string()), changed)
             .await;
         Ok(bot)
     }
 
     pub async fn delete_bot(&self, ctx: &Ctx, id: BotId) -> ServiceResult<()> {
         ctx.actor.require(Role::Editor)?;
+        let bot = self.store().get_bot(ctx.actor.tenant_id, id).await?;
         self.store().delete_bot(ctx.actor.tenant_id, id).await?;
         // The rows are gone; the stored files follow. A failure leaves orphaned
         // bytes (logged), never a bot that is half there.
@@ -97,7 +120,8 @@ impl Services {
         if let Err(error) = self.blob.delete_prefix(&prefix).await {
             tracing::warn!(error = %crate::ErrorChain(&error), "could not delete the files of a deleted bot");
         }
-        self.audit(ctx, "bot.delete", "bot", Some(id.to_string()))
+        let removed = changes(Some(&bot), None);
+        self.audit_change(ctx, "bot.delete", "bot", Some(id.to_string()), removed)
             .await;
         Ok(())
     }

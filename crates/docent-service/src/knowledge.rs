@@ -614,6 +614,7 @@ impl Services {
                     max_depth,
                     include: req.include,
                     exclude: req.exclude,
+                    resume: None,
                 },
             )
         };

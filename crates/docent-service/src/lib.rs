@@ -36,6 +36,7 @@ pub use knowledge::{
     UploadParams, UploadTicket, UploadUrlRequest,
 };
 pub use leads::NewLeadRequest;
+pub use platform::Operator;
 pub use search::{SearchRequest, SearchResult, SearchResults};
 pub use usage::{Meter, UsageFigures, UsageReport};
 pub use users::{CreateUser, UpdateUser};
@@ -136,6 +137,9 @@ pub enum Principal {
     /// A widget visitor (embed token): may chat with one bot, read their own
     /// conversations and leave a lead, nothing else.
     Visitor(Visitor),
+    /// The operator, from the `docent` command on the instance's machine
+    /// (`Services::operator_in`); never built from a request.
+    Operator,
 }
 
 /// The holder of an embed token.
@@ -182,6 +186,7 @@ impl Actor {
         match &self.principal {
             Principal::User(id) => Some(format!("user:{id}")),
             Principal::ApiKey(id) => Some(format!("api_key:{id}")),
+            Principal::Operator => Some("operator".into()),
             Principal::Visitor(_) => None,
         }
     }
@@ -198,6 +203,7 @@ impl Actor {
             Principal::User(id) => ("user", id.to_string()),
             Principal::ApiKey(id) => ("api_key", id.to_string()),
             Principal::Visitor(v) => ("visitor", v.id.clone()),
+            Principal::Operator => ("operator", "command_line".into()),
         }
     }
 }
@@ -243,6 +249,8 @@ pub struct Settings {
     /// `DOCENT_RATE_LIMIT_VISITOR_IP_PER_MINUTE`: widget messages per
     /// address, whatever visitor identities it presents.
     pub visitor_ip_per_minute: u32,
+    /// The plan new tenants get (`DOCENT_DEFAULT_PLAN`).
+    pub default_plan: docent_core::domain::Plan,
 }
 
 /// What the services are built from.
@@ -322,6 +330,20 @@ impl Services {
         resource_type: &'static str,
         resource_id: Option<String>,
     ) {
+        self.audit_change(ctx, action, resource_type, resource_id, None)
+            .await
+    }
+
+    /// [`Services::audit`] with what the action changed
+    /// (`docent_core::domain::changes`).
+    async fn audit_change(
+        &self,
+        ctx: &Ctx,
+        action: &'static str,
+        resource_type: &'static str,
+        resource_id: Option<String>,
+        changes: Option<serde_json::Value>,
+    ) {
         let (actor_type, actor_id) = ctx.actor.audit_identity();
         let entry = NewAuditEntry {
             actor_type,
@@ -331,6 +353,7 @@ impl Services {
             resource_id,
             ip: ctx.client.ip.clone(),
             user_agent: ctx.client.user_agent.clone(),
+            changes,
         };
         if let Err(error) = self.store.append_audit(ctx.actor.tenant_id, &entry).await {
             tracing::error!(error = %crate::ErrorChain(&error), action, "audit entry could not be written");

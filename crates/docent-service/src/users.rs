@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::auth::{check_new_password, hash_password, parse_email};
 use super::{Ctx, ServiceError, ServiceResult, Services};
-use docent_core::domain::{Role, User};
+use docent_core::domain::{Role, User, changes};
 use docent_core::ids::UserId;
 use docent_core::store::{Page, PageRequest};
 
@@ -46,8 +46,15 @@ impl Services {
                 }
                 other => other,
             })?;
-        self.audit(ctx, "user.create", "user", Some(user.id.to_string()))
-            .await;
+        let created = changes(None, Some(&user));
+        self.audit_change(
+            ctx,
+            "user.create",
+            "user",
+            Some(user.id.to_string()),
+            created,
+        )
+        .await;
         Ok(user)
     }
 
@@ -67,7 +74,8 @@ impl Services {
             .store()
             .set_user_role(ctx.actor.tenant_id, id, req.role)
             .await?;
-        self.audit(ctx, "user.update", "user", Some(id.to_string()))
+        let changed = changes(Some(&target), Some(&user));
+        self.audit_change(ctx, "user.update", "user", Some(id.to_string()), changed)
             .await;
         Ok(user)
     }
@@ -91,7 +99,8 @@ impl Services {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.audit(ctx, "user.delete", "user", Some(id.to_string()))
+        let removed = changes(Some(&target), None);
+        self.audit_change(ctx, "user.delete", "user", Some(id.to_string()), removed)
             .await;
         Ok(())
     }

@@ -8,9 +8,9 @@ use chrono::{Duration, Utc};
 use docent_core::config::DatabaseUrl;
 use docent_core::domain::{
     ApiKey, AuditQuery, Bot, Charge, ChatMessage, ChatSession, Chunk, Citation, Document,
-    DocumentStatus, Email, HELD_PERIOD, JobSpec, JobStatus, Lead, MessageRole, NewApiKey,
-    NewAuditEntry, NewJob, Plan, Progress, RetrievalSettings, Role, SourceType, StoredFile, Tenant,
-    UsageEvent, UsageKind, User,
+    DocumentCounts, DocumentStatus, Email, HELD_PERIOD, JobSpec, JobStatus, Lead, MessageRole,
+    NewApiKey, NewAuditEntry, NewJob, Plan, Progress, RetrievalSettings, Role, SourceType,
+    StoredFile, Tenant, UsageEvent, UsageKind, User,
 };
 use docent_core::ids::{
     ApiKeyId, BotId, ChunkId, DocumentId, FileId, LeadId, SessionId, TenantId, TokenFamilyId,
@@ -517,6 +517,8 @@ conformance! {
             resource_id: Some("r".into()),
             ip: Some("127.0.0.1".into()),
             user_agent: Some("ua".into()),
+            changes: (action == "bot.update")
+                .then(|| serde_json::json!({"name": {"old": "A", "new": "B"}})),
         };
         let start = Utc::now();
         for action in ["bot.create", "bot.update", "bot.create", "bot.delete"] {
@@ -538,6 +540,8 @@ conformance! {
             .unwrap();
         assert_eq!(all.len(), 4);
         assert_eq!(all[0].action, "bot.delete");
+        assert_eq!(all[0].changes, None);
+        assert_eq!(all[2].changes, Some(serde_json::json!({"name": {"old": "A", "new": "B"}})));
         let creates = store
             .list_audit(
                 a.id,
@@ -601,6 +605,25 @@ conformance! {
             store.set_tenant_plan(TenantId::new(), Plan::Pro).await,
             Err(StoreError::NotFound)
         ));
+        // The operator's listing: every tenant once, oldest first, in pages.
+        let (c, d) = two_tenants(&*store).await;
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .list_tenants(&PageRequest { limit: 1, after: after.clone() })
+                .await
+                .unwrap();
+            seen.extend(page.items.iter().map(|t| t.id));
+            match page.next_cursor {
+                Some(cursor) => after = Some(cursor),
+                None => break,
+            }
+        }
+        for id in [c.id, d.id] {
+            assert_eq!(seen.iter().filter(|s| **s == id).count(), 1);
+        }
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "oldest first");
         store.ping().await.unwrap();
     }
 }
@@ -978,6 +1001,108 @@ conformance! {
         );
         let depth = store.queue_depth().await.unwrap();
         assert_eq!((depth.queued, depth.running), (0, 0));
+    }
+}
+
+conformance! {
+    /// A bot's documents are counted by status and its jobs found by bot (an
+    /// ingest job's bot is its document's); a crawl that waits for its
+    /// pages is held by no worker, and ends once none is pending.
+    async fn a_bots_activity_and_waiting_crawls(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let (bot, other) = (bot(a.id, "Bot"), bot(a.id, "Other"));
+        store.create_bot(&bot).await.unwrap();
+        store.create_bot(&other).await.unwrap();
+        let (one, two) = (document(a.id, bot.id, "one"), document(a.id, bot.id, "two"));
+        store.create_document(&one, None, &ingest(&one)).await.unwrap();
+        store.create_document(&two, None, &ingest(&two)).await.unwrap();
+        let elsewhere = document(a.id, other.id, "elsewhere");
+        store.create_document(&elsewhere, None, &ingest(&elsewhere)).await.unwrap();
+        let crawl = NewJob::new(
+            a.id,
+            JobSpec::Crawl {
+                bot_id: bot.id,
+                url: "https://example.com/".into(),
+                max_pages: 10,
+                max_depth: 2,
+                include: vec![],
+                exclude: vec![],
+                resume: None,
+            },
+        );
+        store.enqueue(&crawl).await.unwrap();
+
+        let counts = store.document_counts(a.id, bot.id).await.unwrap();
+        assert_eq!((counts.queued, counts.pending(), counts.ready), (2, 2, 0));
+        let active = store.active_jobs(a.id, bot.id).await.unwrap();
+        assert_eq!(active.len(), 3, "both ingest jobs and the crawl");
+        assert!(active.iter().all(|j| j.status == JobStatus::Queued));
+        assert_eq!(store.active_jobs(a.id, other.id).await.unwrap().len(), 1);
+        assert!(store.active_jobs(b.id, bot.id).await.unwrap().is_empty());
+        assert_eq!(store.document_counts(b.id, bot.id).await.unwrap(), DocumentCounts::default());
+
+        // Claim everything; the crawl then waits for its pages.
+        let now = Utc::now();
+        let lease = now + Duration::seconds(30);
+        let mut claimed = Vec::new();
+        while let Some(job) = store.claim("w1", now, lease).await.unwrap() {
+            claimed.push(job);
+        }
+        assert_eq!(claimed.len(), 4);
+        let mut checkpointed = crawl.spec.clone();
+        if let JobSpec::Crawl { resume, .. } = &mut checkpointed {
+            *resume = Some(serde_json::json!({"pending": [["https://example.com/a", 1]]}));
+        }
+        assert!(!store.save_payload(crawl.id, "w2", &checkpointed).await.unwrap());
+        assert!(store.save_payload(crawl.id, "w1", &checkpointed).await.unwrap());
+        let saved = store.get_job(a.id, crawl.id).await.unwrap();
+        assert_eq!(saved.spec, Some(checkpointed), "the payload is what a rerun starts from");
+        assert!(!store.await_ingestion(crawl.id, "w2").await.unwrap(), "not w2's lease");
+        assert!(store.await_ingestion(crawl.id, "w1").await.unwrap());
+        assert!(!store.heartbeat(crawl.id, "w1", lease).await.unwrap(), "held by no worker");
+        let later = lease + Duration::seconds(60);
+        assert!(
+            store.claim("w2", later, later + Duration::seconds(30)).await.unwrap().map(|j| j.id)
+                != Some(crawl.id),
+            "a waiting crawl is never claimed again"
+        );
+        assert_eq!(store.finish_awaiting(Some(a.id), later).await.unwrap(), 0, "pages pending");
+        let waiting = store.get_job(a.id, crawl.id).await.unwrap();
+        assert_eq!(waiting.status, JobStatus::Running);
+
+        store.replace_chunks(a.id, one.id, &chunks_for(&one, &["x"]), None).await.unwrap();
+        store
+            .set_document_status(a.id, two.id, DocumentStatus::Failed, Some("bad"))
+            .await
+            .unwrap();
+        let counts = store.document_counts(a.id, bot.id).await.unwrap();
+        assert_eq!((counts.ready, counts.failed, counts.pending()), (1, 1, 0));
+        assert_eq!(store.finish_awaiting(Some(b.id), later).await.unwrap(), 0, "other tenant");
+        assert_eq!(store.finish_awaiting(Some(a.id), later).await.unwrap(), 1);
+        let done = store.get_job(a.id, crawl.id).await.unwrap();
+        assert_eq!(done.status, JobStatus::Succeeded);
+        assert!(done.finished_at.is_some());
+        assert_eq!(store.finish_awaiting(None, later).await.unwrap(), 0, "ended once");
+    }
+}
+
+conformance! {
+    /// A stopping worker's job goes back to the queue as if never claimed.
+    async fn a_handed_back_job_is_claimed_again_without_losing_an_attempt(store: Arc<dyn Store>) {
+        let (a, _) = two_tenants(&*store).await;
+        let job = NewJob::new(a.id, JobSpec::IngestDocument { document_id: DocumentId::new() });
+        store.enqueue(&job).await.unwrap();
+        let now = Utc::now();
+        let lease = now + Duration::seconds(30);
+        let claimed = store.claim("w1", now, lease).await.unwrap().unwrap();
+        assert_eq!((claimed.id, claimed.attempts), (job.id, 1));
+        assert!(!store.hand_back(job.id, "w2", now).await.unwrap(), "not w2's job");
+        assert!(store.hand_back(job.id, "w1", now).await.unwrap());
+        let back = store.get_job(a.id, job.id).await.unwrap();
+        assert_eq!((back.status, back.attempts), (JobStatus::Queued, 0));
+        let again = store.claim("w2", now, lease).await.unwrap().unwrap();
+        assert_eq!((again.id, again.attempts), (job.id, 1));
+        assert!(!store.hand_back(job.id, "w1", now).await.unwrap(), "w1 let go of it");
     }
 }
 

@@ -75,6 +75,7 @@ impl FakeOpenAi {
             .route("/v1/embeddings", post(embeddings))
             .route("/v1/chat/completions", post(chat))
             .route("/v1/rerank", post(rerank))
+            .route("/v1/models", axum::routing::get(models))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -114,6 +115,12 @@ impl FakeOpenAi {
     pub fn abandoned_streams(&self) -> usize {
         self.inner.abandoned.load(Ordering::SeqCst)
     }
+}
+
+/// The model list (what readiness probes ask for); not counted in
+/// [`FakeOpenAi::requests`], which counts model work.
+async fn models() -> Json<Value> {
+    Json(json!({"object": "list", "data": [{"id": "fake-model", "object": "model"}]}))
 }
 
 /// Counts a stream as abandoned unless it was driven to its end.

@@ -8,8 +8,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use docent::operator;
 use docent::startup::App;
 use docent_core::config::{Config, DatabaseUrl, LogFormat, Overrides, StorageUrl};
+use docent_core::domain::{Plan, Role};
+use docent_core::ids::TenantId;
 use tracing_subscriber::EnvFilter;
 
 /// Docent: a multi-tenant RAG chatbot server.
@@ -66,6 +69,27 @@ enum Command {
         #[command(flatten)]
         data: DataDir,
     },
+    /// The instance's tenants: list them, create one with its owner, set
+    /// a tenant's plan. Run on the instance's machine (no admin token).
+    Tenants {
+        #[command(subcommand)]
+        action: TenantsAction,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// API keys of a tenant.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// What this instance runs: database, storage, embedder, language model,
+    /// the job queue, how many tenants.
+    Status {
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Manage the model files the server uses.
     Models {
         #[command(subcommand)]
@@ -82,6 +106,56 @@ enum Command {
     /// limits; the server runs this in a child process for every document.
     #[command(name = "extract-sandbox", hide = true)]
     ExtractSandbox(SandboxArgs),
+}
+
+#[derive(Subcommand)]
+enum TenantsAction {
+    /// Every tenant: id, plan, creation date, name.
+    List,
+    /// Create a tenant and its owner, as sign-up does (the owner's password
+    /// is read from stdin, so it stays out of the shell history).
+    Create {
+        /// The organisation's name.
+        #[arg(long)]
+        name: String,
+        /// The owner's email.
+        #[arg(long)]
+        email: String,
+        /// Read the owner's password (at least 8 characters) from stdin.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// The plan [default: DOCENT_DEFAULT_PLAN].
+        #[arg(long, value_parser = plan)]
+        plan: Option<Plan>,
+    },
+    /// Move a tenant to another plan: free, pro or enterprise.
+    SetPlan {
+        tenant: TenantId,
+        #[arg(value_parser = plan)]
+        plan: Plan,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create an API key in a tenant; prints the key (shown only this once).
+    Create {
+        #[arg(long)]
+        tenant: TenantId,
+        #[arg(long)]
+        name: String,
+        /// viewer, editor, admin or owner.
+        #[arg(long, default_value = "editor", value_parser = role)]
+        role: Role,
+    },
+}
+
+fn plan(s: &str) -> Result<Plan, String> {
+    Plan::parse(s).ok_or_else(|| "a plan is free, pro or enterprise".into())
+}
+
+fn role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "a role is viewer, editor, admin or owner".into())
 }
 
 #[derive(Subcommand)]
@@ -107,7 +181,7 @@ struct SandboxArgs {
 struct DataDir {
     /// Directory for the database, files and generated secrets
     /// [default: ./data, env: DOCENT_DATA_DIR].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
 }
 
@@ -133,6 +207,9 @@ fn main() -> ExitCode {
         Command::Migrate { data }
         | Command::Worker { data }
         | Command::Copy { data, .. }
+        | Command::Tenants { data, .. }
+        | Command::Keys { data, .. }
+        | Command::Status { data }
         | Command::Models { data, .. } => Overrides {
             listen: None,
             data_dir: data.data_dir.clone(),
@@ -167,6 +244,12 @@ fn main() -> ExitCode {
                 action: ModelsAction::Pull,
                 ..
             } => pull_model(config).await,
+            Command::Tenants { action, .. } => operate(tenants(config, action)).await,
+            Command::Keys {
+                action: KeysAction::Create { tenant, name, role },
+                ..
+            } => operate(operator::create_key(config, tenant, name, role)).await,
+            Command::Status { .. } => operate(operator::status(config)).await,
             Command::Bench(args) => bench::run(args, launcher()).await,
             Command::Eval(args) => eval::run(args, launcher()).await,
             Command::ExtractSandbox(_) => unreachable!("handled before the runtime starts"),
@@ -235,6 +318,31 @@ fn launcher() -> docent_bench::bench::server::Launch {
             Ok(addr)
         })
     })
+}
+
+async fn tenants(config: Config, action: TenantsAction) -> anyhow::Result<String> {
+    match action {
+        TenantsAction::List => operator::list_tenants(config).await,
+        TenantsAction::Create {
+            name, email, plan, ..
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("cannot read the password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            operator::create_tenant(config, name, email, password, plan).await
+        }
+        TenantsAction::SetPlan { tenant, plan } => operator::set_plan(config, tenant, plan).await,
+    }
+}
+
+/// Prints what an operator command reports.
+async fn operate(
+    report: impl std::future::Future<Output = anyhow::Result<String>>,
+) -> anyhow::Result<()> {
+    print!("{}", report.await?);
+    Ok(())
 }
 
 async fn pull_model(config: Config) -> anyhow::Result<()> {
@@ -316,9 +424,14 @@ async fn copy(config: Config, to_database: &str, to_storage: Option<&str>) -> an
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_env("DOCENT_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    // Colour only for a person at a terminal: redirected to a file or a log
+    // collector, escape codes are noise (`NO_COLOR` turns them off too).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.init(),

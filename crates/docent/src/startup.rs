@@ -60,6 +60,17 @@ pub struct Components {
     pub extract_program: std::path::PathBuf,
 }
 
+/// What a process is built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// The API and the workers: the embedder is resolved (the default model
+    /// loaded or fetched) and the database's vector index prepared.
+    Serve,
+    /// The operator commands (`docent tenants`, `keys`, `status`): they embed
+    /// nothing, so no model is loaded and the vector index is left alone.
+    Operate,
+}
+
 impl Components {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         Self::build_with_clock(config, Arc::new(SystemClock)).await
@@ -67,6 +78,19 @@ impl Components {
 
     /// As [`Components::build`], with another clock (tests of monthly periods).
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        Self::build_for(config, clock, Purpose::Serve).await
+    }
+
+    /// The components of an operator command (see [`Purpose::Operate`]).
+    pub async fn for_operator(config: Config) -> anyhow::Result<Self> {
+        Self::build_for(config, Arc::new(SystemClock), Purpose::Operate).await
+    }
+
+    async fn build_for(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        purpose: Purpose,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.server.data_dir).with_context(|| {
             format!(
                 "cannot create data dir {}",
@@ -80,9 +104,15 @@ impl Components {
             ObjectBlobStore::open(config.storage.url.as_ref(), &config.server.data_dir)
                 .context("cannot open the object storage")?,
         );
-        let resolved = docent_llm::embed::resolve(&config.embedder, &model_source(&config))
-            .await
-            .context("cannot set up the embedder")?;
+        let resolved = match purpose {
+            Purpose::Serve => docent_llm::embed::resolve(&config.embedder, &model_source(&config))
+                .await
+                .context("cannot set up the embedder")?,
+            Purpose::Operate => docent_llm::embed::Resolved {
+                embedder: Arc::new(docent_llm::embed::HashEmbedder::new(8)),
+                degraded: None,
+            },
+        };
         let embedder = resolved.embedder;
         if let Some(reason) = &resolved.degraded {
             // Knowledge embedded with a model is never re-embedded with the
@@ -99,10 +129,12 @@ impl Components {
             );
             tracing::warn!(%reason, "embedder degraded: running on the hashing fallback");
         }
-        store
-            .prepare_vector_index(embedder.dims())
-            .await
-            .context("cannot prepare the vector index")?;
+        if purpose == Purpose::Serve {
+            store
+                .prepare_vector_index(embedder.dims())
+                .await
+                .context("cannot prepare the vector index")?;
+        }
         let llm: Option<Arc<dyn ChatModel>> = match &config.llm.base_url {
             Some(base_url) => Some(Arc::new(
                 OpenAiChat::new(ChatSettings {
@@ -139,7 +171,7 @@ impl Components {
             None => None,
         };
         tracing::info!(
-            embedder = embedder.id(),
+            embedder = if purpose == Purpose::Serve { embedder.id() } else { "none (operator command)" },
             reranker = reranker.as_ref().map_or("none", |r| r.id()),
             llm = llm.as_ref().map_or("none (extractive answers)", |l| l.model()),
             storage = %blob.describe(),
@@ -187,6 +219,7 @@ impl Components {
                     .map(|_| config.llm.allowed_models()),
                 admin_token: config.auth.admin_token.clone(),
                 visitor_ip_per_minute: config.limits.visitor_ip_per_minute,
+                default_plan: config.plans.default,
             },
             meter: meter.clone(),
         });
@@ -244,6 +277,7 @@ impl Components {
                     interval: Duration::from_secs(c.jobs.maintenance_interval_secs),
                     upload_expiry: Duration::from_secs(c.storage.upload_expiry_secs),
                 },
+                grace: Duration::from_secs(c.server.shutdown_grace_secs),
                 ..WorkerSettings::default()
             },
             wake,
@@ -291,6 +325,7 @@ impl App {
             limiter,
             wake: Arc::new(Notify::new()),
             public_base,
+            probes: Arc::default(),
         };
         let router = router(state.clone());
         Ok(App {
@@ -322,19 +357,36 @@ impl App {
         tokio::spawn(worker.run(shutdown))
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves until `shutdown` completes, then lets in-flight requests finish
+    /// within the grace period (`DOCENT_SHUTDOWN_GRACE_SECS`); a request
+    /// still open then (a long answer stream) is cut.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!(addr = %self.local_addr(), "listening");
-        axum::serve(
+        let grace = Duration::from_secs(self.components.config.server.shutdown_grace_secs);
+        let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
+        let server = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(true);
+        });
+        let cut = async {
+            let _ = stopping.wait_for(|s| *s).await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = server.into_future() => served,
+            () = cut => {
+                tracing::warn!(grace_secs = grace.as_secs(), "stopping: requests still open after the grace period were cut");
+                Ok(())
+            }
+        }
     }
 }
 
@@ -360,8 +412,22 @@ async fn limiter(redis_url: Option<&Secret>) -> anyhow::Result<Arc<dyn RateLimit
     Ok(local)
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
+/// Resolves on SIGTERM or Ctrl-C. A second one then exits at once.
 pub async fn shutdown_signal() {
+    signal().await;
+    tracing::info!(
+        "shutdown signal received; finishing in-flight requests and jobs (a second signal stops at once)"
+    );
+    // Whoever signals twice wants out now: a job not handed back lapses and
+    // runs again elsewhere, as after a crash.
+    tokio::spawn(async {
+        signal().await;
+        tracing::warn!("second shutdown signal: stopping at once");
+        std::process::exit(130);
+    });
+}
+
+async fn signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -380,5 +446,4 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
 }

@@ -46,6 +46,11 @@ pub struct AuditView {
     pub resource_id: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// What the action changed, field by field: `{"name": {"old": "A",
+    /// "new": "B"}}` (a creation has only `new`, a deletion only `old`);
+    /// secrets read `"[redacted]"`. Null when the action changes no field.
+    #[schema(value_type = Option<Object>)]
+    pub changes: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -62,6 +67,7 @@ impl From<AuditEntry> for AuditView {
             resource_id: e.resource_id,
             ip: e.ip,
             user_agent: e.user_agent,
+            changes: e.changes,
             created_at: e.created_at,
         }
     }

@@ -1,9 +1,9 @@
-//! Bots: create, list, read, patch, delete.
+//! Bots: create, list, read, patch, delete, and the status of their knowledge.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use docent_core::domain::{Bot, BotPatch, NewBot};
+use docent_core::domain::{Bot, BotPatch, DocumentCounts, Job, NewBot};
 use docent_core::ids::BotId;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -52,6 +52,39 @@ pub async fn get(
     Id(id): Id<BotId>,
 ) -> ApiResult<Json<Bot>> {
     Ok(Json(state.services.get_bot(&ctx, id).await?))
+}
+
+/// What a bot's knowledge is doing.
+#[derive(Serialize, ToSchema)]
+pub struct BotStatus {
+    pub bot_id: BotId,
+    /// True once nothing is pending: no document queued or processing and
+    /// no job queued or running. Failed documents do not hold it back (see
+    /// `documents.failed` and `GET /docs?status=failed`).
+    pub ready: bool,
+    pub documents: DocumentCounts,
+    /// Jobs still queued or running, oldest first, with their progress. A
+    /// crawl stays `running` until the pages it stored are ingested.
+    pub jobs: Vec<Job>,
+}
+
+/// Whether the bot's knowledge is searchable yet: documents by status and
+/// the jobs still at work. Poll it after an upload or a crawl until `ready`.
+#[utoipa::path(get, path = "/bots/{bot_id}/status", tag = "bots", security(("bearer" = [])),
+    params(("bot_id" = String, Path)),
+    responses((status = 200, body = BotStatus), (status = 404, body = ErrorBody)))]
+pub async fn status(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Id(id): Id<BotId>,
+) -> ApiResult<Json<BotStatus>> {
+    let (documents, jobs) = state.services.bot_status(&ctx, id).await?;
+    Ok(Json(BotStatus {
+        bot_id: id,
+        ready: documents.pending() == 0 && jobs.is_empty(),
+        documents,
+        jobs,
+    }))
 }
 
 /// Changes the fields given; `null` clears a nullable field.

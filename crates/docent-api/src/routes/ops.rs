@@ -1,10 +1,13 @@
 //! Liveness, readiness and metrics.
 
+use std::time::{Duration, Instant};
+
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Json, Router};
 use serde::Serialize;
+use tokio::sync::Mutex;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
@@ -26,7 +29,8 @@ pub async fn health() -> Json<Health> {
 
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ok` when every required dependency answers, else `unavailable`.
+    /// `ok` when everything answers; `degraded` when the database, storage
+    /// and queue answer but a model provider does not; else `unavailable`.
     pub status: &'static str,
     pub checks: Checks,
 }
@@ -44,7 +48,51 @@ pub struct Checks {
     pub llm: String,
 }
 
+/// How long a probe of the model providers is reused: readiness is polled
+/// every few seconds by each load balancer, and a probe is a request to a
+/// service that may bill for it.
+const PROBE_TTL: Duration = Duration::from_secs(5);
+
+/// The model providers' last answers to a probe (embedder, LLM).
+#[derive(Default)]
+pub struct ProbeCache(Mutex<Option<(Instant, String, String)>>);
+
+/// The embedder and LLM checks: each provider is asked whether it answers
+/// (`GET …/models`, no model run), at most once per [`PROBE_TTL`].
+async fn provider_checks(state: &AppState) -> (String, String) {
+    let mut cached = state.probes.0.lock().await;
+    if let Some((at, embedder, llm)) = cached.as_ref()
+        && at.elapsed() < PROBE_TTL
+    {
+        return (embedder.clone(), llm.clone());
+    }
+    let embedder = state.embedder.id();
+    let (embedder_probe, llm_probe) = tokio::join!(state.embedder.check(), async {
+        match &state.llm {
+            Some(llm) => Some(llm.check().await),
+            None => None,
+        }
+    });
+    // The embedder in use is named, so operators see which one they run; the
+    // hashing fallback in place of the default model is degraded, with why.
+    let embedder = match (&state.embedder_degraded, embedder_probe) {
+        (_, Err(reason)) => format!("error: {embedder} ({reason})"),
+        (Some(reason), Ok(())) => format!("degraded: {embedder} ({reason})"),
+        (None, Ok(())) => format!("ok: {embedder}"),
+    };
+    let llm = match (&state.llm, llm_probe) {
+        (Some(llm), Some(Err(reason))) => format!("error: {} ({reason})", llm.model()),
+        (Some(llm), _) => format!("ok: {}", llm.model()),
+        (None, _) => "not_configured".to_string(),
+    };
+    *cached = Some((Instant::now(), embedder.clone(), llm.clone()));
+    (embedder, llm)
+}
+
 /// Readiness: 200 when the database, storage and queue answer, 503 otherwise.
+/// The model providers are probed too; one that does not answer makes the
+/// status `degraded` (still 200: every node shares the provider, so taking
+/// nodes out of rotation would not help, and the rest of the API works).
 #[utoipa::path(get, path = "/ready", tag = "ops", responses(
     (status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
@@ -66,24 +114,21 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
         Ok(_) => "ok".to_string(),
         Err(_) => "error: job queue unreachable".to_string(),
     };
-    // The embedder in use is named, so operators see which one they run; the
-    // hashing fallback in place of the default model is degraded, with why.
-    let embedder = match &state.embedder_degraded {
-        Some(reason) => format!("degraded: {} ({reason})", state.embedder.id()),
-        None => format!("ok: {}", state.embedder.id()),
-    };
+    let (embedder, llm) = provider_checks(&state).await;
     let healthy = database == "ok" && storage == "ok" && queue == "ok";
+    let providers_up = !embedder.starts_with("error") && !llm.starts_with("error");
     let body = Readiness {
-        status: if healthy { "ok" } else { "unavailable" },
+        status: match (healthy, providers_up) {
+            (false, _) => "unavailable",
+            (true, false) => "degraded",
+            (true, true) => "ok",
+        },
         checks: Checks {
             database,
             storage,
             queue,
             embedder,
-            llm: state
-                .llm
-                .as_ref()
-                .map_or("not_configured".into(), |l| format!("ok: {}", l.model())),
+            llm,
         },
     };
     let status = if healthy {

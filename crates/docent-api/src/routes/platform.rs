@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::request::Parts;
 use docent_core::domain::{Plan, Tenant};
 use docent_core::ids::TenantId;
+use docent_service::Operator;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -35,7 +36,12 @@ pub async fn set_plan(
         .ok_or_else(|| ApiError::invalid("`plan` must be free, pro or enterprise"))?;
     let tenant = state
         .services
-        .set_plan(bearer(&parts), &client_info(&parts), tenant, plan)
+        .set_plan(
+            Operator::Token(bearer(&parts)),
+            &client_info(&parts),
+            tenant,
+            plan,
+        )
         .await?;
     Ok(Json(tenant))
 }

@@ -12,12 +12,13 @@ use super::{ConfigError, Plans};
 /// `docent.toml`. The environment, the warning about unknown variables and
 /// the names in error messages all come from here; a test checks that it
 /// names every field of `Config` exactly once.
-pub(super) const SETTINGS: [(&str, &str); 50] = [
+pub(super) const SETTINGS: [(&str, &str); 52] = [
     ("listen", "server.listen"),
     ("data_dir", "server.data_dir"),
     ("public_url", "server.public_url"),
     ("log_format", "server.log_format"),
     ("max_json_body_bytes", "server.max_json_body_bytes"),
+    ("shutdown_grace_secs", "server.shutdown_grace_secs"),
     ("jwt_secret", "auth.jwt_secret"),
     ("admin_token", "auth.admin_token"),
     ("access_token_ttl_secs", "auth.access_token_ttl_secs"),
@@ -78,6 +79,7 @@ pub(super) const SETTINGS: [(&str, &str); 50] = [
         "limits.visitor_ip_per_minute",
     ),
     ("redis_url", "limits.redis_url"),
+    ("default_plan", "plans.default"),
 ];
 
 fn path_of(env_key: &str) -> Option<&'static str> {

@@ -108,18 +108,17 @@ mod tests {
     use super::*;
 
     /// Every field sits at one path, and the table names each path once,
-    /// with one variable each (plan limits have their own `DOCENT_PLAN_*`
-    /// family).
+    /// with one variable each (plan limits have their own
+    /// `DOCENT_PLAN_<PLAN>_<LIMIT>` family).
     #[test]
     fn the_environment_table_names_every_setting_once() {
         fn leaves(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
             for (key, value) in value.as_object().unwrap() {
                 let path = format!("{prefix}{key}");
+                let limits = ["plans.free", "plans.pro", "plans.enterprise"];
                 match value {
-                    serde_json::Value::Object(_) if path != "plans" => {
-                        leaves(&format!("{path}."), value, out)
-                    }
-                    _ if path == "plans" => {}
+                    _ if limits.contains(&path.as_str()) => {}
+                    serde_json::Value::Object(_) => leaves(&format!("{path}."), value, out),
                     _ => out.push(path),
                 }
             }
@@ -254,7 +253,7 @@ mod tests {
             "[server]\nlisten = \"127.0.0.1:9999\"\ndata_dir = \"/elsewhere\"\n\
              [auth]\naccess_token_ttl_secs = 120\n\
              [storage]\nurl = \"s3://docs?region=eu-1\"\n\
-             [plans.free]\ndocuments = 7\n",
+             [plans]\ndefault = \"enterprise\"\n[plans.free]\ndocuments = 7\n",
         )
         .unwrap();
         assert_eq!(config.server.listen.port(), 9999);
@@ -262,6 +261,7 @@ mod tests {
         assert_eq!(config.auth.access_token_ttl_secs, 120);
         assert!(matches!(config.storage.url, Some(StorageUrl::S3 { .. })));
         assert_eq!(config.plans.free.documents, Some(7));
+        assert_eq!(config.plans.default, crate::domain::Plan::Enterprise);
     }
 
     /// A file written for the flat layout of earlier versions still reads.

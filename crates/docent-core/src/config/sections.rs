@@ -25,6 +25,10 @@ pub struct ServerSettings {
     pub log_format: LogFormat,
     /// Largest JSON request body accepted, in bytes.
     pub max_json_body_bytes: usize,
+    /// On SIGTERM or Ctrl-C, how long running requests and jobs may take to
+    /// finish; jobs still running then go back to the queue, their attempt
+    /// not counted. A second signal stops at once.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -35,6 +39,7 @@ impl Default for ServerSettings {
             public_url: None,
             log_format: LogFormat::Text,
             max_json_body_bytes: 2 * 1024 * 1024,
+            shutdown_grace_secs: 30,
         }
     }
 }
@@ -293,6 +298,9 @@ impl Default for RateLimits {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Plans {
+    /// The plan a new tenant signs up on: `free` for a hosted service; a
+    /// single business hosting Docent for itself sets `enterprise`.
+    pub default: Plan,
     pub free: PlanLimits,
     pub pro: PlanLimits,
     pub enterprise: PlanLimits,
@@ -301,6 +309,7 @@ pub struct Plans {
 impl Default for Plans {
     fn default() -> Self {
         Self {
+            default: Plan::Free,
             free: PlanLimits {
                 messages_per_month: Some(500),
                 documents: Some(100),

@@ -38,6 +38,7 @@ impl Config {
         let rules = [
             ("server.max_json_body_bytes", server.max_json_body_bytes >= 1024, "must be at least 1024"),
             ("server.public_url", web_url(&server.public_url), "must start with http:// or https://"),
+            ("server.shutdown_grace_secs", server.shutdown_grace_secs <= 3600, "must be at most 3600 seconds"),
             ("auth.jwt_secret", auth.jwt_secret.as_ref().is_none_or(|s| s.expose().len() >= 32), "must be at least 32 bytes long"),
             ("auth.admin_token", auth.admin_token.as_ref().is_none_or(|t| t.expose().len() >= 16), "must be at least 16 bytes long"),
             ("auth.access_token_ttl_secs", (60..=86_400).contains(&auth.access_token_ttl_secs), "must be between 60 and 86400 seconds"),

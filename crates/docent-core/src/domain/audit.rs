@@ -19,6 +19,11 @@ pub struct AuditEntry {
     pub resource_id: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// What the action changed, field by field: `{"name": {"old": "A",
+    /// "new": "B"}}`; a creation has only `new`, a deletion only `old`.
+    /// Secrets (passwords, keys, tokens, hashes) read `"[redacted]"`.
+    #[schema(value_type = Option<Object>)]
+    pub changes: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -31,6 +36,83 @@ pub struct NewAuditEntry {
     pub resource_id: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub changes: Option<serde_json::Value>,
+}
+
+/// The fields that differ between `old` and `new` (either may be absent: a
+/// creation, a deletion), as an entry's `changes`; `None` when nothing did.
+/// Top-level fields are compared; the update time is left out, and values of
+/// secret fields are redacted.
+pub fn changes<T: Serialize>(old: Option<&T>, new: Option<&T>) -> Option<serde_json::Value> {
+    use serde_json::{Map, Value, json};
+    let fields = |v: Option<&T>| match v.map(serde_json::to_value) {
+        Some(Ok(Value::Object(map))) => map,
+        _ => Map::new(),
+    };
+    let (old, new) = (fields(old), fields(new));
+    let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut out = Map::new();
+    for name in names {
+        let (before, after) = (old.get(name), new.get(name));
+        if before == after || name == "updated_at" {
+            continue;
+        }
+        let shown = |v: &Value| {
+            if is_secret(name) {
+                json!("[redacted]")
+            } else {
+                v.clone()
+            }
+        };
+        let mut change = Map::new();
+        if let Some(v) = before {
+            change.insert("old".into(), shown(v));
+        }
+        if let Some(v) = after {
+            change.insert("new".into(), shown(v));
+        }
+        out.insert(name.clone(), Value::Object(change));
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+/// Field names whose values never go into the trail.
+fn is_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["password", "secret", "key", "token"].contains(&name.as_str())
+        || ["_hash", "_secret", "_key", "_token", "password"]
+            .iter()
+            .any(|end| name.ends_with(end))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn changes_name_the_fields_that_differ_and_hide_secrets() {
+        let old = json!({"name": "A", "role": "viewer", "updated_at": "1", "password_hash": "x",
+                         "max_tokens": 5});
+        let new = json!({"name": "B", "role": "viewer", "updated_at": "2", "password_hash": "y",
+                         "max_tokens": 6, "api_key": "dct_1"});
+        let changed = super::changes(Some(&old), Some(&new)).unwrap();
+        assert_eq!(
+            changed,
+            json!({
+                "name": {"old": "A", "new": "B"},
+                "password_hash": {"old": "[redacted]", "new": "[redacted]"},
+                "max_tokens": {"old": 5, "new": 6},
+                "api_key": {"new": "[redacted]"},
+            })
+        );
+        assert_eq!(super::changes(Some(&old), Some(&old)), None);
+        let created = super::changes(None, Some(&json!({"name": "A"}))).unwrap();
+        assert_eq!(created, json!({"name": {"new": "A"}}));
+        let deleted = super::changes(Some(&json!({"name": "A"})), None).unwrap();
+        assert_eq!(deleted, json!({"name": {"old": "A"}}));
+    }
 }
 
 /// Filters for reading the trail; entries come newest first.

@@ -35,6 +35,31 @@ impl DocumentStatus {
     }
 }
 
+/// How many of a bot's documents are in each status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DocumentCounts {
+    pub queued: u64,
+    pub processing: u64,
+    pub ready: u64,
+    pub failed: u64,
+}
+
+impl DocumentCounts {
+    /// Documents not yet searchable and not failed.
+    pub fn pending(&self) -> u64 {
+        self.queued + self.processing
+    }
+
+    pub fn add(&mut self, status: DocumentStatus, n: u64) {
+        match status {
+            DocumentStatus::Queued => self.queued += n,
+            DocumentStatus::Processing => self.processing += n,
+            DocumentStatus::Ready => self.ready += n,
+            DocumentStatus::Failed => self.failed += n,
+        }
+    }
+}
+
 /// Where a document came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

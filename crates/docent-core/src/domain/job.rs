@@ -50,10 +50,30 @@ pub enum JobSpec {
         include: Vec<String>,
         #[serde(default)]
         exclude: Vec<String>,
+        /// Where the crawl stood when last checkpointed (the crawler's own
+        /// format): a crawl run again after a stop or a crash goes on from
+        /// there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<serde_json::Value>,
     },
 }
 
 impl JobSpec {
+    /// The bot a crawl fills; an ingest job's bot is its document's.
+    pub fn bot_id(&self) -> Option<BotId> {
+        match self {
+            Self::Crawl { bot_id, .. } => Some(*bot_id),
+            Self::IngestDocument { .. } => None,
+        }
+    }
+
+    pub fn document_id(&self) -> Option<DocumentId> {
+        match self {
+            Self::IngestDocument { document_id } => Some(*document_id),
+            Self::Crawl { .. } => None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Self::IngestDocument { .. } => "ingest_document",

@@ -12,13 +12,15 @@ mod usage;
 mod user;
 
 pub use api_key::{ApiKey, NewApiKey};
-pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
+pub use audit::{AuditEntry, AuditQuery, NewAuditEntry, changes};
 pub use bot::{
     Bot, BotPatch, DEFAULT_VISITOR_MESSAGES_PER_MINUTE, NewBot, RetrievalMode, RetrievalSettings,
     origin_matches,
 };
 pub use chat::{ChatMessage, ChatSession, Citation, MessageRole};
-pub use document::{Chunk, ChunkView, Document, DocumentStatus, SourceType, StoredFile};
+pub use document::{
+    Chunk, ChunkView, Document, DocumentCounts, DocumentStatus, SourceType, StoredFile,
+};
 pub use job::{Job, JobSpec, JobStatus, NewJob, Progress};
 pub use lead::Lead;
 pub use tenant::{Plan, Tenant};

@@ -18,6 +18,7 @@ const DEFAULT_DIMS: usize = 1536;
 
 pub struct OpenAiEmbedder {
     http: reqwest::Client,
+    base: String,
     url: String,
     api_key: Option<String>,
     model: String,
@@ -65,6 +66,7 @@ impl OpenAiEmbedder {
         let resolved = dims.unwrap_or(DEFAULT_DIMS);
         Ok(Self {
             http,
+            base: base.to_string(),
             url: format!("{base}/embeddings"),
             api_key,
             id: format!("openai:{model}:{resolved}"),
@@ -97,6 +99,10 @@ impl Embedder for OpenAiEmbedder {
 
     fn tokens(&self) -> Arc<dyn TokenCounter> {
         Arc::new(ApproxTokens)
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        crate::probe::models(&self.http, &self.base, self.api_key.as_deref()).await
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {

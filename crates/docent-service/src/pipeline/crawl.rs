@@ -13,15 +13,20 @@ use docent_core::domain::{
 };
 use docent_core::ids::{BotId, DocumentId, TenantId};
 use docent_core::store::StoreError;
-use docent_crawl::{CrawlEvent, CrawlOptions, Page};
+use docent_crawl::{Checkpoint, CrawlEvent, CrawlOptions, Page};
 use docent_ingest::SourceKind;
 use tokio::sync::{Notify, mpsc};
 
-use super::{JobContext, JobError};
+use super::{Finished, JobContext, JobError};
 use crate::ServiceError;
 
 #[tracing::instrument(name = "crawl", skip_all, fields(tenant_id = %job.tenant_id))]
-pub(super) async fn run(ctx: &JobContext, job: &Job, wake: &Arc<Notify>) -> Result<(), JobError> {
+pub(super) async fn run(
+    ctx: &JobContext,
+    job: &Job,
+    worker: &str,
+    wake: &Arc<Notify>,
+) -> Result<Finished, JobError> {
     let Some(JobSpec::Crawl {
         bot_id,
         url,
@@ -29,16 +34,36 @@ pub(super) async fn run(ctx: &JobContext, job: &Job, wake: &Arc<Notify>) -> Resu
         max_depth,
         include,
         exclude,
+        resume,
     }) = &job.spec
     else {
         return Err(JobError::Fatal("not a crawl job".into()));
     };
     match ctx.store.get_bot(job.tenant_id, *bot_id).await {
-        Err(StoreError::NotFound) => return Ok(()), // bot deleted meanwhile
+        Err(StoreError::NotFound) => return Ok(Finished::Done), // bot deleted meanwhile
         other => other?,
     };
     let start = url::Url::parse(url).map_err(|e| JobError::Fatal(format!("bad start URL: {e}")))?;
+    // A crawl run again (after a stop, a crash or a retry) goes on from its
+    // last checkpoint; one the crawler cannot read starts over, which the
+    // match of pages by URL makes safe.
+    let resume: Option<Checkpoint> = resume.as_ref().and_then(|saved| {
+        serde_json::from_value(saved.clone())
+            .inspect_err(
+                |e| tracing::warn!(error = %e, "crawl checkpoint unreadable; starting over"),
+            )
+            .ok()
+    });
+    if let Some(checkpoint) = &resume {
+        tracing::info!(
+            pages = checkpoint.summary.pages,
+            pending = checkpoint.pending.len(),
+            "crawl resumes from its checkpoint"
+        );
+    }
+    let resumed_pages = resume.as_ref().map_or(0, |c| c.summary.pages);
     let options = CrawlOptions {
+        resume,
         max_pages: *max_pages,
         max_depth: *max_depth,
         include: include.clone(),
@@ -49,8 +74,15 @@ pub(super) async fn run(ctx: &JobContext, job: &Job, wake: &Arc<Notify>) -> Resu
         ..CrawlOptions::new(start)
     };
     let total = u64::from(*max_pages);
+    let progress = |stats: &Stats| {
+        let done = u64::from(resumed_pages + stats.pages());
+        Progress {
+            done,
+            total: total.max(done),
+        }
+    };
     ctx.store
-        .set_progress(job.id, Progress { done: 0, total })
+        .set_progress(job.id, progress(&Stats::default()))
         .await?;
 
     let (tx, mut rx) = mpsc::channel(16);
@@ -73,20 +105,24 @@ pub(super) async fn run(ctx: &JobContext, job: &Job, wake: &Arc<Notify>) -> Resu
                     });
                 }
                 wake.notify_waiters();
-                let done = u64::from(stats.pages());
-                ctx.store
-                    .set_progress(
-                        job.id,
-                        Progress {
-                            done,
-                            total: total.max(done),
-                        },
-                    )
-                    .await?;
+                ctx.store.set_progress(job.id, progress(&stats)).await?;
+            }
+            CrawlEvent::Checkpoint(checkpoint) => {
+                let mut spec = job.spec.clone().expect("a crawl job's spec");
+                if let JobSpec::Crawl { resume, .. } = &mut spec {
+                    *resume = serde_json::to_value(&checkpoint).ok();
+                }
+                if !ctx.store.save_payload(job.id, worker, &spec).await? {
+                    // The lease went to another worker: it crawls now.
+                    drop(rx);
+                    crawler.abort();
+                    return Err(JobError::Retry("lost the job's lease".into()));
+                }
             }
             CrawlEvent::Skipped { url, reason } => {
                 stats.skipped += 1;
                 tracing::debug!(%url, %reason, "page skipped");
+                stats.first_skip.get_or_insert((url, reason));
             }
         }
     }
@@ -99,7 +135,15 @@ pub(super) async fn run(ctx: &JobContext, job: &Job, wake: &Arc<Notify>) -> Resu
             }
             _ => JobError::Retry(e.to_string()),
         })?;
-    let done = u64::from(stats.pages());
+    // A crawl that obtained no page at all says why, rather than succeed
+    // with nothing: the start page's fate is the first skip.
+    if summary.pages == 0 {
+        return Err(JobError::Fatal(match &stats.first_skip {
+            Some((url, reason)) => format!("no page could be stored: {url}: {reason}"),
+            None => "no page could be stored: the site gave none".into(),
+        }));
+    }
+    let done = u64::from(summary.pages);
     ctx.store
         .set_progress(job.id, Progress { done, total: done })
         .await?;
@@ -111,7 +155,9 @@ pub(super) async fn run(ctx: &JobContext, job: &Job, wake: &Arc<Notify>) -> Resu
         fetched = summary.pages,
         "crawl finished"
     );
-    Ok(())
+    // Its pages (of this run, or of one before the checkpoint) may still be
+    // ingesting: the crawl ends when they are (at once if they are).
+    Ok(Finished::AwaitingIngestion)
 }
 
 #[derive(Default)]
@@ -120,6 +166,7 @@ struct Stats {
     updated: u32,
     unchanged: u32,
     skipped: u32,
+    first_skip: Option<(url::Url, String)>,
 }
 
 impl Stats {

@@ -65,6 +65,12 @@ pub async fn round(ctx: &JobContext, settings: &MaintenanceSettings) -> Result<(
         removed += 1;
     }
     let repaired = ctx.store.recount_held_usage().await?;
+    // Waiting crawls end when their tenant's last ingestion does; this
+    // catches one whose pages were deleted before they were ingested.
+    let ended = ctx.store.finish_awaiting(None, Utc::now()).await?;
+    if ended > 0 {
+        tracing::info!(ended, "maintenance: crawls done, their pages are ingested");
+    }
     if removed > 0 || repaired > 0 {
         tracing::info!(
             removed,

@@ -72,6 +72,17 @@ pub fn crawler_client(allow_private: bool) -> docent_crawl::GuardedClient {
     )
 }
 
+/// How a job that did its part ends.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Finished {
+    /// It succeeded.
+    Done,
+    /// A crawl that stored pages still being ingested: it stays `running`,
+    /// held by no worker, until the last of them is (see
+    /// `JobStore::await_ingestion`).
+    AwaitingIngestion,
+}
+
 /// How a job ended when it did not succeed.
 #[derive(Debug)]
 pub enum JobError {

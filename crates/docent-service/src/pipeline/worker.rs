@@ -2,15 +2,17 @@
 //! heart-beating its lease while the job runs, and recording the outcome with
 //! retries (exponential backoff with jitter) until `max_attempts`.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use docent_core::domain::{Job, JobSpec, NewJob};
+use docent_core::ids::JobId;
 use tokio::sync::{Notify, watch};
 
-use super::{JobContext, JobError, crawl, ingest};
+use super::{Finished, JobContext, JobError, crawl, ingest};
 
 #[derive(Clone, Debug)]
 pub struct WorkerSettings {
@@ -26,6 +28,9 @@ pub struct WorkerSettings {
     pub poll: Duration,
     /// Expiring uploads and recounting held usage.
     pub maintenance: super::MaintenanceSettings,
+    /// After the stop signal, how long running jobs may go on; those still
+    /// running then are handed back to the queue.
+    pub grace: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -40,6 +45,7 @@ impl Default for WorkerSettings {
                 interval: Duration::from_secs(600),
                 upload_expiry: Duration::from_secs(24 * 3600),
             },
+            grace: Duration::from_secs(30),
         }
     }
 }
@@ -49,6 +55,8 @@ pub struct Worker {
     settings: WorkerSettings,
     id: String,
     wake: Arc<Notify>,
+    /// The jobs the slots run now (kind and id), for the stopping log.
+    running: Mutex<HashMap<JobId, String>>,
 }
 
 impl Worker {
@@ -61,19 +69,33 @@ impl Worker {
             settings,
             id,
             wake,
+            running: Mutex::default(),
         }
     }
 
-    /// Runs until `shutdown` resolves, then lets running jobs finish.
+    /// Runs until `shutdown` resolves; then claims nothing more, lets running
+    /// jobs go on for the grace period and hands back those still running.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stop_tx, stop_rx) = watch::channel(false);
-        tokio::spawn(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        });
+        let (give_back_tx, give_back) = watch::channel(false);
         tracing::info!(worker = %self.id, slots = self.settings.concurrency, "worker started");
         self.requeue_stale().await;
         let this = Arc::new(self);
+        let stopping = this.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+            let running: Vec<String> = stopping.running().values().cloned().collect();
+            if !running.is_empty() {
+                tracing::info!(
+                    jobs = ?running,
+                    grace_secs = stopping.settings.grace.as_secs(),
+                    "stopping: waiting for running jobs; those still running then go back to the queue"
+                );
+            }
+            tokio::time::sleep(stopping.settings.grace).await;
+            let _ = give_back_tx.send(true);
+        });
         let upkeep = {
             let this = this.clone();
             let stop = stop_rx.clone();
@@ -85,7 +107,8 @@ impl Worker {
             .map(|_| {
                 let this = this.clone();
                 let stop = stop_rx.clone();
-                tokio::spawn(async move { this.slot(stop).await })
+                let give_back = give_back.clone();
+                tokio::spawn(async move { this.slot(stop, give_back).await })
             })
             .collect();
         for slot in slots {
@@ -131,8 +154,12 @@ impl Worker {
         );
     }
 
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, String>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     #[tracing::instrument(name = "jobs.slot", skip_all)]
-    async fn slot(&self, mut stop: watch::Receiver<bool>) {
+    async fn slot(&self, mut stop: watch::Receiver<bool>, give_back: watch::Receiver<bool>) {
         loop {
             if *stop.borrow() {
                 return;
@@ -141,7 +168,7 @@ impl Worker {
             let lease_until =
                 now + chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
             match self.ctx.store.claim(&self.id, now, lease_until).await {
-                Ok(Some(job)) => self.process(job).await,
+                Ok(Some(job)) => self.process(job, give_back.clone()).await,
                 Ok(None) => {
                     tokio::select! {
                         _ = tokio::time::sleep(self.settings.poll) => {}
@@ -165,7 +192,7 @@ impl Worker {
         skip_all,
         fields(job_id = %job.id, tenant_id = %job.tenant_id, kind = %job.kind, attempt = job.attempts)
     )]
-    async fn process(&self, job: Job) {
+    async fn process(&self, job: Job, mut give_back: watch::Receiver<bool>) {
         // Every claim counts an attempt, a reclaim from a worker that died
         // too. A job past its last attempt killed its worker every time (or
         // the workers kept dying): it fails for good instead of running again.
@@ -190,14 +217,34 @@ impl Worker {
         }
         let started = std::time::Instant::now();
         let heartbeat = self.heartbeat(&job);
+        self.running()
+            .insert(job.id, format!("{} {}", job.kind, job.id));
         let outcome = tokio::select! {
-            outcome = self.dispatch(&job) => outcome,
-            () = heartbeat => Err(JobError::Retry("lost the job's lease".into())),
+            outcome = self.dispatch(&job) => Some(outcome),
+            () = heartbeat => Some(Err(JobError::Retry("lost the job's lease".into()))),
+            _ = give_back.wait_for(|back| *back) => None,
         };
+        self.running().remove(&job.id);
         let store = &self.ctx.store;
         let now = Utc::now();
+        // Stopping, and the grace period is over: the job goes back to the
+        // queue with its attempt not counted (dropping its future released
+        // what it held), for this or another worker to run again.
+        let Some(outcome) = outcome else {
+            match store.hand_back(job.id, &self.id, now).await {
+                Ok(_) => tracing::info!("stopping: job handed back to the queue"),
+                Err(error) => {
+                    tracing::warn!(error = %crate::ErrorChain(&error), "stopping: could not hand the job back; its lease will lapse")
+                }
+            }
+            return;
+        };
         let recorded = match &outcome {
-            Ok(()) => store.complete(job.id, &self.id, now).await,
+            Ok(Finished::Done) => store.complete(job.id, &self.id, now).await,
+            Ok(Finished::AwaitingIngestion) => {
+                tracing::info!("crawl stored its pages; running until they are ingested");
+                store.await_ingestion(job.id, &self.id).await
+            }
             Err(JobError::Retry(error)) if job.attempts < job.max_attempts => {
                 let delay = backoff(&self.settings, job.attempts);
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
@@ -211,8 +258,11 @@ impl Worker {
             }
         };
         metrics::counter!("docent_jobs_finished_total", "kind" => job.kind.clone(),
-            "outcome" => match &outcome { Ok(()) => "succeeded", Err(JobError::Retry(_)) => "retry", Err(JobError::Fatal(_)) => "failed" })
+            "outcome" => match &outcome { Ok(_) => "succeeded", Err(JobError::Retry(_)) => "retry", Err(JobError::Fatal(_)) => "failed" })
         .increment(1);
+        // A waiting crawl ends with the last ingestion of its pages; the
+        // crawl checks once too, in case they were all ingested first.
+        self.finish_awaiting_crawls(job.tenant_id).await;
         metrics::histogram!("docent_job_duration_seconds", "kind" => job.kind.clone())
             .record(started.elapsed().as_secs_f64());
         match recorded {
@@ -226,12 +276,29 @@ impl Worker {
         }
     }
 
-    async fn dispatch(&self, job: &Job) -> Result<(), JobError> {
+    async fn finish_awaiting_crawls(&self, tenant: docent_core::ids::TenantId) {
+        match self
+            .ctx
+            .store
+            .finish_awaiting(Some(tenant), Utc::now())
+            .await
+        {
+            Ok(0) => {}
+            Ok(ended) => tracing::info!(ended, "crawls done: their pages are ingested"),
+            Err(error) => {
+                tracing::warn!(error = %crate::ErrorChain(&error), "could not end waiting crawls; maintenance will")
+            }
+        }
+    }
+
+    async fn dispatch(&self, job: &Job) -> Result<Finished, JobError> {
         match &job.spec {
             Some(JobSpec::IngestDocument { document_id }) => {
-                ingest::run(&self.ctx, job, *document_id).await
+                ingest::run(&self.ctx, job, *document_id)
+                    .await
+                    .map(|()| Finished::Done)
             }
-            Some(JobSpec::Crawl { .. }) => crawl::run(&self.ctx, job, &self.wake).await,
+            Some(JobSpec::Crawl { .. }) => crawl::run(&self.ctx, job, &self.id, &self.wake).await,
             None => Err(JobError::Fatal(format!("unknown job kind `{}`", job.kind))),
         }
     }

@@ -100,6 +100,16 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             .await
     }
 
+    async fn list_tenants(&self, page: &PageRequest) -> StoreResult<Page<Tenant>> {
+        let sql = "SELECT id, name, plan, created_at FROM tenants
+                   WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2";
+        let tenants = query::<D>("list_tenants", sql)
+            .bind((&page.after, limit_plus_one(page)))
+            .fetch_all(self.pool(), read_tenant)
+            .await?;
+        Ok(page_of(tenants, page, |t| t.id.to_string()))
+    }
+
     async fn find_user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
         let sql = select!(users: "WHERE email = $1");
         query::<D>("find_user_by_email", sql)

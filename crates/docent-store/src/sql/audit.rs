@@ -20,6 +20,7 @@ fn read_entry<D: Dialect>(r: Row<'_, D>) -> StoreResult<AuditEntry> {
         resource_id: r.opt_text("resource_id")?,
         ip: r.opt_text("ip")?,
         user_agent: r.opt_text("user_agent")?,
+        changes: r.opt_json("changes")?,
         created_at: r.time("created_at")?,
     })
 }
@@ -29,12 +30,16 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
     async fn append_audit(&self, tenant: TenantId, e: &NewAuditEntry) -> StoreResult<()> {
         let sql =
             "INSERT INTO audit_log (id, tenant_id, actor_type, actor_id, action, resource_type,
-                 resource_id, ip, user_agent, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+                 resource_id, ip, user_agent, changes, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
         query::<D>("append_audit", sql)
             .bind((AuditId::new().to_string(), tenant, e.actor_type))
             .bind((&e.actor_id, e.action, e.resource_type, &e.resource_id))
-            .bind((&e.ip, &e.user_agent))
+            .bind((
+                &e.ip,
+                &e.user_agent,
+                e.changes.as_ref().map(|c| c.to_string()),
+            ))
             // The application's clock, not the server's `now()`: the `since` and
             // `until` filters callers pass come from the same clock.
             .bind(Utc::now())
@@ -45,7 +50,7 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
     async fn list_audit(&self, tenant: TenantId, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
         let sql =
             "SELECT id, tenant_id, actor_type, actor_id, action, resource_type, resource_id, ip,
-                    user_agent, created_at
+                    user_agent, changes, created_at
              FROM audit_log
              WHERE tenant_id = $1
                AND ($2 IS NULL OR action = $2)

@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use docent_core::domain::{Job, JobStatus, NewJob, Progress};
-use docent_core::ids::{JobId, TenantId};
+use docent_core::domain::{Job, JobSpec, JobStatus, NewJob, Progress};
+use docent_core::ids::{BotId, JobId, TenantId};
 use docent_core::store::{JobStore, QueueDepth, StoreResult};
 
 use super::{Dialect, Exec, Row, SqlStore, amount, json, query};
@@ -40,12 +40,15 @@ pub(crate) async fn insert_job<'e, D: Dialect>(
     job: &NewJob,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let sql =
-        "INSERT INTO jobs (id, tenant_id, kind, payload, status, max_attempts, run_at, created_at)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6)";
+    // An ingest job's bot is its document's, which the caller has written.
+    let sql = "INSERT INTO jobs (id, tenant_id, kind, payload, status, max_attempts, run_at,
+                                 created_at, bot_id)
+               VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6, coalesce($7,
+                   (SELECT bot_id FROM documents WHERE tenant_id = $2 AND id = $8)))";
     query::<D>("insert_job", sql)
         .bind((job.id, job.tenant_id, job.spec.kind(), json(&job.spec)))
         .bind((i64::from(job.max_attempts), now))
+        .bind((job.spec.bot_id(), job.spec.document_id()))
         .run(on)
         .await
 }
@@ -123,6 +126,63 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         query::<D>("get_job", sql)
             .bind((tenant, job))
             .fetch_one(self.pool(), read_job)
+            .await
+    }
+
+    async fn save_payload(&self, job: JobId, worker: &str, spec: &JobSpec) -> StoreResult<bool> {
+        let sql = "UPDATE jobs SET payload = $1
+                   WHERE id = $2 AND lease_owner = $3 AND status = 'running'";
+        let changed = query::<D>("save_payload", sql)
+            .bind((json(spec), job, worker))
+            .changed(self.pool())
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn hand_back(&self, job: JobId, worker: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        let sql = "UPDATE jobs SET status = 'queued', run_at = $1, lease_owner = NULL,
+                       lease_until = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+                   WHERE id = $2 AND lease_owner = $3 AND status = 'running'";
+        let changed = query::<D>("hand_back", sql)
+            .bind((now, job, worker))
+            .changed(self.pool())
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn active_jobs(&self, tenant: TenantId, bot: BotId) -> StoreResult<Vec<Job>> {
+        let sql = select!(jobs: "WHERE tenant_id = $1 AND bot_id = $2
+            AND status IN ('queued', 'running') ORDER BY created_at, id");
+        query::<D>("active_jobs", sql)
+            .bind((tenant, bot))
+            .fetch_all(self.pool(), read_job)
+            .await
+    }
+
+    async fn await_ingestion(&self, job: JobId, worker: &str) -> StoreResult<bool> {
+        let sql = "UPDATE jobs SET lease_owner = NULL, lease_until = NULL
+                   WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+        let changed = query::<D>("await_ingestion", sql)
+            .bind((job, worker))
+            .changed(self.pool())
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn finish_awaiting(
+        &self,
+        tenant: Option<TenantId>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let sql = "UPDATE jobs SET status = 'succeeded', finished_at = $1
+                   WHERE status = 'running' AND lease_owner IS NULL AND kind = 'crawl'
+                     AND ($2 IS NULL OR tenant_id = $2)
+                     AND NOT EXISTS (SELECT 1 FROM documents d
+                                      WHERE d.tenant_id = jobs.tenant_id AND d.bot_id = jobs.bot_id
+                                        AND d.status IN ('queued', 'processing'))";
+        query::<D>("finish_awaiting", sql)
+            .bind((now, tenant))
+            .changed(self.pool())
             .await
     }
 

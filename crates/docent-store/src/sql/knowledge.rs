@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use docent_core::domain::{
-    Chunk, ChunkView, Document, DocumentStatus, NewJob, SourceType, StoredFile,
+    Chunk, ChunkView, Document, DocumentCounts, DocumentStatus, NewJob, SourceType, StoredFile,
 };
 use docent_core::ids::{BotId, ChunkId, DocumentId, FileId, TenantId};
 use docent_core::store::{
@@ -483,6 +483,21 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
                 Ok((r.id("tenant_id")?, r.id("document_id")?))
             })
             .await
+    }
+
+    async fn document_counts(&self, tenant: TenantId, bot: BotId) -> StoreResult<DocumentCounts> {
+        let sql = "SELECT status, count(*) AS n FROM documents
+                   WHERE tenant_id = $1 AND bot_id = $2 GROUP BY status";
+        let rows = query::<D>("document_counts", sql)
+            .bind((tenant, bot))
+            .fetch_all(self.pool(), |r| {
+                Ok((r.name("status", DocumentStatus::parse)?, r.size("n")?))
+            })
+            .await?;
+        let mut counts = DocumentCounts::default();
+        rows.into_iter()
+            .for_each(|(status, n)| counts.add(status, n));
+        Ok(counts)
     }
 
     async fn keyword_search(

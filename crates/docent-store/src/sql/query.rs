@@ -396,6 +396,15 @@ impl<D: Sql> Row<'_, D> {
         serde_json::from_str(&self.text(col)?)
             .map_err(|e| corrupt(self.op, format!("column `{col}`: {e}")))
     }
+    /// A JSON text column that may be NULL.
+    pub fn opt_json<T: serde::de::DeserializeOwned>(&self, col: &str) -> StoreResult<Option<T>> {
+        self.opt_text(col)?
+            .map(|text| {
+                serde_json::from_str(&text)
+                    .map_err(|e| corrupt(self.op, format!("column `{col}`: {e}")))
+            })
+            .transpose()
+    }
     /// A text column holding one of a closed set of names.
     pub fn name<T>(&self, col: &str, parse: impl Fn(&str) -> Option<T>) -> StoreResult<T> {
         let text = self.text(col)?;

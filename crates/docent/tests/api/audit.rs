@@ -413,3 +413,57 @@ async fn knowledge_widget_and_operator_actions_are_audited() {
     app.expect_failed_jobs();
     app.wait_idle().await;
 }
+
+/// Entries say what changed: the fields of an update with their old and new
+/// values, what a creation set and a deletion removed; never a secret.
+#[tokio::test]
+async fn entries_record_the_changed_fields_without_secrets() {
+    let app = spawn_app().await;
+    let owner = app.signup("changes@acme.io").await;
+    let bot = app.create_bot(&owner.token, "Support").await;
+    let (status, _) = app
+        .patch(
+            &format!("/api/v1/bots/{bot}"),
+            &owner.token,
+            serde_json::json!({"name": "Helpdesk", "public": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, key) = app
+        .post(
+            "/api/v1/api-keys",
+            &owner.token,
+            serde_json::json!({"name": "ci", "role": "editor"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, page) = app.get("/api/v1/admin/audit-logs", &owner.token).await;
+    let entry = |action: &str| {
+        page["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} in {page}"))
+            .clone()
+    };
+    let update = entry("bot.update");
+    assert_eq!(
+        update["changes"],
+        serde_json::json!({
+            "name": {"old": "Support", "new": "Helpdesk"},
+            "public": {"old": false, "new": true},
+        })
+    );
+    assert_eq!(
+        entry("bot.create")["changes"]["name"],
+        serde_json::json!({"new": "Support"})
+    );
+    let created_key = entry("api_key.create");
+    assert_eq!(created_key["changes"]["name"]["new"], "ci");
+    let trail = page.to_string();
+    assert!(
+        !trail.contains(key["key"].as_str().unwrap()),
+        "the key itself is never audited"
+    );
+}

@@ -230,3 +230,88 @@ async fn crawls_into_private_networks_are_refused_by_default() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+/// A crawl is `running` until the pages it stored are searchable, and the
+/// bot's status shows the work. With one worker slot the pages can only be
+/// ingested once the crawl has let go of it, so a crawl that reported
+/// success on storing its pages would leave them queued here.
+#[tokio::test]
+async fn a_crawl_runs_until_its_pages_are_ingested_and_the_bot_status_shows_it() {
+    let base = site(Arc::new(Mutex::new(
+        "The Pro plan costs nine euros.".into(),
+    )))
+    .await;
+    let app = spawn_app_with(|c| {
+        c.crawl.delay_ms = 5;
+        c.jobs.worker_concurrency = 1;
+    })
+    .await;
+    let owner = app.signup("status@acme.io").await;
+    let bot = app.create_bot(&owner.token, "Site").await;
+    let path = format!("/api/v1/bots/{bot}/status");
+    let status_of = || app.get(&path, &owner.token);
+    let (code, idle) = status_of().await;
+    assert_eq!(code, StatusCode::OK, "{idle}");
+    assert_eq!(idle["ready"], true, "{idle}");
+    assert_eq!(
+        idle["documents"],
+        json!({"queued": 0, "processing": 0, "ready": 0, "failed": 0})
+    );
+    assert_eq!(idle["jobs"], json!([]));
+
+    let (code, started) = app
+        .post(
+            &format!("/api/v1/bots/{bot}/crawl"),
+            &owner.token,
+            json!({"url": format!("{base}/"), "max_pages": 20, "max_depth": 3}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::ACCEPTED, "{started}");
+    let job_id = started["job_id"].as_str().unwrap();
+    let (_, busy) = status_of().await;
+    assert_eq!(busy["ready"], false, "{busy}");
+    assert_eq!(busy["jobs"][0]["id"], job_id, "{busy}");
+    assert_eq!(busy["jobs"][0]["kind"], "crawl");
+
+    let job = app.wait_job(&owner.token, job_id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let (_, done) = status_of().await;
+    assert_eq!(
+        done["ready"], true,
+        "the crawl ended before its pages were ingested: {done}"
+    );
+    assert_eq!(done["documents"]["ready"], 4, "{done}");
+    assert_eq!(done["jobs"], json!([]));
+
+    let stranger = app.signup("stranger@else.io").await;
+    let (code, _) = app
+        .get(&format!("/api/v1/bots/{bot}/status"), &stranger.token)
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+}
+
+/// A crawl that obtains no page at all fails and says why.
+#[tokio::test]
+async fn a_crawl_that_gets_no_page_fails_with_the_reason() {
+    let base = site(Arc::new(Mutex::new("Nine euros.".into()))).await;
+    let app = spawn_app_with(|c| c.crawl.delay_ms = 5).await;
+    let owner = app.signup("nopage@acme.io").await;
+    let bot = app.create_bot(&owner.token, "Site").await;
+    for (path, reason) in [("/missing", "404"), ("/private/notes", "robots.txt")] {
+        let (code, started) = app
+            .post(
+                &format!("/api/v1/bots/{bot}/crawl"),
+                &owner.token,
+                json!({"url": format!("{base}{path}"), "max_pages": 5, "max_depth": 0}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::ACCEPTED, "{started}");
+        let job = app
+            .wait_job(&owner.token, started["job_id"].as_str().unwrap())
+            .await;
+        assert_eq!(job["status"], "failed", "{job}");
+        let error = job["error"].as_str().unwrap();
+        assert!(error.contains(reason) && error.contains(path), "{error}");
+    }
+    app.expect_failed_jobs();
+}

@@ -314,6 +314,11 @@ impl TestApp {
         (status, body)
     }
 
+    /// A GET without credentials.
+    pub async fn get_public(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None, None).await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(token), None).await
     }

@@ -165,3 +165,106 @@ async fn public_metrics_name_no_tenant_and_stay_bounded() {
         "the operator sees usage per tenant"
     );
 }
+
+/// `/ready` asks the model providers whether they answer: a chat model and
+/// an embeddings API that are up are `ok`; one that is down is an `error`
+/// with the reason, and the status is `degraded` (still 200).
+#[tokio::test]
+async fn ready_probes_the_model_providers() {
+    let fake = docent_testkit::FakeOpenAi::start().await;
+    let base = fake.base_url();
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.llm.base_url = Some(base.clone());
+        c.embedder.kind = Some(docent_core::config::EmbedderKind::OpenAi);
+        c.embedder.base_url = Some(base.clone());
+        c.embedder.dims = Some(8);
+    })
+    .await;
+    let (_, body) = app.get_public("/api/v1/ready").await;
+    assert_eq!(body["status"], "ok", "{body}");
+    assert!(
+        body["checks"]["llm"].as_str().unwrap().starts_with("ok: "),
+        "{body}"
+    );
+    assert!(
+        body["checks"]["embedder"]
+            .as_str()
+            .unwrap()
+            .starts_with("ok: openai:"),
+        "{body}"
+    );
+
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let down = format!("http://{closed}/v1");
+    let app = crate::helpers::spawn_app_with(|c| c.llm.base_url = Some(down)).await;
+    let (status, body) = app.get_public("/api/v1/ready").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "degraded", "{body}");
+    let llm = body["checks"]["llm"].as_str().unwrap();
+    assert!(
+        llm.starts_with("error: ") && llm.contains("unreachable"),
+        "{body}"
+    );
+    assert_eq!(body["checks"]["database"], "ok");
+}
+
+/// A browser opening the server finds a page that says where to go, and the
+/// guide it links to.
+#[tokio::test]
+async fn the_root_leads_a_browser_to_the_guide_and_the_reference() {
+    let app = spawn_app().await;
+    let res = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = res.text().await.unwrap();
+    for link in [
+        "href=\"/docs\"",
+        "href=\"/readme\"",
+        "href=\"/api/v1/health\"",
+    ] {
+        assert!(page.contains(link), "{link} missing");
+    }
+    assert!(
+        page.contains(&app.url("/api/v1/tenants")),
+        "the example names this server"
+    );
+    let res = app
+        .client
+        .get(app.url("/"))
+        .header("host", "<script>alert(1)</script>")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !res.text().await.unwrap().contains("<script>alert"),
+        "the Host is not echoed raw"
+    );
+    let readme = app.client.get(app.url("/readme")).send().await.unwrap();
+    assert_eq!(readme.status(), StatusCode::OK);
+    assert!(readme.text().await.unwrap().starts_with("# Docent"));
+}
+
+/// New tenants get the configured default plan.
+#[tokio::test]
+async fn new_tenants_get_the_default_plan() {
+    let app = spawn_app().await;
+    let owner = app.signup("free@acme.io").await;
+    let (_, me) = app.get("/api/v1/auth/me", &owner.token).await;
+    assert_eq!(me["tenant"]["plan"], "free");
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.plans.default = docent_core::domain::Plan::Enterprise;
+    })
+    .await;
+    let owner = app.signup("own@acme.io").await;
+    let (_, me) = app.get("/api/v1/auth/me", &owner.token).await;
+    assert_eq!(me["tenant"]["plan"], "enterprise");
+}

@@ -4,13 +4,19 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 pub struct Server {
     pub child: Child,
+    /// `http://ADDR/api/v1`.
     pub base: String,
+    /// `http://ADDR`.
+    pub origin: String,
+    /// Its log lines (JSON), as they come.
+    pub log: mpsc::Receiver<String>,
 }
 
 impl Server {
@@ -31,21 +37,50 @@ impl Server {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Read on a thread of its own, so the server never blocks on a full
+        // pipe and the test can look at what it logged.
+        let (tx, log) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
         let addr = loop {
-            assert!(Instant::now() < deadline, "server did not start");
-            let line = lines.next().expect("server exited early").unwrap();
+            let line = log
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the server reports its address");
             let event: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
             if event["message"] == "listening" {
                 break event["addr"].as_str().unwrap().to_string();
             }
         };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
         Server {
             child,
             base: format!("http://{addr}/api/v1"),
+            origin: format!("http://{addr}"),
+            log,
+        }
+    }
+
+    /// Sends a signal (`TERM`, `INT`) to the server.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, at most `within`.
+    pub fn exit_within(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not stop");
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -68,6 +103,13 @@ impl Server {
             .find_map(|l| l.strip_prefix("VmHWM:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
