@@ -70,6 +70,7 @@ async fn the_readme_walkthrough_works_as_written() {
         "/crawl",
         "/status",
         "/chat",
+        "/widget/",
     ] {
         assert!(
             script.contains(step),
@@ -122,5 +123,9 @@ async fn the_readme_walkthrough_works_as_written() {
     assert!(
         stdout.contains("event: meta") && stdout.contains("event: done"),
         "no stream in:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("Hi! Ask me about Acme."),
+        "no widget config in:\n{stdout}"
     );
 }
