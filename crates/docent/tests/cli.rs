@@ -37,6 +37,28 @@ fn help_explains_the_subcommands_and_flags() {
     for flag in ["--listen", "--data-dir", "127.0.0.1:8080", "./data"] {
         assert!(help.contains(flag), "serve --help lacks {flag}:\n{help}");
     }
+    // The operator commands explain themselves too.
+    for (args, words) in [
+        (
+            &["tenants", "--help"][..],
+            &["list", "create", "set-plan"][..],
+        ),
+        (
+            &["tenants", "create", "--help"],
+            &["--name", "--email", "--password-stdin", "--plan"],
+        ),
+        (
+            &["keys", "create", "--help"],
+            &["--tenant", "--name", "--role"],
+        ),
+        (&["status", "--help"], &["job queue", "--data-dir"]),
+    ] {
+        let out = docent().args(args).output().unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        for word in words {
+            assert!(help.contains(word), "{args:?} lacks {word}:\n{help}");
+        }
+    }
 }
 
 #[test]
@@ -466,5 +488,77 @@ fn a_crawl_killed_midway_resumes_from_its_checkpoint() {
         site.home_hits.load(Ordering::SeqCst),
         1,
         "the start page was fetched again"
+    );
+}
+
+/// On a stop, a request still open when the grace period ends (an answer
+/// stream whose model went silent) is cut, so the server exits in bounded
+/// time and says so.
+#[test]
+fn a_stop_cuts_requests_still_open_after_the_grace_period() {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                let script = docent_testkit::Script {
+                    stall_after: Some(1),
+                    ..Default::default()
+                };
+                tx.send(docent_testkit::FakeOpenAi::start_with(script).await)
+                    .unwrap();
+                std::future::pending::<()>().await
+            });
+    });
+    let model = rx.recv().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = model.base_url();
+    let env = [
+        ("DOCENT_EMBEDDER", "hash"),
+        ("DOCENT_LLM_BASE_URL", base_url.as_str()),
+        ("DOCENT_LLM_TIMEOUT_SECS", "600"),
+        ("DOCENT_SHUTDOWN_GRACE_SECS", "1"),
+    ];
+    let mut server = Server::start(dir.path(), &env);
+    let token = signup(&server, "cut@acme.io");
+    let bot = post(
+        &server,
+        &token,
+        "/api/v1/bots",
+        serde_json::json!({"name": "B"}),
+    );
+    let bot = bot["id"].as_str().unwrap().to_string();
+    let text = serde_json::json!({"bot_id": bot, "title": "Refunds",
+        "text": "Refunds are granted within 30 days of purchase."});
+    let added = post(&server, &token, "/api/v1/docs", text);
+    wait_job(&server, &token, added["job_id"].as_str().unwrap(), |s| {
+        s == "succeeded"
+    });
+
+    let url = format!("{}/chat", server.base);
+    let (token2, bot2) = (token.clone(), bot.clone());
+    std::thread::spawn(move || {
+        let response = reqwest::blocking::Client::new()
+            .post(url)
+            .bearer_auth(token2)
+            .json(&serde_json::json!({"bot_id": bot2, "message": "How many days for a refund?", "stream": true}))
+            .send();
+        let _ = response.and_then(|r| r.text());
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while model.requests() == 0 {
+        assert!(Instant::now() < deadline, "the answer did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    server.signal("TERM");
+    let exit = server.exit_within(Duration::from_secs(15));
+    assert!(exit.success(), "{exit:?}");
+    let lines: Vec<String> = server.log.try_iter().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("requests still open after the grace period were cut")),
+        "{lines:#?}"
     );
 }

@@ -79,11 +79,10 @@ impl<D: Dialect> JobStore for SqlStore<D> {
     ) -> StoreResult<bool> {
         let sql = "UPDATE jobs SET lease_until = $1
                    WHERE id = $2 AND lease_owner = $3 AND status = 'running'";
-        let changed = query::<D>("heartbeat", sql)
+        query::<D>("heartbeat", sql)
             .bind((lease_until, job, worker))
-            .changed(self.pool())
-            .await?;
-        Ok(changed == 1)
+            .changed_one(self.pool())
+            .await
     }
 
     async fn set_progress(&self, job: JobId, progress: Progress) -> StoreResult<()> {
@@ -132,22 +131,20 @@ impl<D: Dialect> JobStore for SqlStore<D> {
     async fn save_payload(&self, job: JobId, worker: &str, spec: &JobSpec) -> StoreResult<bool> {
         let sql = "UPDATE jobs SET payload = $1
                    WHERE id = $2 AND lease_owner = $3 AND status = 'running'";
-        let changed = query::<D>("save_payload", sql)
+        query::<D>("save_payload", sql)
             .bind((json(spec), job, worker))
-            .changed(self.pool())
-            .await?;
-        Ok(changed == 1)
+            .changed_one(self.pool())
+            .await
     }
 
     async fn hand_back(&self, job: JobId, worker: &str, now: DateTime<Utc>) -> StoreResult<bool> {
         let sql = "UPDATE jobs SET status = 'queued', run_at = $1, lease_owner = NULL,
                        lease_until = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
                    WHERE id = $2 AND lease_owner = $3 AND status = 'running'";
-        let changed = query::<D>("hand_back", sql)
+        query::<D>("hand_back", sql)
             .bind((now, job, worker))
-            .changed(self.pool())
-            .await?;
-        Ok(changed == 1)
+            .changed_one(self.pool())
+            .await
     }
 
     async fn active_jobs(&self, tenant: TenantId, bot: BotId) -> StoreResult<Vec<Job>> {
@@ -162,11 +159,10 @@ impl<D: Dialect> JobStore for SqlStore<D> {
     async fn await_ingestion(&self, job: JobId, worker: &str) -> StoreResult<bool> {
         let sql = "UPDATE jobs SET lease_owner = NULL, lease_until = NULL
                    WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
-        let changed = query::<D>("await_ingestion", sql)
+        query::<D>("await_ingestion", sql)
             .bind((job, worker))
-            .changed(self.pool())
-            .await?;
-        Ok(changed == 1)
+            .changed_one(self.pool())
+            .await
     }
 
     async fn finish_awaiting(
@@ -223,10 +219,9 @@ impl<D: Dialect> SqlStore<D> {
         let sql = "UPDATE jobs SET status = $1, error = $2, run_at = coalesce($3, run_at),
                        finished_at = $4, lease_owner = NULL, lease_until = NULL
                    WHERE id = $5 AND lease_owner = $6 AND status = 'running'";
-        let changed = query::<D>(op, sql)
+        query::<D>(op, sql)
             .bind((status, error, run_at, finished_at, job, worker))
-            .changed(self.pool())
-            .await?;
-        Ok(changed == 1)
+            .changed_one(self.pool())
+            .await
     }
 }

@@ -308,6 +308,12 @@ impl<D: super::Dialect> Q<D> {
         Ok(D::rows_affected(&self.execute(on).await?))
     }
 
+    /// Runs a statement meant for one row; whether it changed one (a lease
+    /// check in its `WHERE` that no longer holds changes none).
+    pub async fn changed_one<'e>(self, on: impl Into<Exec<'e, D>>) -> StoreResult<bool> {
+        Ok(self.changed(on).await? == 1)
+    }
+
     /// Runs the statement for its effect alone.
     pub async fn run<'e>(self, on: impl Into<Exec<'e, D>>) -> StoreResult<()> {
         self.execute(on).await.map(drop)
