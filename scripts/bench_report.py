@@ -66,8 +66,8 @@ IDENTITY = {
     "chunk_langchain": ["chunker"],
     "memory_bandwidth": [],
     "vectors": ["vectors"],
-    "search": ["backend", "passages", "other_passages", "mode"],
-    "search_load": ["backend", "passages"],
+    "search": ["backend", "corpus", "passages", "other_passages", "mode"],
+    "search_load": ["backend", "corpus", "passages"],
     "chat": ["streams"],
     "quality": ["embedder"],
     "eval": ["eval", "embedder", "backend"],
@@ -85,6 +85,9 @@ def latest(lines):
         if scenario == "eval":
             # Eval lines before the PostgreSQL runs named no backend: SQLite.
             value.setdefault("backend", "sqlite")
+        if scenario in ("search", "search_load"):
+            # Search lines from before `--corpus` measured the hash corpus.
+            value.setdefault("corpus", "hash")
         key = (scenario,) + tuple(str(value.get(f)) for f in IDENTITY[scenario])
         figures.pop(key, None)  # keep insertion order = order of last measurement
         figures[key] = value
@@ -198,8 +201,9 @@ def render(history: str, template: str, out_path: str) -> None:
     )
     values["read_bandwidth"] = f"{bw['read_gb_per_s']:.1f} GB/s" if bw else "not measured"
 
-    for backend in ["sqlite", "postgres"]:
-        rows = of("search", backend=backend)
+    for (backend, corpus) in [(b, c) for b in ["sqlite", "postgres"] for c in ["hash", "clustered"]]:
+        suffix = "" if corpus == "hash" else "_clustered"
+        rows = of("search", backend=backend, corpus=corpus)
         order = {"keyword": 0, "vector": 1, "hybrid": 2, "vector, small bot": 3, "vector_bare_sql": 4}
         body = []
         for r in sorted(rows, key=lambda r: (r["passages"] if r["mode"] != "vector, small bot" else r.get("other_passages", 0), order.get(r["mode"], 9))):
@@ -213,11 +217,11 @@ def render(history: str, template: str, out_path: str) -> None:
             recall = f"{r['recall_at_10']:.3f}" if r.get("recall_at_10") is not None else "-"
             body.append([bot, r["mode"], f"{r['p50_ms']:.2f} ms", f"{r['p99_ms']:.2f} ms", num(r["qps"], 0), recall,
                          f"min {r['min_hits']} hits" if "min_hits" in r else ""])
-        tables[f"search_{backend}"] = table(
+        tables[f"search_{backend}{suffix}"] = table(
             ["passages in bot", "mode", "p50", "p99", "QPS", "recall@10", "note"], body, rows
         )
-        loads = of("search_load", backend=backend)
-        tables[f"load_{backend}"] = table(
+        loads = of("search_load", backend=backend, corpus=corpus)
+        tables[f"load_{backend}{suffix}"] = table(
             ["passages in bot", "other tenant", "load rate", "vector index build", "peak RSS"],
             [[num(r["passages"], 0), num(r["other_passages"], 0), f"{num(r['load_per_s'], 0)} passages/s",
               f"{r['index_build_s']:.1f} s", f"{r['peak_rss_mib']:.0f} MiB"]

@@ -23,6 +23,7 @@ use docent_llm::embed::LocalEmbedder;
 
 mod chat;
 mod chunk;
+mod corpus;
 mod ingest;
 mod search;
 pub mod server;

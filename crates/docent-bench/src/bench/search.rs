@@ -4,11 +4,13 @@
 //! PostgreSQL, the bare SQL of the vector query timed alone (the engine's
 //! share).
 //!
-//! The corpus is synthetic: passages of 40 words drawn with a Zipf-like skew
-//! from a 5,000-word vocabulary, embedded by the hashing embedder (384
-//! dimensions), so keyword and vector search both have work to do. The bot
-//! measured belongs to one tenant; another tenant holds `--others` passages
-//! (as many again by default), so every query is filtered by tenant and bot.
+//! The corpus is synthetic (`--corpus`, see `corpus.rs`): by default
+//! passages of 40 words in topics, with vectors clustered by topic (384
+//! dimensions), so keyword and vector search both have work to do and the
+//! vectors have neighbourhoods as real embeddings do; `hash` is the earlier
+//! corpus of Zipf-skewed words and hashing vectors. The bot measured belongs
+//! to one tenant; another tenant holds `--others` passages (as many again by
+//! default), so every query is filtered by tenant and bot.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,9 +23,10 @@ use docent_core::domain::{
 use docent_core::embed::Embedder;
 use docent_core::ids::{BotId, ChunkId, DocumentId, TenantId, UserId};
 use docent_core::store::Store;
-use docent_llm::embed::HashEmbedder;
 use docent_retrieval::retriever::Retriever;
 use docent_retrieval::vector::FlatIndex;
+
+use super::corpus::{Corpus, CorpusKind, DIMS};
 
 #[derive(Args)]
 pub struct SearchArgs {
@@ -45,37 +48,14 @@ pub struct SearchArgs {
     /// Keep the scratch PostgreSQL databases (to look at plans in psql).
     #[arg(long)]
     keep: bool,
+    /// The synthetic corpus: `clustered` (topics, vectors with
+    /// neighbourhoods) or `hash` (the earlier one, hashing vectors).
+    #[arg(long, value_enum, default_value = "clustered")]
+    corpus: CorpusKind,
 }
 
-const DIMS: usize = 384;
-const VOCABULARY: usize = 5_000;
 const WORDS: usize = 40;
 const PER_DOCUMENT: usize = 500;
-
-/// Deterministic xorshift, so every run searches the same corpus.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A word index skewed towards small ones (roughly Zipf).
-    fn word(&mut self) -> usize {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        ((VOCABULARY as f64).powf(u) as usize).min(VOCABULARY - 1)
-    }
-
-    fn text(&mut self, words: usize) -> String {
-        (0..words)
-            .map(|_| format!("w{}", self.word()))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
 
 pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     println!(
@@ -84,23 +64,26 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     );
     for &size in &args.sizes {
         let (store, pg, guard) = open(&args.database, size).await?;
-        let embedder: Arc<dyn Embedder> = Arc::new(HashEmbedder::new(DIMS));
+        let mut corpus = Corpus::new(args.corpus, size, 7);
+        let embedder: Arc<dyn Embedder> = corpus.embedder();
         let t = Instant::now();
         let others = args.others.unwrap_or(size);
         let [(tenant, bot), (other_tenant, other_bot)] =
-            load(&store, embedder.as_ref(), size, others).await?;
+            load(&store, &mut corpus, embedder.as_ref(), size, others).await?;
         let load_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         store.prepare_vector_index(DIMS).await?;
         let index_s = t.elapsed().as_secs_f64();
         let backend = if pg.is_some() { "postgres" } else { "sqlite" };
         eprintln!(
-            "{backend}: loaded {} passages in {load_s:.1} s ({:.0}/s), vector index in {index_s:.1} s",
+            "{backend}: loaded {} passages of the {} corpus in {load_s:.1} s ({:.0}/s), vector index in {index_s:.1} s",
             size + others,
+            args.corpus.name(),
             (size + others) as f64 / load_s
         );
         super::record(
             serde_json::json!({"scenario": "search_load", "backend": backend, "passages": size,
+                "corpus": args.corpus.name(),
                 "other_passages": others, "load_per_s": (size + others) as f64 / load_s,
                 "index_build_s": index_s, "peak_rss_mib": super::peak_rss_mib()}),
         );
@@ -112,8 +95,8 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
         }
 
         let retriever = Retriever::new(store.clone(), embedder.clone());
-        let mut rng = Rng(99);
-        let queries: Vec<String> = (0..args.queries).map(|_| rng.text(6)).collect();
+        let mut asking = Corpus::new(args.corpus, size, 99);
+        let queries: Vec<String> = (0..args.queries).map(|_| asking.question()).collect();
         let measured = Measured::new(&store, embedder.as_ref(), tenant, bot).await?;
         let mut vector_p50 = 0.0;
         for mode in [
@@ -128,7 +111,7 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
                 vector_p50 = run.p50;
             }
             run.print(
-                backend,
+                (backend, args.corpus),
                 size,
                 others,
                 &format!("{mode:?}").to_lowercase(),
@@ -148,7 +131,13 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
                     args.top_k,
                 )
                 .await?;
-            run.print(backend, others, size, "vector, small bot", args.top_k);
+            run.print(
+                (backend, args.corpus),
+                others,
+                size,
+                "vector, small bot",
+                args.top_k,
+            );
         }
         if let Some(pg) = &pg {
             let bare =
@@ -163,6 +152,7 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             );
             super::record(
                 serde_json::json!({"scenario": "search", "backend": backend, "passages": size,
+                    "corpus": args.corpus.name(),
                     "other_passages": others, "mode": "vector_bare_sql", "p50_ms": bare, "retriever_over_sql": vector_p50 / bare}),
             );
         }
@@ -262,7 +252,14 @@ impl Measured {
 }
 
 impl Run {
-    fn print(&self, backend: &str, size: usize, others: usize, mode: &str, top_k: usize) {
+    fn print(
+        &self,
+        (backend, corpus): (&str, CorpusKind),
+        size: usize,
+        others: usize,
+        mode: &str,
+        top_k: usize,
+    ) {
         let Run {
             p50,
             p99,
@@ -276,7 +273,7 @@ impl Run {
         );
         super::record(
             serde_json::json!({"scenario": "search", "backend": backend, "passages": size,
-                "other_passages": others, "mode": mode, "top_k": top_k,
+                "corpus": corpus.name(), "other_passages": others, "mode": mode, "top_k": top_k,
                 "p50_ms": p50, "p99_ms": p99, "qps": qps, "recall_at_10": recall,
                 "min_hits": min_hits, "peak_rss_mib": super::peak_rss_mib()}),
         );
@@ -352,11 +349,11 @@ async fn open(
 /// both, the measured one first.
 async fn load(
     store: &Arc<dyn Store>,
+    corpus: &mut Corpus,
     embedder: &dyn Embedder,
     size: usize,
     others: usize,
 ) -> anyhow::Result<[(TenantId, BotId); 2]> {
-    let mut rng = Rng(7);
     let mut loaded = Vec::with_capacity(2);
     for (n, size) in [size, others].into_iter().enumerate() {
         let now = chrono::Utc::now();
@@ -420,7 +417,7 @@ async fn load(
             job.max_attempts = 1;
             store.create_document(&doc, None, &job).await?;
             let texts: Vec<String> = (first..(first + PER_DOCUMENT).min(size))
-                .map(|_| rng.text(WORDS))
+                .map(|_| corpus.passage(WORDS))
                 .collect();
             let vectors = embedder.embed(&texts).await?;
             let chunks: Vec<Chunk> = texts
