@@ -33,7 +33,7 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
                  resource_id, ip, user_agent, changes, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
         query::<D>("append_audit", sql)
-            .bind((AuditId::new().to_string(), tenant, e.actor_type))
+            .bind((AuditId::new(), tenant, e.actor_type))
             .bind((&e.actor_id, e.action, e.resource_type, &e.resource_id))
             .bind((
                 &e.ip,
@@ -60,7 +60,7 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
              ORDER BY id DESC LIMIT $6";
         query::<D>("list_audit", sql)
             .bind((tenant, &q.action, q.since, q.until))
-            .bind((q.before.map(|id| id.to_string()), q.limit as i64))
+            .bind((q.before, q.limit as i64))
             .fetch_all(self.pool(), read_entry)
             .await
     }

@@ -526,10 +526,10 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
              WHERE c.tenant_id = $1 AND c.id IN ({})",
             placeholders(2, ids.len())
         );
-        let first = query::<D>("get_chunk_hits", AssertSqlSafe(sql)).bind(tenant.to_string());
+        let first = query::<D>("get_chunk_hits", AssertSqlSafe(sql)).bind(tenant);
         let hits = ids
             .iter()
-            .fold(first, |q, id| q.bind(id.to_string()))
+            .fold(first, |q, id| q.bind(*id))
             .fetch_all(self.pool(), |r| {
                 Ok(ChunkHit {
                     chunk_id: r.id("id")?,

@@ -288,6 +288,14 @@ async fn a_crawl_runs_until_its_pages_are_ingested_and_the_bot_status_shows_it()
         .get(&format!("/api/v1/bots/{bot}/status"), &stranger.token)
         .await;
     assert_eq!(code, StatusCode::NOT_FOUND);
+    // Hostile ids are a plain 404 in the contract's error shape.
+    for bad in ["not-an-id", "%27%20OR%201%3D1", "..%2F..%2Fetc"] {
+        let (code, body) = app
+            .get(&format!("/api/v1/bots/{bad}/status"), &owner.token)
+            .await;
+        assert_eq!(code, StatusCode::NOT_FOUND, "{bad}: {body}");
+        assert_eq!(body["error"]["code"], "not_found", "{bad}: {body}");
+    }
 }
 
 /// A crawl that obtains no page at all fails and says why.
