@@ -28,6 +28,7 @@ impl Dialect for Postgres {
         "DELETE FROM documents WHERE tenant_id = $1 AND bot_id = $2";
     const VECTOR_COLUMNS: &'static str = "dims, embedding";
     const VECTOR_OUT: &'static str = "embedding::real[]";
+    const NOT_INDEXED: &'static str = "";
     // The tenant is chosen from this statement's snapshot without locks
     // (aggregates cannot be locked); the job is then locked with SKIP
     // LOCKED, preferring that tenant's jobs but falling back to any

@@ -20,6 +20,20 @@ use super::{
     limit_plus_one, page_of, placeholders, query,
 };
 
+/// Passages by id, with what a citation shows of their document (binds:
+/// tenant, then `n` chunk ids). Each chunk is found by its primary key.
+pub(crate) fn chunk_hits_sql<D: Dialect>(n: usize) -> String {
+    format!(
+        "SELECT c.id, c.document_id, d.title, d.source_url, c.text, c.page, c.heading,
+                f.filename
+         FROM chunks c JOIN documents d ON d.id = c.document_id
+         LEFT JOIN files f ON f.id = d.file_id AND f.tenant_id = d.tenant_id
+         WHERE {}c.tenant_id = $1 AND c.id IN ({})",
+        D::NOT_INDEXED,
+        placeholders(2, n)
+    )
+}
+
 fn read_file<D: Dialect>(r: Row<'_, D>) -> StoreResult<StoredFile> {
     Ok(StoredFile {
         id: r.id("id")?,
@@ -518,14 +532,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT c.id, c.document_id, d.title, d.source_url, c.text, c.page, c.heading,
-                    f.filename
-             FROM chunks c JOIN documents d ON d.id = c.document_id
-             LEFT JOIN files f ON f.id = d.file_id AND f.tenant_id = d.tenant_id
-             WHERE c.tenant_id = $1 AND c.id IN ({})",
-            placeholders(2, ids.len())
-        );
+        let sql = chunk_hits_sql::<D>(ids.len());
         let first = query::<D>("get_chunk_hits", AssertSqlSafe(sql)).bind(tenant);
         let hits = ids
             .iter()

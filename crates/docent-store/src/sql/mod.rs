@@ -140,6 +140,7 @@ use docent_core::store::{Page, PageRequest, Store, StoreError, StoreResult};
 use sqlx::{AssertSqlSafe, Pool, Transaction};
 
 pub(crate) use jobs::insert_job;
+pub(crate) use knowledge::chunk_hits_sql;
 pub use query::{Column, Exec, Q, Row, Sql, Value, corrupt, failed, query};
 
 /// A backend's store: a connection pool and what the dialect learned when
@@ -193,6 +194,12 @@ pub trait Dialect: Sql {
     const VECTOR_OUT: &'static str;
     /// The job claim (binds: worker, now, lease end; returns job columns).
     const CLAIM_JOB: &'static str;
+    /// Put before a column that a lookup by primary key also checks, so the
+    /// planner does not walk an index on that column instead: SQLite's unary
+    /// `+`. SQLite, without statistics, prefers the tenant's index over an
+    /// `id IN (…)` list of more than about ten keys, and then reads every
+    /// chunk of the tenant; PostgreSQL plans by its statistics.
+    const NOT_INDEXED: &'static str;
 
     fn rows_affected(done: &Self::QueryResult) -> u64;
 

@@ -63,6 +63,7 @@ impl Dialect for Sqlite {
         "DELETE FROM chunks WHERE tenant_id = $1 AND bot_id = $2";
     const VECTOR_COLUMNS: &'static str = "embedding";
     const VECTOR_OUT: &'static str = "embedding";
+    const NOT_INDEXED: &'static str = "+";
     // SQLite runs one writer at a time, so the second claimer sees the
     // first's lease.
     const CLAIM_JOB: &'static str = claim_job!(concat!(
@@ -198,5 +199,37 @@ impl<'r> Decode<'r, Sqlite> for Vector {
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::AssertSqlSafe;
+
+    /// Passages are looked up by primary key however many are asked for:
+    /// left to itself, SQLite walks the tenant's index (every chunk of the
+    /// tenant) once the `IN` list holds more than about ten ids.
+    #[tokio::test]
+    async fn passages_are_read_by_primary_key() {
+        let store = SqliteStore::open("sqlite::memory:").await.unwrap();
+        for n in [1, 10, 40, 400] {
+            let sql = format!(
+                "EXPLAIN QUERY PLAN {}",
+                crate::sql::chunk_hits_sql::<Sqlite>(n)
+            );
+            let plan: Vec<String> = sqlx::query(AssertSqlSafe(sql))
+                .fetch_all(store.pool())
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| sqlx::Row::get(row, "detail"))
+                .collect();
+            let chunks = plan.iter().find(|step| step.contains(" c ")).unwrap();
+            assert!(
+                chunks.contains("sqlite_autoindex_chunks_1"),
+                "{n} ids: {plan:?}"
+            );
+        }
     }
 }
