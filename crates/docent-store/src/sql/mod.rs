@@ -140,6 +140,7 @@ use docent_core::store::{Page, PageRequest, Store, StoreError, StoreResult};
 use sqlx::{AssertSqlSafe, Pool, Transaction};
 
 pub(crate) use jobs::insert_job;
+#[cfg(test)]
 pub(crate) use knowledge::chunk_hits_sql;
 pub use query::{Column, Exec, Q, Row, Sql, Value, corrupt, failed, query};
 
