@@ -2,6 +2,8 @@
 //! written once against `dyn Store`. Each test is declared with
 //! `conformance!`, which runs it on SQLite and on PostgreSQL.
 
+mod fixtures;
+
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
@@ -9,8 +11,8 @@ use docent_core::config::DatabaseUrl;
 use docent_core::domain::{
     ApiKey, AuditQuery, Bot, Charge, ChatMessage, ChatSession, Chunk, Citation, Document,
     DocumentCounts, DocumentStatus, Email, HELD_PERIOD, JobSpec, JobStatus, Lead, MessageRole,
-    NewApiKey, NewAuditEntry, NewJob, Plan, Progress, RetrievalSettings, Role, SourceType,
-    StoredFile, Tenant, UsageEvent, UsageKind, User,
+    NewApiKey, NewAuditEntry, NewJob, Plan, Progress, Role, StoredFile, Tenant, UsageEvent,
+    UsageKind,
 };
 use docent_core::ids::{
     ApiKeyId, BotId, ChunkId, DocumentId, FileId, LeadId, SessionId, TenantId, TokenFamilyId,
@@ -19,6 +21,7 @@ use docent_core::ids::{
 use docent_core::store::{
     DocumentFilter, PageRequest, RefreshToken, RefreshUse, SessionOwner, Store, StoreError,
 };
+use fixtures::*;
 
 /// Declares one conformance test and registers it for every backend: the
 /// function itself, and a module of the same name with one `#[tokio::test]`
@@ -53,60 +56,6 @@ where
     if let Some((store, _guard)) = open.await {
         test(store).await;
     }
-}
-
-fn tenant(name: &str) -> Tenant {
-    Tenant {
-        id: TenantId::new(),
-        name: name.into(),
-        plan: Plan::Free,
-        created_at: Utc::now(),
-    }
-}
-
-fn user(tenant: &Tenant, email: &str, role: Role) -> User {
-    User {
-        id: UserId::new(),
-        tenant_id: tenant.id,
-        email: Email::parse(email).unwrap(),
-        role,
-        created_at: Utc::now(),
-        password_hash: "$argon2id$placeholder".into(),
-    }
-}
-
-fn bot(tenant: TenantId, name: &str) -> Bot {
-    Bot {
-        id: BotId::new(),
-        tenant_id: tenant,
-        name: name.into(),
-        description: Some("d".into()),
-        system_prompt: None,
-        welcome_message: None,
-        model: None,
-        temperature: Some(0.5),
-        max_tokens: None,
-        public: true,
-        allowed_origins: vec!["https://a.io".into()],
-        retrieval: RetrievalSettings::default(),
-        theme: serde_json::json!({"c": 1}),
-        visitor_messages_per_minute: 20,
-        created_at: Utc::now(),
-        updated_at: Utc::now(),
-    }
-}
-
-async fn two_tenants(store: &dyn Store) -> (Tenant, Tenant) {
-    let (a, b) = (tenant("a"), tenant("b"));
-    store
-        .create_tenant_with_owner(&a, &user(&a, &format!("o@{}.io", a.id), Role::Owner))
-        .await
-        .unwrap();
-    store
-        .create_tenant_with_owner(&b, &user(&b, &format!("o@{}.io", b.id), Role::Owner))
-        .await
-        .unwrap();
-    (a, b)
 }
 
 fn page(limit: u32) -> PageRequest {
@@ -626,62 +575,6 @@ conformance! {
         assert!(seen.windows(2).all(|w| w[0] < w[1]), "oldest first");
         store.ping().await.unwrap();
     }
-}
-
-fn document(tenant: TenantId, bot: BotId, title: &str) -> Document {
-    Document {
-        id: DocumentId::new(),
-        tenant_id: tenant,
-        bot_id: bot,
-        title: title.into(),
-        status: DocumentStatus::Queued,
-        source_type: SourceType::Text,
-        source_url: Some(format!("https://example.com/{title}")),
-        format: "text".into(),
-        file_id: None,
-        object_key: format!("k/{title}"),
-        content_hash: "h".into(),
-        size_bytes: 10,
-        chunk_count: 0,
-        error: None,
-        metadata: serde_json::json!({}),
-        created_at: Utc::now(),
-        updated_at: Utc::now(),
-    }
-}
-
-fn chunks_for(doc: &Document, texts: &[&str]) -> Vec<Chunk> {
-    texts
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let mut v = vec![0.0f32; 4];
-            v[i % 4] = 1.0;
-            Chunk {
-                id: ChunkId::new(),
-                tenant_id: doc.tenant_id,
-                bot_id: doc.bot_id,
-                document_id: doc.id,
-                index: i as u32,
-                text: t.to_string(),
-                token_count: 3,
-                page: Some(1),
-                heading: Some("Intro".into()),
-                text_hash: format!("hash-{t}"),
-                embedder_id: "test-4".into(),
-                embedding: v,
-            }
-        })
-        .collect()
-}
-
-fn ingest(doc: &Document) -> NewJob {
-    NewJob::new(
-        doc.tenant_id,
-        JobSpec::IngestDocument {
-            document_id: doc.id,
-        },
-    )
 }
 
 conformance! {

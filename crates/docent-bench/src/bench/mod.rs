@@ -25,6 +25,7 @@ mod chat;
 mod chunk;
 mod corpus;
 mod ingest;
+mod keyword;
 mod search;
 pub mod server;
 

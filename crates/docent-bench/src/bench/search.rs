@@ -25,6 +25,7 @@ use docent_core::ids::{BotId, ChunkId, DocumentId, TenantId, UserId};
 use docent_core::store::Store;
 use docent_retrieval::retriever::Retriever;
 use docent_retrieval::vector::FlatIndex;
+use docent_store::sqlite::SqliteStore;
 
 use super::corpus::{Corpus, CorpusKind, DIMS};
 
@@ -63,7 +64,12 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
         "backend", "passages", "mode", "p50 ms", "p99 ms", "QPS", "recall@10"
     );
     for &size in &args.sizes {
-        let (store, pg, guard) = open(&args.database, size).await?;
+        let Opened {
+            store,
+            pg,
+            lite,
+            guard,
+        } = open(&args.database, size).await?;
         let mut corpus = Corpus::new(args.corpus, size, 7);
         let embedder: Arc<dyn Embedder> = corpus.embedder();
         let t = Instant::now();
@@ -94,11 +100,15 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             sqlx::query("ANALYZE chunks").execute(pg.pool()).await?;
         }
 
+        if let Some(lite) = &lite {
+            super::keyword::build(lite, (tenant, bot), size, args.corpus).await?;
+        }
+
         let retriever = Retriever::new(store.clone(), embedder.clone());
         let mut asking = Corpus::new(args.corpus, size, 99);
         let queries: Vec<String> = (0..args.queries).map(|_| asking.question()).collect();
         let measured = Measured::new(&store, embedder.as_ref(), tenant, bot).await?;
-        let mut vector_p50 = 0.0;
+        let (mut keyword_p50, mut vector_p50) = (0.0, 0.0);
         for mode in [
             RetrievalMode::Keyword,
             RetrievalMode::Vector,
@@ -107,8 +117,10 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             let run = measured
                 .run(&retriever, embedder.as_ref(), &queries, mode, args.top_k)
                 .await?;
-            if mode == RetrievalMode::Vector {
-                vector_p50 = run.p50;
+            match mode {
+                RetrievalMode::Keyword => keyword_p50 = run.p50,
+                RetrievalMode::Vector => vector_p50 = run.p50,
+                RetrievalMode::Hybrid => {}
             }
             run.print(
                 (backend, args.corpus),
@@ -138,6 +150,17 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
                 "vector, small bot",
                 args.top_k,
             );
+        }
+        if let Some(lite) = &lite {
+            // As deep as the retriever asks (see `Retriever::search`).
+            let depth = (args.top_k * 4).max(20) as u32;
+            let row = (args.corpus, size, others);
+            super::keyword::engine(lite, bot, &queries, depth)
+                .await?
+                .print(row, "keyword_engine", keyword_p50);
+            super::keyword::fts5(lite, (tenant, bot), &queries, depth)
+                .await?
+                .print(row, "keyword_fts5", keyword_p50);
         }
         if let Some(pg) = &pg {
             let bare =
@@ -311,19 +334,26 @@ impl Guard {
     }
 }
 
-async fn open(
-    database: &str,
-    size: usize,
-) -> anyhow::Result<(
-    Arc<dyn Store>,
-    Option<docent_store::postgres::PgStore>,
-    Guard,
-)> {
+/// The scratch store of one size, and its backend's own handle for the
+/// rows beside the product's.
+struct Opened {
+    store: Arc<dyn Store>,
+    pg: Option<docent_store::postgres::PgStore>,
+    lite: Option<SqliteStore>,
+    guard: Guard,
+}
+
+async fn open(database: &str, size: usize) -> anyhow::Result<Opened> {
     if database == "sqlite" {
         let dir = tempfile::tempdir()?;
         let url = docent_core::config::DatabaseUrl::Sqlite(dir.path().join("bench.db"));
-        let store = docent_store::open(&url).await?;
-        return Ok((store, None, Guard::Dir(dir)));
+        let lite = SqliteStore::open(&url.url()).await?;
+        return Ok(Opened {
+            store: Arc::new(lite.clone()),
+            pg: None,
+            lite: Some(lite),
+            guard: Guard::Dir(dir),
+        });
     }
     let name = format!("docent_bench_{size}_{}", std::process::id());
     let admin = sqlx::PgPool::connect(database).await?;
@@ -338,11 +368,12 @@ async fn open(
     let mut url = url::Url::parse(database)?;
     url.set_path(&name);
     let pg = docent_store::postgres::PgStore::open(url.as_str()).await?;
-    Ok((
-        Arc::new(pg.clone()),
-        Some(pg),
-        Guard::Database { admin, name },
-    ))
+    Ok(Opened {
+        store: Arc::new(pg.clone()),
+        pg: Some(pg),
+        lite: None,
+        guard: Guard::Database { admin, name },
+    })
 }
 
 /// Two tenants with one bot each, `size` and `others` passages; returns

@@ -1,9 +1,13 @@
 //! The embedded backend: one SQLite file in WAL mode with foreign keys enforced.
 //! Readers run concurrently; writers queue on SQLite's lock, waited for through
-//! `busy_timeout` rather than failing. Keyword search runs on an FTS5 index
-//! kept by triggers; vectors are blobs searched by the process's own index.
+//! `busy_timeout` rather than failing. Keyword search runs on a tantivy index
+//! per bot kept from a change log that triggers write ([`keyword`]); vectors
+//! are blobs searched by the process's own index.
+
+mod keyword;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,7 +22,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Database, Decode, Encode, Pool, Sqlite, Transaction, Type};
 
-use crate::sql::{Dialect, SqlStore, Ts, Value, Vector, backend, failed, query, scored};
+use crate::sql::{Dialect, SqlStore, Ts, Value, Vector, backend, failed};
+use keyword::KeywordIndexes;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -36,7 +41,9 @@ impl SqlStore<Sqlite> {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        if let Some(dir) = options.get_filename().parent()
+        let file = options.get_filename().to_path_buf();
+        let in_memory = file.as_os_str() == ":memory:" || url.contains("mode=memory");
+        if let Some(dir) = file.parent()
             && !dir.as_os_str().is_empty()
         {
             std::fs::create_dir_all(dir).map_err(|e| backend("open", e))?;
@@ -47,17 +54,32 @@ impl SqlStore<Sqlite> {
             .await
             .map_err(|e| backend("open", e))?;
         MIGRATOR.run(&pool).await.map_err(|e| backend("open", e))?;
-        Ok(Self::new(pool, ()))
+        let keyword = KeywordIndexes::new((!in_memory).then_some(file.as_path()));
+        keyword.sweep(&pool).await?;
+        Ok(Self::new(pool, Arc::new(keyword)))
+    }
+
+    /// The bot's keyword index queried alone: no tenant check, no catching
+    /// up with the log (a search through the store does both first). The
+    /// search library's own cost, for `docent bench search`.
+    #[doc(hidden)]
+    pub async fn keyword_index_only(
+        &self,
+        bot: BotId,
+        text: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<(ChunkId, f32)>> {
+        self.extra.search_index_only(bot, text, limit).await
     }
 }
 
 #[async_trait]
 impl Dialect for Sqlite {
-    type Extra = ();
+    type Extra = Arc<KeywordIndexes>;
     // The write transaction holds the database's write lock.
     const FOR_UPDATE: &'static str = "";
     const MESSAGE_ORDER: &'static str = "rowid";
-    // Chunks explicitly, so the keyword-index triggers run; documents, files
+    // Chunks explicitly, so the keyword log's triggers run; documents, files
     // and the rest follow the bot by cascade.
     const DELETE_BOT_CONTENTS: &'static str =
         "DELETE FROM chunks WHERE tenant_id = $1 AND bot_id = $2";
@@ -108,46 +130,11 @@ impl Dialect for Sqlite {
         text: &str,
         limit: u32,
     ) -> StoreResult<Vec<(ChunkId, f32)>> {
-        let Some(fts) = fts_query(bot, text) else {
-            return Ok(Vec::new());
-        };
-        // Ranked inside the full-text index first (the query names the bot,
-        // so every match is the bot's), then joined: left to itself, the
-        // planner may walk the bot's chunks and probe the index once per
-        // chunk, which is orders of magnitude slower. The join re-checks
-        // tenant and bot.
-        // FTS5's bm25() is negative, lower is better; flipped so higher is better.
-        let sql = "SELECT c.id, -f.rank AS score
-                   FROM (SELECT rowid, bm25(chunks_fts, 0.0, 2.0, 1.0) AS rank FROM chunks_fts
-                         WHERE chunks_fts MATCH $1 ORDER BY rank LIMIT $4) AS f
-                   JOIN chunks c ON c.rowid = f.rowid
-                   WHERE c.tenant_id = $2 AND c.bot_id = $3
-                   ORDER BY f.rank";
-        query::<Sqlite>("keyword_search", sql)
-            .bind((fts, tenant, bot, i64::from(limit)))
-            .fetch_all(store.pool(), scored)
+        store
+            .extra
+            .search(store.pool(), tenant, bot, text, limit)
             .await
     }
-}
-
-/// Turns free text into an FTS5 query that cannot be a syntax error: each word
-/// is quoted and the words are OR-ed, so BM25 ranks passages with more of them
-/// higher. `None` when the text holds no word at all.
-fn fts_query(bot: BotId, text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(64)
-        .map(|w| format!("\"{}\"", w.to_lowercase()))
-        .collect();
-    if words.is_empty() {
-        return None;
-    }
-    Some(format!(
-        "bot:\"{}\" AND ({})",
-        bot.0.simple(),
-        words.join(" OR ")
-    ))
 }
 
 type Buffer = <Sqlite as Database>::ArgumentBuffer;
