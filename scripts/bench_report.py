@@ -68,6 +68,7 @@ IDENTITY = {
     "vectors": ["vectors"],
     "search": ["backend", "corpus", "passages", "other_passages", "mode"],
     "search_load": ["backend", "corpus", "passages"],
+    "keyword_index_build": ["backend", "corpus", "passages"],
     "chat": ["streams"],
     "quality": ["embedder"],
     "eval": ["eval", "embedder", "backend"],
@@ -85,11 +86,16 @@ def latest(lines):
         if scenario == "eval":
             # Eval lines before the PostgreSQL runs named no backend: SQLite.
             value.setdefault("backend", "sqlite")
-        if scenario in ("search", "search_load"):
+        if scenario in ("search", "search_load", "keyword_index_build"):
             # Search lines from before `--corpus` measured the hash corpus.
             value.setdefault("corpus", "hash")
         key = (scenario,) + tuple(str(value.get(f)) for f in IDENTITY[scenario])
-        figures.pop(key, None)  # keep insertion order = order of last measurement
+        old = figures.pop(key, None)  # keep insertion order = order of last measurement
+        # The latest figure of an earlier version stays beside the new one.
+        if old is not None:
+            before = old if old.get("version") != value.get("version") else old.get("_before")
+            if before is not None:
+                value["_before"] = before
         figures[key] = value
     return figures
 
@@ -204,29 +210,48 @@ def render(history: str, template: str, out_path: str) -> None:
     for (backend, corpus) in [(b, c) for b in ["sqlite", "postgres"] for c in ["hash", "clustered"]]:
         suffix = "" if corpus == "hash" else "_clustered"
         rows = of("search", backend=backend, corpus=corpus)
-        order = {"keyword": 0, "vector": 1, "hybrid": 2, "vector, small bot": 3, "vector_bare_sql": 4}
+        order = {"keyword": 0, "vector": 1, "hybrid": 2, "vector, small bot": 3, "vector_bare_sql": 4,
+                 "keyword_engine": 5, "keyword_fts5": 6}
         body = []
         for r in sorted(rows, key=lambda r: (r["passages"] if r["mode"] != "vector, small bot" else r.get("other_passages", 0), order.get(r["mode"], 9))):
+            before = r.get("_before")
+            was = f"{before['p50_ms']:.2f} ms ({before.get('date', '?')[:10]})" if before else ""
             if r["mode"] == "vector_bare_sql":
                 body.append([num(r["passages"], 0), "vector, bare SQL (as psql sends it)", f"{r['p50_ms']:.2f} ms", "", "", "",
-                             f"retriever / SQL = {r['retriever_over_sql']:.2f}"])
+                             f"retriever / SQL = {r['retriever_over_sql']:.2f}", was])
+                continue
+            if r["mode"] in ("keyword_engine", "keyword_fts5"):
+                name = {"keyword_engine": "keyword index alone (tantivy)",
+                        "keyword_fts5": "keyword, the FTS5 query it replaced"}[r["mode"]]
+                if r["mode"] == "keyword_fts5":
+                    note = f"FTS5 / index = {r['p50_ms'] / r['engine_p50_ms']:.0f}×" if r.get("engine_p50_ms") else ""
+                else:
+                    share = r["p50_ms"] / r["keyword_p50_ms"] if r.get("keyword_p50_ms") else r.get("over_keyword_p50")
+                    note = f"{100 * share:.0f}% of the keyword mode" if share else ""
+                body.append([num(r["passages"], 0), name, f"{r['p50_ms']:.2f} ms", f"{r['p99_ms']:.2f} ms", "", "",
+                             note, was])
                 continue
             bot = num(r["passages"], 0)
             if r["mode"] == "vector, small bot":
                 bot = f"{num(r['passages'], 0)} (of {num(r['passages'] + r['other_passages'], 0)})"
             recall = f"{r['recall_at_10']:.3f}" if r.get("recall_at_10") is not None else "-"
             body.append([bot, r["mode"], f"{r['p50_ms']:.2f} ms", f"{r['p99_ms']:.2f} ms", num(r["qps"], 0), recall,
-                         f"min {r['min_hits']} hits" if "min_hits" in r else ""])
+                         f"min {r['min_hits']} hits" if "min_hits" in r else "", was])
         tables[f"search_{backend}{suffix}"] = table(
-            ["passages in bot", "mode", "p50", "p99", "QPS", "recall@10", "note"], body, rows
+            ["passages in bot", "mode", "p50", "p99", "QPS", "recall@10", "note", "p50 before"], body, rows
         )
         loads = of("search_load", backend=backend, corpus=corpus)
+        builds = {r["passages"]: r for r in of("keyword_index_build", backend=backend, corpus=corpus)}
+
+        def keyword_build(r):
+            b = builds.get(r["passages"])
+            return f"{b['build_s']:.1f} s ({num(b['per_s'], 0)}/s)" if b else "-"
         tables[f"load_{backend}{suffix}"] = table(
-            ["passages in bot", "other tenant", "load rate", "vector index build", "peak RSS"],
+            ["passages in bot", "other tenant", "load rate", "vector index build", "keyword index build", "peak RSS"],
             [[num(r["passages"], 0), num(r["other_passages"], 0), f"{num(r['load_per_s'], 0)} passages/s",
-              f"{r['index_build_s']:.1f} s", f"{r['peak_rss_mib']:.0f} MiB"]
+              f"{r['index_build_s']:.1f} s", keyword_build(r), f"{r['peak_rss_mib']:.0f} MiB"]
              for r in sorted(loads, key=lambda r: r["passages"])],
-            loads,
+            loads + list(builds.values()),
         )
 
     rows = of("chat")

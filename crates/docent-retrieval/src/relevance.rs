@@ -1,7 +1,7 @@
 //! Calibrated relevance: one score in [0, 1] that means the same in every
 //! search mode, so one floor decides "I don't know".
 //!
-//! - keyword side: a passage's BM25 (FTS5 `bm25`, PostgreSQL `ts_rank`)
+//! - keyword side: a passage's BM25 (tantivy on SQLite, PostgreSQL `ts_rank`)
 //!   relative to the best of the query, times the share of the question's
 //!   content words the passage holds ([`crate::lexical`]). The ratio orders
 //!   passages; the coverage keeps an unrelated best hit low.

@@ -155,12 +155,11 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             // As deep as the retriever asks (see `Retriever::search`).
             let depth = (args.top_k * 4).max(20) as u32;
             let row = (args.corpus, size, others);
-            super::keyword::engine(lite, bot, &queries, depth)
-                .await?
-                .print(row, "keyword_engine", keyword_p50);
+            let engine = super::keyword::engine(lite, bot, &queries, depth).await?;
+            engine.print(row, "keyword_engine", keyword_p50, None);
             super::keyword::fts5(lite, (tenant, bot), &queries, depth)
                 .await?
-                .print(row, "keyword_fts5", keyword_p50);
+                .print(row, "keyword_fts5", keyword_p50, Some(engine.p50));
         }
         if let Some(pg) = &pg {
             let bare =

@@ -1,5 +1,5 @@
 //! Files, documents and chunks. Keyword and vector search are the
-//! dialect's (FTS5 and in-process indexes on SQLite, `tsvector` and
+//! dialect's (a tantivy index per bot and in-process vectors on SQLite, `tsvector` and
 //! pgvector on PostgreSQL); the rows around them are shared.
 
 use std::collections::HashMap;
