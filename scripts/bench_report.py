@@ -274,12 +274,24 @@ def render(history: str, template: str, out_path: str) -> None:
     )
 
     rows = of("eval")
+
+    def eval_before(r, mode):
+        b = r.get("_before")
+        m = b and b.get("modes", {}).get(mode)
+        if not m:
+            return ""
+        out = f"{m['recall@5']:.3f} / {m['recall@10']:.3f}"
+        if mode == "hybrid" and b.get("chat"):
+            out += f"; {b['chat']['declined']:.2f}, {b['chat']['answered_right']:.2f}"
+        return f"{out} ({b.get('version', '?')})"
     tables["eval"] = table(
-        ["backend", "embedder", "mode", "recall@1", "recall@5", "recall@10", "MRR", "nDCG@10", "declined (out of scope)", "right citation (in scope)"],
+        ["backend", "embedder", "mode", "recall@1", "recall@5", "recall@10", "MRR", "nDCG@10", "declined (out of scope)",
+         "right citation (in scope)", "before: recall@5 / @10; declined, right citation"],
         [[r.get("backend", "sqlite"), r["embedder"], mode, f"{m['recall@1']:.3f}", f"**{m['recall@5']:.3f}**", f"{m['recall@10']:.3f}",
           f"{m['mrr']:.3f}", f"{m['ndcg@10']:.3f}",
           num(r["chat"]["declined"], 2) if mode == "hybrid" else "",
-          num(r["chat"]["answered_right"], 2) if mode == "hybrid" else ""]
+          num(r["chat"]["answered_right"], 2) if mode == "hybrid" else "",
+          eval_before(r, mode)]
          for r in rows for mode, m in r["modes"].items()],
         rows,
     )
