@@ -55,6 +55,28 @@ pub struct Params {
 pub struct Hit {
     pub passage: ChunkHit,
     pub score: f32,
+    /// What each stage said of it: the figures `score` was made from.
+    pub signals: Signals,
+}
+
+/// The evidence behind a hit's score, as each stage measured it: shown to
+/// people who ask why a passage ranked where it did, and the input fusion
+/// and floors are tuned on (`docent eval --signals`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Signals {
+    /// 1-based rank in the keyword list; `None`: keyword search did not
+    /// return it (or was not run).
+    pub keyword_rank: Option<u32>,
+    /// Its BM25 score (its scale depends on the query and the backend).
+    pub keyword_score: Option<f32>,
+    /// Share of the question's content words the passage holds.
+    pub coverage: Option<f32>,
+    /// 1-based rank in the vector list; `None`: not among the nearest.
+    pub vector_rank: Option<u32>,
+    /// Cosine similarity to the question, when known.
+    pub cosine: Option<f32>,
+    /// The reranker's relevance, when it scored the passage.
+    pub rerank: Option<f32>,
 }
 
 struct Cached {
@@ -125,17 +147,19 @@ impl Retriever {
         // Each side looks deeper than top_k: fusion needs candidates, and
         // keyword relevance re-orders BM25's list by coverage.
         let depth = (top_k * 4).max(20);
-        let (keyword, cosine) = match mode {
+        let (keyword, vector, cosine) = match mode {
             RetrievalMode::Keyword => (
                 self.store
                     .keyword_search(tenant, bot, query, depth as u32)
                     .await?,
+                Vec::new(),
                 HashMap::new(),
             ),
             RetrievalMode::Vector => {
                 let q = self.embed_query(query).await?;
                 let (vector, _) = self.nearest(tenant, bot, &q, top_k).await?;
-                (Vec::new(), vector.into_iter().collect())
+                let cosine = vector.iter().copied().collect();
+                (Vec::new(), vector, cosine)
             }
             RetrievalMode::Hybrid => {
                 let q = self.embed_query(query).await?;
@@ -147,9 +171,19 @@ impl Retriever {
                 let cosine = self
                     .cosine_of(tenant, index.as_deref(), &q, &keyword, &vector)
                     .await?;
-                (keyword, cosine)
+                (keyword, vector, cosine)
             }
         };
+        let keyword_rank: HashMap<ChunkId, (u32, f32)> = keyword
+            .iter()
+            .enumerate()
+            .map(|(i, (id, s))| (*id, (i as u32 + 1, *s)))
+            .collect();
+        let vector_rank: HashMap<ChunkId, u32> = vector
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (*id, i as u32 + 1))
+            .collect();
         let best = keyword.first().map_or(0.0, |(_, s)| *s);
         let ratio: HashMap<ChunkId, f32> = keyword
             .iter()
@@ -163,20 +197,31 @@ impl Retriever {
             .into_iter()
             .map(|passage| {
                 let id = passage.chunk_id;
-                let keyword = || {
-                    let coverage = self.terms.coverage(&question, &passage.text);
-                    Calibration::keyword(ratio.get(&id).copied().unwrap_or(0.0), coverage)
-                };
+                let coverage = (mode != RetrievalMode::Vector)
+                    .then(|| self.terms.coverage(&question, &passage.text));
+                let keyword = Calibration::keyword(
+                    ratio.get(&id).copied().unwrap_or(0.0),
+                    coverage.unwrap_or(0.0),
+                );
+                let cos = cosine.get(&id).copied();
                 let score = match mode {
-                    RetrievalMode::Keyword => keyword(),
-                    RetrievalMode::Vector => self
-                        .calibration
-                        .cosine(cosine.get(&id).copied().unwrap_or(-1.0)),
-                    RetrievalMode::Hybrid => self
-                        .calibration
-                        .hybrid(keyword(), cosine.get(&id).copied().unwrap_or(-1.0)),
+                    RetrievalMode::Keyword => keyword,
+                    RetrievalMode::Vector => self.calibration.cosine(cos.unwrap_or(-1.0)),
+                    RetrievalMode::Hybrid => self.calibration.hybrid(keyword, cos.unwrap_or(-1.0)),
                 };
-                Hit { passage, score }
+                let signals = Signals {
+                    keyword_rank: keyword_rank.get(&id).map(|(r, _)| *r),
+                    keyword_score: keyword_rank.get(&id).map(|(_, s)| *s),
+                    coverage,
+                    vector_rank: vector_rank.get(&id).copied(),
+                    cosine: cos,
+                    rerank: None,
+                };
+                Hit {
+                    passage,
+                    score,
+                    signals,
+                }
             })
             .collect();
         // Best first; ties in the order the store ranked them.
@@ -194,6 +239,7 @@ impl Retriever {
                 Ok(scores) if scores.len() == hits.len() => {
                     for (hit, score) in hits.iter_mut().zip(scores) {
                         hit.score = score.clamp(0.0, 1.0);
+                        hit.signals.rerank = Some(hit.score);
                     }
                     // Stable: equal scores keep the fused order.
                     hits.sort_by(|a, b| b.score.total_cmp(&a.score));

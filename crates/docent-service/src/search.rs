@@ -27,6 +27,9 @@ pub struct SearchRequest {
     /// setting (which defaults to reranking whenever one is configured).
     /// `true` on a server without a reranker is refused.
     pub rerank: Option<bool>,
+    /// Add to each result the figures its score was made from (`signals`);
+    /// default false.
+    pub explain: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -44,6 +47,40 @@ pub struct SearchResult {
     /// Calibrated relevance in [0, 1], the same scale in every mode: what
     /// the bot's floor (`min_score`) is compared with.
     pub score: f32,
+    /// Why it ranked here, when the search asked to `explain`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signals: Option<SearchSignals>,
+}
+
+/// What each retrieval stage measured of a result; a field is null when
+/// that stage did not see the passage (or did not run in this mode).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchSignals {
+    /// 1-based rank among the keyword candidates.
+    pub keyword_rank: Option<u32>,
+    /// BM25 score: its scale depends on the query and the backend.
+    pub keyword_score: Option<f32>,
+    /// Share of the question's content words the passage holds, 0–1.
+    pub coverage: Option<f32>,
+    /// 1-based rank among the nearest vectors.
+    pub vector_rank: Option<u32>,
+    /// Cosine similarity of the passage to the question, -1–1.
+    pub cosine: Option<f32>,
+    /// The reranker's relevance, 0–1, when the candidates were reranked.
+    pub rerank: Option<f32>,
+}
+
+impl From<docent_retrieval::Signals> for SearchSignals {
+    fn from(s: docent_retrieval::Signals) -> Self {
+        Self {
+            keyword_rank: s.keyword_rank,
+            keyword_score: s.keyword_score,
+            coverage: s.coverage,
+            vector_rank: s.vector_rank,
+            cosine: s.cosine,
+            rerank: s.rerank,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -108,6 +145,7 @@ impl Services {
             min_score: req.min_score.or(bot.retrieval.min_score),
             rerank: rerank.unwrap_or(true),
         };
+        let explain = req.explain.unwrap_or(false);
         let hits = self.retriever.search(tenant, bot_id, query, params).await?;
         let results = hits
             .into_iter()
@@ -123,6 +161,7 @@ impl Services {
                     heading: p.heading,
                     filename: p.filename,
                     score: hit.score,
+                    signals: explain.then(|| hit.signals.into()),
                 }
             })
             .collect();

@@ -578,6 +578,36 @@ conformance! {
 }
 
 conformance! {
+    /// Keyword search ranks by BM25 with document frequency on both
+    /// backends: a word found in nearly every passage weighs next to
+    /// nothing, however often a passage repeats it, against a rare one.
+    async fn keyword_search_weighs_rare_words_over_frequent_ones(store: Arc<dyn Store>) {
+        let (a, _) = two_tenants(&*store).await;
+        let bot_a = bot(a.id, "a");
+        store.create_bot(&bot_a).await.unwrap();
+        let doc = document(a.id, bot_a.id, "manual");
+        store.create_document(&doc, None, &ingest(&doc)).await.unwrap();
+        let mut texts: Vec<String> = (0..8)
+            .map(|i| format!("the table keeps rows of kind {i}"))
+            .collect();
+        texts.push("vacuum reclaims storage occupied by dead tuples".into());
+        texts.push("table table table table".into());
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let chunks = chunks_for(&doc, &texts);
+        store
+            .replace_chunks(a.id, doc.id, &chunks, None)
+            .await
+            .unwrap();
+        let hits = store
+            .keyword_search(a.id, bot_a.id, "how do I vacuum the table", 10)
+            .await
+            .unwrap();
+        assert_eq!(hits.first().map(|h| h.0), Some(chunks[8].id), "{hits:?}");
+        assert!(hits.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
+    }
+}
+
+conformance! {
     async fn documents_chunks_and_indexes_stay_in_step(store: Arc<dyn Store>) {
         let (a, b) = two_tenants(&*store).await;
         let bot_a = bot(a.id, "a");

@@ -67,6 +67,11 @@ pub struct EvalArgs {
     /// Fail unless this share of in-scope questions is answered with a right citation.
     #[arg(long, value_name = "SHARE")]
     min_answered: Option<f64>,
+    /// Also write, per question, the candidates of keyword, vector and
+    /// hybrid search with the signals each stage measured (JSON lines): the
+    /// data fusion weights and floors are tuned on (scripts/tune_fusion.py).
+    #[arg(long, value_name = "FILE")]
+    signals: Option<PathBuf>,
 }
 
 /// Where questions are asked.
@@ -145,6 +150,10 @@ pub async fn run(args: EvalArgs, launch: server::Launch) -> anyhow::Result<()> {
             figures["p95_ms"].as_f64().unwrap_or_default(),
         );
         report["modes"][mode] = figures;
+    }
+    if let Some(path) = &args.signals {
+        write_signals(&target, &questions, path).await?;
+        println!("signals of every candidate written to {}", path.display());
     }
     let chat = measure_chat(&target, &in_scope, &out_of_scope).await?;
     println!(
@@ -416,6 +425,59 @@ fn names(r: &Value) -> Vec<String> {
         .iter()
         .filter_map(|k| r[*k].as_str().map(str::to_string))
         .collect()
+}
+
+/// Per question, the union of the top 50 keyword, vector and hybrid
+/// candidates (by passage) with every signal known of them, whether their
+/// document is an acceptable answer, and the server's hybrid score.
+async fn write_signals(target: &Target, questions: &[Question], path: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+    );
+    for q in questions {
+        let mut candidates: Vec<Value> = Vec::new();
+        let mut at: std::collections::HashMap<String, usize> = Default::default();
+        for mode in ["hybrid", "keyword", "vector"] {
+            let (answer, _) = post(
+                target,
+                &format!("/bots/{}/search", target.bot),
+                json!({
+                    "query": q.question, "top_k": 50, "min_score": 0.0,
+                    "mode": mode, "rerank": false, "explain": true,
+                }),
+            )
+            .await?;
+            for r in answer["results"].as_array().into_iter().flatten() {
+                let chunk = r["chunk_id"].as_str().unwrap_or_default().to_string();
+                let i = *at.entry(chunk.clone()).or_insert_with(|| {
+                    candidates.push(json!({
+                        "chunk_id": chunk,
+                        "document_id": r["document_id"],
+                        "accepted": q.answerable && q.accepts(&names(r)),
+                        "signals": {},
+                    }));
+                    candidates.len() - 1
+                });
+                if mode == "hybrid" {
+                    candidates[i]["hybrid_score"] = r["score"].clone();
+                }
+                for (k, v) in r["signals"].as_object().into_iter().flatten() {
+                    if !v.is_null() {
+                        candidates[i]["signals"][k] = v.clone();
+                    }
+                }
+            }
+        }
+        let line = json!({
+            "question": q.question,
+            "answerable": q.answerable,
+            "candidates": candidates,
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Abstention through chat with the bot's own retrieval: declined means no

@@ -159,9 +159,13 @@ pub(super) fn unknown_variables(vars: impl IntoIterator<Item = (String, String)>
             let Some(key) = name.strip_prefix("DOCENT_") else {
                 return false;
             };
-            let tooling =
-                key.starts_with("TEST_") || key == "REQUIRE_BACKENDS" || key == "BACKENDS_DIR";
-            !tooling && !key.starts_with("PLAN_") && path_of(key).is_none()
+            // Read outside the configuration: the log filter (before it is
+            // loaded), `docent eval`'s token, and the test and bench tooling.
+            let outside = matches!(
+                key,
+                "LOG" | "EVAL_TOKEN" | "REQUIRE_BACKENDS" | "BACKENDS_DIR" | "BENCH_NO_BUILD"
+            ) || key.starts_with("TEST_");
+            !outside && !key.starts_with("PLAN_") && path_of(key).is_none()
         })
         .collect();
     unknown.sort();

@@ -161,6 +161,7 @@ mod tests {
             ("DOCENT_PLAN_FREE_MESSAGES_PER_MONTH", "5"),
             ("DOCENT_TEST_POSTGRES_URL", "postgres://x"),
             ("DOCENT_REQUIRE_BACKENDS", "1"),
+            ("DOCENT_LOG", "warn"),
             ("HOME", "/root"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()));

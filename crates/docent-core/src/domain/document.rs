@@ -155,7 +155,8 @@ pub struct Chunk {
     pub token_count: u32,
     pub page: Option<u32>,
     pub heading: Option<String>,
-    /// SHA-256 of `text`, to reuse an embedding of identical text.
+    /// SHA-256 of what was embedded (title, heading and `text`), to reuse
+    /// the embedding of an identical passage.
     pub text_hash: String,
     pub embedder_id: String,
     pub embedding: Vec<f32>,

@@ -46,17 +46,22 @@ pub(super) async fn run(
     .await
     .map_err(|e| JobError::Fatal(format!("chunking failed: {e}")))?;
 
-    let hashes: Vec<String> = pieces
+    // Crawled pages are first stored under their URL and uploaded HTML under
+    // its file name; the page's own title (`<title>`, else the first `<h1>`)
+    // is better once known. Other files and posted documents keep the title
+    // they were given (a PDF's or DOCX's metadata title is often a template's).
+    let better_title = match doc.source_type {
+        docent_core::domain::SourceType::Crawl => title.as_deref(),
+        docent_core::domain::SourceType::File if doc.format == "html" => title.as_deref(),
+        _ => None,
+    };
+    let doc_title = better_title.unwrap_or(&doc.title);
+    let inputs: Vec<String> = pieces
         .iter()
-        .map(|p| sha256_hex(p.text.as_bytes()))
+        .map(|p| embedding_input(doc_title, p.heading.as_deref(), &p.text))
         .collect();
-    let (vectors, computed) = embed(
-        ctx,
-        job,
-        &pieces.iter().map(|p| p.text.clone()).collect::<Vec<_>>(),
-        &hashes,
-    )
-    .await?;
+    let hashes: Vec<String> = inputs.iter().map(|t| sha256_hex(t.as_bytes())).collect();
+    let (vectors, computed) = embed(ctx, job, &inputs, &hashes).await?;
     let embedding_tokens: u64 = computed.iter().map(|&i| pieces[i].token_count as u64).sum();
     let chunks: Vec<Chunk> = pieces
         .into_iter()
@@ -77,15 +82,6 @@ pub(super) async fn run(
             embedding,
         })
         .collect();
-    // Crawled pages are first stored under their URL and uploaded HTML under
-    // its file name; the page's own title (`<title>`, else the first `<h1>`)
-    // is better once known. Other files and posted documents keep the title
-    // they were given (a PDF's or DOCX's metadata title is often a template's).
-    let better_title = match doc.source_type {
-        docent_core::domain::SourceType::Crawl => title.as_deref(),
-        docent_core::domain::SourceType::File if doc.format == "html" => title.as_deref(),
-        _ => None,
-    };
     match ctx
         .store
         .replace_chunks(tenant, doc.id, &chunks, better_title)
@@ -105,6 +101,32 @@ pub(super) async fn run(
     metrics::counter!("docent_chunks_indexed_total").increment(chunks.len() as u64);
     tracing::info!(chunks = chunks.len(), "document indexed");
     Ok(())
+}
+
+/// Longest title or heading put before a passage for its embedding, in
+/// characters: the chunker leaves the embedder's window about 50 tokens
+/// beyond `chunk_max_tokens`, which this fits in.
+const HEADER_CHARS: usize = 100;
+
+/// What is embedded for a passage: its document's title and section heading,
+/// then its text. A passage of a reference page rarely names its subject
+/// ("When this option is used, the index is built without…" under
+/// "CREATE INDEX"), so the header carries what the passage is about;
+/// `docent eval` on the PostgreSQL manual measures the gain (docs/BENCHMARKS.md).
+/// The stored text, keyword search and citations keep the passage alone.
+fn embedding_input(title: &str, heading: Option<&str>, text: &str) -> String {
+    let cut = |s: &str| -> String { s.trim().chars().take(HEADER_CHARS).collect() };
+    let mut header: Vec<String> = Vec::new();
+    for part in [Some(title), heading].into_iter().flatten() {
+        let part = cut(part);
+        if !part.is_empty() && !header.contains(&part) && !text.starts_with(&part) {
+            header.push(part);
+        }
+    }
+    if header.is_empty() {
+        return text.to_string();
+    }
+    format!("{}\n\n{text}", header.join("\n"))
 }
 
 /// Extraction runs in a child process (see `docent_ingest::sandbox`): a file
@@ -189,4 +211,26 @@ async fn embed(
         out.into_iter().map(|v| v.unwrap_or_default()).collect(),
         todo,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::embedding_input;
+
+    #[test]
+    fn passages_are_embedded_under_their_title_and_heading() {
+        assert_eq!(
+            embedding_input("CREATE INDEX", Some("Parameters"), "CONCURRENTLY builds it"),
+            "CREATE INDEX\nParameters\n\nCONCURRENTLY builds it"
+        );
+        // Nothing said twice: a heading equal to the title, or one the
+        // passage opens with.
+        assert_eq!(
+            embedding_input("Refunds", Some("Refunds"), "Refunds take 30 days."),
+            "Refunds take 30 days."
+        );
+        assert_eq!(embedding_input(" ", None, "text"), "text");
+        let long = "t".repeat(500);
+        assert_eq!(embedding_input(&long, None, "x").len(), 100 + 2 + 1);
+    }
 }

@@ -12,7 +12,7 @@ use sqlx::postgres::{PgQueryResult, PgTypeInfo};
 use sqlx::{AssertSqlSafe, Database, Decode, Encode, Pool, Postgres, Transaction, Type};
 
 use super::PgStore;
-use super::search::{hnsw_index, ts_query, vector_search_settings, vector_search_sql};
+use super::search::{hnsw_index, keyword_search_sql, vector_search_settings, vector_search_sql};
 use crate::sql::{Dialect, Ts, Value, Vector, backend, commit, failed, parse_id, query, scored};
 
 #[async_trait]
@@ -181,18 +181,9 @@ impl Dialect for Postgres {
         text: &str,
         limit: u32,
     ) -> StoreResult<Vec<(ChunkId, f32)>> {
-        let Some(terms) = ts_query(text) else {
-            return Ok(Vec::new());
-        };
-        // ts_rank with length normalisation 1 (divides by 1 + log of the
-        // passage's length), the closest of Postgres' rankings to BM25's
-        // damping of long passages.
-        let sql = "SELECT c.id, ts_rank(c.tsv, q, 1)::float8 AS score
-                   FROM chunks c, to_tsquery('english', $1) q
-                   WHERE c.tsv @@ q AND c.tenant_id = $2 AND c.bot_id = $3
-                   ORDER BY score DESC, c.id LIMIT $4";
-        query::<Postgres>("keyword_search", sql)
-            .bind((terms, tenant, bot, i64::from(limit)))
+        let sql = keyword_search_sql(limit);
+        query::<Postgres>("keyword_search", AssertSqlSafe(sql))
+            .bind((text, tenant, bot))
             .fetch_all(store.pool(), scored)
             .await
     }

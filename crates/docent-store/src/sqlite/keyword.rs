@@ -181,8 +181,12 @@ impl KeywordIndexes {
         limit: u32,
     ) -> StoreResult<Vec<(ChunkId, f32)>> {
         // One primary-key read: the bot is the tenant's, and whether its log
-        // moved past what this process's index holds.
-        let applied = self.peek_applied(bot);
+        // moved past what this process's index holds (-1 when it is not
+        // open, so a pending log shows as behind).
+        let cached = self.cached(bot);
+        let applied = cached
+            .as_ref()
+            .map_or(-1, |index| index.applied.load(Ordering::Acquire));
         let behind: Option<bool> = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM keyword_log WHERE bot_id = $2 AND seq > $3)
              FROM bots WHERE tenant_id = $1 AND id = $2",
@@ -196,14 +200,17 @@ impl KeywordIndexes {
         let Some(behind) = behind else {
             return Ok(Vec::new());
         };
-        let index = self.bot(bot).await?;
+        let index = match cached {
+            Some(index) => index,
+            None => self.bot(bot).await?,
+        };
         if behind
             || index.applied.load(Ordering::Acquire) < 0
             || !index.verified.load(Ordering::Acquire)
         {
             index.catch_up(pool, tenant, bot).await?;
         }
-        index.search(text, limit as usize)
+        search_off_runtime(index, text, limit).await
     }
 
     /// The bot's index as it stands (see `SqliteStore::keyword_index_only`).
@@ -213,27 +220,24 @@ impl KeywordIndexes {
         text: &str,
         limit: u32,
     ) -> StoreResult<Vec<(ChunkId, f32)>> {
-        self.bot(bot).await?.search(text, limit as usize)
+        search_off_runtime(self.bot(bot).await?, text, limit).await
     }
 
-    /// What the bot's open index has applied (-1 when it is not open, so a
-    /// pending log shows as behind).
-    fn peek_applied(&self, bot: BotId) -> i64 {
-        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        open.bots
-            .get(&bot)
-            .map_or(-1, |(index, _)| index.applied.load(Ordering::Acquire))
+    /// The bot's index when this process has it open, marked as used.
+    fn cached(&self, bot: BotId) -> Option<Arc<BotIndex>> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.tick += 1;
+        let tick = open.tick;
+        open.bots.get_mut(&bot).map(|(index, used)| {
+            *used = tick;
+            index.clone()
+        })
     }
 
+    /// The bot's index, opened (and another evicted) when it is not open.
     async fn bot(&self, bot: BotId) -> StoreResult<Arc<BotIndex>> {
-        {
-            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-            open.tick += 1;
-            let tick = open.tick;
-            if let Some((index, used)) = open.bots.get_mut(&bot) {
-                *used = tick;
-                return Ok(index.clone());
-            }
+        if let Some(index) = self.cached(bot) {
+            return Ok(index);
         }
         let dir = self
             .root
@@ -270,6 +274,19 @@ impl KeywordIndexes {
         }
         Ok(kept)
     }
+}
+
+/// Runs the query on a blocking thread: at a million passages one can take
+/// milliseconds of CPU, which must not stall the async runtime's workers.
+async fn search_off_runtime(
+    index: Arc<BotIndex>,
+    text: &str,
+    limit: u32,
+) -> StoreResult<Vec<(ChunkId, f32)>> {
+    let text = text.to_string();
+    tokio::task::spawn_blocking(move || index.search(&text, limit as usize))
+        .await
+        .map_err(|e| failed("keyword_search", e))?
 }
 
 fn schema() -> (Schema, Fields) {

@@ -128,6 +128,55 @@ async fn the_bots_floor_filters_weak_matches_and_deleted_documents_vanish() {
 }
 
 #[tokio::test]
+async fn explain_shows_what_each_stage_measured() {
+    let (app, token, bot, refunds) = seeded().await;
+    let body = json!({"query": "how many days for refunds", "mode": "hybrid", "min_score": 0.0});
+    let (status, plain) = search(&app, &token, &bot, body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{plain}");
+    assert!(plain["results"][0].get("signals").is_none(), "{plain}");
+
+    let mut asked = body;
+    asked["explain"] = json!(true);
+    let (status, explained) = search(&app, &token, &bot, asked).await;
+    assert_eq!(status, StatusCode::OK, "{explained}");
+    let first = &explained["results"][0];
+    assert_eq!(first["document_id"], refunds.as_str(), "{explained}");
+    let s = &first["signals"];
+    assert_eq!(s["keyword_rank"], 1, "{s}");
+    assert!(s["keyword_score"].as_f64().unwrap() > 0.0, "{s}");
+    // It holds "days" and "refunds" of the question's content words.
+    let coverage = s["coverage"].as_f64().unwrap();
+    assert!(coverage > 0.0 && coverage <= 1.0, "{s}");
+    assert!(s["vector_rank"].as_u64().unwrap() >= 1, "{s}");
+    assert!((-1.0..=1.0).contains(&s["cosine"].as_f64().unwrap()), "{s}");
+    assert!(s["rerank"].is_null(), "no reranker: {s}");
+    // The same results, in the same order, with or without the signals.
+    let ids = |v: &Value| -> Vec<Value> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["chunk_id"].clone())
+            .collect()
+    };
+    assert_eq!(ids(&plain), ids(&explained));
+
+    // Keyword mode measures no vectors.
+    let (_, keyword) = search(
+        &app,
+        &token,
+        &bot,
+        json!({"query": "refunds", "mode": "keyword", "explain": true}),
+    )
+    .await;
+    let s = &keyword["results"][0]["signals"];
+    assert!(
+        s["cosine"].is_null() && s["vector_rank"].is_null(),
+        "{keyword}"
+    );
+}
+
+#[tokio::test]
 async fn bad_searches_are_refused() {
     let (app, token, bot, _) = seeded().await;
     for body in [
