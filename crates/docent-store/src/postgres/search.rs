@@ -6,7 +6,7 @@
 /// frequency: a term in more of a bot's passages than this weighs as if it
 /// were in this many (its weight is small either way), so no search counts
 /// more rows than this per term.
-const DF_CAP: u32 = 5_000;
+const DF_CAP: u32 = 2_000;
 
 /// Candidates a search scores, about: the passages holding the query's
 /// rarest terms, taken rarest first while their counts fit in this (the

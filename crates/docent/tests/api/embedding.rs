@@ -103,19 +103,23 @@ async fn identical_content_is_not_embedded_twice() {
     app.add_text(&owner.token, &bot, "First", text).await;
     let after_first = fake.requests();
     assert!(after_first > 0);
-    // The same text again (a re-upload under another title): indexed, but its
-    // vectors are reused.
-    let (doc, _) = app.add_text(&owner.token, &bot, "Copy", text).await;
+    // The same text under the same title again (a re-upload): indexed, but
+    // its vectors are reused.
+    let (doc, _) = app.add_text(&owner.token, &bot, "First", text).await;
     assert_eq!(
         fake.requests(),
         after_first,
         "identical chunks were embedded again"
     );
+    // Under another title it is another passage to embed: the title is part
+    // of what is embedded.
+    app.add_text(&owner.token, &bot, "Copy", text).await;
+    assert_eq!(fake.requests(), after_first + 1);
     let (_, detail) = app.get(&format!("/api/v1/docs/{doc}"), &owner.token).await;
     assert_eq!(detail["document"]["status"], "ready");
     assert_eq!(detail["document"]["chunk_count"], 1);
     // New text is embedded.
     app.add_text(&owner.token, &bot, "Other", "Shipping takes three days.")
         .await;
-    assert_eq!(fake.requests(), after_first + 1);
+    assert_eq!(fake.requests(), after_first + 2);
 }

@@ -48,7 +48,10 @@ async fn every_mode_finds_the_matching_passage_first() {
             &app,
             &token,
             &bot,
-            json!({"query": "how many days for refunds", "mode": mode}),
+            // Ranking without a floor: the hashing fallback's calibrated
+            // vector floor declines nearly everything (its cosine does not
+            // separate related from unrelated passages).
+            json!({"query": "how many days for refunds", "mode": mode, "min_score": 0.0}),
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
