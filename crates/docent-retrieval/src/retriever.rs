@@ -59,23 +59,25 @@ pub struct Hit {
     pub signals: Signals,
 }
 
-/// The evidence behind a hit's score, as each stage measured it: shown to
-/// people who ask why a passage ranked where it did, and the input fusion
-/// and floors are tuned on (`docent eval --signals`).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+// The evidence behind a hit's score: shown to people who ask why a passage
+// ranked where it did (a search's `explain`), and the input fusion and
+// floors are tuned on (`docent eval --signals`).
+/// What each retrieval stage measured of a result; a field is null when
+/// that stage did not see the passage (or did not run in this mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = SearchSignals)]
 pub struct Signals {
-    /// 1-based rank in the keyword list; `None`: keyword search did not
-    /// return it (or was not run).
+    /// 1-based rank among the keyword candidates.
     pub keyword_rank: Option<u32>,
-    /// Its BM25 score (its scale depends on the query and the backend).
+    /// BM25 score: its scale depends on the query and the backend.
     pub keyword_score: Option<f32>,
-    /// Share of the question's content words the passage holds.
+    /// Share of the question's content words the passage holds, 0–1.
     pub coverage: Option<f32>,
-    /// 1-based rank in the vector list; `None`: not among the nearest.
+    /// 1-based rank among the nearest vectors.
     pub vector_rank: Option<u32>,
-    /// Cosine similarity to the question, when known.
+    /// Cosine similarity of the passage to the question, -1–1.
     pub cosine: Option<f32>,
-    /// The reranker's relevance, when it scored the passage.
+    /// The reranker's relevance, 0–1, when the candidates were reranked.
     pub rerank: Option<f32>,
 }
 
@@ -174,6 +176,8 @@ impl Retriever {
                 (keyword, vector, cosine)
             }
         };
+        // Per keyword candidate: its rank and BM25 score; its ratio to the
+        // query's best is the keyword side of relevance.
         let keyword_rank: HashMap<ChunkId, (u32, f32)> = keyword
             .iter()
             .enumerate()
@@ -185,12 +189,16 @@ impl Retriever {
             .map(|(i, (id, _))| (*id, i as u32 + 1))
             .collect();
         let best = keyword.first().map_or(0.0, |(_, s)| *s);
-        let ratio: HashMap<ChunkId, f32> = keyword
-            .iter()
-            .map(|(id, s)| (*id, if best > 0.0 { s / best } else { 0.0 }))
-            .collect();
         let mut ids: Vec<ChunkId> = keyword.iter().map(|(id, _)| *id).collect();
-        ids.extend(cosine.keys().filter(|id| !ratio.contains_key(id)));
+        // Then the vector candidates keyword search did not find, in vector
+        // order: ties are broken by this order, so it must not depend on a
+        // hash map's.
+        ids.extend(
+            vector
+                .iter()
+                .map(|(id, _)| *id)
+                .filter(|id| !keyword_rank.contains_key(id)),
+        );
         let passages = self.store.get_chunk_hits(tenant, &ids).await?;
         let question = self.terms.of(query);
         let mut hits: Vec<Hit> = passages
@@ -199,10 +207,11 @@ impl Retriever {
                 let id = passage.chunk_id;
                 let coverage = (mode != RetrievalMode::Vector)
                     .then(|| self.terms.coverage(&question, &passage.text));
-                let keyword = Calibration::keyword(
-                    ratio.get(&id).copied().unwrap_or(0.0),
-                    coverage.unwrap_or(0.0),
-                );
+                let ratio = match keyword_rank.get(&id) {
+                    Some((_, score)) if best > 0.0 => score / best,
+                    _ => 0.0,
+                };
+                let keyword = Calibration::keyword(ratio, coverage.unwrap_or(0.0));
                 let cos = cosine.get(&id).copied();
                 let score = match mode {
                     RetrievalMode::Keyword => keyword,

@@ -4,6 +4,7 @@
 use docent_core::domain::{RetrievalMode, Role};
 use docent_core::embed::EmbedError;
 use docent_core::ids::{BotId, ChunkId, DocumentId};
+use docent_retrieval::Signals;
 use docent_retrieval::retriever::SearchError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -49,38 +50,7 @@ pub struct SearchResult {
     pub score: f32,
     /// Why it ranked here, when the search asked to `explain`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub signals: Option<SearchSignals>,
-}
-
-/// What each retrieval stage measured of a result; a field is null when
-/// that stage did not see the passage (or did not run in this mode).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SearchSignals {
-    /// 1-based rank among the keyword candidates.
-    pub keyword_rank: Option<u32>,
-    /// BM25 score: its scale depends on the query and the backend.
-    pub keyword_score: Option<f32>,
-    /// Share of the question's content words the passage holds, 0–1.
-    pub coverage: Option<f32>,
-    /// 1-based rank among the nearest vectors.
-    pub vector_rank: Option<u32>,
-    /// Cosine similarity of the passage to the question, -1–1.
-    pub cosine: Option<f32>,
-    /// The reranker's relevance, 0–1, when the candidates were reranked.
-    pub rerank: Option<f32>,
-}
-
-impl From<docent_retrieval::Signals> for SearchSignals {
-    fn from(s: docent_retrieval::Signals) -> Self {
-        Self {
-            keyword_rank: s.keyword_rank,
-            keyword_score: s.keyword_score,
-            coverage: s.coverage,
-            vector_rank: s.vector_rank,
-            cosine: s.cosine,
-            rerank: s.rerank,
-        }
-    }
+    pub signals: Option<Signals>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -161,7 +131,7 @@ impl Services {
                     heading: p.heading,
                     filename: p.filename,
                     score: hit.score,
-                    signals: explain.then(|| hit.signals.into()),
+                    signals: explain.then_some(hit.signals),
                 }
             })
             .collect();
