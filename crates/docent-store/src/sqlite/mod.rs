@@ -2,10 +2,13 @@
 //! Readers run concurrently; writers queue on SQLite's lock, waited for through
 //! `busy_timeout` rather than failing. Keyword search runs on a tantivy index
 //! per bot kept from a change log that triggers write ([`keyword`]); vectors
-//! are blobs searched by the process's own index.
+//! are blobs, searched through an HNSW index per large bot kept the same way
+//! ([`vector`]) and scanned exactly by the retriever for small ones.
 
 mod keyword;
+mod vector;
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +27,13 @@ use sqlx::{Database, Decode, Encode, Pool, Sqlite, Transaction, Type};
 
 use crate::sql::{Dialect, SqlStore, Ts, Value, Vector, backend, failed};
 use keyword::KeywordIndexes;
+use vector::VectorIndexes;
+
+/// The indexes this process keeps beside the database, derived from its rows.
+pub struct Indexes {
+    keyword: KeywordIndexes,
+    vector: VectorIndexes,
+}
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -54,9 +64,14 @@ impl SqlStore<Sqlite> {
             .await
             .map_err(|e| backend("open", e))?;
         MIGRATOR.run(&pool).await.map_err(|e| backend("open", e))?;
-        let keyword = KeywordIndexes::new((!in_memory).then_some(file.as_path()));
-        keyword.sweep(&pool).await?;
-        Ok(Self::new(pool, Arc::new(keyword)))
+        let at = (!in_memory).then_some(file.as_path());
+        let indexes = Indexes {
+            keyword: KeywordIndexes::new(at),
+            vector: VectorIndexes::new(at),
+        };
+        indexes.keyword.sweep(&pool).await?;
+        indexes.vector.sweep(&pool).await?;
+        Ok(Self::new(pool, Arc::new(indexes)))
     }
 
     /// The bot's keyword index queried alone: no tenant check, no catching
@@ -69,13 +84,13 @@ impl SqlStore<Sqlite> {
         text: &str,
         limit: u32,
     ) -> StoreResult<Vec<(ChunkId, f32)>> {
-        self.extra.search_index_only(bot, text, limit).await
+        self.extra.keyword.search_index_only(bot, text, limit).await
     }
 }
 
 #[async_trait]
 impl Dialect for Sqlite {
-    type Extra = Arc<KeywordIndexes>;
+    type Extra = Arc<Indexes>;
     // The write transaction holds the database's write lock.
     const FOR_UPDATE: &'static str = "";
     const MESSAGE_ORDER: &'static str = "rowid";
@@ -132,8 +147,37 @@ impl Dialect for Sqlite {
     ) -> StoreResult<Vec<(ChunkId, f32)>> {
         store
             .extra
+            .keyword
             .search(store.pool(), tenant, bot, text, limit)
             .await
+    }
+
+    /// Large bots through their HNSW index; `None` (the retriever scans
+    /// exactly) for small ones.
+    async fn vector_search(
+        store: &SqlStore<Sqlite>,
+        tenant: TenantId,
+        bot: BotId,
+        embedder_id: &str,
+        query: &[f32],
+        limit: u32,
+    ) -> StoreResult<Option<Vec<(ChunkId, f32)>>> {
+        store
+            .extra
+            .vector
+            .search(store.pool(), tenant, bot, embedder_id, query, limit)
+            .await
+    }
+
+    async fn vector_similarity(
+        store: &SqlStore<Sqlite>,
+        tenant: TenantId,
+        embedder_id: &str,
+        query: &[f32],
+        ids: &[ChunkId],
+    ) -> StoreResult<Option<HashMap<ChunkId, f32>>> {
+        let found = vector::exact_cosines(store.pool(), tenant, embedder_id, query, ids).await?;
+        Ok(Some(found.into_iter().collect()))
     }
 }
 
