@@ -366,8 +366,10 @@ pub async fn exact_cosines(
     let mut out = Vec::with_capacity(ids.len());
     for batch in ids.chunks(BATCH) {
         let sql = format!(
+            // `+`: by primary key. Left to itself SQLite walks the tenant's
+            // index (every passage of the tenant) for a list this long.
             "SELECT id, embedding FROM chunks
-             WHERE tenant_id = $1 AND embedder_id = $2 AND id IN ({})",
+             WHERE +tenant_id = $1 AND +embedder_id = $2 AND id IN ({})",
             placeholders(3, batch.len())
         );
         let q = batch.iter().fold(
@@ -801,7 +803,7 @@ async fn rows_of(
     let mut out = Vec::with_capacity(ids.len());
     for batch in ids.chunks(BATCH) {
         let sql = format!(
-            "SELECT id, embedding FROM chunks WHERE bot_id = $1 AND embedder_id = $2 AND id IN ({})",
+            "SELECT id, embedding FROM chunks WHERE +bot_id = $1 AND +embedder_id = $2 AND id IN ({})",
             placeholders(3, batch.len())
         );
         let q = batch.iter().fold(
