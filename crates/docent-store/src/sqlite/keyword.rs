@@ -125,44 +125,16 @@ fn failed(op: &'static str, e: impl Into<Box<dyn std::error::Error + Send + Sync
 impl KeywordIndexes {
     /// The indexes of the database at `database` (`None`: in memory).
     pub fn new(database: Option<&Path>) -> Self {
-        let root = database.map(|db| {
-            let mut name = db.file_name().unwrap_or_default().to_os_string();
-            name.push(".keyword");
-            db.with_file_name(name)
-        });
+        let root = super::derived::root(database, ".keyword");
         Self {
             root,
             open: std::sync::Mutex::new(Lru::default()),
         }
     }
 
-    /// Removes the indexes and log rows of bots that no longer exist. The
-    /// directories are listed before the bots are read, so an index made
-    /// meanwhile belongs to a bot already read.
+    /// Removes the indexes and log rows of bots that no longer exist.
     pub async fn sweep(&self, pool: &Pool<Sqlite>) -> StoreResult<()> {
-        let listed: Vec<PathBuf> = match &self.root {
-            Some(root) => match std::fs::read_dir(root) {
-                Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-                Err(_) => Vec::new(),
-            },
-            None => Vec::new(),
-        };
-        let bots: HashSet<String> = sqlx::query_scalar::<_, String>("SELECT id FROM bots")
-            .fetch_all(pool)
-            .await
-            .map_err(|e| failed("keyword_sweep", e))?
-            .into_iter()
-            .filter_map(|id| id.parse::<Uuid>().ok().map(|u| u.simple().to_string()))
-            .collect();
-        for dir in listed {
-            let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if !bots.contains(name) {
-                tracing::info!(index = %dir.display(), "removing the keyword index of a deleted bot");
-                if let Err(error) = std::fs::remove_dir_all(&dir) {
-                    tracing::warn!(%error, index = %dir.display(), "could not remove a keyword index");
-                }
-            }
-        }
+        super::derived::sweep(self.root.as_deref(), pool, "keyword").await?;
         sqlx::query("DELETE FROM keyword_log WHERE bot_id NOT IN (SELECT id FROM bots)")
             .execute(pool)
             .await

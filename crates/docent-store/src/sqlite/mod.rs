@@ -5,6 +5,7 @@
 //! are blobs, searched through an HNSW index per large bot kept the same way
 //! ([`vector`]) and scanned exactly by the retriever for small ones.
 
+mod derived;
 mod keyword;
 mod vector;
 

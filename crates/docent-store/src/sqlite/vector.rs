@@ -26,7 +26,7 @@
 //! One process holds a bot's index (a lock file); another that searches the
 //! same bot scans exactly, which is slower but never stale.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -110,9 +110,6 @@ struct Meta {
     dims: usize,
     /// The log position applied; -1: nothing yet (rebuild first).
     applied: i64,
-    /// The log position saved to disk.
-    #[serde(skip)]
-    saved: i64,
 }
 
 fn failed(op: &'static str, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
@@ -135,11 +132,7 @@ fn graph(dims: usize) -> StoreResult<Index> {
 
 impl VectorIndexes {
     pub fn new(database: Option<&Path>) -> Self {
-        let root = database.map(|db| {
-            let mut name = db.file_name().unwrap_or_default().to_os_string();
-            name.push(".vector");
-            db.with_file_name(name)
-        });
+        let root = super::derived::root(database, ".vector");
         Self {
             root,
             open: std::sync::Mutex::new(Open::default()),
@@ -148,26 +141,7 @@ impl VectorIndexes {
 
     /// Removes the indexes, listings and log rows of deleted bots.
     pub async fn sweep(&self, pool: &Pool<Sqlite>) -> StoreResult<()> {
-        let listed: Vec<PathBuf> = match self.root.as_ref().map(std::fs::read_dir) {
-            Some(Ok(entries)) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-            _ => Vec::new(),
-        };
-        let bots: HashSet<String> = sqlx::query_scalar::<_, String>("SELECT id FROM bots")
-            .fetch_all(pool)
-            .await
-            .map_err(|e| failed("vector_sweep", e))?
-            .into_iter()
-            .filter_map(|id| id.parse::<Uuid>().ok().map(|u| u.simple().to_string()))
-            .collect();
-        for dir in listed {
-            let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            if !bots.contains(name) {
-                tracing::info!(index = %dir.display(), "removing the vector index of a deleted bot");
-                if let Err(error) = std::fs::remove_dir_all(&dir) {
-                    tracing::warn!(%error, index = %dir.display(), "could not remove a vector index");
-                }
-            }
-        }
+        super::derived::sweep(self.root.as_deref(), pool, "vector").await?;
         for sql in [
             "DELETE FROM vector_indexed WHERE bot_id NOT IN (SELECT id FROM bots)",
             "DELETE FROM vector_log WHERE bot_id NOT IN (SELECT id FROM bots)",
@@ -659,7 +633,6 @@ impl State {
                 embedder_id: embedder_id.to_string(),
                 dims,
                 applied: -1,
-                saved: -1,
             },
             unsaved: 0,
             verified: false,
@@ -746,9 +719,8 @@ impl State {
         let meta = serde_json::to_vec(&self.meta).map_err(|e| failed(op, e))?;
         std::fs::write(dir.join("meta.tmp"), meta).map_err(|e| failed(op, e))?;
         std::fs::rename(dir.join("meta.tmp"), dir.join("meta.json")).map_err(|e| failed(op, e))?;
-        self.meta.saved = self.meta.applied;
         self.unsaved = 0;
-        Ok(self.meta.saved)
+        Ok(self.meta.applied)
     }
 }
 
@@ -786,10 +758,7 @@ fn load(dir: &Path) -> StoreResult<State> {
     if state.keys.len() != state.graph.size() {
         return Err(failed(op, "the saved vector index and its keys disagree"));
     }
-    state.meta = Meta {
-        saved: meta.applied,
-        ..meta
-    };
+    state.meta = meta;
     Ok(state)
 }
 
