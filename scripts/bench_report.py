@@ -69,6 +69,7 @@ IDENTITY = {
     "search": ["backend", "corpus", "passages", "other_passages", "mode"],
     "search_load": ["backend", "corpus", "passages"],
     "keyword_index_build": ["backend", "corpus", "passages"],
+    "vector_index_build": ["backend", "corpus", "passages", "quantization"],
     "chat": ["streams"],
     "quality": ["embedder"],
     "eval": ["eval", "embedder", "backend"],
@@ -213,7 +214,16 @@ def render(history: str, template: str, out_path: str) -> None:
         order = {"keyword": 0, "vector": 1, "hybrid": 2, "vector, small bot": 3, "vector_bare_sql": 4,
                  "keyword_engine": 5, "keyword_fts5": 6}
         body = []
-        for r in sorted(rows, key=lambda r: (r["passages"] if r["mode"] != "vector, small bot" else r.get("other_passages", 0), order.get(r["mode"], 9))):
+        def base(mode):
+            # Rows of a non-default quantization are named `vector f32`.
+            name, _, q = mode.rpartition(" ")
+            return (name, q) if q in ("f16", "f32") else (mode, "")
+
+        def place(r):
+            mode, q = base(r["mode"])
+            bot = r["passages"] if mode != "vector, small bot" else r.get("other_passages", 0)
+            return (bot, order.get(mode, 9), q)
+        for r in sorted(rows, key=place):
             before = r.get("_before")
             was = f"{before['p50_ms']:.2f} ms ({before.get('date', '?')[:10]})" if before else ""
             if r["mode"] == "vector_bare_sql":
@@ -232,26 +242,40 @@ def render(history: str, template: str, out_path: str) -> None:
                              note, was])
                 continue
             bot = num(r["passages"], 0)
-            if r["mode"] == "vector, small bot":
+            if base(r["mode"])[0] == "vector, small bot":
                 bot = f"{num(r['passages'], 0)} (of {num(r['passages'] + r['other_passages'], 0)})"
             recall = f"{r['recall_at_10']:.3f}" if r.get("recall_at_10") is not None else "-"
+            note = [f"min {r['min_hits']} hits"] if "min_hits" in r else []
+            if r.get("rss_mib") and base(r["mode"])[0] == "vector":
+                note.append(f"RSS {num(r['rss_mib'], 0)} MiB")
             body.append([bot, r["mode"], f"{r['p50_ms']:.2f} ms", f"{r['p99_ms']:.2f} ms", num(r["qps"], 0), recall,
-                         f"min {r['min_hits']} hits" if "min_hits" in r else "", was])
+                         ", ".join(note), was])
         tables[f"search_{backend}{suffix}"] = table(
             ["passages in bot", "mode", "p50", "p99", "QPS", "recall@10", "note", "p50 before"], body, rows
         )
         loads = of("search_load", backend=backend, corpus=corpus)
         builds = {r["passages"]: r for r in of("keyword_index_build", backend=backend, corpus=corpus)}
+        graphs = of("vector_index_build", backend=backend, corpus=corpus)
 
         def keyword_build(r):
             b = builds.get(r["passages"])
             return f"{b['build_s']:.1f} s ({num(b['per_s'], 0)}/s)" if b else "-"
+
+        def vector_build(r):
+            # SQLite builds a bot's graph on its first vector search (none
+            # below 10,000 passages); PostgreSQL builds HNSW after the load.
+            made = sorted((g for g in graphs if g["passages"] == r["passages"]), key=lambda g: g["quantization"] != "i8")
+            if made:
+                return "; ".join(f"{g['build_s']:.1f} s ({num(g['per_s'], 0)}/s, {g['quantization']})" for g in made)
+            if backend == "sqlite":
+                return "- (exact scan)" if r["passages"] < 10_000 else "-"
+            return f"{r['index_build_s']:.1f} s"
         tables[f"load_{backend}{suffix}"] = table(
             ["passages in bot", "other tenant", "load rate", "vector index build", "keyword index build", "peak RSS"],
             [[num(r["passages"], 0), num(r["other_passages"], 0), f"{num(r['load_per_s'], 0)} passages/s",
-              f"{r['index_build_s']:.1f} s", keyword_build(r), f"{r['peak_rss_mib']:.0f} MiB"]
+              vector_build(r), keyword_build(r), f"{r['peak_rss_mib']:.0f} MiB"]
              for r in sorted(loads, key=lambda r: r["passages"])],
-            loads + list(builds.values()),
+            loads + list(builds.values()) + graphs,
         )
 
     rows = of("chat")

@@ -17,13 +17,30 @@ pub use sql::{Column, Dialect, SqlStore, Ts, Vector};
 
 use std::sync::Arc;
 
-use docent_core::config::DatabaseUrl;
+use docent_core::config::{DatabaseUrl, VectorQuantization};
 use docent_core::store::{Store, StoreError};
+
+/// How a store keeps what it derives from its rows; the defaults suit most.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StoreOptions {
+    /// The embedded vector index's vectors (PostgreSQL: pgvector keeps f32).
+    pub vector_quantization: VectorQuantization,
+}
 
 /// Opens the database `url` names, applying pending migrations.
 pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, StoreOptions::default()).await
+}
+
+/// [`open`] with options.
+pub async fn open_with(
+    url: &DatabaseUrl,
+    options: StoreOptions,
+) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match url {
-        DatabaseUrl::Sqlite(_) => Arc::new(sqlite::SqliteStore::open(&url.url()).await?),
+        DatabaseUrl::Sqlite(_) => {
+            Arc::new(sqlite::SqliteStore::open_with(&url.url(), options).await?)
+        }
         DatabaseUrl::Postgres(url) => Arc::new(postgres::PgStore::open(url).await?),
     })
 }

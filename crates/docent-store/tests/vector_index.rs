@@ -9,7 +9,7 @@ mod fixtures;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use docent_core::config::DatabaseUrl;
+use docent_core::config::{DatabaseUrl, VectorQuantization};
 use docent_core::domain::{Bot, Chunk, Document, Tenant};
 use docent_core::ids::{ChunkId, TenantId};
 use docent_core::store::Store;
@@ -21,7 +21,14 @@ const LARGE: usize = 10_500;
 const EMBEDDER: &str = "test-16";
 
 async fn open(db: &Path) -> Arc<dyn Store> {
-    docent_store::open(&DatabaseUrl::Sqlite(db.to_path_buf()))
+    open_quantized(db, VectorQuantization::default()).await
+}
+
+async fn open_quantized(db: &Path, vector_quantization: VectorQuantization) -> Arc<dyn Store> {
+    let options = docent_store::StoreOptions {
+        vector_quantization,
+    };
+    docent_store::open_with(&DatabaseUrl::Sqlite(db.to_path_buf()), options)
         .await
         .unwrap()
 }
@@ -155,6 +162,39 @@ async fn a_large_bot_is_searched_through_its_graph_as_an_exact_scan_would() {
         .await
         .unwrap();
     assert_eq!(hits, Some(Vec::new()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_quantization_rebuilds_the_graph_and_finds_the_same() {
+    let (kb, server) = kb(LARGE).await;
+    kb.nearest(&*server, &unit(1)).await.unwrap();
+    let graph = kb.index_dir().join("graph.usearch");
+    let int8 = std::fs::metadata(&graph).unwrap().len();
+    drop(server);
+    let meta = |kb: &Kb| std::fs::read_to_string(kb.index_dir().join("meta.json")).unwrap();
+    assert!(
+        meta(&kb).contains(r#""quantization":"i8""#),
+        "{}",
+        meta(&kb)
+    );
+
+    let server = open_quantized(&kb.db, VectorQuantization::F32).await;
+    let mut found = 0;
+    for seed in 0..20u64 {
+        let q = unit(2_000_000 + seed);
+        let hits = kb.nearest(&*server, &q).await.unwrap();
+        let exact = kb.exact(&*server, &q).await;
+        found += hits.iter().filter(|(id, _)| exact.contains(id)).count();
+    }
+    assert!(found >= 190, "recall@10 {}", found as f32 / 200.0);
+    assert!(
+        meta(&kb).contains(r#""quantization":"f32""#),
+        "{}",
+        meta(&kb)
+    );
+    // Four bytes a dimension where int8 kept one.
+    let full = std::fs::metadata(&graph).unwrap().len();
+    assert!(full > int8 + (LARGE * DIMS * 2) as u64, "{int8} → {full}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

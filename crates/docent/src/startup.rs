@@ -97,7 +97,10 @@ impl Components {
                 config.server.data_dir.display()
             )
         })?;
-        let store = docent_store::open(&config.database())
+        let options = docent_store::StoreOptions {
+            vector_quantization: config.storage.vector_quantization,
+        };
+        let store = docent_store::open_with(&config.database(), options)
             .await
             .context("cannot open the database")?;
         let blob: Arc<dyn BlobStore> = Arc::new(

@@ -451,11 +451,20 @@ fn html_files(dir: &Path, limit: usize) -> anyhow::Result<Vec<PathBuf>> {
 
 /// The process's peak resident set (Linux), in MiB; 0 where unknown.
 fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// The process's resident set now (Linux), in MiB; 0 where unknown.
+fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
+}
+
+fn status_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })

@@ -1,8 +1,10 @@
 //! `docent bench search`: search latency per mode through the production
-//! retriever, on SQLite (in-memory exact vector scan) or PostgreSQL (pgvector
-//! HNSW), with recall@10 of the vector mode against an exact scan, and, on
-//! PostgreSQL, the bare SQL of the vector query timed alone (the engine's
-//! share).
+//! retriever, on SQLite (exact scan for small bots, the embedded HNSW graph
+//! for large ones) or PostgreSQL (pgvector HNSW), with recall@10 of the
+//! vector mode against an exact scan, and, on PostgreSQL, the bare SQL of the
+//! vector query timed alone (the engine's share). The exact answers are
+//! computed before the searches and dropped, so the resident memory recorded
+//! after them (`rss_mib`) is the product's, not the benchmark's.
 //!
 //! The corpus is synthetic (`--corpus`, see `corpus.rs`): by default
 //! passages of 40 words in topics, with vectors clustered by topic (384
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
+use docent_core::config::VectorQuantization;
 use docent_core::domain::{
     Bot, Chunk, Document, DocumentStatus, Email, JobSpec, NewJob, Plan, RetrievalMode,
     RetrievalSettings, Role, SourceType, Tenant, User,
@@ -53,6 +56,11 @@ pub struct SearchArgs {
     /// neighbourhoods) or `hash` (the earlier one, hashing vectors).
     #[arg(long, value_enum, default_value = "clustered")]
     corpus: CorpusKind,
+    /// SQLite: how the vector graph of large bots holds its vectors
+    /// (`i8`, `f16`, `f32`, as `DOCENT_VECTOR_QUANTIZATION`); rows of a
+    /// non-default one are named after it (`vector f32`).
+    #[arg(long, default_value = "i8")]
+    quantization: VectorQuantization,
 }
 
 const WORDS: usize = 40;
@@ -69,7 +77,7 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             pg,
             lite,
             guard,
-        } = open(&args.database, size).await?;
+        } = open(&args.database, size, args.quantization).await?;
         let mut corpus = Corpus::new(args.corpus, size, 7);
         let embedder: Arc<dyn Embedder> = corpus.embedder();
         let t = Instant::now();
@@ -100,23 +108,37 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             sqlx::query("ANALYZE chunks").execute(pg.pool()).await?;
         }
 
-        if let Some(lite) = &lite {
-            super::keyword::build(lite, (tenant, bot), size, args.corpus).await?;
-        }
-
-        let retriever = Retriever::new(store.clone(), embedder.clone());
+        let retriever = Arc::new(Retriever::new(store.clone(), embedder.clone()));
         let mut asking = Corpus::new(args.corpus, size, 99);
         let queries: Vec<String> = (0..args.queries).map(|_| asking.question()).collect();
-        let measured = Measured::new(&store, embedder.as_ref(), tenant, bot).await?;
+        let measured = Measured::new(&store, embedder.as_ref(), (tenant, bot), &queries).await?;
+        let small = if others > 0 && others * 10 <= size + others {
+            let other = (other_tenant, other_bot);
+            Some(Measured::new(&store, embedder.as_ref(), other, &queries).await?)
+        } else {
+            None
+        };
+
+        if let Some(lite) = &lite {
+            super::keyword::build(lite, (tenant, bot), size, args.corpus).await?;
+            let built = (&store, embedder.as_ref(), (tenant, bot));
+            vector_build(built, size, args.corpus, args.quantization).await?;
+        }
+        // Rows that search the graph of another quantization than the
+        // default are named after it.
+        let named = |mode: &str| match (&lite, args.quantization) {
+            (Some(_), q) if q != VectorQuantization::default() && mode != "keyword" => {
+                format!("{mode} {}", q.name())
+            }
+            _ => mode.to_string(),
+        };
         let (mut keyword_p50, mut vector_p50) = (0.0, 0.0);
         for mode in [
             RetrievalMode::Keyword,
             RetrievalMode::Vector,
             RetrievalMode::Hybrid,
         ] {
-            let run = measured
-                .run(&retriever, embedder.as_ref(), &queries, mode, args.top_k)
-                .await?;
+            let run = measured.run(&retriever, &queries, mode, args.top_k).await?;
             match mode {
                 RetrievalMode::Keyword => keyword_p50 = run.p50,
                 RetrievalMode::Vector => vector_p50 = run.p50,
@@ -126,28 +148,21 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
                 (backend, args.corpus),
                 size,
                 others,
-                &format!("{mode:?}").to_lowercase(),
+                &named(&format!("{mode:?}").to_lowercase()),
                 args.top_k,
             );
         }
         // When the other tenant's bot is a small part of the table, its
         // filtered vector search must still fill top_k.
-        if others > 0 && others * 10 <= size + others {
-            let small = Measured::new(&store, embedder.as_ref(), other_tenant, other_bot).await?;
+        if let Some(small) = small {
             let run = small
-                .run(
-                    &retriever,
-                    embedder.as_ref(),
-                    &queries,
-                    RetrievalMode::Vector,
-                    args.top_k,
-                )
+                .run(&retriever, &queries, RetrievalMode::Vector, args.top_k)
                 .await?;
             run.print(
                 (backend, args.corpus),
                 others,
                 size,
-                "vector, small bot",
+                &named("vector, small bot"),
                 args.top_k,
             );
         }
@@ -185,12 +200,12 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One bot under measurement, with the exact answer for recall: a flat scan
-/// of the bot's vectors.
+/// One bot under measurement, with the exact top 10 of each query for
+/// recall (a flat scan of the bot's vectors, made once and dropped).
 struct Measured {
     tenant: TenantId,
     bot: BotId,
-    exact: FlatIndex,
+    truth: Vec<Vec<ChunkId>>,
 }
 
 /// Figures of one mode on one bot.
@@ -207,25 +222,32 @@ impl Measured {
     async fn new(
         store: &Arc<dyn Store>,
         embedder: &dyn Embedder,
-        tenant: TenantId,
-        bot: BotId,
+        (tenant, bot): (TenantId, BotId),
+        queries: &[String],
     ) -> anyhow::Result<Self> {
         let all = store.bot_vectors(tenant, bot, embedder.id()).await?;
-        Ok(Self {
-            tenant,
-            bot,
-            exact: FlatIndex {
-                ids: all.ids,
-                vectors: all.vectors,
-                dims: all.dims,
-            },
-        })
+        let exact = FlatIndex {
+            ids: all.ids,
+            vectors: all.vectors,
+            dims: all.dims,
+        };
+        let mut truth = Vec::with_capacity(queries.len());
+        for q in queries {
+            let qv = embedder.embed(std::slice::from_ref(q)).await?.remove(0);
+            truth.push(
+                exact
+                    .search(&qv, 10)
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect(),
+            );
+        }
+        Ok(Self { tenant, bot, truth })
     }
 
     async fn run(
         &self,
-        retriever: &Retriever,
-        embedder: &dyn Embedder,
+        retriever: &Arc<Retriever>,
         queries: &[String],
         mode: RetrievalMode,
         top_k: usize,
@@ -237,8 +259,7 @@ impl Measured {
             .await?;
         let mut times = Vec::with_capacity(queries.len());
         let (mut recalled, mut wanted, mut min_hits) = (0usize, 0usize, usize::MAX);
-        let start = Instant::now();
-        for q in queries {
+        for (q, truth) in queries.iter().zip(&self.truth) {
             let t = Instant::now();
             let hits = retriever
                 .search(tenant, bot, q, params(mode, top_k))
@@ -246,13 +267,6 @@ impl Measured {
             times.push(t.elapsed().as_secs_f64() * 1e3);
             min_hits = min_hits.min(hits.len());
             if mode == RetrievalMode::Vector {
-                let qv = embedder.embed(std::slice::from_ref(q)).await?.remove(0);
-                let truth: Vec<ChunkId> = self
-                    .exact
-                    .search(&qv, 10)
-                    .into_iter()
-                    .map(|(id, _)| id)
-                    .collect();
                 wanted += truth.len();
                 recalled += hits
                     .iter()
@@ -261,7 +275,7 @@ impl Measured {
                     .count();
             }
         }
-        let qps = queries.len() as f64 / start.elapsed().as_secs_f64();
+        let qps = throughput(retriever, (tenant, bot), queries, params(mode, top_k)).await?;
         let (p50, p99) = percentiles(&mut times);
         Ok(Run {
             p50,
@@ -271,6 +285,34 @@ impl Measured {
             min_hits,
         })
     }
+}
+
+/// Queries per second with as many searches at once as there are cores (a
+/// server's load), after the latencies were measured one at a time.
+async fn throughput(
+    retriever: &Arc<Retriever>,
+    (tenant, bot): (TenantId, BotId),
+    queries: &[String],
+    params: docent_retrieval::Params,
+) -> anyhow::Result<f64> {
+    let clients = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let retriever = retriever.clone();
+            let mine: Vec<String> = queries.iter().skip(c).step_by(clients).cloned().collect();
+            tokio::spawn(async move {
+                for q in &mine {
+                    retriever.search(tenant, bot, q, params).await?;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    Ok(queries.len() as f64 / start.elapsed().as_secs_f64())
 }
 
 impl Run {
@@ -297,7 +339,8 @@ impl Run {
             serde_json::json!({"scenario": "search", "backend": backend, "passages": size,
                 "corpus": corpus.name(), "other_passages": others, "mode": mode, "top_k": top_k,
                 "p50_ms": p50, "p99_ms": p99, "qps": qps, "recall_at_10": recall,
-                "min_hits": min_hits, "peak_rss_mib": super::peak_rss_mib()}),
+                "min_hits": min_hits, "rss_mib": super::rss_mib(),
+                "peak_rss_mib": super::peak_rss_mib()}),
         );
     }
 }
@@ -342,11 +385,18 @@ struct Opened {
     guard: Guard,
 }
 
-async fn open(database: &str, size: usize) -> anyhow::Result<Opened> {
+async fn open(
+    database: &str,
+    size: usize,
+    vector_quantization: VectorQuantization,
+) -> anyhow::Result<Opened> {
     if database == "sqlite" {
         let dir = tempfile::tempdir()?;
         let url = docent_core::config::DatabaseUrl::Sqlite(dir.path().join("bench.db"));
-        let lite = SqliteStore::open(&url.url()).await?;
+        let options = docent_store::StoreOptions {
+            vector_quantization,
+        };
+        let lite = SqliteStore::open_with(&url.url(), options).await?;
         return Ok(Opened {
             store: Arc::new(lite.clone()),
             pg: None,
@@ -373,6 +423,37 @@ async fn open(database: &str, size: usize) -> anyhow::Result<Opened> {
         lite: None,
         guard: Guard::Database { admin, name },
     })
+}
+
+/// Times the first vector search of a bot large enough for a graph, which
+/// builds it from the rows, and records it with the saved graph's size.
+async fn vector_build(
+    (store, embedder, (tenant, bot)): (&Arc<dyn Store>, &dyn Embedder, (TenantId, BotId)),
+    size: usize,
+    corpus: CorpusKind,
+    quantization: VectorQuantization,
+) -> anyhow::Result<()> {
+    if (size as i64) < docent_store::sqlite::HNSW_MIN {
+        return Ok(());
+    }
+    let q = embedder.embed(&["warm".to_string()]).await?.remove(0);
+    let t = Instant::now();
+    let graph = store
+        .vector_search(tenant, bot, embedder.id(), &q, 1)
+        .await?;
+    let s = t.elapsed().as_secs_f64();
+    anyhow::ensure!(graph.is_some(), "the bot of {size} passages got no graph");
+    eprintln!(
+        "sqlite: vector graph ({}) of {size} passages built in {s:.1} s ({:.0}/s)",
+        quantization.name(),
+        size as f64 / s
+    );
+    super::record(
+        serde_json::json!({"scenario": "vector_index_build", "backend": "sqlite",
+        "corpus": corpus.name(), "passages": size, "quantization": quantization.name(),
+        "build_s": s, "per_s": size as f64 / s, "rss_mib": super::rss_mib()}),
+    );
+    Ok(())
 }
 
 /// Two tenants with one bot each, `size` and `others` passages; returns

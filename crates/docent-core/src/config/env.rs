@@ -12,7 +12,7 @@ use super::{ConfigError, Plans};
 /// `docent.toml`. The environment, the warning about unknown variables and
 /// the names in error messages all come from here; a test checks that it
 /// names every field of `Config` exactly once.
-pub(super) const SETTINGS: [(&str, &str); 52] = [
+pub(super) const SETTINGS: [(&str, &str); 53] = [
     ("listen", "server.listen"),
     ("data_dir", "server.data_dir"),
     ("public_url", "server.public_url"),
@@ -28,6 +28,7 @@ pub(super) const SETTINGS: [(&str, &str); 52] = [
     ("max_upload_bytes", "storage.max_upload_bytes"),
     ("upload_url_ttl_secs", "storage.upload_url_ttl_secs"),
     ("upload_expiry_secs", "storage.upload_expiry_secs"),
+    ("vector_quantization", "storage.vector_quantization"),
     ("extract_timeout_secs", "ingest.extract_timeout_secs"),
     ("extract_memory_mb", "ingest.extract_memory_mb"),
     ("extract_program", "ingest.extract_program"),

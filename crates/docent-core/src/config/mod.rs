@@ -18,7 +18,7 @@ pub use sections::{
     AuthSettings, CrawlSettings, EmbedderSettings, IngestSettings, JobSettings, LlmSettings, Plans,
     RateLimits, RerankSettings, ServerSettings, StorageSettings,
 };
-pub use types::{DatabaseUrl, EmbedderKind, LogFormat, Secret, StorageUrl};
+pub use types::{DatabaseUrl, EmbedderKind, LogFormat, Secret, StorageUrl, VectorQuantization};
 
 /// Every setting, by section; `docent.toml` has one table per section and
 /// each field has its `DOCENT_*` variable (the table in `env.rs`).

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DatabaseUrl, EmbedderKind, LogFormat, Secret, StorageUrl};
+use super::{DatabaseUrl, EmbedderKind, LogFormat, Secret, StorageUrl, VectorQuantization};
 use crate::domain::{Plan, PlanLimits};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -83,6 +83,8 @@ pub struct StorageSettings {
     /// An upload (signed URL) not ingested within this many seconds is
     /// removed and its bytes given back to the plan.
     pub upload_expiry_secs: u64,
+    /// How the embedded vector index of large bots holds its vectors.
+    pub vector_quantization: VectorQuantization,
 }
 
 impl Default for StorageSettings {
@@ -93,6 +95,7 @@ impl Default for StorageSettings {
             max_upload_bytes: 50 * 1024 * 1024,
             upload_url_ttl_secs: 15 * 60,
             upload_expiry_secs: 24 * 3600,
+            vector_quantization: VectorQuantization::default(),
         }
     }
 }

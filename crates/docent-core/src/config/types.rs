@@ -36,6 +36,47 @@ impl std::str::FromStr for EmbedderKind {
     }
 }
 
+/// How the embedded vector index of a large bot keeps its vectors in
+/// memory (`DOCENT_VECTOR_QUANTIZATION`); candidates are re-scored with the
+/// exact vectors from the database either way, so it trades memory for
+/// recall only at the margin (docs/BENCHMARKS.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VectorQuantization {
+    /// One byte per dimension: a quarter of f32's memory.
+    #[default]
+    I8,
+    /// Two bytes per dimension.
+    F16,
+    /// Full precision.
+    F32,
+}
+
+impl VectorQuantization {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::I8 => "i8",
+            Self::F16 => "f16",
+            Self::F32 => "f32",
+        }
+    }
+}
+
+impl std::str::FromStr for VectorQuantization {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "i8" => Ok(Self::I8),
+            "f16" => Ok(Self::F16),
+            "f32" => Ok(Self::F32),
+            other => Err(Invalid(format!(
+                "unknown vector quantization `{other}`: use i8, f16 or f32"
+            ))),
+        }
+    }
+}
+
 /// Where the data lives, parsed from `DOCENT_DATABASE_URL` (default: the
 /// embedded file in the data dir).
 #[derive(Clone, PartialEq, Eq)]

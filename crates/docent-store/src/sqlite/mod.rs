@@ -9,6 +9,8 @@ mod derived;
 mod keyword;
 mod vector;
 
+pub use vector::HNSW_MIN;
+
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -43,7 +45,15 @@ pub type SqliteStore = SqlStore<Sqlite>;
 impl SqlStore<Sqlite> {
     /// Opens (creating if needed) the database at `url` and migrates it.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)
+        Self::open_with(url, crate::StoreOptions::default()).await
+    }
+
+    /// [`Self::open`] with options.
+    pub async fn open_with(url: &str, options: crate::StoreOptions) -> StoreResult<Self> {
+        let crate::StoreOptions {
+            vector_quantization,
+        } = options;
+        let connect = SqliteConnectOptions::from_str(url)
             .map_err(|e| backend("open", e))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -52,7 +62,7 @@ impl SqlStore<Sqlite> {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let file = options.get_filename().to_path_buf();
+        let file = connect.get_filename().to_path_buf();
         let in_memory = file.as_os_str() == ":memory:" || url.contains("mode=memory");
         if let Some(dir) = file.parent()
             && !dir.as_os_str().is_empty()
@@ -61,14 +71,14 @@ impl SqlStore<Sqlite> {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(connect)
             .await
             .map_err(|e| backend("open", e))?;
         MIGRATOR.run(&pool).await.map_err(|e| backend("open", e))?;
         let at = (!in_memory).then_some(file.as_path());
         let indexes = Indexes {
             keyword: KeywordIndexes::new(at),
-            vector: VectorIndexes::new(at),
+            vector: VectorIndexes::new(at, vector_quantization),
         };
         indexes.keyword.sweep(&pool).await?;
         indexes.vector.sweep(&pool).await?;

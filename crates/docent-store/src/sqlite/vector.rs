@@ -1,6 +1,7 @@
 //! The embedded approximate vector index of large bots: one HNSW graph per
-//! bot (usearch), its vectors quantized to int8, the best candidates
-//! re-scored exactly from the chunk rows. Measured on 100k clustered
+//! bot (usearch), its vectors quantized to int8 by default
+//! (`DOCENT_VECTOR_QUANTIZATION`: f16, f32), the best candidates re-scored
+//! exactly from the chunk rows. Measured on 100k clustered
 //! vectors (384 dimensions, 2 cores): int8 with 4× candidates re-scored
 //! reaches recall@10 0.999 at 84 MB, f32 0.995 at 286 MB; usearch built
 //! 3× faster than hnsw_rs and searched 2× faster (docs/BENCHMARKS.md).
@@ -20,8 +21,8 @@
 //!   then drops the log up to that position; after a crash the saved index
 //!   is loaded and the log after it applied again (idempotent);
 //! - an index that is missing, unreadable, of another embedder, ahead of
-//!   the log, far behind it, or whose vector count disagrees with the rows
-//!   when first opened is rebuilt from the rows.
+//!   the log, far behind it, of another quantization, or whose vector count
+//!   disagrees with the rows when first opened is rebuilt from the rows.
 //!
 //! One process holds a bot's index (a lock file); another that searches the
 //! same bot scans exactly, which is slower but never stale.
@@ -31,6 +32,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use docent_core::config::VectorQuantization;
 use docent_core::ids::{BotId, ChunkId, TenantId};
 use docent_core::store::{StoreError, StoreResult};
 use futures::TryStreamExt;
@@ -44,12 +46,13 @@ use crate::sql::placeholders;
 /// Bots with fewer vectors than this are scanned exactly (about a
 /// millisecond at this size; the graph pays off above it).
 pub const HNSW_MIN: i64 = 10_000;
-/// Graph degree, and the candidate lists while adding and searching:
-/// recall@10 0.999 on the clustered corpus at 100k with re-scoring, build
-/// about 7,000 vectors/s on 2 cores.
+/// Graph degree, and the candidate lists while adding and searching. With
+/// 64 while searching, recall@10 (re-scored) was 0.995 on the clustered
+/// corpus at 100k but 0.842 at 1M; 160 is what a hybrid search's 160
+/// candidates searched with anyway.
 const CONNECTIVITY: usize = 16;
 const EXPANSION_ADD: usize = 64;
-const EXPANSION_SEARCH: usize = 64;
+const EXPANSION_SEARCH: usize = 160;
 /// Candidates taken from the int8 graph per result wanted, re-scored with
 /// the exact vectors.
 const OVERSAMPLE: usize = 4;
@@ -70,6 +73,7 @@ const FORMAT: u32 = 1;
 pub struct VectorIndexes {
     /// `{database}.vector/{bot}`; `None` for a database in memory.
     root: Option<PathBuf>,
+    quantization: VectorQuantization,
     open: std::sync::Mutex<Open>,
 }
 
@@ -108,6 +112,10 @@ struct Meta {
     format: u32,
     embedder_id: String,
     dims: usize,
+    /// How the graph holds its vectors (files saved before the setting
+    /// existed are int8).
+    #[serde(default)]
+    quantization: VectorQuantization,
     /// The log position applied; -1: nothing yet (rebuild first).
     applied: i64,
 }
@@ -116,12 +124,16 @@ fn failed(op: &'static str, e: impl Into<Box<dyn std::error::Error + Send + Sync
     StoreError::backend(op, e)
 }
 
-fn graph(dims: usize) -> StoreResult<Index> {
+fn graph(dims: usize, quantization: VectorQuantization) -> StoreResult<Index> {
     let options = IndexOptions {
         dimensions: dims,
         // Vectors are L2-normalised: inner product is cosine similarity.
         metric: MetricKind::IP,
-        quantization: ScalarKind::I8,
+        quantization: match quantization {
+            VectorQuantization::I8 => ScalarKind::I8,
+            VectorQuantization::F16 => ScalarKind::F16,
+            VectorQuantization::F32 => ScalarKind::F32,
+        },
         connectivity: CONNECTIVITY,
         expansion_add: EXPANSION_ADD,
         expansion_search: EXPANSION_SEARCH,
@@ -131,10 +143,11 @@ fn graph(dims: usize) -> StoreResult<Index> {
 }
 
 impl VectorIndexes {
-    pub fn new(database: Option<&Path>) -> Self {
+    pub fn new(database: Option<&Path>, quantization: VectorQuantization) -> Self {
         let root = super::derived::root(database, ".vector");
         Self {
             root,
+            quantization,
             open: std::sync::Mutex::new(Open::default()),
         }
     }
@@ -203,11 +216,11 @@ impl VectorIndexes {
                 || !s.verified
                 || s.meta.embedder_id != embedder_id
                 || s.meta.dims != query.len()
+                || s.meta.quantization != self.quantization
         };
         if stale {
-            index
-                .catch_up(pool, tenant, bot, embedder_id, query.len())
-                .await?;
+            let wanted = (embedder_id, query.len(), self.quantization);
+            index.catch_up(pool, tenant, bot, wanted).await?;
             self.trim(bot);
         }
         let wanted = (limit as usize).saturating_mul(OVERSAMPLE);
@@ -453,8 +466,7 @@ impl BotIndex {
         pool: &Pool<Sqlite>,
         tenant: TenantId,
         bot: BotId,
-        embedder_id: &str,
-        dims: usize,
+        (embedder_id, dims, quantization): (&str, usize, VectorQuantization),
     ) -> StoreResult<()> {
         let _one = self.catching_up.lock().await;
         let op = "vector_catch_up";
@@ -469,7 +481,10 @@ impl BotIndex {
             .map_err(fail)?;
         let mut rebuild = {
             let s = self.read();
-            s.meta.applied < 0 || s.meta.embedder_id != embedder_id || s.meta.dims != dims
+            s.meta.applied < 0
+                || s.meta.embedder_id != embedder_id
+                || s.meta.dims != dims
+                || s.meta.quantization != quantization
         };
         loop {
             let mut tx = pool.begin().await.map_err(fail)?;
@@ -497,8 +512,8 @@ impl BotIndex {
                 rebuild = backlog > REBUILD_BACKLOG;
             }
             if rebuild {
-                self.rebuild(&mut tx, tenant, &bot_s, embedder_id, dims, head)
-                    .await?;
+                let fresh = State::new(embedder_id, dims, quantization)?;
+                self.rebuild(&mut tx, tenant, &bot_s, fresh, head).await?;
             } else {
                 let sql = "SELECT DISTINCT chunk_id FROM vector_log WHERE bot_id = $1 AND seq > $2 AND seq <= $3";
                 let ids: Vec<ChunkId> = sqlx::query_scalar::<_, String>(sql)
@@ -544,24 +559,24 @@ impl BotIndex {
         self.save_if_due(pool, &bot_s).await
     }
 
-    /// Every vector of the bot again, read in batches from `tx`'s snapshot.
+    /// Every vector of the bot again into `fresh`, read in batches from
+    /// `tx`'s snapshot.
     async fn rebuild(
         self: &Arc<Self>,
         tx: &mut SqliteConnection,
         tenant: TenantId,
         bot: &str,
-        embedder_id: &str,
-        dims: usize,
+        mut fresh: State,
         head: i64,
     ) -> StoreResult<()> {
         let op = "vector_rebuild";
-        let mut fresh = State::new(embedder_id, dims)?;
+        let embedder_id = fresh.meta.embedder_id.clone();
         let sql = "SELECT id, embedding FROM chunks WHERE tenant_id = $1 AND bot_id = $2 AND embedder_id = $3";
         let tenant_s = tenant.to_string();
         let mut rows = sqlx::query(sql)
             .bind(&tenant_s)
             .bind(bot)
-            .bind(embedder_id)
+            .bind(&embedder_id)
             .fetch(&mut *tx);
         let mut batch = Vec::with_capacity(BATCH);
         loop {
@@ -582,7 +597,8 @@ impl BotIndex {
         }
         fresh.meta.applied = head;
         fresh.unsaved = SAVE_EVERY;
-        tracing::info!(%bot, vectors = fresh.keys.len(), "vector index built");
+        let quantization = fresh.meta.quantization.name();
+        tracing::info!(%bot, vectors = fresh.keys.len(), quantization, "vector index built");
         *self.write() = fresh;
         Ok(())
     }
@@ -618,20 +634,21 @@ impl BotIndex {
 
 impl State {
     fn empty() -> StoreResult<Self> {
-        let mut state = Self::new("", 1)?;
+        let mut state = Self::new("", 1, VectorQuantization::default())?;
         state.meta.applied = -1;
         Ok(state)
     }
 
-    fn new(embedder_id: &str, dims: usize) -> StoreResult<Self> {
+    fn new(embedder_id: &str, dims: usize, quantization: VectorQuantization) -> StoreResult<Self> {
         Ok(Self {
-            graph: graph(dims)?,
+            graph: graph(dims, quantization)?,
             ids: Vec::new(),
             keys: HashMap::new(),
             meta: Meta {
                 format: FORMAT,
                 embedder_id: embedder_id.to_string(),
                 dims,
+                quantization,
                 applied: -1,
             },
             unsaved: 0,
@@ -741,11 +758,13 @@ fn load(dir: &Path) -> StoreResult<State> {
     if meta.format != FORMAT {
         return Err(failed(op, "the saved vector index is of another format"));
     }
-    let mut state = State::new(&meta.embedder_id, meta.dims)?;
+    let mut state = State::new(&meta.embedder_id, meta.dims, meta.quantization)?;
     state
         .graph
         .load(&dir.join("graph.usearch").to_string_lossy())
         .map_err(|e| failed(op, e.to_string()))?;
+    // What a saved graph was searched with may be another version's.
+    state.graph.change_expansion_search(EXPANSION_SEARCH);
     let raw = std::fs::read(dir.join("ids.bin")).map_err(|e| failed(op, e))?;
     for (key, bytes) in raw.chunks_exact(16).enumerate() {
         let id = u128::from_le_bytes(bytes.try_into().unwrap_or([0; 16]));
