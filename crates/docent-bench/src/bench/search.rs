@@ -111,13 +111,13 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
         let retriever = Arc::new(Retriever::new(store.clone(), embedder.clone()));
         let mut asking = Corpus::new(args.corpus, size, 99);
         let queries: Vec<String> = (0..args.queries).map(|_| asking.question()).collect();
-        let measured = Measured::new(&store, embedder.as_ref(), (tenant, bot), &queries).await?;
-        let small = if others > 0 && others * 10 <= size + others {
-            let other = (other_tenant, other_bot);
-            Some(Measured::new(&store, embedder.as_ref(), other, &queries).await?)
-        } else {
-            None
-        };
+        let measured = Measured { tenant, bot };
+        // When the other tenant's bot is a small part of the table, its
+        // filtered vector search must still fill top_k.
+        let small = (others > 0 && others * 10 <= size + others).then_some(Measured {
+            tenant: other_tenant,
+            bot: other_bot,
+        });
 
         if let Some(lite) = &lite {
             super::keyword::build(lite, (tenant, bot), size, args.corpus).await?;
@@ -133,6 +133,7 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             _ => mode.to_string(),
         };
         let (mut keyword_p50, mut vector_p50) = (0.0, 0.0);
+        let mut runs = Vec::new();
         for mode in [
             RetrievalMode::Keyword,
             RetrievalMode::Vector,
@@ -144,26 +145,29 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
                 RetrievalMode::Vector => vector_p50 = run.p50,
                 RetrievalMode::Hybrid => {}
             }
-            run.print(
-                (backend, args.corpus),
-                size,
-                others,
-                &named(&format!("{mode:?}").to_lowercase()),
-                args.top_k,
-            );
+            let name = named(&format!("{mode:?}").to_lowercase());
+            runs.push((run, measured.clone(), (size, others), name));
         }
-        // When the other tenant's bot is a small part of the table, its
-        // filtered vector search must still fill top_k.
         if let Some(small) = small {
             let run = small
                 .run(&retriever, &queries, RetrievalMode::Vector, args.top_k)
                 .await?;
+            runs.push((run, small, (others, size), named("vector, small bot")));
+        }
+        // Only now the exact answers, so the memory recorded with each run
+        // is the product's.
+        for (run, bot, (size, others), name) in runs {
+            let truth = match run.found.is_empty() {
+                true => Vec::new(),
+                false => bot.truth(&store, embedder.as_ref(), &queries).await?,
+            };
             run.print(
                 (backend, args.corpus),
-                others,
                 size,
-                &named("vector, small bot"),
+                others,
+                &name,
                 args.top_k,
+                &truth,
             );
         }
         if let Some(lite) = &lite {
@@ -200,12 +204,11 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One bot under measurement, with the exact top 10 of each query for
-/// recall (a flat scan of the bot's vectors, made once and dropped).
+/// One bot under measurement.
+#[derive(Clone)]
 struct Measured {
     tenant: TenantId,
     bot: BotId,
-    truth: Vec<Vec<ChunkId>>,
 }
 
 /// Figures of one mode on one bot.
@@ -213,19 +216,26 @@ struct Run {
     p50: f64,
     p99: f64,
     qps: f64,
-    recall: Option<f64>,
+    /// The vector mode's top 10 per query, for recall.
+    found: Vec<Vec<ChunkId>>,
     /// Fewest results any query returned (a filtered index scan may run dry).
     min_hits: usize,
+    /// Resident memory after the searches.
+    rss_mib: f64,
 }
 
 impl Measured {
-    async fn new(
+    /// The exact top 10 of each query: a flat scan of the bot's vectors,
+    /// made and dropped.
+    async fn truth(
+        &self,
         store: &Arc<dyn Store>,
         embedder: &dyn Embedder,
-        (tenant, bot): (TenantId, BotId),
         queries: &[String],
-    ) -> anyhow::Result<Self> {
-        let all = store.bot_vectors(tenant, bot, embedder.id()).await?;
+    ) -> anyhow::Result<Vec<Vec<ChunkId>>> {
+        let all = store
+            .bot_vectors(self.tenant, self.bot, embedder.id())
+            .await?;
         let exact = FlatIndex {
             ids: all.ids,
             vectors: all.vectors,
@@ -242,7 +252,7 @@ impl Measured {
                     .collect(),
             );
         }
-        Ok(Self { tenant, bot, truth })
+        Ok(truth)
     }
 
     async fn run(
@@ -258,8 +268,8 @@ impl Measured {
             .search(tenant, bot, &queries[0], params(mode, top_k))
             .await?;
         let mut times = Vec::with_capacity(queries.len());
-        let (mut recalled, mut wanted, mut min_hits) = (0usize, 0usize, usize::MAX);
-        for (q, truth) in queries.iter().zip(&self.truth) {
+        let (mut found, mut min_hits) = (Vec::new(), usize::MAX);
+        for q in queries {
             let t = Instant::now();
             let hits = retriever
                 .search(tenant, bot, q, params(mode, top_k))
@@ -267,12 +277,7 @@ impl Measured {
             times.push(t.elapsed().as_secs_f64() * 1e3);
             min_hits = min_hits.min(hits.len());
             if mode == RetrievalMode::Vector {
-                wanted += truth.len();
-                recalled += hits
-                    .iter()
-                    .take(10)
-                    .filter(|h| truth.contains(&h.passage.chunk_id))
-                    .count();
+                found.push(hits.iter().take(10).map(|h| h.passage.chunk_id).collect());
             }
         }
         let qps = throughput(retriever, (tenant, bot), queries, params(mode, top_k)).await?;
@@ -281,8 +286,9 @@ impl Measured {
             p50,
             p99,
             qps,
-            recall: (mode == RetrievalMode::Vector).then(|| recalled as f64 / wanted as f64),
+            found,
             min_hits,
+            rss_mib: super::rss_mib(),
         })
     }
 }
@@ -323,14 +329,25 @@ impl Run {
         others: usize,
         mode: &str,
         top_k: usize,
+        truth: &[Vec<ChunkId>],
     ) {
         let Run {
             p50,
             p99,
             qps,
-            recall,
+            found,
             min_hits,
+            rss_mib,
         } = self;
+        let recall = (!found.is_empty()).then(|| {
+            let wanted: usize = truth.iter().map(Vec::len).sum();
+            let recalled: usize = found
+                .iter()
+                .zip(truth)
+                .map(|(f, t)| f.iter().filter(|id| t.contains(id)).count())
+                .sum();
+            recalled as f64 / wanted as f64
+        });
         println!(
             "{backend:>9} {size:>9} {mode:>16} {p50:>8.2} {p99:>8.2} {qps:>7.0} {:>9}",
             recall.map_or("-".into(), |r| format!("{r:.3}"))
@@ -339,7 +356,7 @@ impl Run {
             serde_json::json!({"scenario": "search", "backend": backend, "passages": size,
                 "corpus": corpus.name(), "other_passages": others, "mode": mode, "top_k": top_k,
                 "p50_ms": p50, "p99_ms": p99, "qps": qps, "recall_at_10": recall,
-                "min_hits": min_hits, "rss_mib": super::rss_mib(),
+                "min_hits": min_hits, "rss_mib": rss_mib,
                 "peak_rss_mib": super::peak_rss_mib()}),
         );
     }
