@@ -2,9 +2,9 @@
 //! retriever, on SQLite (exact scan for small bots, the embedded HNSW graph
 //! for large ones) or PostgreSQL (pgvector HNSW), with recall@10 of the
 //! vector mode against an exact scan, and, on PostgreSQL, the bare SQL of the
-//! vector query timed alone (the engine's share). The exact answers are
-//! computed before the searches and dropped, so the resident memory recorded
-//! after them (`rss_mib`) is the product's, not the benchmark's.
+//! vector query timed alone (the engine's share). The exact answers for
+//! recall are computed after the product's searches, so the resident memory
+//! recorded with them (`rss_mib`) is the product's, not the benchmark's.
 //!
 //! The corpus is synthetic (`--corpus`, see `corpus.rs`): by default
 //! passages of 40 words in topics, with vectors clustered by topic (384
@@ -157,9 +157,10 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
         // Only now the exact answers, so the memory recorded with each run
         // is the product's.
         for (run, bot, (size, others), name) in runs {
-            let truth = match run.found.is_empty() {
-                true => Vec::new(),
-                false => bot.truth(&store, embedder.as_ref(), &queries).await?,
+            let truth = if run.found.is_empty() {
+                Vec::new()
+            } else {
+                bot.truth(&store, embedder.as_ref(), &queries).await?
             };
             run.print(
                 (backend, args.corpus),
