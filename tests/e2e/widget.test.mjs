@@ -358,6 +358,20 @@ describe('chat widget in a browser', { timeout: 115_000 }, () => {
       await restored.waitFor();
       assert.match(await restored.innerText(), /30 days/);
 
+      // Thumbs up on the answer is stored with it and shown after a reload.
+      const helpful = restored.getByRole('button', { name: 'Helpful', exact: true });
+      assert.equal(await helpful.getAttribute('aria-pressed'), 'false');
+      const voted = page.waitForResponse((r) => r.url().includes('/feedback') && r.request().method() === 'POST');
+      await helpful.click();
+      assert.equal((await voted).status(), 200);
+      assert.equal(await helpful.getAttribute('aria-pressed'), 'true');
+      await page.reload();
+      await page.locator('[data-docent-launcher]').click();
+      const again = panel.locator('[data-role="assistant"][data-state="done"]').first();
+      await again.waitFor();
+      assert.equal(await again.getByRole('button', { name: 'Helpful', exact: true }).getAttribute('aria-pressed'), 'true');
+      assert.equal(await again.getByRole('button', { name: 'Not helpful' }).getAttribute('aria-pressed'), 'false');
+
       // Escape closes the panel and gives focus back to the launcher.
       await page.keyboard.press('Escape');
       await panel.waitFor({ state: 'hidden' });

@@ -376,6 +376,8 @@
     down: 'M6 9l6 6 6-6',
     close: 'M6 6l12 12M18 6L6 18',
     send: 'M12 19V5M5.5 11.5L12 5l6.5 6.5',
+    up: 'M7 11v9H4v-9zM7 11l4-7a2 2 0 0 1 3 1.7L13.3 10H19a2 2 0 0 1 2 2.3l-1.2 6A2 2 0 0 1 17.8 20H7',
+    downvote: 'M17 13V4h3v9zM17 13l-4 7a2 2 0 0 1-3-1.7l.7-4.3H5a2 2 0 0 1-2-2.3l1.2-6A2 2 0 0 1 6.2 4H17',
   };
 
   function icon(name, filled) {
@@ -511,6 +513,14 @@ a.docent-cite[href]:hover { background: var(--d-accent); color: var(--d-bg); }
   border: 1px solid rgba(127, 127, 127, .35); background: var(--d-bg); color: var(--d-text);
 }
 .small-button:hover { border-color: var(--d-accent); }
+.feedback { display: flex; gap: 4px; margin-top: 6px; }
+.feedback button {
+  display: inline-flex; padding: 3px; border-radius: 6px; border: 1px solid transparent;
+  background: none; color: var(--d-text); opacity: .55; cursor: pointer;
+}
+.feedback button svg { width: 15px; height: 15px; }
+.feedback button:hover, .feedback button:focus-visible { opacity: 1; border-color: rgba(127, 127, 127, .35); }
+.feedback button[aria-pressed="true"] { opacity: 1; color: var(--d-accent); }
 .note { align-self: center; max-width: 90%; text-align: center; font-size: 12.5px; opacity: .75; }
 .notice {
   flex: none; margin: 0 12px 10px; padding: 10px 12px; border-radius: 10px;
@@ -927,12 +937,13 @@ a.docent-cite[href]:hover { background: var(--d-accent); color: var(--d-bg); }
           answer += delta;
           if (!frame) frame = requestAnimationFrame(render);
         },
-        finish(full, citations) {
+        finish(full, citations, stored) {
           if (typeof full === 'string') answer = full;
           const cited = citationList(citations);
           cite(cited);
           settle('done');
           if (cited.length) bubble.append(sourcesList(cited));
+          if (stored && typeof stored.id === 'string') bubble.append(feedbackRow(stored));
           if (nearBottom()) scrollToEnd();
         },
         fail(problem, retry) {
@@ -951,6 +962,36 @@ a.docent-cite[href]:hover { background: var(--d-accent); color: var(--d-bg); }
           scrollToEnd();
         },
       };
+    }
+
+    /** Thumbs up and down on a stored answer; a second press changes the verdict. */
+    function feedbackRow(stored) {
+      const row = h('div', { class: 'feedback', role: 'group', 'aria-label': 'Was this answer helpful?' });
+      let current = stored.feedback && stored.feedback.rating;
+      const buttons = {};
+      const show = () => {
+        for (const [rating, b] of Object.entries(buttons)) b.setAttribute('aria-pressed', String(rating === current));
+      };
+      for (const [rating, label, name] of [['up', 'Helpful', 'up'], ['down', 'Not helpful', 'downvote']]) {
+        const b = h('button', { type: 'button', 'aria-label': label, title: label }, icon(name, false));
+        b.addEventListener('click', async () => {
+          if (current === rating) return;
+          const before = current;
+          current = rating;
+          show();
+          try {
+            const res = await authed(`/chat/messages/${encodeURIComponent(stored.id)}/feedback`, jsonPost({ rating }));
+            if (!res.ok) throw await problemFrom(res);
+          } catch (_) {
+            current = before;
+            show();
+          }
+        });
+        buttons[rating] = b;
+        row.append(b);
+      }
+      show();
+      return row;
     }
 
     function addNote(text) {
@@ -992,7 +1033,7 @@ a.docent-cite[href]:hover { background: var(--d-accent); color: var(--d-bg); }
       for (const m of messages) {
         if (!m || typeof m.content !== 'string') continue;
         if (m.role === 'user') addUser(m.content);
-        else if (m.role === 'assistant') addAssistant(false).finish(m.content, m.citations);
+        else if (m.role === 'assistant') addAssistant(false).finish(m.content, m.citations, m);
       }
       scrollToEnd();
     }
@@ -1047,7 +1088,7 @@ a.docent-cite[href]:hover { background: var(--d-accent); color: var(--d-bg); }
         const answer = await res.json().catch(() => null);
         if (!answer || typeof answer.answer !== 'string') throw new Problem('failed');
         if (answer.session_id) store.set(KEY_SESSION, String(answer.session_id));
-        view.finish(answer.answer, answer.citations);
+        view.finish(answer.answer, answer.citations, { id: answer.message_id });
         return;
       }
 
@@ -1075,7 +1116,7 @@ a.docent-cite[href]:hover { background: var(--d-accent); color: var(--d-bg); }
               view.append(payload.text);
             } else if (name === 'done') {
               ended = true;
-              view.finish(null, payload.citations);
+              view.finish(null, payload.citations, { id: payload.message_id });
               return true;
             } else if (name === 'error') {
               ended = true;

@@ -26,7 +26,8 @@ use crate::extractors::ReadBot;
 enum CorsRoute {
     /// `/api/v1/widget/{bot_id}/config|token`.
     Widget(BotId),
-    /// Chat, own conversations and leads, with an embed token.
+    /// Chat, own conversations, feedback on answers and leads, with an
+    /// embed token.
     EmbedToken,
 }
 
@@ -42,7 +43,8 @@ impl CorsRoute {
             path,
             "/api/v1/chat" | "/api/v1/chat/sessions" | "/api/v1/leads"
         ) || (path.starts_with("/api/v1/chat/sessions/")
-            && path.ends_with("/messages"));
+            && path.ends_with("/messages"))
+            || (path.starts_with("/api/v1/chat/messages/") && path.ends_with("/feedback"));
         embed.then_some(CorsRoute::EmbedToken)
     }
 }

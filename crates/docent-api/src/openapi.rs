@@ -9,8 +9,8 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::routes::{
-    admin, api_keys, auth, bots, chat, knowledge, leads, openai, ops, platform, search, users,
-    widget,
+    admin, analytics, api_keys, auth, bots, chat, knowledge, leads, openai, ops, platform, search,
+    users, widget,
 };
 
 #[derive(OpenApi)]
@@ -163,6 +163,10 @@ pub fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(chat::chat_ws))
         .routes(routes!(chat::list_sessions))
         .routes(routes!(chat::session_messages))
+        .routes(routes!(chat::message_trace))
+        .routes(routes!(chat::message_feedback))
+        .routes(routes!(analytics::bot_analytics))
+        .routes(routes!(analytics::export_conversations))
         .routes(routes!(widget::config))
         .routes(routes!(widget::token))
         .routes(routes!(widget::embed_token))

@@ -13,11 +13,12 @@ use std::collections::HashMap;
 
 use crate::domain::{
     ApiKey, AuditEntry, AuditQuery, Bot, Charge, ChatMessage, ChatSession, Chunk, ChunkView,
-    Document, DocumentCounts, DocumentStatus, Email, Job, JobSpec, Lead, NewApiKey, NewAuditEntry,
-    NewJob, Plan, Progress, Role, StoredFile, Tenant, UsageEvent, UsageKind, User,
+    Document, DocumentCounts, DocumentStatus, Email, Feedback, Job, JobSpec, Lead, NewApiKey,
+    NewAuditEntry, NewJob, Plan, Progress, Role, StoredFile, Tenant, UsageEvent, UsageKind, User,
 };
 use crate::ids::{
-    ApiKeyId, BotId, ChunkId, DocumentId, FileId, JobId, SessionId, TenantId, TokenFamilyId, UserId,
+    ApiKeyId, BotId, ChunkId, DocumentId, FileId, JobId, MessageId, SessionId, TenantId,
+    TokenFamilyId, UserId,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +209,8 @@ pub struct ChunkHit {
     pub heading: Option<String>,
     /// The uploaded file's name, for documents that came from a file.
     pub filename: Option<String>,
+    /// Tokens of `text`, as counted when it was chunked.
+    pub token_count: u32,
 }
 
 /// Every vector of one bot, with the index version it was read at.
@@ -487,6 +490,51 @@ pub trait ChatStore: Send + Sync + 'static {
         session: SessionId,
         last: Option<u32>,
     ) -> StoreResult<Vec<ChatMessage>>;
+    async fn get_message(&self, tenant: TenantId, message: MessageId) -> StoreResult<ChatMessage>;
+    /// Stores an answer's trace (JSON), replacing any earlier one; it is
+    /// deleted with its message.
+    async fn save_trace(
+        &self,
+        tenant: TenantId,
+        message: MessageId,
+        trace: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// An answer's trace as stored; `NotFound` when it has none.
+    async fn get_trace(&self, tenant: TenantId, message: MessageId) -> StoreResult<String>;
+    /// Sets (or, with `None`, clears) the feedback on a message.
+    async fn set_feedback(
+        &self,
+        tenant: TenantId,
+        message: MessageId,
+        feedback: Option<&Feedback>,
+    ) -> StoreResult<()>;
+    /// A bot's conversations started in `[from, to)`, oldest first, after
+    /// the session `after` (a cursor: ids are time-ordered).
+    async fn sessions_between(
+        &self,
+        tenant: TenantId,
+        bot: BotId,
+        range: TimeRange,
+        after: Option<SessionId>,
+        limit: u32,
+    ) -> StoreResult<Vec<ChatSession>>;
+    /// At most `limit` messages of a bot's conversations sent in `[from,
+    /// to)`, grouped by session and in the order appended within each.
+    async fn bot_messages_between(
+        &self,
+        tenant: TenantId,
+        bot: BotId,
+        range: TimeRange,
+        limit: u32,
+    ) -> StoreResult<Vec<ChatMessage>>;
+}
+
+/// A half-open span of time, `[from, to)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
 }
 
 /// Leads left by visitors.

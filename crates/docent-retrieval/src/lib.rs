@@ -9,4 +9,4 @@ pub mod retriever;
 pub mod vector;
 
 pub use relevance::Calibration;
-pub use retriever::{Hit, Params, Retriever, SearchError, Signals};
+pub use retriever::{Hit, Params, Retriever, SearchError, Searched, Signals, StageTimings};

@@ -11,8 +11,11 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
-use docent_core::domain::RetrievalMode;
+use docent_core::domain::{
+    CandidateTrace, RankedCandidate, RetrievalMode, RetrievalTrace, TRACE_CANDIDATES,
+};
 use docent_core::embed::{EmbedError, Embedder};
 use docent_core::ids::{BotId, ChunkId, TenantId};
 use docent_core::rerank::Reranker;
@@ -81,6 +84,59 @@ pub struct Signals {
     pub rerank: Option<f32>,
 }
 
+/// A search's results with its trace.
+#[derive(Clone, Debug)]
+pub struct Searched {
+    pub hits: Vec<Hit>,
+    pub trace: RetrievalTrace,
+    pub timings: StageTimings,
+}
+
+/// Milliseconds per retrieval stage; `None` for a stage that did not run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StageTimings {
+    pub embed: Option<f64>,
+    pub keyword: Option<f64>,
+    pub vector: Option<f64>,
+    pub fusion: Option<f64>,
+    pub rerank: Option<f64>,
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// A retriever's list as a trace shows it: bounded, ranked from 1.
+fn ranked(list: &[(ChunkId, f32)]) -> Vec<RankedCandidate> {
+    list.iter()
+        .take(TRACE_CANDIDATES)
+        .enumerate()
+        .map(|(i, (chunk_id, score))| RankedCandidate {
+            chunk_id: *chunk_id,
+            rank: i as u32 + 1,
+            score: *score,
+        })
+        .collect()
+}
+
+fn candidate(h: &Hit, fused: f32, outcome: &str) -> CandidateTrace {
+    let s = h.signals;
+    CandidateTrace {
+        chunk_id: h.passage.chunk_id,
+        document_id: h.passage.document_id,
+        title: h.passage.title.clone(),
+        keyword_rank: s.keyword_rank,
+        keyword_score: s.keyword_score,
+        coverage: s.coverage,
+        vector_rank: s.vector_rank,
+        cosine: s.cosine,
+        fused,
+        rerank: s.rerank,
+        score: h.score,
+        outcome: outcome.into(),
+    }
+}
+
 struct Cached {
     version: i64,
     index: Arc<FlatIndex>,
@@ -122,11 +178,6 @@ impl Retriever {
 
     /// The best `top_k` passages scoring at least `min_score` (`None`: the
     /// embedder's calibrated default for the mode).
-    #[tracing::instrument(
-        name = "retrieval.search",
-        skip_all,
-        fields(tenant_id = %tenant, bot_id = %bot, mode = ?params.mode, top_k = params.top_k)
-    )]
     pub async fn search(
         &self,
         tenant: TenantId,
@@ -134,6 +185,23 @@ impl Retriever {
         query: &str,
         params: Params,
     ) -> Result<Vec<Hit>, SearchError> {
+        Ok(self.search_traced(tenant, bot, query, params).await?.hits)
+    }
+
+    /// [`Retriever::search`], with what each stage found and how long it
+    /// took: the retrieval part of an answer's trace.
+    #[tracing::instrument(
+        name = "retrieval.search",
+        skip_all,
+        fields(tenant_id = %tenant, bot_id = %bot, mode = ?params.mode, top_k = params.top_k)
+    )]
+    pub async fn search_traced(
+        &self,
+        tenant: TenantId,
+        bot: BotId,
+        query: &str,
+        params: Params,
+    ) -> Result<Searched, SearchError> {
         let Params {
             mode,
             top_k,
@@ -142,40 +210,53 @@ impl Retriever {
         } = params;
         let top_k = top_k.clamp(1, 100);
         let reranker = self.reranker.as_ref().filter(|_| rerank);
-        let floor = min_score.unwrap_or(match reranker {
-            Some(_) => DEFAULT_RERANK_FLOOR,
-            None => self.calibration.default_floor(mode),
-        });
+        let (floor, floor_source) = match (min_score, reranker) {
+            (Some(floor), _) => (floor, "bot"),
+            (None, Some(_)) => (DEFAULT_RERANK_FLOOR, "reranker"),
+            (None, None) => (self.calibration.default_floor(mode), "calibrated"),
+        };
+        let mut timings = StageTimings::default();
         // Each side looks deeper than top_k: fusion needs candidates, and
         // keyword relevance re-orders BM25's list by coverage.
         let depth = (top_k * 4).max(20);
         let (keyword, vector, cosine) = match mode {
-            RetrievalMode::Keyword => (
-                self.store
-                    .keyword_search(tenant, bot, query, depth as u32)
-                    .await?,
-                Vec::new(),
-                HashMap::new(),
-            ),
-            RetrievalMode::Vector => {
-                let q = self.embed_query(query).await?;
-                let (vector, _) = self.nearest(tenant, bot, &q, top_k).await?;
-                let cosine = vector.iter().copied().collect();
-                (Vec::new(), vector, cosine)
-            }
-            RetrievalMode::Hybrid => {
-                let q = self.embed_query(query).await?;
-                let (vector, index) = self.nearest(tenant, bot, &q, depth).await?;
+            RetrievalMode::Keyword => {
+                let clock = Instant::now();
                 let keyword = self
                     .store
                     .keyword_search(tenant, bot, query, depth as u32)
                     .await?;
+                timings.keyword = Some(ms(clock));
+                (keyword, Vec::new(), HashMap::new())
+            }
+            RetrievalMode::Vector => {
+                let q = self.embed_query(query, &mut timings).await?;
+                let clock = Instant::now();
+                let (vector, _) = self.nearest(tenant, bot, &q, top_k).await?;
+                timings.vector = Some(ms(clock));
+                let cosine = vector.iter().copied().collect();
+                (Vec::new(), vector, cosine)
+            }
+            RetrievalMode::Hybrid => {
+                let q = self.embed_query(query, &mut timings).await?;
+                let clock = Instant::now();
+                let (vector, index) = self.nearest(tenant, bot, &q, depth).await?;
+                timings.vector = Some(ms(clock));
+                let clock = Instant::now();
+                let keyword = self
+                    .store
+                    .keyword_search(tenant, bot, query, depth as u32)
+                    .await?;
+                timings.keyword = Some(ms(clock));
+                let clock = Instant::now();
                 let cosine = self
                     .cosine_of(tenant, index.as_deref(), &q, &keyword, &vector)
                     .await?;
+                timings.fusion = Some(ms(clock));
                 (keyword, vector, cosine)
             }
         };
+        let clock = Instant::now();
         // Per keyword candidate: its rank and BM25 score; its ratio to the
         // query's best is the keyword side of relevance.
         let keyword_rank: HashMap<ChunkId, (u32, f32)> = keyword
@@ -241,8 +322,14 @@ impl Retriever {
                 .total_cmp(&a.score)
                 .then_with(|| rank[&a.passage.chunk_id].cmp(&rank[&b.passage.chunk_id]))
         });
+        let fused: HashMap<ChunkId, f32> =
+            hits.iter().map(|h| (h.passage.chunk_id, h.score)).collect();
+        *timings.fusion.get_or_insert(0.0) += ms(clock);
+        let mut unranked = Vec::new();
+        let mut rerank_error = None;
         if let Some(reranker) = reranker {
-            hits.truncate((top_k * 2).max(RERANK_CANDIDATES));
+            let clock = Instant::now();
+            unranked = hits.split_off(hits.len().min((top_k * 2).max(RERANK_CANDIDATES)));
             let texts: Vec<String> = hits.iter().map(|h| h.passage.text.clone()).collect();
             match reranker.rerank(query, &texts).await {
                 Ok(scores) if scores.len() == hits.len() => {
@@ -253,15 +340,63 @@ impl Retriever {
                     // Stable: equal scores keep the fused order.
                     hits.sort_by(|a, b| b.score.total_cmp(&a.score));
                 }
-                Ok(_) => tracing::warn!(
-                    "the reranker scored another number of passages; keeping the fused order"
-                ),
-                Err(error) => tracing::warn!(%error, "reranking failed; keeping the fused order"),
+                Ok(_) => {
+                    tracing::warn!(
+                        "the reranker scored another number of passages; keeping the fused order"
+                    );
+                    rerank_error = Some("the reranker scored another number of passages".into());
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "reranking failed; keeping the fused order");
+                    rerank_error = Some(error.to_string());
+                }
             }
+            timings.rerank = Some(ms(clock));
         }
+        let reranked = reranker.is_some() && rerank_error.is_none();
+        // The trace's view of every candidate, before the cut.
+        let mut candidates: Vec<CandidateTrace> = hits
+            .iter()
+            .chain(&unranked)
+            .enumerate()
+            .map(|(i, h)| {
+                let outcome = if i >= hits.len() || h.score >= floor {
+                    "beyond_top_k"
+                } else {
+                    "below_floor"
+                };
+                candidate(h, fused[&h.passage.chunk_id], outcome)
+            })
+            .collect();
         hits.retain(|h| h.score >= floor);
         hits.truncate(top_k);
-        Ok(hits)
+        for c in candidates.iter_mut() {
+            if hits.iter().any(|h| h.passage.chunk_id == c.chunk_id) {
+                c.outcome = "kept".into();
+            }
+        }
+        let total = keyword.len() + vector.len() + candidates.len();
+        // Every kept passage stays, however large `top_k`.
+        candidates.truncate(TRACE_CANDIDATES.max(hits.len()));
+        let keyword = ranked(&keyword);
+        let vector = ranked(&vector);
+        let omitted = total - keyword.len() - vector.len() - candidates.len();
+        Ok(Searched {
+            hits,
+            trace: RetrievalTrace {
+                mode,
+                top_k: top_k as u32,
+                floor,
+                floor_source: floor_source.into(),
+                reranked,
+                rerank_error,
+                keyword,
+                vector,
+                candidates,
+                omitted: omitted as u32,
+            },
+            timings,
+        })
     }
 
     /// The `k` passages nearest to `q`: searched by the store when it has a
@@ -317,8 +452,14 @@ impl Retriever {
         Ok(known)
     }
 
-    async fn embed_query(&self, query: &str) -> Result<Vec<f32>, SearchError> {
+    async fn embed_query(
+        &self,
+        query: &str,
+        timings: &mut StageTimings,
+    ) -> Result<Vec<f32>, SearchError> {
+        let clock = Instant::now();
         let mut v = self.embedder.embed(&[query.to_string()]).await?;
+        timings.embed = Some(ms(clock));
         v.pop()
             .ok_or_else(|| SearchError::Embed(EmbedError::Failed("no vector for the query".into())))
     }

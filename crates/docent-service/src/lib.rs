@@ -2,6 +2,7 @@
 //! gets audited), written once over the `Store` seam and called by every front
 //! end (HTTP today, CLI tools later).
 
+mod analytics;
 mod api_keys;
 mod audit;
 mod auth;
@@ -28,9 +29,10 @@ use docent_core::llm::ChatModel;
 use docent_core::store::{Store, StoreError};
 use docent_retrieval::retriever::Retriever;
 
+pub use analytics::{BotAnalytics, ExportFormat, ExportStream};
 pub use api_keys::{CreateApiKey, CreatedApiKey};
 pub use auth::{Login, Me, Signup, TenantSession, TokenPair};
-pub use chat::{AnswerEvent, AskRequest, ChatAnswer, DONT_KNOW, UsageView};
+pub use chat::{AnswerEvent, AskRequest, ChatAnswer, DONT_KNOW, FeedbackRequest, UsageView};
 pub use knowledge::{
     CrawlRequest, DocumentAccepted, DocumentDetail, FileAccepted, JobAccepted, NewDocumentRequest,
     UploadParams, UploadTicket, UploadUrlRequest,

@@ -20,7 +20,7 @@ use crate::sql::{Vector, backend, failed};
 use docent_core::store::StoreResult;
 
 /// Every table, parents before children.
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 16] = [
     "tenants",
     "users",
     "refresh_tokens",
@@ -33,6 +33,7 @@ const TABLES: [&str; 15] = [
     "jobs",
     "chat_sessions",
     "chat_messages",
+    "chat_traces",
     "leads",
     "usage_counters",
     "usage_events",

@@ -10,9 +10,9 @@ use chrono::{Duration, Utc};
 use docent_core::config::DatabaseUrl;
 use docent_core::domain::{
     ApiKey, AuditQuery, Bot, Charge, ChatMessage, ChatSession, Chunk, Citation, Document,
-    DocumentCounts, DocumentStatus, Email, HELD_PERIOD, JobSpec, JobStatus, Lead, MessageRole,
-    NewApiKey, NewAuditEntry, NewJob, Plan, Progress, Role, StoredFile, Tenant, UsageEvent,
-    UsageKind,
+    DocumentCounts, DocumentStatus, Email, Feedback, HELD_PERIOD, JobSpec, JobStatus, Lead,
+    MessageRole, NewApiKey, NewAuditEntry, NewJob, Plan, Progress, Rating, Role, StoredFile,
+    Tenant, UsageEvent, UsageKind,
 };
 use docent_core::ids::{
     ApiKeyId, BotId, ChunkId, DocumentId, FileId, LeadId, SessionId, TenantId, TokenFamilyId,
@@ -20,6 +20,7 @@ use docent_core::ids::{
 };
 use docent_core::store::{
     DocumentFilter, PageRequest, RefreshToken, RefreshUse, SessionOwner, Store, StoreError,
+    TimeRange,
 };
 use fixtures::*;
 
@@ -1328,6 +1329,93 @@ conformance! {
             .await
             .unwrap();
         assert_eq!(rest.items[0].id, s1.id);
+    }
+}
+
+conformance! {
+    async fn traces_feedback_and_a_bots_messages_by_time(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let bot_a = bot(a.id, "a");
+        let other_bot = bot(a.id, "other");
+        store.create_bot(&bot_a).await.unwrap();
+        store.create_bot(&other_bot).await.unwrap();
+        let at = |days: i64| Utc::now() - Duration::days(days);
+        let session = |bot: &Bot, days: i64| ChatSession {
+            id: SessionId::new(),
+            tenant_id: bot.tenant_id,
+            bot_id: bot.id,
+            visitor: None,
+            started_by: None,
+            message_count: 0,
+            created_at: at(days),
+            last_message_at: at(days),
+        };
+        // Two conversations of the bot, ten days and one day ago; one of
+        // another bot.
+        let old = session(&bot_a, 10);
+        let new = session(&bot_a, 1);
+        let elsewhere = session(&other_bot, 1);
+        for s in [&old, &new, &elsewhere] {
+            let mut q = chat_message(s, MessageRole::User, "How long?");
+            let mut r = chat_message(s, MessageRole::Assistant, "Thirty days.");
+            q.created_at = s.created_at;
+            r.created_at = s.created_at;
+            store.create_session(s, &[q, r]).await.unwrap();
+        }
+        let answer = store.list_messages(a.id, new.id, None).await.unwrap()[1].clone();
+
+        // A trace is stored, replaced, scoped and deleted with its bot.
+        assert!(matches!(store.get_trace(a.id, answer.id).await, Err(StoreError::NotFound)));
+        store.save_trace(a.id, answer.id, r#"{"v":1}"#, Utc::now()).await.unwrap();
+        store.save_trace(a.id, answer.id, r#"{"v":2}"#, Utc::now()).await.unwrap();
+        assert_eq!(store.get_trace(a.id, answer.id).await.unwrap(), r#"{"v":2}"#);
+        assert!(matches!(store.get_trace(b.id, answer.id).await, Err(StoreError::NotFound)));
+        assert_eq!(store.get_message(a.id, answer.id).await.unwrap().content, "Thirty days.");
+        assert!(matches!(store.get_message(b.id, answer.id).await, Err(StoreError::NotFound)));
+
+        // Feedback is set, replaced, cleared, and never by another tenant.
+        let down = Feedback {
+            rating: Rating::Down,
+            comment: Some("wrong page".into()),
+            created_at: Utc::now(),
+        };
+        store.set_feedback(a.id, answer.id, Some(&down)).await.unwrap();
+        let got = store.get_message(a.id, answer.id).await.unwrap().feedback.unwrap();
+        assert_eq!((got.rating, got.comment.as_deref()), (Rating::Down, Some("wrong page")));
+        assert!(matches!(
+            store.set_feedback(b.id, answer.id, None).await,
+            Err(StoreError::NotFound)
+        ));
+        store.set_feedback(a.id, answer.id, None).await.unwrap();
+        assert_eq!(store.get_message(a.id, answer.id).await.unwrap().feedback, None);
+
+        // By time: the bot's own conversations in the range, paged.
+        let week = TimeRange { from: at(7), to: Utc::now() };
+        let month = TimeRange { from: at(30), to: Utc::now() };
+        let ids = |list: Vec<ChatSession>| list.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        assert_eq!(ids(store.sessions_between(a.id, bot_a.id, week, None, 10).await.unwrap()), [new.id]);
+        assert_eq!(
+            ids(store.sessions_between(a.id, bot_a.id, month, None, 10).await.unwrap()),
+            [old.id, new.id]
+        );
+        assert_eq!(
+            ids(store.sessions_between(a.id, bot_a.id, month, Some(old.id), 10).await.unwrap()),
+            [new.id]
+        );
+        assert!(store.sessions_between(b.id, bot_a.id, month, None, 10).await.unwrap().is_empty());
+        let messages = store.bot_messages_between(a.id, bot_a.id, month, 100).await.unwrap();
+        assert_eq!(messages.len(), 4);
+        for pair in messages.chunks(2) {
+            assert_eq!(pair[0].session_id, pair[1].session_id, "grouped by session");
+            assert_eq!((pair[0].role, pair[1].role), (MessageRole::User, MessageRole::Assistant));
+        }
+        assert_eq!(store.bot_messages_between(a.id, bot_a.id, week, 100).await.unwrap().len(), 2);
+        assert_eq!(store.bot_messages_between(a.id, bot_a.id, month, 3).await.unwrap().len(), 3);
+        assert!(store.bot_messages_between(b.id, bot_a.id, month, 100).await.unwrap().is_empty());
+
+        // The trace goes with its conversation.
+        store.delete_bot(a.id, bot_a.id).await.unwrap();
+        assert!(matches!(store.get_trace(a.id, answer.id).await, Err(StoreError::NotFound)));
     }
 }
 

@@ -6,9 +6,9 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use docent_core::domain::{ChatMessage, ChatSession};
-use docent_core::ids::{BotId, SessionId};
-use docent_service::{AskRequest, ChatAnswer};
+use docent_core::domain::{ChatMessage, ChatSession, MessageTrace};
+use docent_core::ids::{BotId, MessageId, SessionId};
+use docent_service::{AskRequest, ChatAnswer, FeedbackRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -227,3 +227,49 @@ async fn send_error(socket: &mut WebSocket, error: ApiError) -> Result<(), axum:
     let frame = serde_json::json!({"type": "error", "error": {"code": error.code, "message": error.message}});
     socket.send(Message::Text(frame.to_string().into())).await
 }
+
+/// The retrieval trace of an answer: the question and the search query,
+/// each retriever's candidates with rank and raw score, fusion and rerank
+/// scores, the floor and the decision, the passages and token counts sent
+/// to the model, the model and its usage, per-stage timings. Readable by the
+/// users and keys that may read the conversation; embed tokens get 403.
+#[utoipa::path(get, path = "/chat/messages/{message_id}/trace", tag = "chat", security(("bearer" = [])),
+    params(("message_id" = String, Path)),
+    responses((status = 200, body = MessageTrace), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn message_trace(
+    State(state): State<AppState>,
+    ChatAuth(ctx): ChatAuth,
+    Id(message): Id<MessageId>,
+) -> ApiResult<Json<MessageTrace>> {
+    Ok(Json(state.services.message_trace(&ctx, message).await?))
+}
+
+/// Thumbs up or down on an answer, with an optional comment; a new verdict
+/// replaces the previous one. Open to whoever may read the conversation,
+/// the widget's visitor included. Returns the answer with its feedback.
+#[utoipa::path(post, path = "/chat/messages/{message_id}/feedback", tag = "chat", security(("bearer" = [])),
+    params(("message_id" = String, Path)), request_body = FeedbackRequest,
+    responses((status = 200, body = ChatMessage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn message_feedback(
+    State(state): State<AppState>,
+    ChatAuth(ctx): ChatAuth,
+    Id(message): Id<MessageId>,
+    Json(req): Json<FeedbackRequest>,
+) -> ApiResult<Json<ChatMessage>> {
+    if let Some(visitor) = ctx.actor.visitor() {
+        let key = format!("{}:{}", visitor.bot_id, visitor.id);
+        ratelimit::check(
+            &state,
+            "feedback_visitor",
+            &key,
+            FEEDBACK_PER_VISITOR_PER_MINUTE,
+        )
+        .await?;
+    }
+    Ok(Json(
+        state.services.message_feedback(&ctx, message, req).await?,
+    ))
+}
+
+/// Verdicts one widget visitor may give per minute.
+const FEEDBACK_PER_VISITOR_PER_MINUTE: u32 = 30;

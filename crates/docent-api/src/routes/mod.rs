@@ -2,6 +2,7 @@
 //! extract, call a service, and shape the response.
 
 pub mod admin;
+pub mod analytics;
 pub mod api_keys;
 pub mod auth;
 pub mod bots;

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::Feedback;
 use crate::ids::{BotId, ChunkId, DocumentId, MessageId, SessionId, TenantId};
 
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
@@ -89,6 +90,8 @@ pub struct ChatMessage {
     /// For answers a model wrote: why it stopped, `stop` or `length` (cut at
     /// the bot's `max_tokens`).
     pub finish_reason: Option<String>,
+    /// For answers: the latest thumbs up or down on it, with its comment.
+    pub feedback: Option<Feedback>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -114,6 +117,7 @@ impl ChatMessage {
             partial: false,
             answered: None,
             finish_reason: None,
+            feedback: None,
             created_at: Utc::now(),
         }
     }

@@ -8,6 +8,7 @@ mod document;
 mod job;
 mod lead;
 mod tenant;
+mod trace;
 mod usage;
 mod user;
 
@@ -24,6 +25,11 @@ pub use document::{
 pub use job::{Job, JobSpec, JobStatus, NewJob, Progress};
 pub use lead::Lead;
 pub use tenant::{Plan, Tenant};
+pub use trace::{
+    CandidateTrace, ContextPassage, Decision, FEEDBACK_COMMENT_CHARS, Feedback, GenerationTrace,
+    MessageTrace, RankedCandidate, Rating, RetrievalTrace, TRACE_CANDIDATES, TRACE_TEXT_CHARS,
+    Timings, clip,
+};
 pub use usage::{Charge, HELD_PERIOD, Period, PlanLimits, UsageEvent, UsageKind};
 pub use user::{Email, Role, User};
 

@@ -4,8 +4,11 @@
 //! an extractive answer. Both turns are stored in the session.
 
 mod extractive;
+mod feedback;
+pub use feedback::FeedbackRequest;
 mod prompt;
 mod sentences;
+mod trace;
 
 use std::time::Instant;
 
@@ -109,6 +112,12 @@ struct Prepared {
     question: String,
     passages: Vec<Citation>,
     texts: Vec<String>,
+    /// Token counts of `texts`, as chunked.
+    tokens: Vec<u32>,
+    /// What was searched, and what retrieval did: for the trace.
+    search_query: String,
+    retrieval: docent_core::domain::RetrievalTrace,
+    timings: docent_core::domain::Timings,
     started: Instant,
     /// The message reserved against the plan: kept when the answer is
     /// stored, given back when it fails.
@@ -172,17 +181,26 @@ struct Written {
     partial: bool,
     /// `false`: the bot's "I don't know".
     answered: bool,
+    /// Why it answered or declined, as the trace names it.
+    reason: &'static str,
     finish_reason: Option<String>,
+    /// The model that wrote it, when one did.
+    model: Option<String>,
+    /// How long writing took.
+    generate_ms: Option<f64>,
 }
 
 impl Written {
-    fn fixed(text: String, answered: bool) -> Self {
+    fn fixed(text: String, answered: bool, reason: &'static str) -> Self {
         Self {
             text,
             usage: UsageView::default(),
             partial: false,
             answered,
+            reason,
             finish_reason: None,
+            model: None,
+            generate_ms: None,
         }
     }
 }
@@ -333,7 +351,9 @@ impl Services {
             .meter
             .reserve_guarded(tenant, &[(UsageKind::Messages, 1)])
             .await?;
+        let clock = Instant::now();
         let query = self.search_query(&question, &history).await;
+        let rewrite_ms = (!history.is_empty()).then(|| clock.elapsed().as_secs_f64() * 1000.0);
         let r = &bot.retrieval;
         let params = docent_retrieval::Params {
             mode: r.mode,
@@ -341,13 +361,25 @@ impl Services {
             min_score: r.min_score,
             rerank: r.rerank.unwrap_or(true),
         };
-        let hits = self
+        let searched = self
             .retriever
-            .search(tenant, bot.id, &query, params)
+            .search_traced(tenant, bot.id, &query, params)
             .await?;
         let mut passages = Vec::new();
         let mut texts = Vec::new();
-        for hit in hits {
+        let mut tokens = Vec::new();
+        let t = searched.timings;
+        let timings = docent_core::domain::Timings {
+            rewrite: rewrite_ms,
+            embed: t.embed,
+            keyword: t.keyword,
+            vector: t.vector,
+            fusion: t.fusion,
+            rerank: t.rerank,
+            generate: None,
+            total: 0.0,
+        };
+        for hit in searched.hits {
             let p = hit.passage;
             passages.push(Citation {
                 n: passages.len() as u32 + 1,
@@ -362,6 +394,7 @@ impl Services {
                 score: hit.score,
             });
             texts.push(p.text);
+            tokens.push(p.token_count);
         }
         Ok(Prepared {
             bot,
@@ -372,6 +405,10 @@ impl Services {
             question,
             passages,
             texts,
+            tokens,
+            search_query: query,
+            retrieval: searched.trace,
+            timings,
             started,
             reservation,
         })
@@ -433,17 +470,22 @@ impl Services {
     /// is configured), or else the model that writes it.
     fn writer(&self, p: &Prepared) -> Result<Written, &dyn docent_core::llm::ChatModel> {
         if p.passages.is_empty() {
-            return Ok(Written::fixed(DONT_KNOW.to_string(), false));
+            return Ok(Written::fixed(
+                DONT_KNOW.to_string(),
+                false,
+                "no_passage_above_floor",
+            ));
         }
         if let Some(llm) = &self.llm {
             return Err(llm.as_ref());
         }
-        Ok(
-            match extractive::answer(&p.question, &p.passages, &p.texts) {
-                Some(quotes) => Written::fixed(quotes, true),
-                None => Written::fixed(DONT_KNOW.to_string(), false),
-            },
-        )
+        let clock = Instant::now();
+        let mut written = match extractive::answer(&p.question, &p.passages, &p.texts) {
+            Some(quotes) => Written::fixed(quotes, true, "passages_found"),
+            None => Written::fixed(DONT_KNOW.to_string(), false, "no_sentence_answers"),
+        };
+        written.generate_ms = Some(clock.elapsed().as_secs_f64() * 1000.0);
+        Ok(written)
     }
 
     fn model_request(&self, p: &Prepared) -> ChatRequest {
@@ -499,6 +541,7 @@ impl Services {
             )
         };
         let id = answer.id;
+        let trace = trace::build(&p, &written, &answer);
         let turn = [p.user_message, answer];
         if p.is_new {
             // A new conversation is stored with its first turn, or not at all.
@@ -509,6 +552,7 @@ impl Services {
                 .await?;
         }
         p.reservation.commit();
+        self.save_trace(p.session.tenant_id, &trace).await;
         self.meter
             .record(
                 p.session.tenant_id,
@@ -589,9 +633,17 @@ impl Services {
             }
             Err(llm) => llm,
         };
-        let mut written = Written::fixed(String::new(), true);
+        let clock = Instant::now();
+        let request = self.model_request(p);
+        let mut written = Written::fixed(String::new(), true, "passages_found");
+        written.model = Some(
+            request
+                .model
+                .clone()
+                .unwrap_or_else(|| llm.model().to_string()),
+        );
         let mut failure: Option<ServiceError> = None;
-        match llm.stream(self.model_request(p)).await {
+        match llm.stream(request).await {
             Err(e) => failure = Some(e.into()),
             Ok(mut stream) => {
                 tokio::pin!(closed);
@@ -629,6 +681,7 @@ impl Services {
         if failure.is_none() && !written.partial && written.text.trim().is_empty() {
             failure = Some(LlmError::Failed("the model returned an empty answer".into()).into());
         }
+        written.generate_ms = Some(clock.elapsed().as_secs_f64() * 1000.0);
         (written, failure)
     }
 

@@ -2,9 +2,10 @@
 //! (SQLite's rowid, PostgreSQL's `seq` sequence: [`Dialect::MESSAGE_ORDER`]).
 
 use async_trait::async_trait;
-use docent_core::domain::{ChatMessage, ChatSession, MessageRole};
-use docent_core::ids::{BotId, SessionId, TenantId};
-use docent_core::store::{ChatStore, Page, PageRequest, SessionOwner, StoreResult};
+use chrono::{DateTime, Utc};
+use docent_core::domain::{ChatMessage, ChatSession, Feedback, MessageRole, Rating};
+use docent_core::ids::{BotId, MessageId, SessionId, TenantId};
+use docent_core::store::{ChatStore, Page, PageRequest, SessionOwner, StoreResult, TimeRange};
 
 use sqlx::{AssertSqlSafe, Transaction};
 
@@ -38,8 +39,20 @@ fn read_message<D: Dialect>(r: Row<'_, D>) -> StoreResult<ChatMessage> {
         partial: r.flag("partial")?,
         answered: r.opt_flag("answered")?,
         finish_reason: r.opt_text("finish_reason")?,
+        feedback: read_feedback(&r)?,
         created_at: r.time("created_at")?,
     })
+}
+
+fn read_feedback<D: Dialect>(r: &Row<'_, D>) -> StoreResult<Option<Feedback>> {
+    let Some(rating) = r.opt_text("feedback")? else {
+        return Ok(None);
+    };
+    Ok(Some(Feedback {
+        rating: Rating::parse(&rating).unwrap_or(Rating::Down),
+        comment: r.opt_text("feedback_comment")?,
+        created_at: r.time("feedback_at")?,
+    }))
 }
 
 #[async_trait]
@@ -116,6 +129,95 @@ impl<D: Dialect> ChatStore for SqlStore<D> {
         messages.reverse();
         Ok(messages)
     }
+
+    async fn get_message(&self, tenant: TenantId, id: MessageId) -> StoreResult<ChatMessage> {
+        let sql = select!(chat_messages: "WHERE tenant_id = $1 AND id = $2");
+        query::<D>("get_message", sql)
+            .bind((tenant, id))
+            .fetch_one(self.pool(), read_message)
+            .await
+    }
+
+    async fn save_trace(
+        &self,
+        tenant: TenantId,
+        message: MessageId,
+        trace: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let sql = "INSERT INTO chat_traces (message_id, tenant_id, trace, created_at)
+                   VALUES ($1, $2, $3, $4)
+                   ON CONFLICT (message_id) DO UPDATE SET trace = excluded.trace";
+        query::<D>("save_trace", sql)
+            .bind((message, tenant, trace, at))
+            .run(self.pool())
+            .await
+    }
+
+    async fn get_trace(&self, tenant: TenantId, message: MessageId) -> StoreResult<String> {
+        let sql = "SELECT trace FROM chat_traces WHERE tenant_id = $1 AND message_id = $2";
+        query::<D>("get_trace", sql)
+            .bind((tenant, message))
+            .fetch_one(self.pool(), |r| r.text("trace"))
+            .await
+    }
+
+    async fn set_feedback(
+        &self,
+        tenant: TenantId,
+        message: MessageId,
+        feedback: Option<&Feedback>,
+    ) -> StoreResult<()> {
+        let sql = "UPDATE chat_messages SET feedback = $1, feedback_comment = $2, feedback_at = $3
+                   WHERE tenant_id = $4 AND id = $5";
+        query::<D>("set_feedback", sql)
+            .bind((
+                feedback.map(|f| f.rating.as_str()),
+                feedback.and_then(|f| f.comment.as_deref()),
+                feedback.map(|f| f.created_at),
+            ))
+            .bind((tenant, message))
+            .execute_found(self.pool())
+            .await
+    }
+
+    async fn sessions_between(
+        &self,
+        tenant: TenantId,
+        bot: BotId,
+        range: TimeRange,
+        after: Option<SessionId>,
+        limit: u32,
+    ) -> StoreResult<Vec<ChatSession>> {
+        let sql = select!(chat_sessions: "WHERE tenant_id = $1 AND bot_id = $2
+            AND created_at >= $3 AND created_at < $4 AND ($5 IS NULL OR id > $5)
+            ORDER BY id LIMIT $6");
+        query::<D>("sessions_between", sql)
+            .bind((tenant, bot, range.from, range.to, after))
+            .bind(i64::from(limit))
+            .fetch_all(self.pool(), read_session)
+            .await
+    }
+
+    async fn bot_messages_between(
+        &self,
+        tenant: TenantId,
+        bot: BotId,
+        range: TimeRange,
+        limit: u32,
+    ) -> StoreResult<Vec<ChatMessage>> {
+        let sql = AssertSqlSafe(format!(
+            "{} ORDER BY session_id, {} LIMIT $5",
+            select!(chat_messages: "WHERE tenant_id = $1
+                AND session_id IN (SELECT id FROM chat_sessions WHERE tenant_id = $1 AND bot_id = $2)
+                AND created_at >= $3 AND created_at < $4"),
+            D::MESSAGE_ORDER
+        ));
+        query::<D>("bot_messages_between", sql)
+            .bind((tenant, bot, range.from, range.to, i64::from(limit)))
+            .fetch_all(self.pool(), read_message)
+            .await
+    }
 }
 
 /// Appends messages to a session inside the caller's transaction.
@@ -137,14 +239,20 @@ async fn append<D: Dialect>(
         .execute_found(&mut *tx)
         .await?;
     for m in messages {
-        let sql =
-            insert!(chat_messages: "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14");
+        let sql = insert!(chat_messages: "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17");
+        let feedback = m.feedback.as_ref();
         query::<D>("append_messages", sql)
             .bind((m.id, tenant, id, m.role.as_str(), &m.content))
             .bind((json(&m.citations), &m.mode, i64::from(m.prompt_tokens)))
             .bind(i64::from(m.completion_tokens))
             .bind((m.latency_ms.map(i64::from), m.partial, m.answered))
-            .bind((&m.finish_reason, m.created_at))
+            .bind(&m.finish_reason)
+            .bind((
+                feedback.map(|f| f.rating.as_str()),
+                feedback.and_then(|f| f.comment.as_deref()),
+                feedback.map(|f| f.created_at),
+            ))
+            .bind(m.created_at)
             .execute(&mut *tx)
             .await?;
     }

@@ -25,7 +25,7 @@ use super::{
 pub(crate) fn chunk_hits_sql<D: Dialect>(n: usize) -> String {
     format!(
         "SELECT c.id, c.document_id, d.title, d.source_url, c.text, c.page, c.heading,
-                f.filename
+                c.token_count, f.filename
          FROM chunks c JOIN documents d ON d.id = c.document_id
          LEFT JOIN files f ON f.id = d.file_id AND f.tenant_id = d.tenant_id
          WHERE {}c.tenant_id = $1 AND c.id IN ({})",
@@ -547,6 +547,7 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
                     page: r.opt_int("page")?.map(|p| p as u32),
                     heading: r.opt_text("heading")?,
                     filename: r.opt_text("filename")?,
+                    token_count: r.count("token_count")?,
                 })
             })
             .await?;

@@ -24,7 +24,8 @@ macro_rules! columns {
     };
     (chat_messages) => {
         "id, tenant_id, session_id, role, content, citations, mode, prompt_tokens, \
-         completion_tokens, latency_ms, partial, answered, finish_reason, created_at"
+         completion_tokens, latency_ms, partial, answered, finish_reason, feedback, \
+         feedback_comment, feedback_at, created_at"
     };
     (users) => {
         "id, tenant_id, email, password_hash, role, created_at"

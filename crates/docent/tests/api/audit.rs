@@ -263,6 +263,11 @@ const MUTATING_ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/embed/token", "embed_token.create"),
     ("POST", "/api/v1/leads", "lead.create"),
     (
+        "POST",
+        "/api/v1/chat/messages/{message_id}/feedback",
+        "-: kept with the answer, counted in analytics",
+    ),
+    (
         "PUT",
         "/api/v1/platform/tenants/{tenant_id}/plan",
         "tenant.plan.set",

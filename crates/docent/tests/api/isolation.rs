@@ -60,6 +60,10 @@ async fn victim(app: &TestApp) -> Victim {
             "session_id",
             chat["session_id"].as_str().unwrap().to_string(),
         ),
+        (
+            "message_id",
+            chat["message_id"].as_str().unwrap().to_string(),
+        ),
         ("bot_id", bot),
         ("user_id", user["id"].as_str().unwrap().to_string()),
         ("key_id", key_id),
@@ -81,6 +85,7 @@ fn body_for(method: &Method) -> Option<Value> {
             Some(json!({
                 "name": "pwned", "role": "viewer", "url": "http://127.0.0.1:9/",
                 "filename": "a.txt", "content_type": "text/plain", "size_bytes": 10, "query": "refunds",
+                "rating": "up",
             }))
         }
         _ => None,

@@ -16,6 +16,7 @@ mod embedding;
 mod errors;
 mod formats;
 mod hardening;
+mod insights;
 mod isolation;
 mod knowledge;
 mod models;

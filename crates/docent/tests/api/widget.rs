@@ -245,6 +245,10 @@ async fn an_embed_token_opens_no_management_route() {
             "{session_id}",
             chat["session_id"].as_str().unwrap().to_string(),
         ),
+        (
+            "{message_id}",
+            chat["message_id"].as_str().unwrap().to_string(),
+        ),
     ];
     let token = visitor(&app, &bot).await;
     // What an embed token may do; everything else must refuse it.
@@ -254,6 +258,7 @@ async fn an_embed_token_opens_no_management_route() {
         ("GET", "/api/v1/chat/sessions"),
         ("GET", "/api/v1/chat/sessions/{session_id}/messages"),
         ("POST", "/api/v1/leads"),
+        ("POST", "/api/v1/chat/messages/{message_id}/feedback"),
     ];
     let spec: Value = app
         .client
