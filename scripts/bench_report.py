@@ -71,6 +71,7 @@ IDENTITY = {
     "keyword_index_build": ["backend", "corpus", "passages"],
     "vector_index_build": ["backend", "corpus", "passages", "quantization"],
     "chat": ["streams"],
+    "chat_trace": ["passages"],
     "quality": ["embedder"],
     "eval": ["eval", "embedder", "backend"],
     "ingest_scaleout": ["workers"],
@@ -284,6 +285,15 @@ def render(history: str, template: str, out_path: str) -> None:
         [[r["streams"], f"{r['overhead_p50_ms']:.1f} ms", f"{r['overhead_p99_ms']:.1f} ms",
           f"{r['ttft_p50_ms']:.1f} ms", num(r["answers_per_s"]), f"{r['peak_rss_mib']:.0f} MiB"]
          for r in sorted(rows, key=lambda r: r["streams"])],
+        rows,
+    )
+
+    rows = of("chat_trace")
+    tables["chat_trace"] = table(
+        ["passages in bot", "answers", "trace size p50", "trace size max", "encode and store, mean"],
+        [[r["passages"], r["answers"], f"{r['trace_bytes_p50'] / 1024:.1f} KiB",
+          f"{r['trace_bytes_max'] / 1024:.1f} KiB", f"{r['trace_write_ms_mean']:.2f} ms"]
+         for r in rows],
         rows,
     )
 

@@ -68,7 +68,136 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
                 "peak_rss_mib": super::peak_rss_mib()}),
         );
     }
+    trace_cost(&http, &server, &token).await
+}
+
+/// Passages of the bot whose answers' traces are measured: enough that
+/// every retriever's list is full (its depth is 20 at the default top_k).
+const TRACE_PASSAGES: usize = 60;
+/// Answers whose traces are measured.
+const TRACE_ANSWERS: usize = 50;
+
+/// What a retrieval trace costs an answer: its size (read back through the
+/// trace route) and the time to encode and store it (the server's
+/// `docent_chat_trace_write_seconds`), over answers from a bot whose
+/// keyword and vector lists are full, so traces are as large as the
+/// default settings make them.
+async fn trace_cost(
+    http: &reqwest::Client,
+    server: &super::server::Server,
+    token: &str,
+) -> anyhow::Result<()> {
+    let bot = server
+        .post(http, "/bots", Some(token), json!({"name": "Traced"}))
+        .await?;
+    let bot = bot["id"].as_str().context("bot id")?.to_string();
+    let mut docs = Vec::new();
+    for i in 0..TRACE_PASSAGES {
+        let text = format!(
+            "Policy {i}: refunds for order class {i} are granted within {} days; parcels of \
+             class {i} ship within {} business days and support answers within {} hours.",
+            10 + i,
+            1 + i % 5,
+            4 + i % 20
+        );
+        let doc = server
+            .post(
+                http,
+                "/docs",
+                Some(token),
+                json!({"bot_id": bot, "title": format!("Policy {i}"), "text": text}),
+            )
+            .await?;
+        docs.push(
+            doc["document"]["id"]
+                .as_str()
+                .context("doc id")?
+                .to_string(),
+        );
+    }
+    for id in &docs {
+        wait_ready(http, &server.base, token, id).await?;
+    }
+    let before = trace_metrics(http, server).await?;
+    let mut bytes = Vec::new();
+    for i in 0..TRACE_ANSWERS {
+        let answer = server
+            .post(
+                http,
+                "/chat",
+                Some(token),
+                json!({"bot_id": bot, "message": format!("How many days do refunds of class {i} take?")}),
+            )
+            .await?;
+        let id = answer["message_id"].as_str().context("message id")?;
+        let trace = http
+            .get(format!("{}/chat/messages/{id}/trace", server.base))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        bytes.push(trace.len() as f64);
+    }
+    let after = trace_metrics(http, server).await?;
+    let writes = after.1 - before.1;
+    anyhow::ensure!(writes as usize == TRACE_ANSWERS, "{writes} traces written");
+    let write_ms = (after.0 - before.0) / writes * 1e3;
+    let (bytes_p50, _) = super::search::percentiles(&mut bytes.clone());
+    let max = bytes.iter().copied().fold(0.0, f64::max);
+    println!(
+        "trace per answer: {bytes_p50:.0} bytes median, {max:.0} max; {write_ms:.3} ms to encode and store ({TRACE_PASSAGES} passages, {TRACE_ANSWERS} answers)"
+    );
+    super::record(json!({"scenario": "chat_trace", "passages": TRACE_PASSAGES,
+        "answers": TRACE_ANSWERS, "trace_bytes_p50": bytes_p50, "trace_bytes_max": max,
+        "trace_write_ms_mean": write_ms}));
     Ok(())
+}
+
+/// The trace-write histogram's sum (seconds) and count, from `/metrics`.
+async fn trace_metrics(
+    http: &reqwest::Client,
+    server: &super::server::Server,
+) -> anyhow::Result<(f64, f64)> {
+    let text = http
+        .get(format!("{}/metrics", server.root))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok((
+        value("docent_chat_trace_write_seconds_sum"),
+        value("docent_chat_trace_write_seconds_count"),
+    ))
+}
+
+async fn wait_ready(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    id: &str,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let detail: Value = http
+            .get(format!("{base}/docs/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if detail["document"]["status"] == "ready" {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the document was not ingested");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn seed(
@@ -94,22 +223,7 @@ async fn seed(
         .as_str()
         .context("doc id")?
         .to_string();
-    let base = &server.base;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let detail: Value = http
-            .get(format!("{base}/docs/{id}"))
-            .bearer_auth(&token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        if detail["document"]["status"] == "ready" {
-            break;
-        }
-        anyhow::ensure!(Instant::now() < deadline, "the document was not ingested");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_ready(http, &server.base, &token, &id).await?;
     Ok((token, bot))
 }
 

@@ -71,6 +71,7 @@ impl Services {
     /// Stores an answer's trace. The answer is already stored and shown: a
     /// trace that cannot be written is logged and counted, not an error.
     pub(super) async fn save_trace(&self, tenant: TenantId, trace: &MessageTrace) {
+        let clock = std::time::Instant::now();
         let json = match serde_json::to_string(trace) {
             Ok(json) => json,
             Err(error) => {
@@ -86,7 +87,11 @@ impl Services {
         {
             metrics::counter!("docent_chat_trace_failures_total").increment(1);
             tracing::warn!(error = %crate::ErrorChain(&error), message_id = %trace.message_id, "an answer's trace was not stored");
+            return;
         }
+        // What a trace costs an answer: encoding and the write.
+        metrics::histogram!("docent_chat_trace_write_seconds")
+            .record(clock.elapsed().as_secs_f64());
     }
 
     /// An answer's trace, for the users and keys that may read its

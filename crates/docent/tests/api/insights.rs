@@ -194,6 +194,58 @@ async fn every_answer_keeps_a_trace_of_what_retrieval_did() {
 }
 
 #[tokio::test]
+async fn streamed_answers_and_openai_completions_keep_a_trace_too() {
+    let app = spawn_app().await;
+    let (owner, bot) = seeded(&app).await;
+    let body = app
+        .client
+        .post(app.url("/api/v1/chat"))
+        .bearer_auth(&owner.token)
+        .json(&json!({"bot_id": bot, "message": "How many days do refunds take?", "stream": true}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let done: Value = body
+        .split("\n\n")
+        .find(|frame| frame.starts_with("event: done"))
+        .and_then(|frame| frame.lines().find_map(|l| l.strip_prefix("data:")))
+        .map(|data| serde_json::from_str(data.trim()).unwrap())
+        .unwrap_or_else(|| panic!("no done event: {body}"));
+    let (status, trace) = app.get(&trace_path(&done), &owner.token).await;
+    assert_eq!(status, StatusCode::OK, "{trace}");
+    assert_eq!(trace["decision"]["answered"], true);
+    assert_eq!(trace["generation"]["partial"], false);
+
+    // The OpenAI-compatible route answers through the same path: its
+    // conversation's answer has a trace.
+    let (status, _) = app
+        .post(
+            "/v1/chat/completions",
+            &owner.token,
+            json!({"model": bot, "messages": [{"role": "user", "content": "When do parcels ship?"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, sessions) = app
+        .get(&format!("/api/v1/chat/sessions?bot_id={bot}"), &owner.token)
+        .await;
+    let newest = sessions["sessions"][0]["id"].as_str().unwrap();
+    let (_, messages) = app
+        .get(
+            &format!("/api/v1/chat/sessions/{newest}/messages"),
+            &owner.token,
+        )
+        .await;
+    let answer = json!({"message_id": messages["messages"][1]["id"]});
+    let (status, trace) = app.get(&trace_path(&answer), &owner.token).await;
+    assert_eq!(status, StatusCode::OK, "{trace}");
+    assert_eq!(trace["question"], "When do parcels ship?");
+}
+
+#[tokio::test]
 async fn visitors_never_read_a_trace_and_viewers_only_their_own() {
     let app = spawn_app().await;
     let (owner, bot) = seeded(&app).await;
