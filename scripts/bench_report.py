@@ -74,6 +74,7 @@ IDENTITY = {
     "chat_trace": ["passages"],
     "quality": ["embedder"],
     "eval": ["eval", "embedder", "backend"],
+    "eval_grounding": ["eval", "embedder"],
     "ingest_scaleout": ["workers"],
     "http": ["connections"],
 }
@@ -327,6 +328,19 @@ def render(history: str, template: str, out_path: str) -> None:
           num(r["chat"]["answered_right"], 2) if mode == "hybrid" else "",
           eval_before(r, mode)]
          for r in rows for mode, m in r["modes"].items()],
+        rows,
+    )
+
+    rows = of("eval_grounding")
+    tables["eval_grounding"] = table(
+        ["embedder", "sentences (supported / not)", "threshold", "precision", "recall", "F1", "supported kept",
+         "judged wrong, by kind", "check p50 / p95"],
+        [[r["embedder_id"], f"{r['sentences']} ({r['supported']} / {r['unsupported']})", f"{r['threshold']:.2f}",
+          f"**{r['figures']['precision']:.3f}**", f"**{r['figures']['recall']:.3f}**", f"{r['figures']['f1']:.3f}",
+          f"{r['figures']['supported_kept']:.3f}",
+          ", ".join(f"{k} {v['of'] - v['right']}/{v['of']}" for k, v in r["kinds"].items() if v["of"] - v["right"]),
+          f"{r['check_p50_ms']:.1f} / {r['check_p95_ms']:.1f} ms"]
+         for r in rows],
         rows,
     )
 

@@ -78,16 +78,66 @@ function freePort() {
   });
 }
 
-/** `docent serve` on 127.0.0.1:port with a fresh data dir and no language model. */
-function startDocent(port, dataDir) {
+// What the fake chat model answers: one sentence the policy supports and one
+// it does not, which the grounding check flags and the widget marks.
+const INVENTED = 'Returns are also accepted by carrier pigeon on Sundays [1].';
+const MODEL_REPLY = `You have 30 days from the date of purchase to return an item for a full refund [1]. ${INVENTED}`;
+
+/**
+ * A fake OpenAI-compatible chat model (no model service is reachable here):
+ * `GET /v1/models` and `POST /v1/chat/completions`, streamed word by word or
+ * whole, always with MODEL_REPLY.
+ */
+function startFakeModel() {
+  const server = http.createServer((req, res) => {
+    const route = new URL(req.url, 'http://model').pathname;
+    if (req.method === 'GET' && route === '/v1/models') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ object: 'list', data: [{ id: 'fake', object: 'model' }] }));
+      return;
+    }
+    if (req.method !== 'POST' || route !== '/v1/chat/completions') {
+      res.writeHead(404).end();
+      return;
+    }
+    let raw = '';
+    req.on('data', (chunk) => (raw += chunk));
+    req.on('end', () => {
+      const body = JSON.parse(raw || '{}');
+      const usage = { prompt_tokens: 50, completion_tokens: 20, total_tokens: 70 };
+      if (!body.stream) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({
+          id: 'fake', object: 'chat.completion', model: 'fake', usage,
+          choices: [{ index: 0, message: { role: 'assistant', content: MODEL_REPLY }, finish_reason: 'stop' }],
+        }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const chunk = (delta, finish) => JSON.stringify({
+        id: 'fake', object: 'chat.completion.chunk', model: 'fake',
+        choices: [{ index: 0, delta, finish_reason: finish }],
+      });
+      for (const word of MODEL_REPLY.split(/(?<= )/)) res.write(`data: ${chunk({ content: word }, null)}\n\n`);
+      res.write(`data: ${chunk({}, 'stop')}\n\n`);
+      res.write(`data: ${JSON.stringify({ id: 'fake', object: 'chat.completion.chunk', choices: [], usage })}\n\n`);
+      res.end('data: [DONE]\n\n');
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+/** `docent serve` on 127.0.0.1:port with a fresh data dir, answering with `modelBase`'s model. */
+function startDocent(port, dataDir, modelBase) {
   const env = {};
   for (const [key, value] of Object.entries(process.env)) {
-    // Nothing from the caller's configuration leaks in: no LLM (answers are
-    // then extractive), no other database or storage.
+    // Nothing from the caller's configuration leaks in: no other model,
+    // database or storage.
     if (key.startsWith('DOCENT_') || key === 'OPENAI_API_KEY') continue;
     env[key] = value;
   }
   env.DOCENT_EMBEDDER = 'hash';
+  env.DOCENT_LLM_BASE_URL = modelBase;
   env.DOCENT_LOG = 'warn';
   const child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     cwd: dataDir, // so no docent.toml of the caller's is read
@@ -165,6 +215,7 @@ describe('chat widget in a browser', { timeout: 115_000 }, () => {
   let pagePort;
   let context;
   let botId;
+  let model;
 
   /** Calls the API; fails with the server's log when the status is not `expect`. */
   async function call(method, route, { token, body, expect, origin } = {}) {
@@ -221,9 +272,10 @@ describe('chat widget in a browser', { timeout: 115_000 }, () => {
     fs.mkdirSync(dataDir);
 
     // 1. The real server, on a port picked here.
+    model = await startFakeModel();
     const apiPort = await freePort();
     apiBase = `http://127.0.0.1:${apiPort}`;
-    docent = startDocent(apiPort, dataDir);
+    docent = startDocent(apiPort, dataDir, `http://127.0.0.1:${model.address().port}/v1`);
     await until(
       'GET /api/v1/health to answer 200',
       async () => {
@@ -304,6 +356,7 @@ describe('chat widget in a browser', { timeout: 115_000 }, () => {
     await context?.close().catch(() => {});
     await new Promise((resolve) => (pages ? pages.close(resolve) : resolve()));
     await docent?.stop();
+    await new Promise((resolve) => (model ? model.close(resolve) : resolve()));
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -345,6 +398,14 @@ describe('chat widget in a browser', { timeout: 115_000 }, () => {
       assert.equal(await panel.locator('[data-role="user"]').filter({ hasText: QUESTION }).count(), 1);
       assert.equal(await panel.locator('[data-state="streaming"]').count(), 0);
 
+      // The sentence the policy does not support is marked, discreetly; the
+      // supported one is not.
+      const flagged = answer.locator('[data-docent-unsupported]');
+      assert.equal(await flagged.count(), 1);
+      assert.match(await flagged.innerText(), /carrier pigeon/);
+      assert.equal(await flagged.getAttribute('title'), 'Not found in the cited sources');
+      assert.doesNotMatch(await flagged.innerText(), /30 days/);
+
       if (SCREENSHOT) {
         fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
         await page.screenshot({ path: SCREENSHOT, animations: 'disabled' });
@@ -357,6 +418,7 @@ describe('chat widget in a browser', { timeout: 115_000 }, () => {
       const restored = panel.locator('[data-role="assistant"][data-state="done"]').first();
       await restored.waitFor();
       assert.match(await restored.innerText(), /30 days/);
+      assert.match(await restored.locator('[data-docent-unsupported]').innerText(), /carrier pigeon/);
 
       // Thumbs up on the answer is stored with it and shown after a reload.
       const helpful = restored.getByRole('button', { name: 'Helpful', exact: true });

@@ -483,6 +483,8 @@ button { cursor: pointer; }
 }
 .msg[data-role="user"] .bubble { background: var(--d-primary); color: var(--d-on-primary); border-bottom-right-radius: 4px; }
 .text { white-space: pre-wrap; }
+.unsupported { text-decoration: underline dotted; text-decoration-color: rgba(127, 127, 127, .8); text-underline-offset: 3px; }
+.hidden-note { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .text code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9em; padding: 1px 4px; border-radius: 4px; background: rgba(127, 127, 127, .16); }
 .text strong { font-weight: 600; }
 .docent-cite {
@@ -864,6 +866,40 @@ a.docent-cite[href]:hover { background: var(--d-accent); color: var(--d-bg); }
       if (last < source.length) target.append(source.slice(last));
     }
 
+    /**
+     * The answer with the sentences the grounding check flagged (text the
+     * server names exactly, in order) marked discreetly: a dotted underline,
+     * a tooltip and words for screen readers.
+     */
+    function renderAnswer(target, text, byN, flagged) {
+      if (!flagged.length) return renderText(target, text, byN);
+      target.textContent = '';
+      let rest = String(text || '');
+      const plain = (piece) => {
+        const span = h('span');
+        renderText(span, piece, byN);
+        target.append(span);
+      };
+      for (const sentence of flagged) {
+        const at = rest.indexOf(sentence);
+        if (at < 0) continue;
+        if (at > 0) plain(rest.slice(0, at));
+        const mark = h('span', { class: 'unsupported', title: 'Not found in the cited sources', 'data-docent-unsupported': true });
+        renderText(mark, sentence, byN);
+        mark.append(h('span', { class: 'hidden-note' }, ' (not found in the cited sources)'));
+        target.append(mark);
+        rest = rest.slice(at + sentence.length);
+      }
+      if (rest) plain(rest);
+    }
+
+    const flaggedOf = (stored) => {
+      const g = stored && stored.grounding;
+      return g && g.action === 'flag' && Array.isArray(g.flagged)
+        ? g.flagged.filter((f) => typeof f === 'string' && f)
+        : [];
+    };
+
     function sourcesList(citations) {
       const ol = h('ol');
       for (const c of citations) {
@@ -898,6 +934,7 @@ a.docent-cite[href]:hover { background: var(--d-accent); color: var(--d-bg); }
       const msg = h('div', { class: 'msg', 'data-role': 'assistant', 'data-state': streaming ? 'streaming' : 'done' }, bubble);
       const byN = new Map();
       let answer = '';
+      let flagged = [];
       let frame = 0;
       let typing = null;
       if (streaming) {
@@ -914,7 +951,7 @@ a.docent-cite[href]:hover { background: var(--d-accent); color: var(--d-bg); }
           typing.remove();
           typing = null;
         }
-        renderText(text, answer, byN);
+        renderAnswer(text, answer, byN, flagged);
         if (follow) scrollToEnd();
       };
       const cite = (citations) => citationList(citations).forEach((c) => byN.set(c.n, c));
@@ -939,6 +976,7 @@ a.docent-cite[href]:hover { background: var(--d-accent); color: var(--d-bg); }
         },
         finish(full, citations, stored) {
           if (typeof full === 'string') answer = full;
+          flagged = flaggedOf(stored);
           const cited = citationList(citations);
           cite(cited);
           settle('done');
@@ -1088,7 +1126,7 @@ a.docent-cite[href]:hover { background: var(--d-accent); color: var(--d-bg); }
         const answer = await res.json().catch(() => null);
         if (!answer || typeof answer.answer !== 'string') throw new Problem('failed');
         if (answer.session_id) store.set(KEY_SESSION, String(answer.session_id));
-        view.finish(answer.answer, answer.citations, { id: answer.message_id });
+        view.finish(answer.answer, answer.citations, { id: answer.message_id, grounding: answer.grounding });
         return;
       }
 
@@ -1116,7 +1154,7 @@ a.docent-cite[href]:hover { background: var(--d-accent); color: var(--d-bg); }
               view.append(payload.text);
             } else if (name === 'done') {
               ended = true;
-              view.finish(null, payload.citations, { id: payload.message_id });
+              view.finish(null, payload.citations, { id: payload.message_id, grounding: payload.grounding });
               return true;
             } else if (name === 'error') {
               ended = true;

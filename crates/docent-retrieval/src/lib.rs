@@ -3,9 +3,11 @@
 //! an in-process index of the bot's vectors; hybrid fuses both by calibrated
 //! relevance.
 
+pub mod grounding;
 pub mod lexical;
 mod relevance;
 pub mod retriever;
+pub mod sentences;
 pub mod vector;
 
 pub use relevance::Calibration;

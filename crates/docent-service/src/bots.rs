@@ -30,6 +30,7 @@ impl Services {
             visitor_messages_per_minute: req
                 .visitor_messages_per_minute
                 .unwrap_or(DEFAULT_VISITOR_MESSAGES_PER_MINUTE),
+            unsupported_sentences: req.unsupported_sentences,
             created_at: now,
             updated_at: now,
         };

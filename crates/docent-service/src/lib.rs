@@ -277,6 +277,8 @@ pub struct Services {
     store: Arc<dyn Store>,
     blob: Arc<dyn BlobStore>,
     retriever: Arc<Retriever>,
+    /// Checks generated answers against their passages.
+    grounding: docent_retrieval::grounding::Checker,
     llm: Option<Arc<dyn ChatModel>>,
     jwt: JwtKeys,
     uploads: UploadSigner,
@@ -290,6 +292,7 @@ pub struct Services {
 impl Services {
     pub fn new(deps: Deps) -> Self {
         Self {
+            grounding: docent_retrieval::grounding::Checker::new(deps.embedder.clone()),
             retriever: Arc::new(
                 Retriever::new(deps.store.clone(), deps.embedder).with_reranker(deps.reranker),
             ),

@@ -10,9 +10,9 @@ use chrono::{Duration, Utc};
 use docent_core::config::DatabaseUrl;
 use docent_core::domain::{
     ApiKey, AuditQuery, Bot, Charge, ChatMessage, ChatSession, Chunk, Citation, Document,
-    DocumentCounts, DocumentStatus, Email, Feedback, HELD_PERIOD, JobSpec, JobStatus, Lead,
-    MessageRole, NewApiKey, NewAuditEntry, NewJob, Plan, Progress, Rating, Role, StoredFile,
-    Tenant, UsageEvent, UsageKind,
+    DocumentCounts, DocumentStatus, Email, Feedback, Grounding, HELD_PERIOD, JobSpec, JobStatus,
+    Lead, MessageRole, NewApiKey, NewAuditEntry, NewJob, Plan, Progress, Rating, Role, StoredFile,
+    Tenant, UnsupportedSentences, UsageEvent, UsageKind,
 };
 use docent_core::ids::{
     ApiKeyId, BotId, ChunkId, DocumentId, FileId, LeadId, SessionId, TenantId, TokenFamilyId,
@@ -1360,9 +1360,19 @@ conformance! {
             let mut r = chat_message(s, MessageRole::Assistant, "Thirty days.");
             q.created_at = s.created_at;
             r.created_at = s.created_at;
+            r.grounding = Some(Grounding {
+                supported: 1,
+                unsupported: vec![1],
+                score: 0.5,
+                action: UnsupportedSentences::Flag,
+                flagged: vec!["Or sixty.".into()],
+            });
             store.create_session(s, &[q, r]).await.unwrap();
         }
         let answer = store.list_messages(a.id, new.id, None).await.unwrap()[1].clone();
+        // The grounding check is stored with its answer.
+        assert_eq!(answer.grounding.as_ref().unwrap().unsupported, vec![1]);
+        assert_eq!(answer.grounding.as_ref().unwrap().flagged, vec!["Or sixty."]);
 
         // A trace is stored, replaced, scoped and deleted with its bot.
         assert!(matches!(store.get_trace(a.id, answer.id).await, Err(StoreError::NotFound)));

@@ -100,8 +100,9 @@ enum Command {
     /// Run a performance scenario and print its figures (see docs/BENCHMARKS.md).
     Bench(bench::BenchArgs),
     /// Measure retrieval and answer quality on a golden set (recall, MRR,
-    /// nDCG, abstention); with --min-* a gate that exits non-zero.
-    Eval(eval::EvalArgs),
+    /// nDCG, abstention), or the grounding check on labelled sentences; with
+    /// --min-* a gate that exits non-zero.
+    Eval(Box<eval::EvalArgs>),
     /// Internal: extract one untrusted file read from stdin, under resource
     /// limits; the server runs this in a child process for every document.
     #[command(name = "extract-sandbox", hide = true)]
@@ -251,7 +252,7 @@ fn main() -> ExitCode {
             } => operate(operator::create_key(config, tenant, name, role)).await,
             Command::Status { .. } => operate(operator::status(config)).await,
             Command::Bench(args) => bench::run(args, launcher()).await,
-            Command::Eval(args) => eval::run(args, launcher()).await,
+            Command::Eval(args) => eval::run(*args, launcher()).await,
             Command::ExtractSandbox(_) => unreachable!("handled before the runtime starts"),
         }
     });

@@ -28,13 +28,19 @@ fn eval(golden: &std::path::Path, extra: &[&str]) -> (bool, Value, String) {
         .args(extra)
         .output()
         .unwrap();
+    report_of(out, "eval")
+}
+
+/// Whether `docent eval` succeeded, its JSON report of `scenario`, and its
+/// standard error.
+fn report_of(out: std::process::Output, scenario: &str) -> (bool, Value, String) {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let report = stdout
         .lines()
         .find_map(|l| {
             serde_json::from_str::<Value>(l)
                 .ok()
-                .filter(|v| v["modes"].is_object())
+                .filter(|v| v["scenario"] == scenario)
         })
         .unwrap_or(Value::Null);
     (
@@ -96,4 +102,43 @@ fn gates_fail_below_their_threshold() {
     let (ok, _, stderr) = eval(&golden, &[]);
     assert!(!ok);
     assert!(stderr.contains("missing.jsonl:1"), "{stderr}");
+}
+
+/// `docent eval --grounding` on the labelled sentences of the manual
+/// (eval/grounding.jsonl) with the hashing embedder: the check catches most
+/// unsupported sentences and keeps most supported ones, and its gates fail
+/// above what it reaches.
+#[test]
+fn the_grounding_check_is_measured_on_labelled_sentences() {
+    let set = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../eval/grounding.jsonl");
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_docent"))
+            .env_remove("DOCENT_EMBED_MODEL_DIR")
+            .args(["eval", "--embedder", "hash", "--grounding"])
+            .arg(&set)
+            .args(extra)
+            .output()
+            .unwrap();
+        report_of(out, "eval_grounding")
+    };
+    let (ok, report, stderr) = run(&["--min-grounding-precision", "0.7"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(report["sentences"], 120);
+    assert_eq!(report["supported"], 60);
+    let f = &report["figures"];
+    assert!(f["precision"].as_f64().unwrap() >= 0.7, "{report}");
+    assert!(f["recall"].as_f64().unwrap() >= 0.7, "{report}");
+    assert!(f["supported_kept"].as_f64().unwrap() >= 0.7, "{report}");
+    // Every unrelated sentence is caught, every verbatim one kept.
+    assert_eq!(
+        report["kinds"]["unrelated"]["right"],
+        report["kinds"]["unrelated"]["of"]
+    );
+    assert_eq!(
+        report["kinds"]["verbatim"]["right"],
+        report["kinds"]["verbatim"]["of"]
+    );
+    let (ok, _, stderr) = run(&["--min-grounding-recall", "0.99"]);
+    assert!(!ok, "the gate must fail");
+    assert!(stderr.contains("quality gate failed"), "{stderr}");
 }

@@ -82,6 +82,7 @@ pub async fn chat_completions(
             "citations": answer.citations,
             "sources": answer.sources,
             "answered": answer.answered,
+            "grounding": answer.grounding,
         }))
         .into_response());
     }

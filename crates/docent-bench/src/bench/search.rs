@@ -517,6 +517,7 @@ async fn load(
             retrieval: RetrievalSettings::default(),
             theme: serde_json::json!({}),
             visitor_messages_per_minute: 20,
+            unsupported_sentences: Default::default(),
             created_at: now,
             updated_at: now,
         };

@@ -31,30 +31,41 @@ fn yes() -> bool {
 }
 
 pub fn load(path: &Path) -> anyhow::Result<Vec<Question>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the golden set {}", path.display()))?;
-    let mut questions = Vec::new();
+    json_lines(path, "golden question", |q: &Question| {
+        if q.answerable && q.documents.is_empty() {
+            Err("an answerable question names the documents that answer it")
+        } else {
+            Ok(())
+        }
+    })
+}
+
+/// The records of a JSON-lines file (blank lines and `//` comments skipped),
+/// each passing `check`; a bad line is refused with its number, an empty
+/// file too.
+pub fn json_lines<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    check: impl Fn(&T) -> Result<(), &'static str>,
+) -> anyhow::Result<Vec<T>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with("//") {
             continue;
         }
-        let q: Question = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not a golden question", path.display(), n + 1))?;
-        anyhow::ensure!(
-            !q.answerable || !q.documents.is_empty(),
-            "{}:{}: an answerable question names the documents that answer it",
-            path.display(),
-            n + 1
-        );
-        questions.push(q);
+        let at = || format!("{}:{}", path.display(), n + 1);
+        let record: T =
+            serde_json::from_str(line).with_context(|| format!("{}: not a {what}", at()))?;
+        if let Err(why) = check(&record) {
+            anyhow::bail!("{}: {why}", at());
+        }
+        out.push(record);
     }
-    anyhow::ensure!(
-        !questions.is_empty(),
-        "{} holds no question",
-        path.display()
-    );
-    Ok(questions)
+    anyhow::ensure!(!out.is_empty(), "{} holds no {what}", path.display());
+    Ok(out)
 }
 
 impl Question {

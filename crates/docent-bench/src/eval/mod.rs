@@ -11,6 +11,7 @@
 //! these gates; times are reported, never asserted.
 
 mod golden;
+mod grounding;
 mod metrics;
 
 use std::path::{Path, PathBuf};
@@ -26,8 +27,21 @@ use golden::Question;
 #[derive(Args)]
 pub struct EvalArgs {
     /// The golden set: JSON lines of `{question, documents, answerable?}`.
+    #[arg(long, value_name = "FILE", required_unless_present = "grounding")]
+    golden: Option<PathBuf>,
+    /// Measure the grounding check instead (or as well): JSON lines of
+    /// `{passage, sentence, supported, kind?, source?}`, checked with
+    /// `--embedder`.
     #[arg(long, value_name = "FILE")]
-    golden: PathBuf,
+    grounding: Option<PathBuf>,
+    /// Fail unless the grounding check's precision (of the sentences it
+    /// flags, the share truly unsupported) reaches this.
+    #[arg(long, value_name = "SHARE", requires = "grounding")]
+    min_grounding_precision: Option<f64>,
+    /// Fail unless the grounding check flags this share of unsupported
+    /// sentences.
+    #[arg(long, value_name = "SHARE", requires = "grounding")]
+    min_grounding_recall: Option<f64>,
     /// Upload every file of DIR into a fresh in-process instance and
     /// evaluate its bot.
     #[arg(long, value_name = "DIR", conflicts_with = "server")]
@@ -86,7 +100,39 @@ struct Target {
 
 pub async fn run(args: EvalArgs, launch: server::Launch) -> anyhow::Result<()> {
     server::set_launch(launch);
-    let questions = golden::load(&args.golden)?;
+    if let Some(path) = &args.grounding {
+        let embedder = grounding::embedder(&args.embedder, args.model_dir.as_ref())?;
+        let report =
+            grounding::run(path, &args.embedder, embedder, args.signals.as_deref()).await?;
+        println!("{report}");
+        let mut failed = Vec::new();
+        for (flag, field, min) in [
+            (
+                "--min-grounding-precision",
+                "precision",
+                args.min_grounding_precision,
+            ),
+            (
+                "--min-grounding-recall",
+                "recall",
+                args.min_grounding_recall,
+            ),
+        ] {
+            let got = report["figures"][field].as_f64().unwrap_or_default();
+            if let Some(min) = min.filter(|&m| got < m) {
+                failed.push(format!("grounding {field} {got:.3} < {min} ({flag})"));
+            }
+        }
+        anyhow::ensure!(
+            failed.is_empty(),
+            "quality gate failed: {}",
+            failed.join("; ")
+        );
+    }
+    let Some(golden_path) = &args.golden else {
+        return Ok(());
+    };
+    let questions = golden::load(golden_path)?;
     for mode in &args.modes {
         anyhow::ensure!(
             matches!(
@@ -114,14 +160,14 @@ pub async fn run(args: EvalArgs, launch: server::Launch) -> anyhow::Result<()> {
     let out_of_scope: Vec<&Question> = questions.iter().filter(|q| !q.answerable).collect();
     println!(
         "golden set {}: {} in-scope, {} out-of-scope questions",
-        args.golden.display(),
+        golden_path.display(),
         in_scope.len(),
         out_of_scope.len()
     );
 
     let mut report = json!({
         "scenario": "eval",
-        "eval": args.golden.file_name().map(|n| n.to_string_lossy().to_string()),
+        "eval": golden_path.file_name().map(|n| n.to_string_lossy().to_string()),
         "in_scope": in_scope.len(),
         "out_of_scope": out_of_scope.len(),
         "embedder": if args.corpus.is_some() { args.embedder.clone() } else { "server".to_string() },

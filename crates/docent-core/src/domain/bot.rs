@@ -1,4 +1,4 @@
-use super::Invalid;
+use super::{Invalid, UnsupportedSentences};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -67,6 +67,10 @@ pub struct Bot {
     pub theme: serde_json::Value,
     /// Messages per minute one visitor (embed token) may send (1–1000).
     pub visitor_messages_per_minute: u32,
+    /// What a generated answer does with a sentence the passages it cites do
+    /// not support: `flag` (the default: kept and named in `grounding`) or
+    /// `drop` (left out).
+    pub unsupported_sentences: UnsupportedSentences,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -91,6 +95,9 @@ pub struct NewBot {
     pub theme: Option<serde_json::Value>,
     /// Default 20.
     pub visitor_messages_per_minute: Option<u32>,
+    /// Default `flag`.
+    #[serde(default)]
+    pub unsupported_sentences: UnsupportedSentences,
 }
 
 /// Messages per minute a visitor may send when a bot does not say.
@@ -125,6 +132,7 @@ pub struct BotPatch {
     #[schema(value_type = Option<Object>)]
     pub theme: Option<serde_json::Value>,
     pub visitor_messages_per_minute: Option<u32>,
+    pub unsupported_sentences: Option<UnsupportedSentences>,
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from one left out (`None`).
@@ -174,6 +182,9 @@ impl Bot {
         }
         if let Some(v) = patch.visitor_messages_per_minute {
             self.visitor_messages_per_minute = v;
+        }
+        if let Some(v) = patch.unsupported_sentences {
+            self.unsupported_sentences = v;
         }
     }
 

@@ -90,6 +90,9 @@ pub struct ChatMessage {
     /// For answers a model wrote: why it stopped, `stop` or `length` (cut at
     /// the bot's `max_tokens`).
     pub finish_reason: Option<String>,
+    /// For generated answers: each sentence checked against the passages it
+    /// cites; null for quotes, declines and answers not checked.
+    pub grounding: Option<super::Grounding>,
     /// For answers: the latest thumbs up or down on it, with its comment.
     pub feedback: Option<Feedback>,
     pub created_at: DateTime<Utc>,
@@ -117,6 +120,7 @@ impl ChatMessage {
             partial: false,
             answered: None,
             finish_reason: None,
+            grounding: None,
             feedback: None,
             created_at: Utc::now(),
         }

@@ -5,6 +5,7 @@ mod audit;
 mod bot;
 mod chat;
 mod document;
+mod grounding;
 mod job;
 mod lead;
 mod tenant;
@@ -21,6 +22,9 @@ pub use bot::{
 pub use chat::{ChatMessage, ChatSession, Citation, MessageRole};
 pub use document::{
     Chunk, ChunkView, Document, DocumentCounts, DocumentStatus, SourceType, StoredFile,
+};
+pub use grounding::{
+    GROUNDING_SENTENCE_CHARS, Grounding, GroundingTrace, SentenceCheck, UnsupportedSentences,
 };
 pub use job::{Job, JobSpec, JobStatus, NewJob, Progress};
 pub use lead::Lead;

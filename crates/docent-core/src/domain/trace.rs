@@ -30,6 +30,10 @@ pub struct MessageTrace {
     pub context: Vec<ContextPassage>,
     /// Who wrote the answer and what it cost.
     pub generation: GenerationTrace,
+    /// Each sentence of a generated answer against the passages it cites;
+    /// null for quotes, declines and answers whose check could not run.
+    #[serde(default)]
+    pub grounding: Option<super::GroundingTrace>,
     /// Per-stage wall-clock times, in milliseconds.
     pub timings_ms: Timings,
 }
@@ -98,8 +102,10 @@ pub struct CandidateTrace {
 pub struct Decision {
     pub answered: bool,
     /// `passages_found`, `no_passage_above_floor`, `no_sentence_answers`
-    /// (extractive: the passages hold no sentence on the question), or
-    /// `partial` (the answer stopped early).
+    /// (extractive: the passages hold no sentence on the question),
+    /// `no_sentence_supported` (the bot drops unsupported sentences and
+    /// none of the model's was supported), or `partial` (the answer stopped
+    /// early).
     pub reason: String,
 }
 
@@ -142,6 +148,9 @@ pub struct Timings {
     pub rerank: Option<f64>,
     /// Writing the answer: the model's stream, or the extractive quotes.
     pub generate: Option<f64>,
+    /// Checking the answer's sentences against their passages.
+    #[serde(default)]
+    pub grounding: Option<f64>,
     /// Question received to answer complete.
     pub total: f64,
 }

@@ -6,6 +6,7 @@
 mod extractive;
 mod feedback;
 pub use feedback::FeedbackRequest;
+mod grounding;
 mod prompt;
 mod sentences;
 mod trace;
@@ -13,7 +14,10 @@ mod trace;
 use std::time::Instant;
 
 use chrono::Utc;
-use docent_core::domain::{Bot, ChatMessage, ChatSession, Citation, MessageRole, Role, UsageKind};
+use docent_core::domain::{
+    Bot, ChatMessage, ChatSession, Citation, Grounding, MessageRole, Role, UnsupportedSentences,
+    UsageKind,
+};
 use docent_core::ids::{BotId, MessageId, SessionId};
 use docent_core::llm::{ChatEvent, ChatRequest, LlmError};
 use docent_core::ratelimit::Limit;
@@ -74,6 +78,9 @@ pub struct ChatAnswer {
     /// Why the model stopped: `stop`, or `length` when the answer was cut at
     /// the bot's `max_tokens`; `null` when no model wrote it.
     pub finish_reason: Option<String>,
+    /// Generated answers: each sentence checked against the passages it
+    /// cites; `null` for quotes and declines.
+    pub grounding: Option<Grounding>,
     pub usage: UsageView,
 }
 
@@ -149,6 +156,7 @@ pub enum AnswerEvent {
         sources: Vec<Citation>,
         answered: bool,
         finish_reason: Option<String>,
+        grounding: Option<Grounding>,
     },
     /// Last, on failure.
     Error {
@@ -188,6 +196,8 @@ struct Written {
     model: Option<String>,
     /// How long writing took.
     generate_ms: Option<f64>,
+    /// The grounding check a `drop` gate made while streaming.
+    checked: Option<grounding::Checked>,
 }
 
 impl Written {
@@ -201,6 +211,7 @@ impl Written {
             finish_reason: None,
             model: None,
             generate_ms: None,
+            checked: None,
         }
     }
 }
@@ -227,6 +238,7 @@ struct Saved {
     sources: Vec<Citation>,
     answered: bool,
     finish_reason: Option<String>,
+    grounding: Option<Grounding>,
     usage: UsageView,
 }
 
@@ -377,6 +389,7 @@ impl Services {
             fusion: t.fusion,
             rerank: t.rerank,
             generate: None,
+            grounding: None,
             total: 0.0,
         };
         for hit in searched.hits {
@@ -514,11 +527,20 @@ impl Services {
     /// Stores both turns; returns the answer as stored and its citations.
     /// An answer from passages whose writer put no `[n]` marker (small models
     /// often don't) gets markers after the sentences a passage supports.
-    async fn save(&self, p: Prepared, written: Written) -> ServiceResult<Saved> {
+    async fn save(&self, p: Prepared, mut written: Written) -> ServiceResult<Saved> {
         let (mut text, mut used) = prompt::cited(&written.text, p.passages.len());
         if used.is_empty() && written.answered {
             (text, used) = sentences::attribute(&Terms::default(), &text, &p.texts);
         }
+        // A `drop` gate checked the answer as it streamed; a finished
+        // generated answer is checked now.
+        let checked = match written.checked.take() {
+            Some(c) => Some(c),
+            None if written.model.is_some() && written.answered && !written.partial => {
+                grounding::check_answer(&self.grounding, &text, &p.texts).await
+            }
+            None => None,
+        };
         let citations: Vec<Citation> = used
             .iter()
             .map(|&n| p.passages[n as usize - 1].clone())
@@ -533,6 +555,7 @@ impl Services {
             partial: written.partial,
             answered: Some(written.answered),
             finish_reason: written.finish_reason.clone(),
+            grounding: checked.as_ref().map(|c| c.grounding.clone()),
             ..ChatMessage::new(
                 p.session.tenant_id,
                 p.session.id,
@@ -541,7 +564,8 @@ impl Services {
             )
         };
         let id = answer.id;
-        let trace = trace::build(&p, &written, &answer);
+        let answer_grounding = answer.grounding.clone();
+        let trace = trace::build(&p, &written, &answer, checked);
         let turn = [p.user_message, answer];
         if p.is_new {
             // A new conversation is stored with its first turn, or not at all.
@@ -579,6 +603,7 @@ impl Services {
             },
             answered: written.answered,
             finish_reason: written.finish_reason,
+            grounding: answer_grounding,
             usage: written.usage,
         })
     }
@@ -612,6 +637,7 @@ impl Services {
             answered: saved.answered,
             mode: self.mode().to_string(),
             finish_reason: saved.finish_reason,
+            grounding: saved.grounding,
             usage: saved.usage,
         })
     }
@@ -643,6 +669,10 @@ impl Services {
                 .unwrap_or_else(|| llm.model().to_string()),
         );
         let mut failure: Option<ServiceError> = None;
+        // `drop`: sentences pass only once checked, so what is written (and
+        // stored) is what the gate released.
+        let mut gate = (p.bot.unsupported_sentences == UnsupportedSentences::Drop)
+            .then(|| grounding::Gate::new(self.grounding.clone(), p.texts.clone()));
         match llm.stream(request).await {
             Err(e) => failure = Some(e.into()),
             Ok(mut stream) => {
@@ -655,6 +685,13 @@ impl Services {
                         }
                         event = stream.next() => match event {
                             Some(Ok(ChatEvent::Delta(d))) => {
+                                let d = match gate.as_mut() {
+                                    Some(g) => g.push(&d).await,
+                                    None => d,
+                                };
+                                if d.is_empty() {
+                                    continue;
+                                }
                                 written.text.push_str(&d);
                                 if !emit(d).await {
                                     written.partial = true;
@@ -663,6 +700,19 @@ impl Services {
                             }
                             Some(Ok(ChatEvent::Done { usage, finish_reason })) => {
                                 written.finish(usage, finish_reason);
+                                if let Some(g) = gate.as_mut() {
+                                    let mut rest = g.finish().await;
+                                    // Every claim dropped: the bot does not know.
+                                    if g.dropped_all() {
+                                        rest = DONT_KNOW.to_string();
+                                        written.answered = false;
+                                        written.reason = "no_sentence_supported";
+                                    }
+                                    if !rest.is_empty() {
+                                        written.text.push_str(&rest);
+                                        emit(rest).await;
+                                    }
+                                }
                                 break;
                             }
                             Some(Err(e)) => {
@@ -682,6 +732,7 @@ impl Services {
             failure = Some(LlmError::Failed("the model returned an empty answer".into()).into());
         }
         written.generate_ms = Some(clock.elapsed().as_secs_f64() * 1000.0);
+        written.checked = gate.and_then(grounding::Gate::into_checked);
         (written, failure)
     }
 
@@ -727,6 +778,7 @@ impl Services {
                             sources: saved.sources,
                             answered: saved.answered,
                             finish_reason: saved.finish_reason,
+                            grounding: saved.grounding,
                         },
                     };
                     let _ = tx.send(last).await;

@@ -1,35 +1,13 @@
 //! Sentences of answers and passages: the unit extractive answers quote and
-//! citations are attributed to. The splitter is deliberately simple (end
-//! punctuation followed by white space, or a line break); what it must
-//! guarantee is that a quote is a whole sentence, never a cut fragment.
+//! citations are attributed to (split as [`docent_retrieval::sentences`]
+//! does, so grounding checks the same sentences).
 
 use docent_retrieval::lexical::Terms;
 
 /// Longest sentence quoted whole; longer ones are not quoted at all.
 const MAX_QUOTE_CHARS: usize = 500;
 
-/// Sentences (or lines) of `text`, trimmed, without empty ones.
-pub(crate) fn split(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let bytes = text.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        let end_of_sentence = matches!(b, b'.' | b'!' | b'?')
-            && bytes.get(i + 1).is_none_or(|n| n.is_ascii_whitespace());
-        if end_of_sentence || b == b'\n' {
-            let s = text[start..=i].trim();
-            if s.chars().any(char::is_alphanumeric) {
-                out.push(s);
-            }
-            start = i + 1;
-        }
-    }
-    let tail = text[start..].trim();
-    if tail.chars().any(char::is_alphanumeric) {
-        out.push(tail);
-    }
-    out
-}
+pub(crate) use docent_retrieval::sentences::split;
 
 /// Whether a piece of a passage reads as a whole sentence: it starts with a
 /// capital, a digit or a quote, ends with end punctuation, has a few words

@@ -10,11 +10,17 @@ use docent_core::domain::{
 };
 use docent_core::ids::{MessageId, TenantId};
 
+use super::grounding::Checked;
 use super::{Prepared, Written};
 use crate::{Ctx, ServiceError, ServiceResult, Services};
 
 /// The trace of `answer`, written as `written` says from what `p` found.
-pub(super) fn build(p: &Prepared, written: &Written, answer: &ChatMessage) -> MessageTrace {
+pub(super) fn build(
+    p: &Prepared,
+    written: &Written,
+    answer: &ChatMessage,
+    checked: Option<Checked>,
+) -> MessageTrace {
     let cited: HashSet<u32> = answer.citations.iter().map(|c| c.n).collect();
     // A decline sent nothing to a model; quotes and answers drew on every
     // retrieved passage.
@@ -40,6 +46,7 @@ pub(super) fn build(p: &Prepared, written: &Written, answer: &ChatMessage) -> Me
     };
     let mut timings = p.timings;
     timings.generate = written.generate_ms;
+    timings.grounding = checked.as_ref().map(|c| c.ms);
     timings.total = p.started.elapsed().as_secs_f64() * 1000.0;
     MessageTrace {
         message_id: answer.id,
@@ -63,6 +70,7 @@ pub(super) fn build(p: &Prepared, written: &Written, answer: &ChatMessage) -> Me
             finish_reason: written.finish_reason.clone(),
             partial: written.partial,
         },
+        grounding: checked.map(|c| c.trace),
         timings_ms: timings,
     }
 }

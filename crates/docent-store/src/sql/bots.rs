@@ -2,7 +2,7 @@
 //! looks inside them.
 
 use async_trait::async_trait;
-use docent_core::domain::Bot;
+use docent_core::domain::{Bot, UnsupportedSentences};
 use docent_core::ids::{BotId, TenantId};
 use docent_core::store::{BotStore, Page, PageRequest, StoreResult};
 
@@ -24,6 +24,7 @@ fn bot<D: Dialect>(r: Row<'_, D>) -> StoreResult<Bot> {
         retrieval: r.json("retrieval")?,
         theme: r.json("theme")?,
         visitor_messages_per_minute: r.count("visitor_messages_per_minute")?,
+        unsupported_sentences: r.name("unsupported_sentences", UnsupportedSentences::parse)?,
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
     })
@@ -34,11 +35,12 @@ fn bot<D: Dialect>(r: Row<'_, D>) -> StoreResult<Bot> {
 macro_rules! bot_settings {
     () => {
         "name, description, system_prompt, welcome_message, model, temperature, max_tokens, \
-         public, allowed_origins, retrieval, theme, visitor_messages_per_minute"
+         public, allowed_origins, retrieval, theme, visitor_messages_per_minute, \
+         unsupported_sentences"
     };
 }
 
-/// Binds a bot's settings ($1 to $12), its update time, tenant and id.
+/// Binds a bot's settings ($1 to $13), its update time, tenant and id.
 fn with_settings<D: Dialect>(q: Q<D>, b: &Bot) -> Q<D> {
     q.bind(&b.name)
         .bind((&b.description, &b.system_prompt, &b.welcome_message))
@@ -46,6 +48,7 @@ fn with_settings<D: Dialect>(q: Q<D>, b: &Bot) -> Q<D> {
         .bind((b.max_tokens.map(i64::from), b.public))
         .bind((json(&b.allowed_origins), json(&b.retrieval)))
         .bind((json(&b.theme), i64::from(b.visitor_messages_per_minute)))
+        .bind(b.unsupported_sentences.as_str())
         .bind((b.updated_at, b.tenant_id, b.id))
 }
 
@@ -56,7 +59,7 @@ impl<D: Dialect> BotStore for SqlStore<D> {
             "INSERT INTO bots (",
             bot_settings!(),
             ", updated_at, tenant_id, id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         );
         with_settings(query::<D>("create_bot", insert), b)
             .bind(b.created_at)
@@ -91,12 +94,12 @@ impl<D: Dialect> BotStore for SqlStore<D> {
     }
 
     async fn update_bot(&self, b: &Bot) -> StoreResult<()> {
-        // The settings in the order `with_settings` binds them, $1 to $13.
+        // The settings in the order `with_settings` binds them, $1 to $14.
         let update = "UPDATE bots SET (name, description, system_prompt, welcome_message, model,
                  temperature, max_tokens, public, allowed_origins, retrieval, theme,
-                 visitor_messages_per_minute, updated_at)
-               = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-             WHERE tenant_id = $14 AND id = $15";
+                 visitor_messages_per_minute, unsupported_sentences, updated_at)
+               = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             WHERE tenant_id = $15 AND id = $16";
         with_settings(query::<D>("update_bot", update), b)
             .execute_found(self.pool())
             .await

@@ -39,6 +39,7 @@ fn read_message<D: Dialect>(r: Row<'_, D>) -> StoreResult<ChatMessage> {
         partial: r.flag("partial")?,
         answered: r.opt_flag("answered")?,
         finish_reason: r.opt_text("finish_reason")?,
+        grounding: r.opt_json("grounding")?,
         feedback: read_feedback(&r)?,
         created_at: r.time("created_at")?,
     })
@@ -239,14 +240,14 @@ async fn append<D: Dialect>(
         .execute_found(&mut *tx)
         .await?;
     for m in messages {
-        let sql = insert!(chat_messages: "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17");
+        let sql = insert!(chat_messages: "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18");
         let feedback = m.feedback.as_ref();
         query::<D>("append_messages", sql)
             .bind((m.id, tenant, id, m.role.as_str(), &m.content))
             .bind((json(&m.citations), &m.mode, i64::from(m.prompt_tokens)))
             .bind(i64::from(m.completion_tokens))
             .bind((m.latency_ms.map(i64::from), m.partial, m.answered))
-            .bind(&m.finish_reason)
+            .bind((&m.finish_reason, m.grounding.as_ref().map(json)))
             .bind((
                 feedback.map(|f| f.rating.as_str()),
                 feedback.and_then(|f| f.comment.as_deref()),

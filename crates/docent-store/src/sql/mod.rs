@@ -13,7 +13,7 @@ macro_rules! columns {
     (bots) => {
         "id, tenant_id, name, description, system_prompt, welcome_message, model, temperature, \
          max_tokens, public, allowed_origins, retrieval, theme, visitor_messages_per_minute, \
-         created_at, updated_at"
+         unsupported_sentences, created_at, updated_at"
     };
     (jobs) => {
         "id, tenant_id, kind, payload, status, attempts, max_attempts, error, progress_done, \
@@ -24,7 +24,7 @@ macro_rules! columns {
     };
     (chat_messages) => {
         "id, tenant_id, session_id, role, content, citations, mode, prompt_tokens, \
-         completion_tokens, latency_ms, partial, answered, finish_reason, feedback, \
+         completion_tokens, latency_ms, partial, answered, finish_reason, grounding, feedback, \
          feedback_comment, feedback_at, created_at"
     };
     (users) => {

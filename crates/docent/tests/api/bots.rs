@@ -106,6 +106,10 @@ async fn invalid_bots_are_refused_with_the_field_named() {
             "mode",
         ),
         (json!({"name": 42}), "name"),
+        (
+            json!({"name": "x", "unsupported_sentences": "hide"}),
+            "unsupported_sentences",
+        ),
     ];
     for (body, field) in cases {
         let (status, err) = app.post("/api/v1/bots", &owner.token, body.clone()).await;

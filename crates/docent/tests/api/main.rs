@@ -15,6 +15,7 @@ mod crawl;
 mod embedding;
 mod errors;
 mod formats;
+mod grounding;
 mod hardening;
 mod insights;
 mod isolation;
