@@ -561,6 +561,10 @@ async fn websocket_chat_sends_the_same_events_as_json_frames() {
         .map(|f| f["text"].as_str().unwrap())
         .collect();
     assert_eq!(text, "Refunds are granted within thirty days [1].");
+    // The grounding check comes with `done`, as over SSE.
+    let done = frames.last().unwrap();
+    assert_eq!(done["grounding"]["supported"], 1, "{done}");
+    assert_eq!(done["grounding"]["unsupported"], json!([]));
     let session = frames[0]["session_id"].clone();
 
     // The next message continues the same session without naming it.
