@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end test of the chat widget: the docent binary serves /widget.js and
-# the API, a customer page on another origin embeds the widget, and headless
-# Chromium (Debian's package, driven by playwright-core) asks it a question.
+# Browser end-to-end tests, in headless Chromium (Debian's package, driven
+# by playwright-core) against the docent binary: the chat widget (a customer
+# page on another origin embeds /widget.js and asks it a question) and the
+# console at /app (tests/e2e/console.test.mjs).
 #
 # Installs what it needs and can be run any number of times: Debian's
 # `chromium` when /usr/bin/chromium is missing, then tests/e2e's locked npm
@@ -10,6 +11,7 @@
 #   scripts/e2e-widget.sh                                   # uses target/debug/docent
 #   DOCENT_BIN=target/release/docent scripts/e2e-widget.sh
 #   WIDGET_SCREENSHOT=docs/widget.png scripts/e2e-widget.sh # also saves a picture
+#   CONSOLE_SCREENSHOTS=docs/console scripts/e2e-widget.sh  # and of the console's pages
 #
 # Build the binary first (cargo build); this script does not.
 set -euo pipefail
@@ -55,5 +57,5 @@ fi
 echo "== npm ci (tests/e2e)"
 (cd tests/e2e && npm ci --no-audit --no-fund)
 
-echo "== widget end-to-end test"
+echo "== browser end-to-end tests (widget, console)"
 DOCENT_BIN=$bin node --test tests/e2e/

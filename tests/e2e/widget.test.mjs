@@ -11,33 +11,17 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = path.resolve(repoRoot, process.env.DOCENT_BIN || 'target/debug/docent');
+import { BIN, CHROMIUM, CHROMIUM_ARGS, freePort, startDocent, until } from './support.mjs';
+
 const SCREENSHOT = process.env.WIDGET_SCREENSHOT
   ? path.resolve(process.cwd(), process.env.WIDGET_SCREENSHOT)
   : null;
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 const QUESTION = 'How long do I have to return an item?';
 const SOURCE_URL = 'https://acme.example/returns';
 const POLICY =
@@ -45,38 +29,6 @@ const POLICY =
   'You have 30 days from the date of purchase to return an item for a full refund. ' +
   'Refunds are paid to the original card within 5 business days. ' +
   'Items bought on sale can be exchanged but not refunded.';
-
-/** Polls `probe` until it returns something truthy; never sleeps blindly. */
-async function until(what, probe, timeoutMs, intervalMs = 150) {
-  const deadline = Date.now() + timeoutMs;
-  let lastError;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value) return value;
-    } catch (e) {
-      if (e.fatal) throw e;
-      lastError = e;
-    }
-    await delay(intervalMs);
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError.message})` : ''}`,
-  );
-}
-
-/** A port nobody listens on right now (the server is told to use it). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.unref();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 // What the fake chat model answers: one sentence the policy supports and one
 // it does not, which the grounding check flags and the widget marks.
@@ -125,61 +77,6 @@ function startFakeModel() {
     });
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
-/** `docent serve` on 127.0.0.1:port with a fresh data dir, answering with `modelBase`'s model. */
-function startDocent(port, dataDir, modelBase) {
-  const env = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    // Nothing from the caller's configuration leaks in: no other model,
-    // database or storage.
-    if (key.startsWith('DOCENT_') || key === 'OPENAI_API_KEY') continue;
-    env[key] = value;
-  }
-  env.DOCENT_EMBEDDER = 'hash';
-  env.DOCENT_LLM_BASE_URL = modelBase;
-  env.DOCENT_LOG = 'warn';
-  const child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
-    cwd: dataDir, // so no docent.toml of the caller's is read
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output = [];
-  const keep = (chunk) => {
-    output.push(chunk.toString());
-    if (output.length > 400) output.shift();
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  let exit = null;
-  const exited = new Promise((resolve) => {
-    child.on('exit', (code, signal) => {
-      exit = { code, signal };
-      resolve();
-    });
-    child.on('error', (error) => {
-      exit = { error };
-      resolve();
-    });
-  });
-  const killNow = () => {
-    if (!exit) child.kill('SIGKILL');
-  };
-  process.on('exit', killNow);
-  return {
-    log: () => output.join('').slice(-6000),
-    exit: () => exit,
-    async stop() {
-      process.off('exit', killNow);
-      if (exit) return;
-      child.kill('SIGTERM');
-      const stopped = await Promise.race([exited.then(() => true), delay(10000, false, { ref: false })]);
-      if (!stopped) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    },
-  };
 }
 
 /** The customer's page: CSS that would wreck a naive widget, and the embed snippet. */

@@ -135,7 +135,12 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         .to_string();
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    // The console's pages explain their own errors to a person.
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || html {
         return response;
     }
     let (mut parts, body) = response.into_parts();

@@ -3,6 +3,7 @@
 //! they hold no business rules and no SQL.
 
 pub mod app;
+mod console;
 mod cors;
 mod error;
 mod extractors;

@@ -85,14 +85,14 @@ pub async fn refresh(
 /// sign-in limit, for offices behind one address) and per account (the
 /// sign-in limit); while either is used up, attempts are refused before they
 /// run.
-struct SignInGuard<'a> {
+pub(crate) struct SignInGuard<'a> {
     state: &'a AppState,
     ip: String,
     account: Option<String>,
 }
 
 impl<'a> SignInGuard<'a> {
-    fn new(state: &'a AppState, ip: Option<&str>, email: Option<&str>) -> Self {
+    pub(crate) fn new(state: &'a AppState, ip: Option<&str>, email: Option<&str>) -> Self {
         Self {
             state,
             ip: ip.unwrap_or_default().to_string(),
@@ -113,14 +113,14 @@ impl<'a> SignInGuard<'a> {
         limits
     }
 
-    async fn refuse_if_locked(&self) -> Result<(), ApiError> {
+    pub(crate) async fn refuse_if_locked(&self) -> Result<(), ApiError> {
         for (class, key, per_minute) in self.limits() {
             ratelimit::refuse_if_used_up(self.state, class, key, per_minute).await?;
         }
         Ok(())
     }
 
-    async fn failed(&self) {
+    pub(crate) async fn failed(&self) {
         for (class, key, per_minute) in self.limits() {
             let _ = ratelimit::check(self.state, class, key, per_minute).await;
         }

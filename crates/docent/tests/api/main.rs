@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod bots;
 mod chat;
+mod console;
 mod crawl;
 mod embedding;
 mod errors;

@@ -1,0 +1,56 @@
+//! The console at `/app`: a web app in the binary for the people who run
+//! the bots. Pages are rendered on the server (maud) from the same services
+//! and role checks as the API, so there is no second client to keep in step
+//! and nothing to build but the binary; a small script (`console.js`) adds
+//! drag-and-drop uploads with per-file progress, copy buttons and
+//! confirmations, and every page works without it.
+
+mod auth;
+mod bots;
+mod knowledge;
+mod page;
+mod session;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+
+pub fn routes(state: AppState) -> Router {
+    // Multipart framing adds a little to the files themselves.
+    let upload_limit = (state.config.storage.max_upload_bytes as usize).saturating_add(64 * 1024);
+    Router::new()
+        .route("/app", get(auth::home))
+        .route("/app/", get(auth::home))
+        .route("/app/assets/console.css", get(page::css))
+        .route("/app/assets/console.js", get(page::js))
+        .route("/app/login", get(auth::login_page).post(auth::login))
+        .route("/app/signup", get(auth::signup_page).post(auth::signup))
+        .route("/app/logout", post(auth::logout))
+        .route("/app/bots", get(bots::list).post(bots::create))
+        .route("/app/bots/{bot_id}", get(bots::show).post(bots::update))
+        .route(
+            "/app/bots/{bot_id}/delete",
+            get(bots::confirm_delete).post(bots::delete),
+        )
+        .route("/app/bots/{bot_id}/knowledge", get(knowledge::list))
+        .route("/app/bots/{bot_id}/texts", post(knowledge::add_text))
+        .route(
+            "/app/bots/{bot_id}/files",
+            post(knowledge::upload).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/app/documents/{document_id}/reingest",
+            post(knowledge::reingest),
+        )
+        .route(
+            "/app/documents/{document_id}/delete",
+            post(knowledge::delete),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::renew,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,280 @@
+//! The console's sessions and guards over real HTTP, as a browser speaks it
+//! (cookies kept by hand): sign-in through the form, an expired access
+//! cookie renewed by the refresh rotation, forged requests refused, and
+//! another tenant's bots and documents out of reach. The pages themselves
+//! are driven in Chromium by tests/e2e/console.test.mjs.
+
+use std::collections::HashMap;
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+/// A browser's view of the console: its cookies, and requests from the
+/// console's own origin unless told otherwise.
+struct Browser<'a> {
+    app: &'a TestApp,
+    http: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(app.client_ip)
+            .build()
+            .unwrap();
+        Self {
+            app,
+            http,
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn origin(&self) -> String {
+        format!("http://{}", self.app.addr)
+    }
+
+    fn keep(&mut self, res: &reqwest::Response) {
+        for value in res.headers().get_all(SET_COOKIE) {
+            let value = value.to_str().unwrap();
+            let (pair, attrs) = value.split_once(';').unwrap_or((value, ""));
+            let (name, v) = pair.split_once('=').unwrap();
+            assert!(attrs.contains("HttpOnly"), "{value}");
+            assert!(attrs.contains("SameSite=Strict"), "{value}");
+            assert!(attrs.contains("Path=/app"), "{value}");
+            if attrs.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_string(), v.to_string());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> (StatusCode, String, Option<String>) {
+        let res = self
+            .http
+            .get(self.app.url(path))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.answer(res).await
+    }
+
+    async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> (StatusCode, String, Option<String>) {
+        let mut req = self
+            .http
+            .post(self.app.url(path))
+            .header(COOKIE, self.cookie_header())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(form)
+                    .finish(),
+            );
+        if let Some(origin) = origin {
+            req = req.header(ORIGIN, origin);
+        }
+        let res = req.send().await.unwrap();
+        self.answer(res).await
+    }
+
+    async fn answer(&mut self, res: reqwest::Response) -> (StatusCode, String, Option<String>) {
+        self.keep(&res);
+        let status = res.status();
+        let location = res
+            .headers()
+            .get(LOCATION)
+            .map(|l| l.to_str().unwrap().to_string());
+        (status, res.text().await.unwrap(), location)
+    }
+
+    fn csrf(&self) -> String {
+        self.cookies["docent_csrf"].clone()
+    }
+
+    /// Signs up through the form; the browser is then signed in.
+    async fn sign_up(&mut self, org: &str, email: &str) {
+        let (status, _, _) = self.get("/app/signup").await;
+        assert_eq!(status, StatusCode::OK);
+        let csrf = self.csrf();
+        let origin = self.origin();
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("name", org),
+            ("email", email),
+            ("password", "correct horse battery"),
+        ];
+        let (status, body, location) = self.post("/app/signup", &form, Some(&origin)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        assert_eq!(location.as_deref(), Some("/app/bots"));
+        assert!(self.cookies.contains_key("docent_access"));
+    }
+
+    async fn create_bot(&mut self, name: &str) -> String {
+        let csrf = self.csrf();
+        let origin = self.origin();
+        let form = [("csrf", csrf.as_str()), ("name", name)];
+        let (status, body, location) = self.post("/app/bots", &form, Some(&origin)).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        location
+            .unwrap()
+            .trim_start_matches("/app/bots/")
+            .to_string()
+    }
+}
+
+#[tokio::test]
+async fn an_expired_console_session_is_renewed_by_its_refresh_cookie_once() {
+    let app = spawn_app_with(|c| c.auth.access_token_ttl_secs = 1).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_up("Acme", "ann@acme.io").await;
+    let (status, body, _) = browser.get("/app/bots").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("No bot yet."), "{body}");
+
+    // The access cookie expires; the next page renews both cookies.
+    let old_access = browser.cookies["docent_access"].clone();
+    let old_refresh = browser.cookies["docent_refresh"].clone();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (status, body, _) = browser.get("/app/bots").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_ne!(browser.cookies["docent_access"], old_access);
+    assert_ne!(browser.cookies["docent_refresh"], old_refresh);
+
+    // A stolen copy of the old refresh cookie, presented after the rotation,
+    // revokes the whole login: both sessions must sign in again.
+    let mut thief = Browser::new(&app);
+    thief.cookies.insert("docent_refresh".into(), old_refresh);
+    let (status, _, location) = thief.get("/app/bots").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/app/login"));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, _, location) = browser.get("/app/bots").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/app/login"));
+    assert!(!browser.cookies.contains_key("docent_refresh"));
+}
+
+#[tokio::test]
+async fn forged_console_requests_are_refused() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_up("Acme", "ann@acme.io").await;
+    let csrf = browser.csrf();
+    let origin = browser.origin();
+
+    // Another site's page, even with the cookies and the token: refused.
+    let form = [("csrf", csrf.as_str()), ("name", "Evil")];
+    let (status, body, _) = browser
+        .post("/app/bots", &form, Some("https://evil.example"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.starts_with("<!DOCTYPE html>"), "{body}");
+    // No origin at all: refused too.
+    let (status, _, _) = browser.post("/app/bots", &form, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The right origin with a wrong token: refused.
+    let bad = [("csrf", "csrf_guess"), ("name", "Evil")];
+    let (status, _, _) = browser.post("/app/bots", &bad, Some(&origin)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A login form without the token: refused, and nothing is counted.
+    let mut stranger = Browser::new(&app);
+    let form = [
+        ("email", "ann@acme.io"),
+        ("password", "correct horse battery"),
+    ];
+    let (status, _, _) = stranger.post("/app/login", &form, Some(&origin)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!stranger.cookies.contains_key("docent_access"));
+
+    // Nothing was created.
+    let (_, body, _) = browser.get("/app/bots").await;
+    assert!(body.contains("No bot yet."), "{body}");
+}
+
+#[tokio::test]
+async fn another_tenants_bots_and_documents_are_out_of_the_consoles_reach() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut ann = Browser::new(&app);
+    ann.sign_up("Acme", "ann@acme.io").await;
+    let bot = ann.create_bot("Acme Help").await;
+    let csrf = ann.csrf();
+    let origin = ann.origin();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("title", "Refunds"),
+        ("text", "Refunds are granted within thirty days."),
+    ];
+    let (status, _, _) = ann
+        .post(&format!("/app/bots/{bot}/texts"), &form, Some(&origin))
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    app.wait_idle().await;
+    let (_, page, _) = ann.get(&format!("/app/bots/{bot}/knowledge")).await;
+    let doc = page
+        .split("/app/documents/")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .unwrap()
+        .to_string();
+
+    let mut bob = Browser::new(&app);
+    bob.sign_up("Globex", "bob@globex.io").await;
+    let csrf = bob.csrf();
+    for path in [
+        format!("/app/bots/{bot}"),
+        format!("/app/bots/{bot}/knowledge"),
+        format!("/app/bots/{bot}/delete"),
+    ] {
+        let (status, body, _) = bob.get(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!body.contains("Acme Help"), "{path}");
+    }
+    let posts = [
+        format!("/app/bots/{bot}"),
+        format!("/app/bots/{bot}/delete"),
+        format!("/app/documents/{doc}/reingest"),
+        format!("/app/documents/{doc}/delete"),
+    ];
+    for path in &posts {
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("name", "Mine"),
+            ("top_k", "3"),
+            ("confirm", "Acme Help"),
+        ];
+        let (status, _, _) = bob.post(path, &form, Some(&origin)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let form = [("csrf", csrf.as_str()), ("title", "x"), ("text", "y")];
+    let (_, _, location) = bob
+        .post(&format!("/app/bots/{bot}/texts"), &form, Some(&origin))
+        .await;
+    assert!(
+        location.unwrap().contains("error="),
+        "a text for another tenant's bot"
+    );
+
+    // Ann's bot and document are as they were.
+    let (status, page, _) = ann.get(&format!("/app/bots/{bot}/knowledge")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Refunds") && page.contains("ready"), "{page}");
+    assert!(!page.contains(">x<"));
+}

@@ -1,0 +1,215 @@
+// End-to-end test of the console at /app in headless Chromium, against the
+// real docent binary: a new user signs up, creates a bot and changes its
+// settings, feeds it a text and files (drag-and-drop uploads with per-file
+// progress) and sees them ingested; a viewer of the same tenant can read
+// everything and change nothing; signing out ends the session.
+//
+// Env: DOCENT_BIN (see support.mjs); CONSOLE_SCREENSHOTS, a directory to
+// save pictures of the main pages in (the docs use them).
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+import { BIN, CHROMIUM, CHROMIUM_ARGS, freePort, startDocent, until } from './support.mjs';
+
+const SHOTS = process.env.CONSOLE_SCREENSHOTS ? path.resolve(process.cwd(), process.env.CONSOLE_SCREENSHOTS) : null;
+const OWNER = { org: 'Acme Outdoor', email: 'owner@acme.example', password: 'correct horse battery' };
+const VIEWER = { email: 'viewer@acme.example', password: 'staple battery horse' };
+
+describe('console in a browser', { timeout: 115_000 }, () => {
+  let tmp;
+  let docent;
+  let base;
+  let browser;
+
+  async function shot(page, name) {
+    if (!SHOTS) return;
+    fs.mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true, animations: 'disabled' });
+  }
+
+  /** Runs a scenario; on failure adds a screenshot path and the server log. */
+  async function scenario(name, page, run) {
+    const pageErrors = [];
+    page.on('pageerror', (error) => pageErrors.push(String(error)));
+    try {
+      await run();
+      assert.deepEqual(pageErrors, [], 'the console threw in the page');
+    } catch (error) {
+      const file = path.join(tmp, `${name}-failure.png`);
+      await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+      error.message += `\n--- screenshot: ${file}\n--- page errors: ${JSON.stringify(pageErrors)}\n--- docent log ---\n${docent.log()}`;
+      throw error;
+    }
+  }
+
+  before(async () => {
+    assert.ok(fs.existsSync(BIN), `no docent binary at ${BIN}: build it first (cargo build) or set DOCENT_BIN`);
+    assert.ok(fs.existsSync(CHROMIUM), `no ${CHROMIUM}: run scripts/e2e-widget.sh, which installs it`);
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'docent-console-'));
+    const dataDir = path.join(tmp, 'data');
+    fs.mkdirSync(dataDir);
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    docent = startDocent(port, dataDir);
+    await until('the server to answer', async () => {
+      if (docent.exit()) {
+        const error = new Error(`docent exited early:\n${docent.log()}`);
+        error.fatal = true;
+        throw error;
+      }
+      return (await fetch(`${base}/api/v1/health`, { signal: AbortSignal.timeout(2000) })).status === 200;
+    }, 60_000);
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  }, { timeout: 110_000 });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await docent?.stop();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('takes a new user from sign-up to a bot with ingested knowledge, and a viewer cannot change it', async () => {
+    const owner = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    const page = await owner.newPage();
+    await scenario('owner', page, async () => {
+      // Signed out, the console sends you to sign in; from there, sign up.
+      await page.goto(`${base}/app`);
+      assert.match(page.url(), /\/app\/login$/);
+      await page.getByRole('link', { name: 'Create an account' }).click();
+      await page.getByLabel('Organisation').fill(OWNER.org);
+      await page.getByLabel('Email').fill(OWNER.email);
+      await page.getByLabel('Password (at least 8 characters)').fill(OWNER.password);
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await page.waitForURL(/\/app\/bots$/);
+      await page.getByText('No bot yet.').waitFor();
+
+      // The session lives in cookies scripts cannot read.
+      const cookies = await owner.cookies();
+      const access = cookies.find((c) => c.name === 'docent_access');
+      assert.ok(access && access.httpOnly && access.sameSite === 'Strict' && access.path === '/app', JSON.stringify(cookies));
+      assert.equal(await page.evaluate(() => document.cookie), '');
+      await shot(page, 'console-bots-empty');
+
+      // A bot, then its settings.
+      await page.getByLabel('Name').fill('Acme Help');
+      await page.getByRole('button', { name: 'Create bot' }).click();
+      await page.getByRole('heading', { name: 'Acme Help', level: 1 }).waitFor();
+      await page.getByLabel('Welcome message').fill('Hi! Ask me about returns.');
+      await page.getByLabel('Search').selectOption('keyword');
+      await page.getByLabel('Passages per answer (1–50)').fill('3');
+      await page.getByLabel(/Public: the widget/).check();
+      await page.getByLabel(/Allowed sites/).fill('https://shop.acme.example');
+      await page.getByRole('button', { name: 'Save settings' }).click();
+      await page.getByText('Settings saved.').waitFor();
+      // A bad value is refused with the field named, and nothing changes.
+      await page.getByLabel('Passages per answer (1–50)').fill('99');
+      await page.getByRole('button', { name: 'Save settings' }).click();
+      await page.getByRole('alert').filter({ hasText: 'top_k' }).waitFor();
+      await page.reload();
+      assert.equal(await page.getByLabel('Passages per answer (1–50)').inputValue(), '3');
+      assert.equal(await page.getByLabel('Welcome message').inputValue(), 'Hi! Ask me about returns.');
+      assert.equal(await page.getByLabel('Search').inputValue(), 'keyword');
+      assert.match(await page.locator('#snippet').innerText(), /widget\.js" data-bot-id="[^"]+" async/);
+      await shot(page, 'console-bot-settings');
+
+      // Knowledge: a text, then two files dropped at once.
+      await page.getByRole('link', { name: 'Knowledge' }).click();
+      await page.getByLabel('Title').fill('Returns policy');
+      await page.getByLabel('Text (plain, Markdown or HTML)').fill('You have 30 days from the date of purchase to return an item.');
+      await page.getByRole('button', { name: 'Add text' }).click();
+      await page.getByRole('status').filter({ hasText: 'Returns policy' }).waitFor();
+      const files = [
+        { name: 'shipping.md', mimeType: 'text/markdown', buffer: Buffer.from('# Shipping\n\nParcels leave the warehouse within two working days.\n') },
+        { name: 'hours.txt', mimeType: 'text/plain', buffer: Buffer.from('Support answers on weekdays from nine to five.\n') },
+      ];
+      const drop = await page.evaluateHandle((specs) => {
+        const transfer = new DataTransfer();
+        for (const f of specs) transfer.items.add(new File([f.text], f.name, { type: f.type }));
+        return transfer;
+      }, files.map((f) => ({ name: f.name, type: f.mimeType, text: f.buffer.toString() })));
+      const reloaded = page.waitForEvent('load');
+      await page.locator('form[data-upload]').dispatchEvent('drop', { dataTransfer: drop });
+      await reloaded;
+      // Each file went in its own request and the page lists all three
+      // documents; the worker makes them ready.
+      await until('three ready documents', async () => {
+        await page.reload();
+        return (await page.locator('tr[data-status="ready"]').count()) === 3;
+      }, 30_000, 500);
+      await page.getByRole('cell', { name: 'Returns policy', exact: true }).waitFor();
+      await page.getByLabel('Status').selectOption('failed');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await page.getByText('No document is failed.').waitFor();
+      await page.goto(`${base}/app/bots`);
+      await shot(page, 'console-bots');
+      await page.getByRole('link', { name: 'Acme Help' }).click();
+      await page.getByRole('link', { name: 'Knowledge' }).click();
+      await shot(page, 'console-knowledge');
+    });
+
+    // A viewer of the same tenant, made through the API with the owner's token.
+    const login = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: OWNER.email, password: OWNER.password }),
+    }).then((r) => r.json());
+    const made = await fetch(`${base}/api/v1/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${login.access_token}` },
+      body: JSON.stringify({ email: VIEWER.email, password: VIEWER.password, role: 'viewer' }),
+    });
+    assert.equal(made.status, 201, await made.text());
+
+    const viewer = await browser.newContext({ viewport: { width: 375, height: 740 } });
+    const phone = await viewer.newPage();
+    await scenario('viewer', phone, async () => {
+      await phone.goto(`${base}/app/login`);
+      await phone.getByLabel('Email').fill(VIEWER.email);
+      await phone.getByLabel('Password').fill('wrong password');
+      await phone.getByRole('button', { name: 'Sign in' }).click();
+      await phone.getByRole('alert').filter({ hasText: 'Wrong email or password.' }).waitFor();
+      await phone.getByLabel('Password').fill(VIEWER.password);
+      await phone.getByRole('button', { name: 'Sign in' }).click();
+      await phone.waitForURL(/\/app\/bots$/);
+      assert.equal(await phone.getByRole('button', { name: 'Create bot' }).count(), 0);
+      await phone.getByRole('link', { name: 'Acme Help' }).click();
+      await phone.getByText('You can read these settings; an editor can change them.').waitFor();
+      assert.equal(await phone.getByRole('button', { name: 'Save settings' }).count(), 0);
+      assert.ok(await phone.getByLabel('Welcome message').isDisabled());
+      // Nothing scrolls sideways on a 375-pixel phone.
+      assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1));
+      await phone.getByRole('link', { name: 'Knowledge' }).click();
+      await phone.getByRole('cell', { name: 'Returns policy', exact: true }).waitFor();
+      assert.equal(await phone.getByRole('button', { name: 'Upload' }).count(), 0);
+      // A forged request with the viewer's own session and form token is
+      // still refused by the services' role check.
+      const forged = await phone.evaluate(async () => {
+        const body = new URLSearchParams({ csrf: document.querySelector('input[name=csrf]').value, name: 'Mine now', top_k: '3' });
+        const res = await fetch(window.location.pathname.replace('/knowledge', ''), { method: 'POST', body });
+        return { status: res.status, text: await res.text() };
+      });
+      assert.equal(forged.status, 403, forged.text);
+      assert.match(forged.text, /Your role does not allow this/);
+      // Without the form token, nothing is even tried.
+      const noToken = await phone.evaluate(async () => {
+        const res = await fetch(window.location.pathname.replace('/knowledge', ''), { method: 'POST', body: new URLSearchParams({ name: 'x' }) });
+        return res.status;
+      });
+      assert.equal(noToken, 403);
+      await shot(phone, 'console-phone-viewer');
+
+      // Signing out ends the session: the console asks to sign in again.
+      await phone.getByRole('button', { name: 'Sign out' }).click();
+      await phone.waitForURL(/\/app\/login$/);
+      await phone.goto(`${base}/app/bots`);
+      assert.match(phone.url(), /\/app\/login$/);
+    });
+    await owner.close();
+    await viewer.close();
+  });
+});
