@@ -150,6 +150,32 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       await page.getByRole('link', { name: 'Acme Help' }).click();
       await page.getByRole('link', { name: 'Knowledge' }).click();
       await shot(page, 'console-knowledge');
+
+      // The playground: a question streamed, its citations, and what
+      // retrieval did.
+      await page.getByRole('link', { name: 'Playground' }).click();
+      await page.getByLabel('Ask Acme Help').fill('How many days do I have to return an item?');
+      await page.getByRole('button', { name: 'Send' }).click();
+      const answer = page.locator('li.turn.assistant[data-message-id]');
+      await answer.waitFor();
+      assert.match(await answer.locator('.answer').innerText(), /30 days/);
+      await answer.locator('.citations summary').filter({ hasText: 'Returns policy' }).click();
+      assert.match(await answer.locator('.citations .passage').first().innerText(), /30 days from the date of purchase/);
+      await answer.locator('[data-candidates] summary').click();
+      assert.ok((await answer.locator('[data-candidates] tr[data-outcome="kept"]').count()) >= 1);
+      assert.match(await answer.locator('[data-candidates] summary').innerText(), /keyword, top 3/);
+      await shot(page, 'console-playground');
+
+      // Usage: the period against the plan, and the last 30 days.
+      await page.getByRole('link', { name: 'Usage' }).click();
+      await page.getByRole('heading', { name: 'Usage', level: 1 }).waitFor();
+      assert.match(await page.locator('.meter').filter({ hasText: 'Documents' }).innerText(), /Documents\s+3\b/);
+      assert.equal(await page.locator('figure.chart').count(), 2);
+      await page.getByText('The figures per day').click();
+      const today = new Date().toISOString().slice(0, 10);
+      const row = page.getByRole('row', { name: new RegExp(today) });
+      assert.deepEqual((await row.locator('td').allInnerTexts()).map((t) => t.trim()), [today, '1', '0', '0', '3']);
+      await shot(page, 'console-usage');
     });
 
     // A viewer of the same tenant, made through the API with the owner's token.
@@ -202,6 +228,11 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       });
       assert.equal(noToken, 403);
       await shot(phone, 'console-phone-viewer');
+      // Usage is for owners and admins: no link, and the page says why.
+      assert.equal(await phone.getByRole('link', { name: 'Usage' }).count(), 0);
+      const usage = await phone.goto(`${base}/app/usage`);
+      assert.equal(usage.status(), 403);
+      await phone.getByText(/Your role does not allow this/).waitFor();
 
       // Signing out ends the session: the console asks to sign in again.
       await phone.getByRole('button', { name: 'Sign out' }).click();

@@ -1,6 +1,7 @@
 // The console's small script. Every page works without it; with it, files
 // dropped or chosen are uploaded one request each with their own progress
-// bar, snippets copy with a button, and deletions ask first.
+// bar, snippets copy with a button, deletions ask first, and the
+// playground streams answers and shows what retrieval did for each.
 'use strict';
 
 document.addEventListener('DOMContentLoaded', () => {
@@ -28,7 +29,148 @@ document.addEventListener('DOMContentLoaded', () => {
   }
 
   for (const form of document.querySelectorAll('form[data-upload]')) upload(form);
+  for (const root of document.querySelectorAll('[data-playground]')) playground(root);
 });
+
+/** An element with a class and text. */
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+/** Calls `onEvent(name, data)` for each server-sent event of `body`. */
+async function readEvents(body, onEvent) {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    buffer += decoder.decode(value || new Uint8Array(0), { stream: !done });
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const frame = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let name = 'message';
+      const data = [];
+      for (const line of frame.split('\n')) {
+        if (line.startsWith('event:')) name = line.slice(6).trim();
+        else if (line.startsWith('data:')) data.push(line.slice(5).trim());
+      }
+      if (data.length) onEvent(name, JSON.parse(data.join('\n')));
+    }
+    if (done) return;
+  }
+}
+
+const score = (x) => (typeof x === 'number' ? x.toFixed(3) : '–');
+
+/** The cited passages, each opening to its text. */
+function citations(list) {
+  const ol = el('ol', 'citations');
+  for (const c of list || []) {
+    const details = el('details');
+    details.append(el('summary', null, `[${c.n}] ${c.title}${c.page ? `, p. ${c.page}` : ''} — score ${score(c.score)}`));
+    details.append(el('p', 'passage', c.snippet));
+    const item = el('li');
+    item.append(details);
+    ol.append(item);
+  }
+  return ol;
+}
+
+/** What retrieval did for one answer, from its trace. */
+function candidates(trace) {
+  const r = trace.retrieval;
+  const box = el('details', 'retrieval');
+  box.dataset.candidates = '';
+  const ms = trace.timings_ms && trace.timings_ms.total;
+  box.append(el('summary', null, `What retrieval did: ${r.mode}, top ${r.top_k}, floor ${score(r.floor)} (${r.floor_source})${r.reranked ? ', reranked' : ''}; ${trace.decision.reason}${ms ? `, ${Math.round(ms)} ms` : ''}`));
+  const wrap = el('div', 'scroll');
+  const table = el('table', 'list');
+  const head = el('tr');
+  for (const h of ['#', 'Passage', 'Keyword rank', 'BM25', 'Vector rank', 'Cosine', 'Fused', 'Rerank', 'Outcome']) {
+    const th = el('th', null, h);
+    th.scope = 'col';
+    head.append(th);
+  }
+  const thead = el('thead');
+  thead.append(head);
+  const tbody = el('tbody');
+  r.candidates.forEach((c, i) => {
+    const row = el('tr');
+    row.dataset.outcome = c.outcome;
+    for (const v of [i + 1, c.title, c.keyword_rank ?? '–', score(c.keyword_score), c.vector_rank ?? '–', score(c.cosine), score(c.fused), score(c.rerank), c.outcome.replaceAll('_', ' ')]) {
+      row.append(el('td', null, String(v)));
+    }
+    tbody.append(row);
+  });
+  table.append(thead, tbody);
+  wrap.append(table);
+  box.append(wrap);
+  return box;
+}
+
+function playground(root) {
+  const form = root.querySelector('form.ask');
+  const log = root.querySelector('.log');
+  const input = form.querySelector('textarea');
+  const session = form.querySelector('input[name=session_id]');
+  const csrf = form.querySelector('input[name=csrf]').value;
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const question = input.value.trim();
+    if (!question) return;
+    input.value = '';
+    log.append(el('li', 'turn user', question));
+    const turn = el('li', 'turn assistant');
+    const text = el('p', 'answer');
+    turn.append(text);
+    turn.setAttribute('aria-busy', 'true');
+    log.append(turn);
+    const button = form.querySelector('button');
+    button.disabled = true;
+    try {
+      const res = await fetch(form.action, {
+        method: 'POST',
+        headers: { Accept: 'text/event-stream' },
+        body: new URLSearchParams({ csrf, message: question, session_id: session.value }),
+      });
+      if (!res.ok) {
+        const problem = await res.json().catch(() => ({}));
+        throw new Error(problem.message || `the server answered ${res.status}`);
+      }
+      let done = null;
+      await readEvents(res.body, (name, data) => {
+        if (name === 'meta') session.value = data.session_id;
+        else if (name === 'delta') text.textContent += data.text;
+        else if (name === 'done') done = data;
+        else if (name === 'error') throw new Error(data.error.message);
+      });
+      if (!done) throw new Error('the answer stopped before it was complete');
+      turn.dataset.messageId = done.message_id;
+      if (!done.answered) turn.append(el('p', 'note', 'Declined: no passage was relevant enough.'));
+      const flagged = done.grounding && done.grounding.unsupported.length;
+      if (flagged) turn.append(el('p', 'note', `${flagged} sentence(s) not found in the cited sources.`));
+      if (done.citations.length) turn.append(citations(done.citations));
+      const trace = await fetch(`/app/messages/${encodeURIComponent(done.message_id)}/trace`);
+      if (trace.ok) turn.append(candidates(await trace.json()));
+    } catch (error) {
+      turn.append(el('p', 'notice error', error.message));
+    } finally {
+      turn.removeAttribute('aria-busy');
+      button.disabled = false;
+      input.focus();
+    }
+  });
+}
 
 /** One file, one request: resolves with the server's message, or throws it. */
 function send(form, file, bar) {

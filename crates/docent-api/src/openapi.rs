@@ -158,6 +158,7 @@ pub fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(search::search))
         .routes(routes!(admin::audit_logs))
         .routes(routes!(admin::usage))
+        .routes(routes!(admin::usage_daily))
         .routes(routes!(platform::set_plan))
         .routes(routes!(chat::ask))
         .routes(routes!(chat::chat_ws))

@@ -577,6 +577,12 @@ pub trait UsageStore: Send + Sync + 'static {
         tenant: TenantId,
         since: DateTime<Utc>,
     ) -> StoreResult<HashMap<UsageKind, u64>>;
+    /// Ledger totals per kind in `range`.
+    async fn usage_in(
+        &self,
+        tenant: TenantId,
+        range: TimeRange,
+    ) -> StoreResult<HashMap<UsageKind, u64>>;
     /// The newest `limit` ledger events.
     async fn recent_usage(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<UsageEvent>>;
     /// Passages indexed for the tenant.

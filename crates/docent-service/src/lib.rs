@@ -40,7 +40,7 @@ pub use knowledge::{
 pub use leads::NewLeadRequest;
 pub use platform::Operator;
 pub use search::{SearchRequest, SearchResult, SearchResults};
-pub use usage::{Meter, UsageFigures, UsageReport};
+pub use usage::{DailyUsage, DayUsage, Meter, UsageFigures, UsageReport};
 pub use users::{CreateUser, UpdateUser};
 pub use widget_tokens::{
     EmbedToken, EmbedTokenRequest, VisitorClaims, WidgetConfig, WidgetTokenRequest,

@@ -2016,6 +2016,26 @@ conformance! {
         assert_eq!(recent[0].bot_id, Some(b1.id));
         assert!(store.usage_since(b.id, at(100)).await.unwrap().is_empty());
         assert!(store.recent_usage(b.id, 10).await.unwrap().is_empty());
+        // A range is half-open: the event of a day ago is in [2 days ago,
+        // 12 hours ago) and not in [12 hours ago, now + 1 s).
+        let half = Utc::now() - Duration::hours(12);
+        let older = store
+            .usage_in(a.id, TimeRange { from: at(2), to: half })
+            .await
+            .unwrap();
+        assert_eq!(older.get(&UsageKind::PromptTokens), Some(&30));
+        assert_eq!(older.get(&UsageKind::CompletionTokens), None);
+        let soon = Utc::now() + Duration::seconds(1);
+        let newer = store
+            .usage_in(a.id, TimeRange { from: half, to: soon })
+            .await
+            .unwrap();
+        assert_eq!(newer.get(&UsageKind::PromptTokens), Some(&12));
+        assert!(store
+            .usage_in(b.id, TimeRange { from: at(100), to: soon })
+            .await
+            .unwrap()
+            .is_empty());
     }
 }
 

@@ -212,6 +212,7 @@ fn settings_body(
         nav class="tabs" aria-label="Bot" {
             a href={ "/app/bots/" (bot.id) } aria-current="page" { "Settings" }
             a href={ "/app/bots/" (bot.id) "/knowledge" } { "Knowledge" }
+            a href={ "/app/bots/" (bot.id) "/playground" } { "Playground" }
         }
         (notice(error, done))
         @if ro { p class="notice" { "You can read these settings; an editor can change them." } }

@@ -92,6 +92,7 @@ fn body(who: &Console, bot: &Bot, docs: &[Document], next: Option<&str>, q: &Lis
         nav class="tabs" aria-label="Bot" {
             a href={ "/app/bots/" (bot.id) } { "Settings" }
             a href=(base) aria-current="page" { "Knowledge" }
+            a href={ "/app/bots/" (bot.id) "/playground" } { "Playground" }
         }
         (notice(q.error.as_deref(), q.done.as_deref()))
         @if who.can_edit() {

@@ -9,7 +9,9 @@ mod auth;
 mod bots;
 mod knowledge;
 mod page;
+mod playground;
 mod session;
+mod usage;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -48,6 +50,12 @@ pub fn routes(state: AppState) -> Router {
             "/app/documents/{document_id}/delete",
             post(knowledge::delete),
         )
+        .route("/app/usage", get(usage::show))
+        .route(
+            "/app/bots/{bot_id}/playground",
+            get(playground::show).post(playground::ask),
+        )
+        .route("/app/messages/{message_id}/trace", get(playground::trace))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::renew,

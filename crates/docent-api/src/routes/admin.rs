@@ -141,3 +141,25 @@ pub async fn usage(
 ) -> ApiResult<Json<docent_service::UsageReport>> {
     Ok(Json(state.services.usage_report(&ctx).await?))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DailyQuery {
+    /// Days up to today (UTC), 1–366; default 30.
+    pub days: Option<u32>,
+}
+
+/// The usage ledger per UTC day (messages, prompt and completion tokens,
+/// documents added), oldest first, today last, days without use as zeros:
+/// the console's chart. Owner and admin only.
+#[utoipa::path(get, path = "/admin/usage/daily", tag = "admin", security(("bearer" = [])),
+    params(DailyQuery),
+    responses((status = 200, body = docent_service::DailyUsage), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn usage_daily(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Query(q): Query<DailyQuery>,
+) -> ApiResult<Json<docent_service::DailyUsage>> {
+    let days = q.days.unwrap_or(30);
+    Ok(Json(state.services.usage_daily(&ctx, days).await?))
+}

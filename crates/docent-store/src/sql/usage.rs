@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use docent_core::domain::{Charge, UsageEvent, UsageKind};
 use docent_core::ids::TenantId;
-use docent_core::store::{StoreError, StoreResult, UsageStore};
+use docent_core::store::{StoreError, StoreResult, TimeRange, UsageStore};
 use sqlx::{AssertSqlSafe, Transaction};
 
 use super::{Dialect, SqlStore, amount, commit, query};
@@ -156,6 +156,22 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
                    WHERE tenant_id = $1 AND created_at >= $2 GROUP BY kind";
         let sums = query::<D>("usage_since", sql)
             .bind((tenant, since))
+            .fetch_all(self.pool(), |r| {
+                Ok((r.name("kind", UsageKind::parse)?, r.size("n")?))
+            })
+            .await?;
+        Ok(sums.into_iter().collect())
+    }
+
+    async fn usage_in(
+        &self,
+        tenant: TenantId,
+        range: TimeRange,
+    ) -> StoreResult<HashMap<UsageKind, u64>> {
+        let sql = "SELECT kind, CAST(SUM(quantity) AS BIGINT) AS n FROM usage_events
+                   WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY kind";
+        let sums = query::<D>("usage_in", sql)
+            .bind((tenant, range.from, range.to))
             .fetch_all(self.pool(), |r| {
                 Ok((r.name("kind", UsageKind::parse)?, r.size("n")?))
             })

@@ -127,6 +127,26 @@ impl<'a> Browser<'a> {
         assert!(self.cookies.contains_key("docent_access"));
     }
 
+    /// A signed-up tenant's browser with one bot holding one ingested text.
+    async fn with_bot_and_text(app: &'a TestApp, email: &str, text: &str) -> (Self, String) {
+        let mut browser = Self::new(app);
+        browser.sign_up("Acme", email).await;
+        let bot = browser.create_bot("Acme Help").await;
+        let csrf = browser.csrf();
+        let origin = browser.origin();
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("title", "Refunds"),
+            ("text", text),
+        ];
+        let (status, _, _) = browser
+            .post(&format!("/app/bots/{bot}/texts"), &form, Some(&origin))
+            .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        app.wait_idle().await;
+        (browser, bot)
+    }
+
     async fn create_bot(&mut self, name: &str) -> String {
         let csrf = self.csrf();
         let origin = self.origin();
@@ -212,21 +232,13 @@ async fn forged_console_requests_are_refused() {
 #[tokio::test]
 async fn another_tenants_bots_and_documents_are_out_of_the_consoles_reach() {
     let app = spawn_app_with(|_| {}).await;
-    let mut ann = Browser::new(&app);
-    ann.sign_up("Acme", "ann@acme.io").await;
-    let bot = ann.create_bot("Acme Help").await;
-    let csrf = ann.csrf();
+    let (mut ann, bot) = Browser::with_bot_and_text(
+        &app,
+        "ann@acme.io",
+        "Refunds are granted within thirty days.",
+    )
+    .await;
     let origin = ann.origin();
-    let form = [
-        ("csrf", csrf.as_str()),
-        ("title", "Refunds"),
-        ("text", "Refunds are granted within thirty days."),
-    ];
-    let (status, _, _) = ann
-        .post(&format!("/app/bots/{bot}/texts"), &form, Some(&origin))
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    app.wait_idle().await;
     let (_, page, _) = ann.get(&format!("/app/bots/{bot}/knowledge")).await;
     let doc = page
         .split("/app/documents/")
@@ -277,4 +289,54 @@ async fn another_tenants_bots_and_documents_are_out_of_the_consoles_reach() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Refunds") && page.contains("ready"), "{page}");
     assert!(!page.contains(">x<"));
+}
+
+#[tokio::test]
+async fn the_playground_answers_without_scripts_and_shows_the_trace_to_its_tenant_only() {
+    let app = spawn_app_with(|_| {}).await;
+    let (mut ann, bot) = Browser::with_bot_and_text(
+        &app,
+        "ann@acme.io",
+        "Refunds are granted within thirty days of purchase.",
+    )
+    .await;
+    let csrf = ann.csrf();
+    let origin = ann.origin();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("message", "How many days do I have for a refund?"),
+        ("session_id", ""),
+    ];
+    let (status, page, _) = ann
+        .post(&format!("/app/bots/{bot}/playground"), &form, Some(&origin))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("thirty days"), "{page}");
+    let trace_path = page
+        .split("href=\"")
+        .find(|s| s.starts_with("/app/messages/"))
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let (status, trace, _) = ann.get(&trace_path).await;
+    assert_eq!(status, StatusCode::OK);
+    let trace: serde_json::Value = serde_json::from_str(&trace).unwrap();
+    assert_eq!(trace["decision"]["answered"], true);
+    assert!(
+        !trace["retrieval"]["candidates"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut bob = Browser::new(&app);
+    bob.sign_up("Globex", "bob@globex.io").await;
+    let (status, _, _) = bob.get(&trace_path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let csrf = bob.csrf();
+    let form = [("csrf", csrf.as_str()), ("message", "Refunds?")];
+    let (status, _, _) = bob
+        .post(&format!("/app/bots/{bot}/playground"), &form, Some(&origin))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

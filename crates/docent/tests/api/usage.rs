@@ -375,3 +375,64 @@ async fn enterprise_is_unlimited_and_the_report_is_for_owners_and_admins() {
     assert_eq!(theirs["usage"]["documents"], 0);
     assert!(theirs["events"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn daily_usage_puts_each_event_on_its_day_for_admins_only() {
+    let app = spawn_app_with(|_| {}).await;
+    let owner = app.signup("ann@acme.io").await;
+    let bot = bot_with_text(&app, &owner.token).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/chat",
+            &owner.token,
+            json!({"bot_id": bot, "message": "How many days do I have for a refund?"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Tokens spent three days ago, as the ledger holds them.
+    let three_days_ago = Utc::now() - chrono::Duration::days(3);
+    app.store
+        .record_usage(&[docent_core::domain::UsageEvent {
+            tenant_id: owner.id.parse().unwrap(),
+            bot_id: None,
+            kind: docent_core::domain::UsageKind::PromptTokens,
+            quantity: 1234,
+            created_at: three_days_ago,
+        }])
+        .await
+        .unwrap();
+
+    let (status, body) = app.get("/api/v1/admin/usage/daily", &owner.token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let days = body["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30, "30 days by default");
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    assert_eq!(days[29]["date"], today.as_str());
+    assert_eq!(days[29]["messages"], 1);
+    assert_eq!(days[29]["documents"], 1);
+    let then = three_days_ago.format("%Y-%m-%d").to_string();
+    assert_eq!(days[26]["date"], then.as_str());
+    assert_eq!(days[26]["prompt_tokens"], 1234);
+    assert_eq!(days[26]["messages"], 0);
+    assert!(
+        days[..26]
+            .iter()
+            .all(|d| d["messages"] == 0 && d["prompt_tokens"] == 0)
+    );
+
+    let (status, body) = app
+        .get("/api/v1/admin/usage/daily?days=7", &owner.token)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["days"].as_array().unwrap().len(), 7);
+    for bad in ["days=0", "days=367"] {
+        let (status, body) = app
+            .get(&format!("/api/v1/admin/usage/daily?{bad}"), &owner.token)
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_error(&body, "invalid_request");
+    }
+    let editor = app.user_with_role(&owner, "ed@acme.io", "editor").await;
+    let (status, _) = app.get("/api/v1/admin/usage/daily", &editor).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
