@@ -74,7 +74,8 @@ describe('console in a browser', { timeout: 115_000 }, () => {
   });
 
   it('takes a new user from sign-up to a bot with ingested knowledge, and a viewer cannot change it', async () => {
-    const owner = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    const owner = await browser.newContext({ viewport: { width: 1100, height: 800 }, acceptDownloads: true });
+    let botId;
     const page = await owner.newPage();
     await scenario('owner', page, async () => {
       // Signed out, the console sends you to sign in; from there, sign up.
@@ -99,6 +100,7 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       await page.getByLabel('Name').fill('Acme Help');
       await page.getByRole('button', { name: 'Create bot' }).click();
       await page.getByRole('heading', { name: 'Acme Help', level: 1 }).waitFor();
+      botId = new URL(page.url()).pathname.split('/')[3];
       await page.getByLabel('Welcome message').fill('Hi! Ask me about returns.');
       await page.getByLabel('Search').selectOption('keyword');
       await page.getByLabel('Passages per answer (1–50)').fill('3');
@@ -165,6 +167,17 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       assert.ok((await answer.locator('[data-candidates] tr[data-outcome="kept"]').count()) >= 1);
       assert.match(await answer.locator('[data-candidates] summary').innerText(), /keyword, top 3/);
       await shot(page, 'console-playground');
+
+      // The conversation is listed with its transcript and citations.
+      await page.getByRole('link', { name: 'Conversations' }).click();
+      const rows = page.locator('[data-conversations] tbody tr');
+      assert.equal(await rows.count(), 1);
+      assert.match(await rows.first().innerText(), /a user of the tenant\s+2\b/);
+      await rows.first().getByRole('link').click();
+      const transcript = page.locator('[data-transcript]');
+      await transcript.getByText('How many days do I have to return an item?').waitFor();
+      assert.match(await transcript.locator('.turn.assistant .answer').innerText(), /30 days/);
+      assert.match(await transcript.locator('.citations summary').innerText(), /Returns policy/);
 
       // Usage: the period against the plan, and the last 30 days.
       await page.getByRole('link', { name: 'Usage' }).click();
@@ -239,6 +252,25 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       await phone.waitForURL(/\/app\/login$/);
       await phone.goto(`${base}/app/bots`);
       assert.match(phone.url(), /\/app\/login$/);
+    });
+
+    // A lead left through the API (as the widget does) is listed, and
+    // exported as CSV with spreadsheet formulas defused.
+    const lead = await fetch(`${base}/api/v1/leads`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${login.access_token}` },
+      body: JSON.stringify({ bot_id: botId, email: 'pat@example.com', name: '=HYPERLINK("https://evil.example")' }),
+    });
+    assert.equal(lead.status, 201, await lead.text());
+    await scenario('leads', page, async () => {
+      await page.goto(`${base}/app/leads`);
+      await page.getByRole('cell', { name: 'pat@example.com' }).waitFor();
+      const download = page.waitForEvent('download');
+      await page.getByRole('link', { name: 'Export all as CSV' }).click();
+      const file = await (await download).path();
+      const csv = fs.readFileSync(file, 'utf8');
+      assert.match(csv, /^created_at,email,name,phone,bot_id,session_id,visitor\n/);
+      assert.match(csv, /pat@example\.com,"'=HYPERLINK\(""https:\/\/evil\.example""\)"/);
     });
     await owner.close();
     await viewer.close();

@@ -138,3 +138,60 @@ impl Services {
             .await?)
     }
 }
+
+/// Leads one CSV export holds at most (newest first).
+pub const MAX_EXPORTED_LEADS: usize = 100_000;
+
+impl Services {
+    /// The tenant's leads (of one bot, or all) as CSV, newest first, at
+    /// most [`MAX_EXPORTED_LEADS`]. Visitor-written cells are defused for
+    /// spreadsheets as conversation exports are.
+    pub async fn leads_csv(&self, ctx: &Ctx, bot: Option<BotId>) -> ServiceResult<String> {
+        ctx.actor.require(Role::Editor)?;
+        let mut leads = Vec::new();
+        let mut page = PageRequest {
+            limit: 200,
+            after: None,
+        };
+        loop {
+            let got = self.list_leads(ctx, bot, &page).await?;
+            leads.extend(got.items);
+            match got.next_cursor {
+                Some(next) if leads.len() < MAX_EXPORTED_LEADS => page.after = Some(next),
+                _ => break,
+            }
+        }
+        leads.truncate(MAX_EXPORTED_LEADS);
+        let cell = crate::analytics::export::cell;
+        let mut out = Vec::new();
+        {
+            let mut csv = csv::Writer::from_writer(&mut out);
+            let header = [
+                "created_at",
+                "email",
+                "name",
+                "phone",
+                "bot_id",
+                "session_id",
+                "visitor",
+            ];
+            let failed = |e: csv::Error| ServiceError::internal(e.to_string());
+            csv.write_record(header).map_err(failed)?;
+            for l in &leads {
+                csv.write_record([
+                    l.created_at.to_rfc3339(),
+                    cell(&l.email),
+                    cell(l.name.as_deref().unwrap_or_default()),
+                    cell(l.phone.as_deref().unwrap_or_default()),
+                    l.bot_id.to_string(),
+                    l.session_id.map(|s| s.to_string()).unwrap_or_default(),
+                    cell(l.visitor.as_deref().unwrap_or_default()),
+                ])
+                .map_err(failed)?;
+            }
+            csv.flush()
+                .map_err(|e| ServiceError::internal(e.to_string()))?;
+        }
+        String::from_utf8(out).map_err(|e| ServiceError::internal(e.to_string()))
+    }
+}

@@ -121,12 +121,35 @@ pub async fn create(
     }
 }
 
+/// A bot's tabs, `current` marked.
+pub fn tabs(bot: &Bot, current: &str) -> Markup {
+    let tab = |name: &str, path: &str, label: &str| {
+        html! {
+            a href={ "/app/bots/" (bot.id) (path) } aria-current=[(name == current).then_some("page")] { (label) }
+        }
+    };
+    html! {
+        nav class="tabs" aria-label="Bot" {
+            (tab("settings", "", "Settings"))
+            (tab("knowledge", "/knowledge", "Knowledge"))
+            (tab("playground", "/playground", "Playground"))
+            (tab("conversations", "/conversations", "Conversations"))
+        }
+    }
+}
+
 /// The bot a form acts on: its token checked, the bot read in the caller's
 /// tenant (another tenant's is not there).
 async fn form_bot(state: &AppState, who: &Console, id: &str, csrf: &str) -> Result<Bot, Response> {
     if !csrf_ok(&who.csrf, csrf) {
         return Err(super::page::forbidden("The form expired; reload the page."));
     }
+    read_bot(state, who, id).await
+}
+
+/// The bot a page shows, read in the caller's tenant; else the page that
+/// says it is not there.
+pub async fn read_bot(state: &AppState, who: &Console, id: &str) -> Result<Bot, Response> {
     let Ok(id) = bot_id(id) else {
         return Err(problem(
             StatusCode::NOT_FOUND,
@@ -209,11 +232,7 @@ fn settings_body(
     html! {
         p class="crumbs" { a href="/app/bots" { "Bots" } " / " (bot.name) }
         h1 { (bot.name) }
-        nav class="tabs" aria-label="Bot" {
-            a href={ "/app/bots/" (bot.id) } aria-current="page" { "Settings" }
-            a href={ "/app/bots/" (bot.id) "/knowledge" } { "Knowledge" }
-            a href={ "/app/bots/" (bot.id) "/playground" } { "Playground" }
-        }
+        (tabs(bot, "settings"))
         (notice(error, done))
         @if ro { p class="notice" { "You can read these settings; an editor can change them." } }
         form method="post" action={ "/app/bots/" (bot.id) } class="settings" {

@@ -54,13 +54,11 @@ pub async fn list(
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let Ok(id) = id.parse::<BotId>() else {
-        return problem(StatusCode::NOT_FOUND, Some(&who), "There is no such bot.");
-    };
-    let bot = match state.services.get_bot(&who.ctx, id).await {
+    let bot = match super::bots::read_bot(&state, &who, &id).await {
         Ok(b) => b,
-        Err(e) => return failed(&who, e.into()),
+        Err(r) => return r,
     };
+    let id = bot.id;
     let status = parse_status(q.status.as_deref());
     let filter = DocumentFilter {
         bot_id: Some(id),
@@ -89,11 +87,7 @@ fn body(who: &Console, bot: &Bot, docs: &[Document], next: Option<&str>, q: &Lis
     html! {
         p class="crumbs" { a href="/app/bots" { "Bots" } " / " (bot.name) }
         h1 { (bot.name) }
-        nav class="tabs" aria-label="Bot" {
-            a href={ "/app/bots/" (bot.id) } { "Settings" }
-            a href=(base) aria-current="page" { "Knowledge" }
-            a href={ "/app/bots/" (bot.id) "/playground" } { "Playground" }
-        }
+        (super::bots::tabs(bot, "knowledge"))
         (notice(q.error.as_deref(), q.done.as_deref()))
         @if who.can_edit() {
             section class="add" {

@@ -7,6 +7,7 @@
 
 mod auth;
 mod bots;
+mod conversations;
 mod knowledge;
 mod page;
 mod playground;
@@ -56,6 +57,13 @@ pub fn routes(state: AppState) -> Router {
             get(playground::show).post(playground::ask),
         )
         .route("/app/messages/{message_id}/trace", get(playground::trace))
+        .route("/app/bots/{bot_id}/conversations", get(conversations::list))
+        .route(
+            "/app/conversations/{session_id}",
+            get(conversations::transcript),
+        )
+        .route("/app/leads", get(conversations::leads))
+        .route("/app/leads.csv", get(conversations::leads_csv))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::renew,

@@ -29,6 +29,7 @@ pub fn page(title: &str, who: Option<&Console>, body: Markup) -> Html<String> {
                     @if let Some(who) = who {
                         nav aria-label="Main" {
                             a href="/app/bots" { "Bots" }
+                            @if who.role >= docent_core::domain::Role::Editor { a href="/app/leads" { "Leads" } }
                             @if who.role >= docent_core::domain::Role::Admin { a href="/app/usage" { "Usage" } }
                         }
                         div class="who" {

@@ -24,11 +24,7 @@ fn frame(bot: &Bot, who: &Console, content: Markup) -> Markup {
     html! {
         p class="crumbs" { a href="/app/bots" { "Bots" } " / " (bot.name) }
         h1 { (bot.name) }
-        nav class="tabs" aria-label="Bot" {
-            a href={ "/app/bots/" (bot.id) } { "Settings" }
-            a href={ "/app/bots/" (bot.id) "/knowledge" } { "Knowledge" }
-            a href={ "/app/bots/" (bot.id) "/playground" } aria-current="page" { "Playground" }
-        }
+        (super::bots::tabs(bot, "playground"))
         div class="playground" data-playground {
             ol class="log" aria-live="polite" { (content) }
             form method="post" action={ "/app/bots/" (bot.id) "/playground" } class="ask" {

@@ -204,7 +204,7 @@ fn row(s: &ChatSession, m: &ChatMessage) -> [String; 12] {
 /// with `=`, `+`, `-`, `@`, tab or carriage return would run as a formula
 /// when the file is opened, so it gets a leading apostrophe (OWASP's advice
 /// on CSV injection).
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     match text.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
         _ => text.to_string(),

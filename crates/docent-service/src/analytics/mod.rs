@@ -3,7 +3,7 @@
 //! cited documents and the questions it could not answer, grouped; and the
 //! conversations themselves, exported.
 
-mod export;
+pub(crate) mod export;
 pub mod range;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

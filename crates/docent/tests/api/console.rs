@@ -329,10 +329,33 @@ async fn the_playground_answers_without_scripts_and_shows_the_trace_to_its_tenan
             .is_empty()
     );
 
+    // The conversation is listed, with its transcript.
+    let (status, list, _) = ann.get(&format!("/app/bots/{bot}/conversations")).await;
+    assert_eq!(status, StatusCode::OK);
+    let transcript = list
+        .split("href=\"")
+        .find(|s| s.starts_with("/app/conversations/"))
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let (status, page, _) = ann.get(&transcript).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("How many days do I have for a refund?"),
+        "{page}"
+    );
+
     let mut bob = Browser::new(&app);
     bob.sign_up("Globex", "bob@globex.io").await;
-    let (status, _, _) = bob.get(&trace_path).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    for path in [
+        trace_path.clone(),
+        transcript,
+        format!("/app/bots/{bot}/conversations"),
+    ] {
+        let (status, body, _) = bob.get(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!body.contains("refund"), "{path}");
+    }
     let csrf = bob.csrf();
     let form = [("csrf", csrf.as_str()), ("message", "Refunds?")];
     let (status, _, _) = bob
