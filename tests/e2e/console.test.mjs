@@ -189,20 +189,42 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       const row = page.getByRole('row', { name: new RegExp(today) });
       assert.deepEqual((await row.locator('td').allInnerTexts()).map((t) => t.trim()), [today, '1', '0', '0', '3']);
       await shot(page, 'console-usage');
+
+      // Team and keys: a viewer added with a first password; an API key
+      // shown once, then only by its prefix, then revoked.
+      await page.getByRole('link', { name: 'Team' }).click();
+      await page.getByLabel('Email').fill(VIEWER.email);
+      await page.getByLabel('Their first password (at least 8 characters)').fill(VIEWER.password);
+      await page.locator('#user-role').selectOption('viewer');
+      await page.getByRole('button', { name: 'Add user' }).click();
+      await page.getByRole('status').filter({ hasText: 'The user is added' }).waitFor();
+      await page.locator('[data-users]').getByRole('cell', { name: VIEWER.email, exact: true }).waitFor();
+      await page.getByLabel('Name').fill('CI');
+      await page.locator('#key-role').selectOption('editor');
+      await page.getByRole('button', { name: 'Create key' }).click();
+      const secret = (await page.locator('#new-key').innerText()).trim();
+      assert.match(secret, /^dct_[A-Za-z0-9_-]{43}$/);
+      const keyCheck = await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${secret}` } });
+      assert.equal(keyCheck.status, 200, 'the new key works');
+      await page.goto(`${base}/app/team`);
+      assert.equal(await page.locator('#new-key').count(), 0, 'the key is shown once');
+      assert.doesNotMatch(await page.content(), new RegExp(secret));
+      const keyRow = page.locator('[data-keys] tr').filter({ hasText: 'CI' });
+      assert.match(await keyRow.innerText(), /dct_\S+…\s+editor/);
+      await shot(page, 'console-team');
+      page.once('dialog', (dialog) => dialog.accept());
+      await keyRow.getByRole('button', { name: /Revoke/ }).click();
+      await page.getByRole('status').filter({ hasText: 'The key is revoked' }).waitFor();
+      const revoked = await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${secret}` } });
+      assert.equal(revoked.status, 401, 'a revoked key no longer works');
     });
 
-    // A viewer of the same tenant, made through the API with the owner's token.
+    // The owner's API token, for what the widget does in the leads step.
     const login = await fetch(`${base}/api/v1/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ email: OWNER.email, password: OWNER.password }),
     }).then((r) => r.json());
-    const made = await fetch(`${base}/api/v1/users`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${login.access_token}` },
-      body: JSON.stringify({ email: VIEWER.email, password: VIEWER.password, role: 'viewer' }),
-    });
-    assert.equal(made.status, 201, await made.text());
 
     const viewer = await browser.newContext({ viewport: { width: 375, height: 740 } });
     const phone = await viewer.newPage();
@@ -243,6 +265,7 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       await shot(phone, 'console-phone-viewer');
       // Usage is for owners and admins: no link, and the page says why.
       assert.equal(await phone.getByRole('link', { name: 'Usage' }).count(), 0);
+      assert.equal(await phone.getByRole('link', { name: 'Team' }).count(), 0);
       const usage = await phone.goto(`${base}/app/usage`);
       assert.equal(usage.status(), 403);
       await phone.getByText(/Your role does not allow this/).waitFor();

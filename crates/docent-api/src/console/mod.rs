@@ -12,13 +12,25 @@ mod knowledge;
 mod page;
 mod playground;
 mod session;
+mod team;
 mod usage;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use axum::routing::{get, post};
 
 use crate::app::AppState;
+
+/// Console pages hold a tenant's data (and once, a new API key): no cache
+/// keeps them.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
 
 pub fn routes(state: AppState) -> Router {
     // Multipart framing adds a little to the files themselves.
@@ -64,9 +76,16 @@ pub fn routes(state: AppState) -> Router {
         )
         .route("/app/leads", get(conversations::leads))
         .route("/app/leads.csv", get(conversations::leads_csv))
+        .route("/app/team", get(team::show))
+        .route("/app/team/users", post(team::add_user))
+        .route("/app/team/users/{user_id}/role", post(team::set_role))
+        .route("/app/team/users/{user_id}/delete", post(team::remove_user))
+        .route("/app/team/keys", post(team::create_key))
+        .route("/app/team/keys/{key_id}/revoke", post(team::revoke_key))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::renew,
         ))
+        .layer(axum::middleware::map_response(no_store))
         .with_state(state)
 }

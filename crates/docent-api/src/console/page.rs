@@ -30,7 +30,10 @@ pub fn page(title: &str, who: Option<&Console>, body: Markup) -> Html<String> {
                         nav aria-label="Main" {
                             a href="/app/bots" { "Bots" }
                             @if who.role >= docent_core::domain::Role::Editor { a href="/app/leads" { "Leads" } }
-                            @if who.role >= docent_core::domain::Role::Admin { a href="/app/usage" { "Usage" } }
+                            @if who.role >= docent_core::domain::Role::Admin {
+                                a href="/app/usage" { "Usage" }
+                                a href="/app/team" { "Team" }
+                            }
                         }
                         div class="who" {
                             span class="role" { (who.role.as_str()) }

@@ -127,6 +127,19 @@ impl<'a> Browser<'a> {
         assert!(self.cookies.contains_key("docent_access"));
     }
 
+    /// Signs in through the form.
+    async fn sign_in(&mut self, email: &str, password: &str) -> StatusCode {
+        self.get("/app/login").await;
+        let csrf = self.csrf();
+        let origin = self.origin();
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", password),
+        ];
+        self.post("/app/login", &form, Some(&origin)).await.0
+    }
+
     /// A signed-up tenant's browser with one bot holding one ingested text.
     async fn with_bot_and_text(app: &'a TestApp, email: &str, text: &str) -> (Self, String) {
         let mut browser = Self::new(app);
@@ -362,4 +375,67 @@ async fn the_playground_answers_without_scripts_and_shows_the_trace_to_its_tenan
         .post(&format!("/app/bots/{bot}/playground"), &form, Some(&origin))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn team_and_keys_are_for_owners_and_admins_of_their_own_tenant() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut ann = Browser::new(&app);
+    ann.sign_up("Acme", "ann@acme.io").await;
+    let csrf = ann.csrf();
+    let origin = ann.origin();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("email", "ed@acme.io"),
+        ("password", "staple battery horse"),
+        ("role", "editor"),
+    ];
+    let (status, page, _) = ann.post("/app/team/users", &form, Some(&origin)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("ed@acme.io"));
+    let ed_id = page
+        .split("/app/team/users/")
+        .filter_map(|s| s.split('/').next())
+        .find(|id| page.contains(&format!("role-{id}\">Role of ed@acme.io")))
+        .unwrap()
+        .to_string();
+
+    // An editor signs in, but the team is not theirs to see.
+    let mut ed = Browser::new(&app);
+    assert_eq!(
+        ed.sign_in("ed@acme.io", "staple battery horse").await,
+        StatusCode::SEE_OTHER
+    );
+    let (status, page, _) = ed.get("/app/team").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!page.contains("ann@acme.io"));
+
+    // Another tenant's admin cannot touch Acme's users.
+    let mut bob = Browser::new(&app);
+    bob.sign_up("Globex", "bob@globex.io").await;
+    let csrf = bob.csrf();
+    for path in [
+        format!("/app/team/users/{ed_id}/role"),
+        format!("/app/team/users/{ed_id}/delete"),
+    ] {
+        let form = [("csrf", csrf.as_str()), ("role", "owner")];
+        let (status, page, _) = bob.post(&path, &form, Some(&origin)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!page.contains("ed@acme.io"), "{path}");
+    }
+    let (_, page, _) = ann.get("/app/team").await;
+    assert!(page.contains(&format!("role-{ed_id}")), "ed is still there");
+    assert!(
+        page.contains("<option value=\"editor\" selected>editor</option>"),
+        "{page}"
+    );
+    // Pages that show a tenant's data are never cached.
+    let res = ann
+        .http
+        .get(app.url("/app/team"))
+        .header(COOKIE, ann.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["cache-control"], "no-store");
 }
