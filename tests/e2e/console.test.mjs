@@ -10,6 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -25,6 +26,8 @@ describe('console in a browser', { timeout: 115_000 }, () => {
   let docent;
   let base;
   let browser;
+  let site;
+  let siteBase;
 
   async function shot(page, name) {
     if (!SHOTS) return;
@@ -55,7 +58,24 @@ describe('console in a browser', { timeout: 115_000 }, () => {
     fs.mkdirSync(dataDir);
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    docent = startDocent(port, dataDir);
+    // A small website on loopback for the crawl (which then needs private
+    // addresses allowed), its pages served a little slowly so progress shows.
+    site = http.createServer(async (req, res) => {
+      const pages = {
+        '/': '<h1>Acme help</h1><p>Start here.</p><a href="/returns">Returns</a> <a href="/warranty">Warranty</a> <a href="/care">Care</a>',
+        '/returns': '<h1>Returns</h1><p>Items can be returned within 30 days.</p>',
+        '/warranty': '<h1>Warranty</h1><p>Every tent has a two year warranty.</p>',
+        '/care': '<h1>Care</h1><p>Dry your tent before you store it.</p>',
+      };
+      const path = new URL(req.url, 'http://site').pathname;
+      await new Promise((r) => setTimeout(r, 150));
+      if (!(path in pages)) return res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(`<!doctype html><html><head><title>${path}</title></head><body>${pages[path]}</body></html>`);
+    });
+    await new Promise((resolve) => site.listen(0, '127.0.0.1', resolve));
+    siteBase = `http://127.0.0.1:${site.address().port}`;
+    docent = startDocent(port, dataDir, undefined, { DOCENT_CRAWL_ALLOW_PRIVATE_NETWORKS: 'true' });
     await until('the server to answer', async () => {
       if (docent.exit()) {
         const error = new Error(`docent exited early:\n${docent.log()}`);
@@ -70,6 +90,7 @@ describe('console in a browser', { timeout: 115_000 }, () => {
   after(async () => {
     await browser?.close().catch(() => {});
     await docent?.stop();
+    await new Promise((resolve) => (site ? site.close(resolve) : resolve()));
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -144,6 +165,21 @@ describe('console in a browser', { timeout: 115_000 }, () => {
         return (await page.locator('tr[data-status="ready"]').count()) === 3;
       }, 30_000, 500);
       await page.getByRole('cell', { name: 'Returns policy', exact: true }).waitFor();
+      // A crawl of the local site, watched live until its pages are ready.
+      await page.getByLabel('Start page').fill(`${siteBase}/`);
+      await page.getByLabel('Pages at most (1–10000, default 50)').fill('10');
+      await page.getByRole('button', { name: 'Start crawl' }).click();
+      await page.getByRole('heading', { name: 'Crawl', level: 1 }).waitFor();
+      const crawl = page.locator('[data-crawl]');
+      await crawl.locator('[data-field="finished"]:not([hidden])').waitFor({ timeout: 30_000 });
+      assert.equal(await crawl.locator('[data-field="status"]').innerText(), 'succeeded');
+      assert.equal(await crawl.locator('[data-field="done"]').innerText(), '4');
+      assert.equal(await crawl.locator('[data-field="ready"]').innerText(), '7');
+      assert.equal(await crawl.locator('progress').evaluate((p) => p.value), 4);
+      await shot(page, 'console-crawl');
+      await crawl.getByRole('link', { name: 'See the documents' }).click();
+      assert.equal(await page.locator('tr[data-status="ready"]').count(), 7);
+
       await page.getByLabel('Status').selectOption('failed');
       await page.getByRole('button', { name: 'Filter' }).click();
       await page.getByText('No document is failed.').waitFor();
@@ -161,8 +197,9 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       const answer = page.locator('li.turn.assistant[data-message-id]');
       await answer.waitFor();
       assert.match(await answer.locator('.answer').innerText(), /30 days/);
-      await answer.locator('.citations summary').filter({ hasText: 'Returns policy' }).click();
-      assert.match(await answer.locator('.citations .passage').first().innerText(), /30 days from the date of purchase/);
+      const cited = answer.locator('.citations details').filter({ hasText: 'Returns policy' });
+      await cited.locator('summary').click();
+      assert.match(await cited.locator('.passage').innerText(), /30 days from the date of purchase/);
       await answer.locator('[data-candidates] summary').click();
       assert.ok((await answer.locator('[data-candidates] tr[data-outcome="kept"]').count()) >= 1);
       assert.match(await answer.locator('[data-candidates] summary').innerText(), /keyword, top 3/);
@@ -177,17 +214,17 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       const transcript = page.locator('[data-transcript]');
       await transcript.getByText('How many days do I have to return an item?').waitFor();
       assert.match(await transcript.locator('.turn.assistant .answer').innerText(), /30 days/);
-      assert.match(await transcript.locator('.citations summary').innerText(), /Returns policy/);
+      assert.match((await transcript.locator('.citations summary').allInnerTexts()).join('\n'), /Returns policy/);
 
       // Usage: the period against the plan, and the last 30 days.
       await page.getByRole('link', { name: 'Usage' }).click();
       await page.getByRole('heading', { name: 'Usage', level: 1 }).waitFor();
-      assert.match(await page.locator('.meter').filter({ hasText: 'Documents' }).innerText(), /Documents\s+3\b/);
+      assert.match(await page.locator('.meter').filter({ hasText: 'Documents' }).innerText(), /Documents\s+7\b/);
       assert.equal(await page.locator('figure.chart').count(), 2);
       await page.getByText('The figures per day').click();
       const today = new Date().toISOString().slice(0, 10);
       const row = page.getByRole('row', { name: new RegExp(today) });
-      assert.deepEqual((await row.locator('td').allInnerTexts()).map((t) => t.trim()), [today, '1', '0', '0', '3']);
+      assert.deepEqual((await row.locator('td').allInnerTexts()).map((t) => t.trim()), [today, '1', '0', '0', '7']);
       await shot(page, 'console-usage');
 
       // Team and keys: a viewer added with a first password; an API key

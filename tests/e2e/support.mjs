@@ -54,8 +54,8 @@ export function freePort() {
   });
 }
 
-/** `docent serve` on 127.0.0.1:port with a fresh data dir; answers come from `modelBase`'s model if given, else are extractive. */
-export function startDocent(port, dataDir, modelBase) {
+/** `docent serve` on 127.0.0.1:port with a fresh data dir; answers come from `modelBase`'s model if given, else are extractive; `extraEnv` adds settings. */
+export function startDocent(port, dataDir, modelBase, extraEnv = {}) {
   const env = {};
   for (const [key, value] of Object.entries(process.env)) {
     // Nothing from the caller's configuration leaks in: no other model,
@@ -66,6 +66,7 @@ export function startDocent(port, dataDir, modelBase) {
   env.DOCENT_EMBEDDER = 'hash';
   if (modelBase) env.DOCENT_LLM_BASE_URL = modelBase;
   env.DOCENT_LOG = 'warn';
+  Object.assign(env, extraEnv);
   const child = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     cwd: dataDir, // so no docent.toml of the caller's is read
     env,

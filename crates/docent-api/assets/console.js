@@ -30,7 +30,35 @@ document.addEventListener('DOMContentLoaded', () => {
 
   for (const form of document.querySelectorAll('form[data-upload]')) upload(form);
   for (const root of document.querySelectorAll('[data-playground]')) playground(root);
+  for (const root of document.querySelectorAll('[data-crawl]')) watchCrawl(root);
 });
+
+/** Updates a crawl's figures once a second until it is finished. */
+function watchCrawl(root) {
+  const field = (name) => root.querySelector(`[data-field="${name}"]`);
+  const bar = root.querySelector('progress');
+  const tick = async () => {
+    let state;
+    try {
+      const res = await fetch(root.dataset.crawl, { headers: { Accept: 'application/json' } });
+      if (!res.ok) throw new Error(`the server answered ${res.status}`);
+      state = await res.json();
+    } catch (error) {
+      field('error').textContent = `Progress is not updating: ${error.message}`;
+      setTimeout(tick, 3000);
+      return;
+    }
+    for (const name of ['status', 'done', 'total', 'queued', 'processing', 'ready', 'failed']) {
+      field(name).textContent = String(state[name]);
+    }
+    field('error').textContent = state.error || '';
+    bar.max = Math.max(state.total, 1);
+    bar.value = state.done;
+    if (state.finished) field('finished').hidden = false;
+    else setTimeout(tick, 1000);
+  };
+  tick();
+}
 
 /** An element with a class and text. */
 function el(tag, className, text) {

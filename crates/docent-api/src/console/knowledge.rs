@@ -100,6 +100,7 @@ fn body(who: &Console, bot: &Bot, docs: &[Document], next: Option<&str>, q: &Lis
                     ul class="progress" aria-live="polite" {}
                     button type="submit" { "Upload" }
                 }
+                (super::crawls::form(bot, &who.csrf))
                 h2 { "Add a text" }
                 form method="post" action={ "/app/bots/" (bot.id) "/texts" } class="stack" {
                     (csrf_field(&who.csrf))

@@ -8,6 +8,7 @@
 mod auth;
 mod bots;
 mod conversations;
+mod crawls;
 mod knowledge;
 mod page;
 mod playground;
@@ -76,6 +77,12 @@ pub fn routes(state: AppState) -> Router {
         )
         .route("/app/leads", get(conversations::leads))
         .route("/app/leads.csv", get(conversations::leads_csv))
+        .route("/app/bots/{bot_id}/crawl", post(crawls::start))
+        .route("/app/bots/{bot_id}/crawls/{job_id}", get(crawls::watch))
+        .route(
+            "/app/bots/{bot_id}/crawls/{job_id}/status",
+            get(crawls::status),
+        )
         .route("/app/team", get(team::show))
         .route("/app/team/users", post(team::add_user))
         .route("/app/team/users/{user_id}/role", post(team::set_role))

@@ -263,16 +263,21 @@ async fn another_tenants_bots_and_documents_are_out_of_the_consoles_reach() {
     let mut bob = Browser::new(&app);
     bob.sign_up("Globex", "bob@globex.io").await;
     let csrf = bob.csrf();
+    let job = docent_core::ids::JobId::new();
     for path in [
         format!("/app/bots/{bot}"),
         format!("/app/bots/{bot}/knowledge"),
         format!("/app/bots/{bot}/delete"),
+        format!("/app/bots/{bot}/playground"),
+        format!("/app/bots/{bot}/crawls/{job}"),
+        format!("/app/bots/{bot}/crawls/{job}/status"),
     ] {
         let (status, body, _) = bob.get(&path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert!(!body.contains("Acme Help"), "{path}");
     }
     let posts = [
+        format!("/app/bots/{bot}/crawl"),
         format!("/app/bots/{bot}"),
         format!("/app/bots/{bot}/delete"),
         format!("/app/documents/{doc}/reingest"),
