@@ -252,6 +252,18 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       page.once('dialog', (dialog) => dialog.accept());
       await keyRow.getByRole('button', { name: /Revoke/ }).click();
       await page.getByRole('status').filter({ hasText: 'The key is revoked' }).waitFor();
+
+      // The audit log has it all, filtered by action.
+      await page.getByRole('link', { name: 'Audit log' }).click();
+      await page.getByLabel('Action').fill('api_key.revoke');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      const entries = page.locator('[data-audit] tbody tr');
+      assert.equal(await entries.count(), 1);
+      assert.match(await entries.first().innerText(), /user .*api_key\.revoke\s+api_key/);
+      await page.getByLabel('Action').fill('');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      assert.ok((await entries.count()) >= 6, 'sign-up, bot, settings, documents, crawl, user, key');
+      await shot(page, 'console-audit');
       const revoked = await fetch(`${base}/api/v1/auth/me`, { headers: { authorization: `Bearer ${secret}` } });
       assert.equal(revoked.status, 401, 'a revoked key no longer works');
     });
@@ -303,6 +315,7 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       // Usage is for owners and admins: no link, and the page says why.
       assert.equal(await phone.getByRole('link', { name: 'Usage' }).count(), 0);
       assert.equal(await phone.getByRole('link', { name: 'Team' }).count(), 0);
+      assert.equal(await phone.getByRole('link', { name: 'Audit log' }).count(), 0);
       const usage = await phone.goto(`${base}/app/usage`);
       assert.equal(usage.status(), 403);
       await phone.getByText(/Your role does not allow this/).waitFor();

@@ -147,6 +147,15 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn refresh_token_family(&self, token_hash: &str) -> StoreResult<Option<TokenFamilyId>>;
     /// Revokes every token of the family that `token_hash` belongs to (logout).
     async fn revoke_refresh_family(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Sets a user's password hash and revokes every refresh token of the
+    /// user, in one transaction: each of their sessions must sign in again.
+    async fn set_password(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
     async fn create_api_key(&self, key: &NewApiKey) -> StoreResult<()>;
     async fn list_api_keys(

@@ -165,6 +165,44 @@ impl Services {
         })
     }
 
+    /// A signed-in user's new password, given the current one; every
+    /// session of the user ends (their refresh tokens are revoked), and a
+    /// new one is returned for the caller.
+    pub async fn change_password(
+        &self,
+        ctx: &Ctx,
+        current: String,
+        new: String,
+    ) -> ServiceResult<TenantSession> {
+        let Principal::User(id) = ctx.actor.principal else {
+            return Err(ServiceError::Forbidden(
+                "only a signed-in user changes a password".into(),
+            ));
+        };
+        check_password(&new)?;
+        let tenant = ctx.actor.tenant_id;
+        let user = self.store().get_user(tenant, id).await?;
+        let phc = user.password_hash.clone();
+        if !blocking(move || password::verify(&current, &phc)).await? {
+            return Err(ServiceError::Invalid(
+                "the current password is not right".into(),
+            ));
+        }
+        let hash = hash_password(new).await?;
+        self.store()
+            .set_password(tenant, id, &hash, Utc::now())
+            .await?;
+        self.audit(ctx, "user.password_change", "user", Some(id.to_string()))
+            .await;
+        let user = self.store().get_user(tenant, id).await?;
+        let tokens = self.issue_tokens(&user, TokenFamilyId::new()).await?;
+        Ok(TenantSession {
+            tenant: self.store().get_tenant(tenant).await?,
+            user,
+            tokens,
+        })
+    }
+
     /// Exchanges a live refresh token for a new pair. The presented token is
     /// revoked; presenting a revoked one again revokes its whole family.
     pub async fn refresh(&self, refresh_token: &str) -> ServiceResult<TenantSession> {

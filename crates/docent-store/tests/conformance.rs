@@ -299,6 +299,47 @@ fn refresh(
 }
 
 conformance! {
+    async fn a_new_password_ends_every_session_of_its_user_only(store: Arc<dyn Store>) {
+        let t = tenant("t");
+        let owner = user(&t, "o@t.io", Role::Owner);
+        store.create_tenant_with_owner(&t, &owner).await.unwrap();
+        let other = user(&t, "e@t.io", Role::Editor);
+        store.create_user(&other).await.unwrap();
+        for (who, hash) in [(owner.id, "laptop"), (owner.id, "phone"), (other.id, "theirs")] {
+            store
+                .insert_refresh_token(&refresh(&t, who, TokenFamilyId::new(), hash, 3600))
+                .await
+                .unwrap();
+        }
+        store
+            .set_password(t.id, owner.id, "new-hash", Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(store.get_user(t.id, owner.id).await.unwrap().password_hash, "new-hash");
+        let now = Utc::now();
+        for hash in ["laptop", "phone"] {
+            assert!(
+                !matches!(store.use_refresh_token(hash, now).await.unwrap(), RefreshUse::Consumed(_)),
+                "{hash} is revoked"
+            );
+        }
+        assert!(matches!(
+            store.use_refresh_token("theirs", now).await.unwrap(),
+            RefreshUse::Consumed(_)
+        ));
+        // Another tenant's id for the user changes nothing.
+        let b = tenant("b");
+        let b_owner = user(&b, "o@b.io", Role::Owner);
+        store.create_tenant_with_owner(&b, &b_owner).await.unwrap();
+        assert!(matches!(
+            store.set_password(b.id, owner.id, "x", Utc::now()).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(store.get_user(t.id, owner.id).await.unwrap().password_hash, "new-hash");
+    }
+}
+
+conformance! {
     async fn refresh_tokens_rotate_once_and_reuse_revokes_the_family(store: Arc<dyn Store>) {
         let t = tenant("t");
         let owner = user(&t, "r@t.io", Role::Owner);

@@ -5,6 +5,8 @@
 //! drag-and-drop uploads with per-file progress, copy buttons and
 //! confirmations, and every page works without it.
 
+mod account;
+mod audit;
 mod auth;
 mod bots;
 mod conversations;
@@ -83,6 +85,9 @@ pub fn routes(state: AppState) -> Router {
             "/app/bots/{bot_id}/crawls/{job_id}/status",
             get(crawls::status),
         )
+        .route("/app/audit", get(audit::show))
+        .route("/app/account", get(account::show))
+        .route("/app/account/password", post(account::change_password))
         .route("/app/team", get(team::show))
         .route("/app/team/users", post(team::add_user))
         .route("/app/team/users/{user_id}/role", post(team::set_role))

@@ -33,9 +33,11 @@ pub fn page(title: &str, who: Option<&Console>, body: Markup) -> Html<String> {
                             @if who.role >= docent_core::domain::Role::Admin {
                                 a href="/app/usage" { "Usage" }
                                 a href="/app/team" { "Team" }
+                                a href="/app/audit" { "Audit log" }
                             }
                         }
                         div class="who" {
+                            a href="/app/account" { "Account" }
                             span class="role" { (who.role.as_str()) }
                             form method="post" action="/app/logout" {
                                 (csrf_field(&who.csrf))

@@ -248,6 +248,28 @@ impl<D: Dialect> AccountStore for SqlStore<D> {
             .await
     }
 
+    async fn set_password(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let sql = "UPDATE users SET password_hash = $1 WHERE tenant_id = $2 AND id = $3";
+        query::<D>("set_password", sql)
+            .bind((password_hash, tenant, user))
+            .execute_found(&mut tx)
+            .await?;
+        let sql = "UPDATE refresh_tokens SET revoked_at = $1
+                   WHERE tenant_id = $2 AND user_id = $3 AND revoked_at IS NULL";
+        query::<D>("set_password", sql)
+            .bind((now, tenant, user))
+            .execute(&mut tx)
+            .await?;
+        commit(tx, "set_password").await
+    }
+
     async fn create_api_key(&self, new: &NewApiKey) -> StoreResult<()> {
         let k = &new.key;
         let sql = "INSERT INTO api_keys (id, tenant_id, name, role, prefix, key_hash, created_by,

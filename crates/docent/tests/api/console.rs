@@ -444,3 +444,58 @@ async fn team_and_keys_are_for_owners_and_admins_of_their_own_tenant() {
         .unwrap();
     assert_eq!(res.headers()["cache-control"], "no-store");
 }
+
+#[tokio::test]
+async fn a_new_password_keeps_this_session_and_ends_the_others() {
+    let app = spawn_app_with(|c| c.auth.access_token_ttl_secs = 1).await;
+    let mut laptop = Browser::new(&app);
+    laptop.sign_up("Acme", "ann@acme.io").await;
+    let mut phone = Browser::new(&app);
+    assert_eq!(
+        phone.sign_in("ann@acme.io", "correct horse battery").await,
+        StatusCode::SEE_OTHER
+    );
+
+    let csrf = laptop.csrf();
+    let origin = laptop.origin();
+    let wrong = [
+        ("csrf", csrf.as_str()),
+        ("current", "not my password"),
+        ("new", "a much better password"),
+        ("confirm", "a much better password"),
+    ];
+    let (status, page, _) = laptop
+        .post("/app/account/password", &wrong, Some(&origin))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("the current password is not right"), "{page}");
+    let right = [
+        ("csrf", csrf.as_str()),
+        ("current", "correct horse battery"),
+        ("new", "a much better password"),
+        ("confirm", "a much better password"),
+    ];
+    let (status, page, _) = laptop
+        .post("/app/account/password", &right, Some(&origin))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Password changed"), "{page}");
+
+    // Once the access cookies expire, the laptop renews on its new pair and
+    // the phone's old refresh cookie no longer works.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (status, _, _) = laptop.get("/app/bots").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, location) = phone.get("/app/bots").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/app/login"));
+    let mut again = Browser::new(&app);
+    assert_eq!(
+        again.sign_in("ann@acme.io", "correct horse battery").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        again.sign_in("ann@acme.io", "a much better password").await,
+        StatusCode::SEE_OTHER
+    );
+}
