@@ -1,7 +1,9 @@
 // End-to-end test of the console at /app in headless Chromium, against the
 // real docent binary: a new user signs up, creates a bot and changes its
-// settings, feeds it a text and files (drag-and-drop uploads with per-file
-// progress) and sees them ingested; a viewer of the same tenant can read
+// settings, feeds it a text and files, a PDF among them (drag-and-drop
+// uploads with per-file progress), crawls a local site and watches its
+// progress, asks in the playground, finds the conversation, the usage, the
+// team and the audit log; a viewer of the same tenant can read
 // everything and change nothing; signing out ends the session.
 //
 // Env: DOCENT_BIN (see support.mjs); CONSOLE_SCREENSHOTS, a directory to
@@ -15,9 +17,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
-import { BIN, CHROMIUM, CHROMIUM_ARGS, freePort, startDocent, until } from './support.mjs';
+import { BIN, CHROMIUM, CHROMIUM_ARGS, freePort, repoRoot, startDocent, until } from './support.mjs';
 
 const SHOTS = process.env.CONSOLE_SCREENSHOTS ? path.resolve(process.cwd(), process.env.CONSOLE_SCREENSHOTS) : null;
+// A real two-page PDF of the ingestion tests' fixtures.
+const PDF = path.join(repoRoot, 'crates/docent-ingest/tests/fixtures/two_pages.pdf');
 const OWNER = { org: 'Acme Outdoor', email: 'owner@acme.example', password: 'correct horse battery' };
 const VIEWER = { email: 'viewer@acme.example', password: 'staple battery horse' };
 
@@ -149,21 +153,32 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       const files = [
         { name: 'shipping.md', mimeType: 'text/markdown', buffer: Buffer.from('# Shipping\n\nParcels leave the warehouse within two working days.\n') },
         { name: 'hours.txt', mimeType: 'text/plain', buffer: Buffer.from('Support answers on weekdays from nine to five.\n') },
+        { name: 'manual.pdf', mimeType: 'application/pdf', buffer: fs.readFileSync(PDF) },
       ];
       const drop = await page.evaluateHandle((specs) => {
         const transfer = new DataTransfer();
-        for (const f of specs) transfer.items.add(new File([f.text], f.name, { type: f.type }));
+        for (const f of specs) {
+          const bytes = Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0));
+          transfer.items.add(new File([bytes], f.name, { type: f.type }));
+        }
         return transfer;
-      }, files.map((f) => ({ name: f.name, type: f.mimeType, text: f.buffer.toString() })));
+      }, files.map((f) => ({ name: f.name, type: f.mimeType, base64: f.buffer.toString('base64') })));
       const reloaded = page.waitForEvent('load');
       await page.locator('form[data-upload]').dispatchEvent('drop', { dataTransfer: drop });
       await reloaded;
       // Each file went in its own request and the page lists all three
       // documents; the worker makes them ready.
-      await until('three ready documents', async () => {
+      await until('four ready documents', async () => {
         await page.reload();
-        return (await page.locator('tr[data-status="ready"]').count()) === 3;
+        return (await page.locator('tr[data-status="ready"]').count()) === 4;
       }, 30_000, 500);
+      assert.equal(await page.locator('tr[data-status="ready"] td:nth-child(3)').filter({ hasText: 'pdf' }).count(), 1);
+      // A document opens to its passages; the PDF's carry their pages.
+      await page.locator('tr[data-status="ready"]').filter({ hasText: 'pdf' }).getByRole('link').click();
+      const chunks = page.locator('[data-chunks] li');
+      assert.ok((await chunks.count()) >= 1);
+      assert.match(await chunks.first().locator('.note').innerText(), /page 1/);
+      await page.goBack();
       await page.getByRole('cell', { name: 'Returns policy', exact: true }).waitFor();
       // A crawl of the local site, watched live until its pages are ready.
       await page.getByLabel('Start page').fill(`${siteBase}/`);
@@ -174,11 +189,11 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       await crawl.locator('[data-field="finished"]:not([hidden])').waitFor({ timeout: 30_000 });
       assert.equal(await crawl.locator('[data-field="status"]').innerText(), 'succeeded');
       assert.equal(await crawl.locator('[data-field="done"]').innerText(), '4');
-      assert.equal(await crawl.locator('[data-field="ready"]').innerText(), '7');
+      assert.equal(await crawl.locator('[data-field="ready"]').innerText(), '8');
       assert.equal(await crawl.locator('progress').evaluate((p) => p.value), 4);
       await shot(page, 'console-crawl');
       await crawl.getByRole('link', { name: 'See the documents' }).click();
-      assert.equal(await page.locator('tr[data-status="ready"]').count(), 7);
+      assert.equal(await page.locator('tr[data-status="ready"]').count(), 8);
 
       await page.getByLabel('Status').selectOption('failed');
       await page.getByRole('button', { name: 'Filter' }).click();
@@ -219,12 +234,12 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       // Usage: the period against the plan, and the last 30 days.
       await page.getByRole('link', { name: 'Usage' }).click();
       await page.getByRole('heading', { name: 'Usage', level: 1 }).waitFor();
-      assert.match(await page.locator('.meter').filter({ hasText: 'Documents' }).innerText(), /Documents\s+7\b/);
+      assert.match(await page.locator('.meter').filter({ hasText: 'Documents' }).innerText(), /Documents\s+8\b/);
       assert.equal(await page.locator('figure.chart').count(), 2);
       await page.getByText('The figures per day').click();
       const today = new Date().toISOString().slice(0, 10);
       const row = page.getByRole('row', { name: new RegExp(today) });
-      assert.deepEqual((await row.locator('td').allInnerTexts()).map((t) => t.trim()), [today, '1', '0', '0', '7']);
+      assert.deepEqual((await row.locator('td').allInnerTexts()).map((t) => t.trim()), [today, '1', '0', '0', '8']);
       await shot(page, 'console-usage');
 
       // Team and keys: a viewer added with a first password; an API key

@@ -140,7 +140,7 @@ fn body(who: &Console, bot: &Bot, docs: &[Document], next: Option<&str>, q: &Lis
                         @for d in docs {
                             tr data-status=(d.status.as_str()) {
                                 td {
-                                    (d.title)
+                                    a href={ "/app/documents/" (d.id) } { (d.title) }
                                     @if let Some(e) = &d.error { p class="error-text" { (e) } }
                                 }
                                 td { span class={ "badge " (d.status.as_str()) } { (d.status.as_str()) } }
@@ -389,4 +389,53 @@ async fn document_action(
         Ok(done) => back(bot, "done", done),
         Err(e) => back(bot, "error", &explain(&ApiError::from(e))),
     }
+}
+
+/// One document: what it is, its error if it failed, and its passages as
+/// search sees them (text, page, heading, tokens).
+pub async fn document(
+    State(state): State<AppState>,
+    who: Console,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(id) = id.parse::<DocumentId>() else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            Some(&who),
+            "There is no such document.",
+        );
+    };
+    let detail = match state.services.get_document(&who.ctx, id).await {
+        Ok(d) => d,
+        Err(e) => return failed(&who, e.into()),
+    };
+    let d = &detail.document;
+    let body = html! {
+        p class="crumbs" { a href="/app/bots" { "Bots" } " / " a href={ "/app/bots/" (d.bot_id) "/knowledge" } { "knowledge" } }
+        h1 { (d.title) }
+        p {
+            span class={ "badge " (d.status.as_str()) } { (d.status.as_str()) }
+            " " (d.format) ", " (size(d.size_bytes)) ", " (d.chunk_count) " passages"
+            @if let Some(url) = &d.source_url { ", from " a href=(url) rel="noopener noreferrer" { (url) } }
+        }
+        @if let Some(e) = &d.error { p class="notice error" role="alert" { (e) } }
+        h2 { "Passages" }
+        @if detail.chunks.is_empty() {
+            p class="empty" { "No passage (yet)." }
+        } @else {
+            ol class="chunks" data-chunks {
+                @for c in &detail.chunks {
+                    li {
+                        p class="note" {
+                            "#" (c.index + 1) ", " (c.token_count) " tokens"
+                            @if let Some(p) = c.page { ", page " (p) }
+                            @if let Some(h) = &c.heading { ", under “" (h) "”" }
+                        }
+                        p class="passage" { (c.text) }
+                    }
+                }
+            }
+        }
+    };
+    page(&d.title, Some(&who), body).into_response()
 }

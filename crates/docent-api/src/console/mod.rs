@@ -85,6 +85,7 @@ pub fn routes(state: AppState) -> Router {
             "/app/bots/{bot_id}/crawls/{job_id}/status",
             get(crawls::status),
         )
+        .route("/app/documents/{document_id}", get(knowledge::document))
         .route("/app/audit", get(audit::show))
         .route("/app/account", get(account::show))
         .route("/app/account/password", post(account::change_password))

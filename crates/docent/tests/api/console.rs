@@ -271,6 +271,7 @@ async fn another_tenants_bots_and_documents_are_out_of_the_consoles_reach() {
         format!("/app/bots/{bot}/playground"),
         format!("/app/bots/{bot}/crawls/{job}"),
         format!("/app/bots/{bot}/crawls/{job}/status"),
+        format!("/app/documents/{doc}"),
     ] {
         let (status, body, _) = bob.get(&path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
