@@ -146,7 +146,7 @@ describe('console in a browser', { timeout: 115_000 }, () => {
 
       // Knowledge: a text, then two files dropped at once.
       await page.getByRole('link', { name: 'Knowledge' }).click();
-      await page.getByLabel('Title').fill('Returns policy');
+      await page.getByLabel('Title', { exact: true }).fill('Returns policy');
       await page.getByLabel('Text (plain, Markdown or HTML)').fill('You have 30 days from the date of purchase to return an item.');
       await page.getByRole('button', { name: 'Add text' }).click();
       await page.getByRole('status').filter({ hasText: 'Returns policy' }).waitFor();
@@ -195,6 +195,10 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       await crawl.getByRole('link', { name: 'See the documents' }).click();
       assert.equal(await page.locator('tr[data-status="ready"]').count(), 8);
 
+      await page.getByLabel('Title contains').fill('POLICY');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      assert.deepEqual(await page.locator('[data-documents] tbody tr td:first-child a').allInnerTexts(), ['Returns policy']);
+      await page.getByLabel('Title contains').fill('');
       await page.getByLabel('Status').selectOption('failed');
       await page.getByRole('button', { name: 'Filter' }).click();
       await page.getByText('No document is failed.').waitFor();

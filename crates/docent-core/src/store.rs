@@ -204,6 +204,8 @@ pub trait AuditStore: Send + Sync + 'static {
 pub struct DocumentFilter {
     pub bot_id: Option<BotId>,
     pub status: Option<DocumentStatus>,
+    /// Only titles holding this text, ignoring case (ASCII case on SQLite).
+    pub title: Option<String>,
 }
 
 /// A chunk found by search, with what a citation needs.

@@ -812,6 +812,23 @@ conformance! {
             .unwrap();
         assert_eq!(failed.items.len(), 1);
         assert_eq!(failed.items[0].error.as_deref(), Some("bad pdf"));
+        // A title filter: a substring, case ignored, `%` and `_` literal.
+        let titled = |t: &str| DocumentFilter {
+            title: Some(t.into()),
+            ..Default::default()
+        };
+        let found = store.list_documents(a.id, &titled("TW"), &page(50)).await.unwrap();
+        assert_eq!(found.items.iter().map(|d| d.id).collect::<Vec<_>>(), vec![d2.id]);
+        for pattern in ["%", "_ne", "x"] {
+            let found = store.list_documents(a.id, &titled(pattern), &page(50)).await.unwrap();
+            assert!(found.items.is_empty(), "{pattern}");
+        }
+        assert!(store
+            .list_documents(b.id, &titled("o"), &page(50))
+            .await
+            .unwrap()
+            .items
+            .is_empty());
         assert!(
             store
                 .list_documents(b.id, &DocumentFilter::default(), &page(50))

@@ -25,6 +25,8 @@ const PAGE: u32 = 50;
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
     status: Option<String>,
+    /// Title contains.
+    q: Option<String>,
     cursor: Option<String>,
     done: Option<String>,
     error: Option<String>,
@@ -63,6 +65,12 @@ pub async fn list(
     let filter = DocumentFilter {
         bot_id: Some(id),
         status,
+        title: q
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(String::from),
     };
     let page_req = PageRequest {
         limit: PAGE,
@@ -116,6 +124,8 @@ fn body(who: &Console, bot: &Bot, docs: &[Document], next: Option<&str>, q: &Lis
         }
         h2 { "Documents" }
         form method="get" action=(base) class="inline" {
+            label for="q" { "Title contains" }
+            input id="q" name="q" type="search" value=(q.q.as_deref().unwrap_or(""));
             label for="status" { "Status" }
             select id="status" name="status" {
                 option value="" selected[status.is_empty()] { "any" }
@@ -126,7 +136,11 @@ fn body(who: &Console, bot: &Bot, docs: &[Document], next: Option<&str>, q: &Lis
             button type="submit" class="secondary" { "Filter" }
         }
         @if docs.is_empty() {
-            p class="empty" { @if status.is_empty() { "No document yet." } @else { "No document is " (status) "." } }
+            p class="empty" {
+                @if q.q.as_deref().is_some_and(|t| !t.trim().is_empty()) { "No document title holds “" (q.q.as_deref().unwrap_or("")) "”." }
+                @else if status.is_empty() { "No document yet." }
+                @else { "No document is " (status) "." }
+            }
         } @else {
             div class="scroll" {
                 table class="list" data-documents {
@@ -166,10 +180,20 @@ fn body(who: &Console, bot: &Bot, docs: &[Document], next: Option<&str>, q: &Lis
                 }
             }
             @if let Some(next) = next {
-                p { a href={ (base) "?status=" (status) "&cursor=" (next) } { "Next " (PAGE) " documents" } }
+                p { a href=(next_page(&base, status, q.q.as_deref(), next)) { "Next " (PAGE) " documents" } }
             }
         }
     }
+}
+
+/// The next page's address, with the same filters.
+fn next_page(base: &str, status: &str, title: Option<&str>, cursor: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("status", status)
+        .append_pair("q", title.unwrap_or(""))
+        .append_pair("cursor", cursor)
+        .finish();
+    format!("{base}?{query}")
 }
 
 fn back(bot: BotId, key: &str, message: &str) -> Response {

@@ -79,6 +79,7 @@ pub async fn list_documents(
                 ApiError::invalid("`status` must be queued, processing, ready or failed")
             })?),
         },
+        title: None,
     };
     let page = state
         .services

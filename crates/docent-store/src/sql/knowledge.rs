@@ -233,10 +233,23 @@ impl<D: Dialect> KnowledgeStore for SqlStore<D> {
         page: &PageRequest,
     ) -> StoreResult<Page<Document>> {
         let sql = select!(documents: "WHERE tenant_id = $1 AND ($2 IS NULL OR bot_id = $2)
-            AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR id > $4) ORDER BY id LIMIT $5");
+            AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR LOWER(title) LIKE $4 ESCAPE '\\')
+            AND ($5 IS NULL OR id > $5) ORDER BY id LIMIT $6");
+        // A substring, its own `%`, `_` and `\` taken literally.
+        let title = filter.title.as_deref().map(|t| {
+            let escaped: String = t
+                .to_lowercase()
+                .chars()
+                .flat_map(|c| match c {
+                    '%' | '_' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            format!("%{escaped}%")
+        });
         let docs = query::<D>("list_documents", sql)
             .bind((tenant, filter.bot_id, filter.status.map(|s| s.as_str())))
-            .bind((&page.after, limit_plus_one(page)))
+            .bind((title, &page.after, limit_plus_one(page)))
             .fetch_all(self.pool(), read_document)
             .await?;
         Ok(page_of(docs, page, |d| d.id.to_string()))
