@@ -25,6 +25,51 @@ const PDF = path.join(repoRoot, 'crates/docent-ingest/tests/fixtures/two_pages.p
 const OWNER = { org: 'Acme Outdoor', email: 'owner@acme.example', password: 'correct horse battery' };
 const VIEWER = { email: 'viewer@acme.example', password: 'staple battery horse' };
 
+/**
+ * Text on the page whose contrast with its background is under WCAG AA
+ * (4.5:1; 3:1 for large text), as Chromium computed the styles. Disabled
+ * controls are exempt, as WCAG says.
+ */
+async function lowContrast(page) {
+  return page.evaluate(() => {
+    const rgb = (value) => {
+      const m = value.match(/rgba?\(([^)]+)\)/);
+      if (!m) return null;
+      const [r, g, b, a = 1] = m[1].split(',').map((x) => parseFloat(x));
+      return { r, g, b, a };
+    };
+    const lum = ({ r, g, b }) => {
+      const f = (c) => {
+        const v = c / 255;
+        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (el) => {
+      for (let node = el; node; node = node.parentElement) {
+        const c = rgb(getComputedStyle(node).backgroundColor);
+        if (c && c.a > 0.5) return c;
+      }
+      return { r: 255, g: 255, b: 255, a: 1 };
+    };
+    const failures = [];
+    for (const el of document.querySelectorAll('body *')) {
+      const own = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim());
+      if (!own || el.closest('.hidden, [disabled], svg') || !el.getClientRects().length) continue;
+      const style = getComputedStyle(el);
+      if (style.visibility === 'hidden') continue;
+      const fg = rgb(style.color);
+      const bg = background(el);
+      const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+      const ratio = (hi + 0.05) / (lo + 0.05);
+      const size = parseFloat(style.fontSize);
+      const large = size >= 24 || (size >= 18.66 && parseInt(style.fontWeight, 10) >= 700);
+      if (ratio < (large ? 3 : 4.5)) failures.push(`${el.tagName.toLowerCase()}.${el.className} "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+    }
+    return failures;
+  });
+}
+
 describe('console in a browser', { timeout: 115_000 }, () => {
   let tmp;
   let docent;
@@ -143,6 +188,7 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       assert.equal(await page.getByLabel('Search').inputValue(), 'keyword');
       assert.match(await page.locator('#snippet').innerText(), /widget\.js" data-bot-id="[^"]+" async/);
       await shot(page, 'console-bot-settings');
+      assert.deepEqual(await lowContrast(page), [], 'settings page contrast (WCAG AA)');
 
       // Knowledge: a text, then two files dropped at once.
       await page.getByRole('link', { name: 'Knowledge' }).click();
@@ -207,6 +253,7 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       await page.getByRole('link', { name: 'Acme Help' }).click();
       await page.getByRole('link', { name: 'Knowledge' }).click();
       await shot(page, 'console-knowledge');
+      assert.deepEqual(await lowContrast(page), [], 'knowledge page contrast (WCAG AA)');
 
       // The playground: a question streamed, its citations, and what
       // retrieval did.
@@ -223,6 +270,7 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       assert.ok((await answer.locator('[data-candidates] tr[data-outcome="kept"]').count()) >= 1);
       assert.match(await answer.locator('[data-candidates] summary').innerText(), /keyword, top 3/);
       await shot(page, 'console-playground');
+      assert.deepEqual(await lowContrast(page), [], 'playground contrast (WCAG AA)');
 
       // The conversation is listed with its transcript and citations.
       await page.getByRole('link', { name: 'Conversations' }).click();
@@ -245,6 +293,17 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       const row = page.getByRole('row', { name: new RegExp(today) });
       assert.deepEqual((await row.locator('td').allInnerTexts()).map((t) => t.trim()), [today, '1', '0', '0', '8']);
       await shot(page, 'console-usage');
+      assert.deepEqual(await lowContrast(page), [], 'usage page contrast (WCAG AA)');
+      // The check sees faint text: a planted grey line is reported.
+      await page.evaluate(() => {
+        const faint = document.createElement('p');
+        faint.id = 'faint';
+        faint.textContent = 'faint';
+        faint.style.color = '#bbbbbb';
+        document.querySelector('main').append(faint);
+      });
+      assert.equal((await lowContrast(page)).length, 1);
+      await page.evaluate(() => document.getElementById('faint').remove());
 
       // Team and keys: a viewer added with a first password; an API key
       // shown once, then only by its prefix, then revoked.
