@@ -109,6 +109,20 @@ pub async fn signup_page(State(state): State<AppState>, jar: CookieJar) -> Respo
         .into_response()
 }
 
+/// A sign-in or sign-up form this server's own page sent: the CSRF cookie's
+/// token, which the form carries, and the right origin. The token, to
+/// render the form again with.
+fn trusted(jar: &CookieJar, headers: &axum::http::HeaderMap, form: &str) -> Option<String> {
+    let expected = jar.get(session::CSRF)?.value().to_string();
+    (session::csrf_ok(&expected, form) && session::same_origin(headers)).then_some(expected)
+}
+
+/// A new session's cookies, and the way to the bots.
+fn welcome(state: &AppState, jar: CookieJar, session: &docent_service::TenantSession) -> Response {
+    let jar = session::signed_in(state, jar, session);
+    (jar, Redirect::to("/app/bots")).into_response()
+}
+
 /// The answer to a form a request could not be trusted with.
 fn stale_form(state: &AppState, jar: CookieJar) -> Response {
     let (jar, csrf) = session::with_csrf(state, jar);
@@ -123,13 +137,9 @@ pub async fn login(
     headers: axum::http::HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let expected = jar
-        .get(session::CSRF)
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
-    if !session::csrf_ok(&expected, &form.csrf) || !session::same_origin(&headers) {
+    let Some(expected) = trusted(&jar, &headers, &form.csrf) else {
         return stale_form(&state, jar);
-    }
+    };
     let guard = SignInGuard::new(&state, client.ip.as_deref(), Some(&form.email));
     let result = match guard.refuse_if_locked().await {
         Err(e) => Err(e),
@@ -148,10 +158,7 @@ pub async fn login(
         }
     };
     match result {
-        Ok(session) => {
-            let jar = session::signed_in(&state, jar, &session);
-            (jar, Redirect::to("/app/bots")).into_response()
-        }
+        Ok(session) => welcome(&state, jar, &session),
         Err(e) => {
             let message = if e.status == StatusCode::UNAUTHORIZED {
                 "Wrong email or password.".to_string()
@@ -171,13 +178,9 @@ pub async fn signup(
     headers: axum::http::HeaderMap,
     Form(form): Form<SignupForm>,
 ) -> Response {
-    let expected = jar
-        .get(session::CSRF)
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
-    if !session::csrf_ok(&expected, &form.csrf) || !session::same_origin(&headers) {
+    let Some(expected) = trusted(&jar, &headers, &form.csrf) else {
         return stale_form(&state, jar);
-    }
+    };
     // Counted per address, as `POST /tenants` is at the edge.
     let ip = client.ip.clone().unwrap_or_default();
     let per_minute = state.config.limits.sign_in_per_minute;
@@ -197,10 +200,7 @@ pub async fn signup(
         }
     };
     match result {
-        Ok(session) => {
-            let jar = session::signed_in(&state, jar, &session);
-            (jar, Redirect::to("/app/bots")).into_response()
-        }
+        Ok(session) => welcome(&state, jar, &session),
         Err(e) => {
             let message = if e.status == StatusCode::CONFLICT {
                 "That email already has an account; sign in instead.".to_string()

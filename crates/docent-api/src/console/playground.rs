@@ -7,7 +7,6 @@
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Json, Response};
 use docent_core::domain::{Bot, Citation};
 use docent_core::ids::{BotId, MessageId, SessionId};
@@ -95,16 +94,7 @@ pub async fn ask(
         .is_some_and(|v| v.contains("text/event-stream"));
     if streamed {
         return match state.services.ask_stream(&who.ctx, req).await {
-            Ok(events) => {
-                let stream = futures::stream::unfold(events, |mut rx| async move {
-                    let event = rx.recv().await?;
-                    let sse = Event::default().event(event.name()).json_data(&event);
-                    Some((sse, rx))
-                });
-                Sse::new(stream)
-                    .keep_alive(KeepAlive::default())
-                    .into_response()
-            }
+            Ok(events) => crate::routes::chat::answer_events(events),
             Err(e) => {
                 let e = ApiError::from(e);
                 (e.status, Json(serde_json::json!({"message": explain(&e)}))).into_response()

@@ -41,14 +41,20 @@ pub async fn ask(
         return Ok(Json(state.services.ask(&ctx, req).await?).into_response());
     }
     let events = state.services.ask_stream(&ctx, req).await?;
+    Ok(answer_events(events))
+}
+
+/// A streamed answer as server-sent events, one per `AnswerEvent`, named
+/// as it names itself (`meta`, `delta`, `done`, `error`).
+pub fn answer_events(events: tokio::sync::mpsc::Receiver<docent_service::AnswerEvent>) -> Response {
     let stream = futures::stream::unfold(events, |mut rx| async move {
         let event = rx.recv().await?;
         let sse = Event::default().event(event.name()).json_data(&event);
         Some((sse, rx))
     });
-    Ok(Sse::new(stream)
+    Sse::new(stream)
         .keep_alive(KeepAlive::default())
-        .into_response())
+        .into_response()
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

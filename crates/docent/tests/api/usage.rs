@@ -432,6 +432,20 @@ async fn daily_usage_puts_each_event_on_its_day_for_admins_only() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
         assert_error(&body, "invalid_request");
     }
+    for hostile in [
+        "days=abc",
+        "days=-1",
+        "days=99999999999999999999",
+        "days=%00",
+    ] {
+        let (status, body) = app
+            .get(
+                &format!("/api/v1/admin/usage/daily?{hostile}"),
+                &owner.token,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{hostile}: {body}");
+    }
     let editor = app.user_with_role(&owner, "ed@acme.io", "editor").await;
     let (status, _) = app.get("/api/v1/admin/usage/daily", &editor).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
