@@ -1,6 +1,6 @@
 // End-to-end test of the console at /app in headless Chromium, against the
 // real docent binary: a new user signs up, creates a bot and changes its
-// settings, feeds it a text and files, a PDF among them (drag-and-drop
+// settings (previewing the widget with its theme), feeds it a text and files, a PDF among them (drag-and-drop
 // uploads with per-file progress), crawls a local site and watches its
 // progress, asks in the playground, finds the conversation, the usage, the
 // team and the audit log; a viewer of the same tenant can read
@@ -140,7 +140,7 @@ describe('console in a browser', { timeout: 115_000 }, () => {
     await browser?.close().catch(() => {});
     await docent?.stop();
     await new Promise((resolve) => (site ? site.close(resolve) : resolve()));
-    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+    if (tmp && !process.env.KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   it('takes a new user from sign-up to a bot with ingested knowledge, and a viewer cannot change it', async () => {
@@ -422,6 +422,31 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       const csv = fs.readFileSync(file, 'utf8');
       assert.match(csv, /^created_at,email,name,phone,bot_id,session_id,visitor\n/);
       assert.match(csv, /pat@example\.com,"'=HYPERLINK\(""https:\/\/evil\.example""\)"/);
+    });
+    // The settings page previews the real widget with the theme being
+    // edited, before it is saved, and the preview chats with the bot.
+    await scenario('preview', page, async () => {
+      await page.goto(`${base}/app/bots/${botId}`);
+      const frame = page.frameLocator('iframe[data-preview]');
+      const launcher = frame.locator('[data-docent-launcher]');
+      await launcher.waitFor();
+      const colour = () => launcher.evaluate((el) => getComputedStyle(el).backgroundColor);
+      assert.equal(await colour(), 'rgb(37, 99, 235)', 'the saved (default) colour');
+      await page.getByLabel('Main colour').fill('#b91c1c');
+      await page.getByLabel(/Button label/).fill('Ask us');
+      await until('the preview to take the new theme', async () => {
+        const label = await frame.locator('[data-docent-launcher]').innerText().catch(() => '');
+        return label.includes('Ask us') && (await colour().catch(() => '')) === 'rgb(185, 28, 28)';
+      }, 10_000, 200);
+      await page.locator('iframe[data-preview]').scrollIntoViewIfNeeded();
+      await launcher.click();
+      await frame.getByRole('textbox', { name: 'Your message' }).fill('How many days do I have to return an item?');
+      await frame.getByRole('textbox', { name: 'Your message' }).press('Enter');
+      await frame.getByText(/30 days/).first().waitFor({ timeout: 15_000 });
+      await shot(page, 'console-bot-preview');
+      // Not saved: the settings still hold the old colour.
+      await page.reload();
+      assert.equal(await page.getByLabel('Main colour').inputValue(), '#2563eb');
     });
     await owner.close();
     await viewer.close();

@@ -1,7 +1,8 @@
 // The console's small script. Every page works without it; with it, files
 // dropped or chosen are uploaded one request each with their own progress
 // bar, snippets copy with a button, deletions ask first, and the
-// playground streams answers and shows what retrieval did for each.
+// playground streams answers and shows what retrieval did for each, and the
+// widget preview follows the colour picker.
 'use strict';
 
 document.addEventListener('DOMContentLoaded', () => {
@@ -31,7 +32,31 @@ document.addEventListener('DOMContentLoaded', () => {
   for (const form of document.querySelectorAll('form[data-upload]')) upload(form);
   for (const root of document.querySelectorAll('[data-playground]')) playground(root);
   for (const root of document.querySelectorAll('[data-crawl]')) watchCrawl(root);
+  for (const frame of document.querySelectorAll('iframe[data-preview]')) preview(frame);
 });
+
+/** Reloads the widget preview with the theme being edited, once it rests. */
+function preview(frame) {
+  const inputs = document.querySelectorAll('[data-theme]');
+  const base = frame.getAttribute('src');
+  let timer = null;
+  let shown = '';
+  const reload = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const query = new URLSearchParams();
+      for (const input of inputs) query.set(input.name, input.value);
+      // A change event after the input events (on leaving the field) shows nothing new.
+      if (String(query) === shown) return;
+      shown = String(query);
+      frame.src = `${base}?${query}`;
+    }, 300);
+  };
+  for (const input of inputs) {
+    input.addEventListener('input', reload);
+    input.addEventListener('change', reload);
+  }
+}
 
 /** Updates a crawl's figures once a second until it is finished. */
 function watchCrawl(root) {

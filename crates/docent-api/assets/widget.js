@@ -5,6 +5,9 @@
  *
  *   <script src="https://HOST/widget.js" data-bot-id="BOT_ID" async></script>
  *
+ * (The console's preview adds `data-config-url` and `data-token-url`, routes
+ * of the same server that serve a bot that is not public yet.)
+ *
  * It talks only to the server it was loaded from (the origin of this script's
  * src):
  *   GET  /api/v1/widget/{bot}/config              name, welcome message, theme
@@ -43,6 +46,27 @@
   }
   const api = (path) => `${base}/api/v1${path}`;
   const botPath = encodeURIComponent(botId);
+  /**
+   * The console's preview points the widget at its own config and token
+   * routes (`data-config-url`, `data-token-url`); only URLs on the widget's
+   * own server are taken.
+   */
+  function ownUrl(name) {
+    const raw = script.getAttribute(name);
+    if (!raw) return null;
+    try {
+      const url = new URL(raw, base);
+      if (url.origin === base) return url.href;
+    } catch (_) {
+      // not a URL: ignored below
+    }
+    console.warn(`[docent] ${name} must be a URL on ${base}; ignored`);
+    return null;
+  }
+  const consoleConfig = ownUrl('data-config-url');
+  const consoleToken = ownUrl('data-token-url');
+  const configUrl = consoleConfig || api(`/widget/${botPath}/config`);
+  const tokenUrl = consoleToken || api(`/widget/${botPath}/token`);
 
   const DEFAULTS = {
     name: 'Assistant',
@@ -212,7 +236,8 @@
       return await fetch(url, {
         ...init,
         mode: 'cors',
-        credentials: 'omit',
+        // Cookies only for the console's own routes, on the console's page.
+        credentials: init.credentials || 'omit',
         cache: 'no-store',
         signal: controller.signal,
       });
@@ -249,9 +274,10 @@
   async function issueToken() {
     const visitor = store.get(KEY_VISITOR);
     const res = await request(
-      api(`/widget/${botPath}/token`),
+      tokenUrl,
       {
         method: 'POST',
+        credentials: consoleToken ? 'same-origin' : 'omit',
         headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
         body: JSON.stringify(visitor ? { visitor_id: visitor } : {}),
       },
@@ -1041,7 +1067,11 @@ a.docent-cite[href]:hover { background: var(--d-accent); color: var(--d-bg); }
 
     async function loadConfig() {
       try {
-        const res = await request(api(`/widget/${botPath}/config`), { headers: { Accept: 'application/json' } }, 'forbidden');
+        const res = await request(
+          configUrl,
+          { headers: { Accept: 'application/json' }, credentials: consoleConfig ? 'same-origin' : 'omit' },
+          'forbidden',
+        );
         if (res.status === 404) return null;
         if (!res.ok) return {};
         state.configLoaded = true;

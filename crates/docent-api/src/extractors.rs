@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Path, Query};
 use axum::http::StatusCode;
-use axum::http::header::{AUTHORIZATION, ORIGIN, USER_AGENT};
+use axum::http::header::{AUTHORIZATION, HOST, ORIGIN, USER_AGENT};
 use axum::http::request::Parts;
 use docent_core::auth::secret::API_KEY_PREFIX;
 use docent_core::store::PageRequest;
@@ -51,9 +51,26 @@ impl FromRequestParts<AppState> for ChatAuth {
     }
 }
 
-/// The request's `Origin` header, when a browser sent one.
+/// The request's `Origin` header, when a browser sent one from a page of
+/// another site. A page of this server itself (the console's widget
+/// preview) is no other site: its requests are taken as a server's are, on
+/// the credential alone.
 pub fn origin(parts: &Parts) -> Option<&str> {
-    parts.headers.get(ORIGIN).and_then(|v| v.to_str().ok())
+    let origin = parts.headers.get(ORIGIN).and_then(|v| v.to_str().ok())?;
+    let host = parts.headers.get(HOST).and_then(|h| h.to_str().ok());
+    (!host.is_some_and(|host| names_host(origin, host))).then_some(origin)
+}
+
+/// Whether the URL `source` (an `Origin` or `Referer`) is of `host`, the
+/// request's `Host` header.
+pub fn names_host(source: &str, host: &str) -> bool {
+    let Ok(source) = url::Url::parse(source) else {
+        return false;
+    };
+    let port = source.port().map(|p| format!(":{p}")).unwrap_or_default();
+    source
+        .host_str()
+        .is_some_and(|h| format!("{h}{port}").eq_ignore_ascii_case(host))
 }
 
 /// The bot of an embed token that the widget's CORS check already read for

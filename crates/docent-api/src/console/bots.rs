@@ -220,11 +220,18 @@ fn settings_body(
 ) -> Markup {
     let r = &bot.retrieval;
     let ro = !who.can_edit();
-    let primary = bot
-        .theme
-        .get("primary_color")
-        .and_then(|v| v.as_str())
-        .unwrap_or("#0f766e");
+    // The widget's own defaults, so the pickers show what visitors see.
+    let theme = |key: &str, default: &'static str| {
+        bot.theme
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map_or(default.to_string(), str::to_string)
+    };
+    let primary = theme("primary_color", "#2563eb");
+    let text_color = theme("text_color", "#111827");
+    let background = theme("background_color", "#ffffff");
+    let launcher = theme("launcher_label", "");
+    let left = theme("position", "bottom-right") == "bottom-left";
     let snippet = format!(
         "<script src=\"{base}/widget.js\" data-bot-id=\"{}\" async></script>",
         bot.id
@@ -284,13 +291,28 @@ fn settings_body(
                 }
                 label for="allowed_origins" { "Allowed sites, one origin per line (https://shop.example.com)" }
                 textarea id="allowed_origins" name="allowed_origins" rows="3" { (bot.allowed_origins.join("\n")) }
-                label for="primary_color" { "Colour" }
-                input id="primary_color" name="primary_color" type="color" value=(primary);
+                label for="primary_color" { "Main colour" }
+                input id="primary_color" name="primary_color" type="color" value=(primary) data-theme;
+                label for="text_color" { "Text colour" }
+                input id="text_color" name="text_color" type="color" value=(text_color) data-theme;
+                label for="background_color" { "Background colour" }
+                input id="background_color" name="background_color" type="color" value=(background) data-theme;
+                label for="position" { "Corner" }
+                select id="position" name="position" data-theme {
+                    option value="bottom-right" selected[!left] { "Bottom right" }
+                    option value="bottom-left" selected[left] { "Bottom left" }
+                }
+                label for="launcher_label" { "Button label (empty: “Chat”)" }
+                input id="launcher_label" name="launcher_label" maxlength="40" value=(launcher) data-theme;
                 label for="visitor_messages_per_minute" { "Messages a visitor may send per minute (1–1000)" }
                 input id="visitor_messages_per_minute" name="visitor_messages_per_minute" inputmode="numeric" value=(bot.visitor_messages_per_minute);
             }
             @if !ro { button type="submit" { "Save settings" } }
         }
+        h2 { "Preview" }
+        p { "The widget as your visitors see it, with the colours and label above (saved or not). It answers from this bot's knowledge; its conversations are listed with the others." }
+        iframe class="preview" title="Widget preview" data-preview
+            src={ "/app/bots/" (bot.id) "/preview" } {}
         h2 { "Put it on your site" }
         p { "Paste this before " code { "</body>" } " on every page of an allowed site:" }
         pre class="snippet" { code id="snippet" { (snippet) } }
@@ -335,6 +357,14 @@ pub struct SettingsForm {
     #[serde(default)]
     primary_color: String,
     #[serde(default)]
+    text_color: String,
+    #[serde(default)]
+    background_color: String,
+    #[serde(default)]
+    launcher_label: String,
+    #[serde(default)]
+    position: String,
+    #[serde(default)]
     visitor_messages_per_minute: String,
 }
 
@@ -362,10 +392,19 @@ impl SettingsForm {
         };
         let top_k = number::<u32>("top_k", &self.top_k)?.ok_or("`top_k` is needed")?;
         let mut theme = bot.theme.clone();
-        if let Some(obj) = theme.as_object_mut()
-            && let Some(color) = text(&self.primary_color)
-        {
-            obj.insert("primary_color".into(), serde_json::Value::String(color));
+        if let Some(obj) = theme.as_object_mut() {
+            for (key, value) in [
+                ("primary_color", &self.primary_color),
+                ("text_color", &self.text_color),
+                ("background_color", &self.background_color),
+                ("launcher_label", &self.launcher_label),
+                ("position", &self.position),
+            ] {
+                match text(value) {
+                    Some(v) => obj.insert(key.into(), serde_json::Value::String(v)),
+                    None => obj.remove(key),
+                };
+            }
         }
         Ok(BotPatch {
             name: Some(self.name.trim().to_string()),

@@ -14,6 +14,7 @@ mod crawls;
 mod knowledge;
 mod page;
 mod playground;
+mod preview;
 mod session;
 mod team;
 mod usage;
@@ -52,6 +53,9 @@ pub fn routes(state: AppState) -> Router {
             "/app/bots/{bot_id}/delete",
             get(bots::confirm_delete).post(bots::delete),
         )
+        .route("/app/bots/{bot_id}/preview", get(preview::page))
+        .route("/app/bots/{bot_id}/preview/config", get(preview::config))
+        .route("/app/bots/{bot_id}/preview/token", post(preview::token))
         .route("/app/bots/{bot_id}/knowledge", get(knowledge::list))
         .route("/app/bots/{bot_id}/texts", post(knowledge::add_text))
         .route(

@@ -91,13 +91,7 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
         .and_then(|h| h.to_str().ok());
-    let Some(source) = source.and_then(|s| url::Url::parse(s).ok()) else {
-        return false;
-    };
-    let port = source.port().map(|p| format!(":{p}")).unwrap_or_default();
-    source
-        .host_str()
-        .is_some_and(|h| format!("{h}{port}").eq_ignore_ascii_case(host))
+    source.is_some_and(|s| crate::extractors::names_host(s, host))
 }
 
 /// Whether `form` carries the session's CSRF token (compared in constant

@@ -500,3 +500,111 @@ async fn a_new_password_keeps_this_session_and_ends_the_others() {
         StatusCode::SEE_OTHER
     );
 }
+
+impl Browser<'_> {
+    /// The preview's token request as the widget sends it: a JSON POST.
+    async fn preview_token(&self, bot: &str, origin: &str, json: bool) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(self.app.url(&format!("/app/bots/{bot}/preview/token")))
+            .header(COOKIE, self.cookie_header())
+            .header(ORIGIN, origin)
+            .body("{}");
+        if json {
+            req = req.header(CONTENT_TYPE, "application/json");
+        }
+        req.send().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn the_widget_preview_chats_from_the_consoles_own_page_only() {
+    let app = spawn_app_with(|_| {}).await;
+    let (mut ann, bot) = Browser::with_bot_and_text(
+        &app,
+        "ann@acme.io",
+        "Refunds are granted within 30 days of purchase.",
+    )
+    .await;
+    let own = ann.origin();
+
+    // The page loads the real widget, pointed at the console's routes.
+    let (status, page, _) = ann
+        .get(&format!("/app/bots/{bot}/preview?primary_color=%23b91c1c"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("src=\"/widget.js\""), "{page}");
+    assert!(page.contains(&format!(
+        "data-config-url=\"/app/bots/{bot}/preview/config?primary_color=%23b91c1c\""
+    )));
+    // The theme being edited, for a bot that is not public; what is not a
+    // colour, a corner or a short label is left out.
+    let (status, config, _) = ann
+        .get(&format!(
+            "/app/bots/{bot}/preview/config?primary_color=%23B91C1C&text_color=red\
+             &position=top&launcher_label=Ask%20us"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{config}");
+    let config: serde_json::Value = serde_json::from_str(&config).unwrap();
+    assert_eq!(
+        config["theme"],
+        serde_json::json!({"primary_color": "#b91c1c", "launcher_label": "Ask us"})
+    );
+
+    // A token for the signed-in editor, asked for as the widget does.
+    let res = ann.preview_token(&bot, &own, true).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let token: serde_json::Value = res.json().await.unwrap();
+    let token = token["token"].as_str().unwrap().to_string();
+    // It chats from the console's own page, where the bot's allowed sites
+    // do not list this server ...
+    let chat = |origin: &str| {
+        app.client
+            .post(app.url("/api/v1/chat"))
+            .bearer_auth(&token)
+            .header(ORIGIN, origin)
+            .json(&serde_json::json!({"bot_id": bot, "message": "How long do refunds take?"}))
+            .send()
+    };
+    let res = chat(&own).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        answer["answer"].as_str().unwrap().contains("30 days"),
+        "{answer}"
+    );
+    // ... and from no other site.
+    let res = chat("https://evil.example").await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // A form from another site cannot ask for a token, nor a form of ours.
+    let res = ann.preview_token(&bot, "https://evil.example", true).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = ann.preview_token(&bot, &own, false).await;
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // A viewer may look, not chat as a visitor (as with `POST /embed/token`).
+    let csrf = ann.csrf();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("email", "val@acme.io"),
+        ("password", "staple battery horse"),
+        ("role", "viewer"),
+    ];
+    let (status, page, _) = ann.post("/app/team/users", &form, Some(&own)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let mut val = Browser::new(&app);
+    val.sign_in("val@acme.io", "staple battery horse").await;
+    let (status, _, _) = val.get(&format!("/app/bots/{bot}/preview")).await;
+    assert_eq!(status, StatusCode::OK);
+    let res = val.preview_token(&bot, &own, true).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // Another tenant sees no such bot.
+    let mut bob = Browser::new(&app);
+    bob.sign_up("Globex", "bob@globex.io").await;
+    let res = bob.preview_token(&bot, &own, true).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (status, page, _) = bob.get(&format!("/app/bots/{bot}/preview/config")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!page.contains("Acme Help"));
+}
