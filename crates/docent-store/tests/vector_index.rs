@@ -248,3 +248,27 @@ async fn small_bots_and_a_second_process_are_left_to_the_exact_scan() {
     let second = open(&kb.db).await;
     assert!(kb.nearest(&*second, &unit(3)).await.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_searches_at_once_all_find_their_passages() {
+    // More searches in flight than the machine has cores, on a built graph
+    // and on one loaded from disk: each is answered, none refused.
+    let (kb, server) = kb(LARGE).await;
+    kb.nearest(&*server, &unit(1)).await.unwrap();
+    crowd(&kb, &server).await;
+    drop(server);
+    let restarted = open(&kb.db).await;
+    crowd(&kb, &restarted).await;
+}
+
+async fn crowd(kb: &Kb, store: &Arc<dyn Store>) {
+    let searches = (0..64u64).map(|seed| async move {
+        let hits = store
+            .vector_search(kb.tenant.id, kb.bot.id, EMBEDDER, &unit(seed), 10)
+            .await
+            .expect("a search in a crowd")
+            .expect("a large bot has a graph");
+        assert!((hits[0].1 - 1.0).abs() < 1e-4, "seed {seed} finds itself");
+    });
+    futures::future::join_all(searches).await;
+}

@@ -180,7 +180,7 @@ fn body(who: &Console, bot: &Bot, docs: &[Document], next: Option<&str>, q: &Lis
                 }
             }
             @if let Some(next) = next {
-                p { a href=(next_page(&base, status, q.q.as_deref(), next)) { "Next " (PAGE) " documents" } }
+                p { a rel="next" href=(next_page(&base, status, q.q.as_deref(), next)) { "Next " (PAGE) " documents" } }
             }
         }
     }

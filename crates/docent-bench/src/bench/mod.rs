@@ -23,6 +23,7 @@ use docent_llm::embed::LocalEmbedder;
 
 mod chat;
 mod chunk;
+mod console;
 mod corpus;
 mod ingest;
 mod keyword;
@@ -54,6 +55,9 @@ pub enum Scenario {
     Search(search::SearchArgs),
     /// Time the chat path adds before a model's first token reaches the client.
     Chat(chat::ChatArgs),
+    /// The console's pages on a bot with 10,000 documents and conversations,
+    /// and the size of its script and style.
+    Console(console::ConsoleArgs),
     /// Every scenario above with the report's settings, one after another.
     All(AllArgs),
 }
@@ -157,6 +161,7 @@ async fn run_scenario(scenario: Scenario) -> anyhow::Result<()> {
         }
         Scenario::Search(args) => search::run(args).await,
         Scenario::Chat(args) => chat::run(args).await,
+        Scenario::Console(args) => console::run(args).await,
         Scenario::All(args) => all(args).await,
     }
 }
@@ -185,6 +190,7 @@ async fn all(args: AllArgs) -> anyhow::Result<()> {
         vec!["vectors".into()],
         vec!["search".into(), "--sizes".into(), sizes.clone()],
         vec!["chat".into()],
+        vec!["console".into()],
     ];
     if let Some(url) = &args.database {
         runs.push(vec![

@@ -75,6 +75,9 @@ pub struct VectorIndexes {
     root: Option<PathBuf>,
     quantization: VectorQuantization,
     open: std::sync::Mutex<Open>,
+    /// Serialises opening, so concurrent first searches of a bot share one
+    /// index instead of the later ones finding its lock file taken.
+    opening: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -92,6 +95,15 @@ struct BotIndex {
     state: RwLock<State>,
     /// Serialises catching up.
     catching_up: tokio::sync::Mutex<()>,
+    /// usearch serves as many searches at once as it has thread contexts
+    /// ([`search_threads`]) and refuses the next one: more wait here.
+    searches: tokio::sync::Semaphore,
+}
+
+/// The searches a graph serves at once: one per core, as many as there are
+/// threads to run them on.
+fn search_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 struct State {
@@ -149,6 +161,7 @@ impl VectorIndexes {
             root,
             quantization,
             open: std::sync::Mutex::new(Open::default()),
+            opening: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -225,6 +238,11 @@ impl VectorIndexes {
         }
         let wanted = (limit as usize).saturating_mul(OVERSAMPLE);
         let candidates = {
+            let _slot = index
+                .searches
+                .acquire()
+                .await
+                .map_err(|e| failed("vector_search", e))?;
             let (index, query) = (index.clone(), query.to_vec());
             tokio::task::spawn_blocking(move || index.candidates(&query, wanted))
                 .await
@@ -292,6 +310,10 @@ impl VectorIndexes {
     /// Opens the bot's index (loading what was saved), or `None` when
     /// another process holds it.
     async fn bot(&self, bot: BotId) -> StoreResult<Option<Arc<BotIndex>>> {
+        let _opening = self.opening.lock().await;
+        if let Some(index) = self.cached(bot) {
+            return Ok(Some(index));
+        }
         let dir = self.dir(bot);
         let Some(index) = tokio::task::spawn_blocking(move || BotIndex::open(dir))
             .await
@@ -431,6 +453,7 @@ impl BotIndex {
             _lock: lock,
             state: RwLock::new(state),
             catching_up: tokio::sync::Mutex::new(()),
+            searches: tokio::sync::Semaphore::new(search_threads()),
         }))
     }
 
@@ -664,9 +687,11 @@ impl State {
             .collect();
         let needed = self.graph.size() + rows.len();
         if needed > self.graph.capacity() {
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
             self.graph
-                .reserve_capacity_and_threads(needed.max(self.graph.capacity() * 2), threads)
+                .reserve_capacity_and_threads(
+                    needed.max(self.graph.capacity() * 2),
+                    search_threads(),
+                )
                 .map_err(|e| failed("vector_add", e.to_string()))?;
         }
         let first = self.ids.len() as u64;
@@ -674,7 +699,7 @@ impl State {
             self.keys.insert(*id, self.ids.len() as u64);
             self.ids.push(Some(*id));
         }
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = search_threads();
         let graph = &self.graph;
         let rows = &rows;
         let added: Result<(), String> = std::thread::scope(|scope| {
@@ -765,6 +790,12 @@ fn load(dir: &Path) -> StoreResult<State> {
         .map_err(|e| failed(op, e.to_string()))?;
     // What a saved graph was searched with may be another version's.
     state.graph.change_expansion_search(EXPANSION_SEARCH);
+    // A loaded graph has thread contexts for this machine's searches.
+    let capacity = state.graph.capacity().max(state.graph.size());
+    state
+        .graph
+        .reserve_capacity_and_threads(capacity, search_threads())
+        .map_err(|e| failed(op, e.to_string()))?;
     let raw = std::fs::read(dir.join("ids.bin")).map_err(|e| failed(op, e))?;
     for (key, bytes) in raw.chunks_exact(16).enumerate() {
         let id = u128::from_le_bytes(bytes.try_into().unwrap_or([0; 16]));

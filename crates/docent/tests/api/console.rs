@@ -608,3 +608,26 @@ async fn the_widget_preview_chats_from_the_consoles_own_page_only() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!page.contains("Acme Help"));
 }
+
+#[tokio::test]
+async fn a_plan_limit_is_named_on_the_page_that_reached_it() {
+    let app = spawn_app_with(|c| c.plans.free.documents = Some(1)).await;
+    let (mut ann, bot) =
+        Browser::with_bot_and_text(&app, "ann@acme.io", "Refunds take 30 days.").await;
+    let csrf = ann.csrf();
+    let origin = ann.origin();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("title", "Shipping"),
+        ("text", "Parcels leave within two days."),
+    ];
+    let (status, _, location) = ann
+        .post(&format!("/app/bots/{bot}/texts"), &form, Some(&origin))
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, page, _) = ann.get(&location.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Your plan's limit is reached"), "{page}");
+    assert!(page.contains("1 documents"), "{page}");
+    assert!(!page.contains(">Shipping<"), "nothing was added: {page}");
+}
