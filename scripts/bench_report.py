@@ -72,6 +72,8 @@ IDENTITY = {
     "vector_index_build": ["backend", "corpus", "passages", "quantization"],
     "chat": ["streams"],
     "chat_trace": ["passages"],
+    "console_page": ["page", "documents", "conversations"],
+    "console_assets": [],
     "quality": ["embedder"],
     "eval": ["eval", "embedder", "backend"],
     "eval_grounding": ["eval", "embedder"],
@@ -286,6 +288,20 @@ def render(history: str, template: str, out_path: str) -> None:
         [[r["streams"], f"{r['overhead_p50_ms']:.1f} ms", f"{r['overhead_p99_ms']:.1f} ms",
           f"{r['ttft_p50_ms']:.1f} ms", num(r["answers_per_s"]), f"{r['peak_rss_mib']:.0f} MiB"]
          for r in sorted(rows, key=lambda r: r["streams"])],
+        rows,
+    )
+
+    rows = of("console_page")
+    tables["console"] = table(
+        ["page", "documents", "conversations", "p50", "p99", "size"],
+        [[r["page"], num(r["documents"], 0), num(r["conversations"], 0), f"{r['p50_ms']:.2f} ms",
+          f"{r['p99_ms']:.2f} ms", f"{r['bytes'] / 1024:.1f} KiB"] for r in rows],
+        rows,
+    )
+    rows = of("console_assets")
+    tables["console_assets"] = table(
+        ["script and style", "gzip-compressed"],
+        [[f"{r['bytes'] / 1024:.1f} KiB", f"{r['gzip_bytes'] / 1024:.1f} KiB"] for r in rows],
         rows,
     )
 

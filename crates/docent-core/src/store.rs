@@ -7,7 +7,7 @@
 //! API key or refresh token) find it from globally unique secrets.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use std::collections::HashMap;
 
@@ -582,18 +582,16 @@ pub trait UsageStore: Send + Sync + 'static {
         periods: &[&str],
     ) -> StoreResult<Vec<(UsageKind, String, u64)>>;
     async fn record_usage(&self, events: &[UsageEvent]) -> StoreResult<()>;
-    /// Ledger totals per kind since `since`.
-    async fn usage_since(
+    /// Ledger totals per UTC day and kind, for the days `from` up to but
+    /// not including `to`, oldest first. Kept as a rollup beside the
+    /// ledger, written in the same transaction, so reading a month costs a
+    /// row per day and kind however busy the tenant is.
+    async fn usage_by_day(
         &self,
         tenant: TenantId,
-        since: DateTime<Utc>,
-    ) -> StoreResult<HashMap<UsageKind, u64>>;
-    /// Ledger totals per kind in `range`.
-    async fn usage_in(
-        &self,
-        tenant: TenantId,
-        range: TimeRange,
-    ) -> StoreResult<HashMap<UsageKind, u64>>;
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<(NaiveDate, UsageKind, u64)>>;
     /// The newest `limit` ledger events.
     async fn recent_usage(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<UsageEvent>>;
     /// Passages indexed for the tenant.

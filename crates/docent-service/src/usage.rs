@@ -280,7 +280,14 @@ impl Services {
             .into_iter()
             .map(|(kind, _, used)| (kind, used))
             .collect();
-        let ledger = self.store.usage_since(tenant, period.start).await?;
+        let mut ledger: HashMap<UsageKind, u64> = HashMap::new();
+        let days = self
+            .store
+            .usage_by_day(tenant, period.start.date_naive(), period.end.date_naive())
+            .await?;
+        for (_, kind, n) in days {
+            *ledger.entry(kind).or_default() += n;
+        }
         let counter = |k| counters.get(&k).copied().unwrap_or_default();
         let summed = |k| ledger.get(&k).copied().unwrap_or_default();
         Ok(UsageReport {
@@ -337,26 +344,29 @@ impl Services {
         }
         let tenant = ctx.actor.tenant_id;
         let today = self.meter.now().date_naive();
-        let mut out = Vec::with_capacity(days as usize);
-        // One indexed sum per day: a few hundred small queries at most,
-        // written once for both backends (no per-dialect date arithmetic).
-        for back in (0..days).rev() {
-            let day = today - chrono::Days::new(u64::from(back));
-            let from = day.and_time(chrono::NaiveTime::MIN).and_utc();
-            let range = docent_core::store::TimeRange {
-                from,
-                to: from + chrono::Duration::days(1),
-            };
-            let sums = self.store.usage_in(tenant, range).await?;
-            let get = |k| sums.get(&k).copied().unwrap_or_default();
-            out.push(DayUsage {
-                date: day.format("%Y-%m-%d").to_string(),
-                messages: get(UsageKind::Messages),
-                prompt_tokens: get(UsageKind::PromptTokens),
-                completion_tokens: get(UsageKind::CompletionTokens),
-                documents: get(UsageKind::Documents),
-            });
+        let first = today - chrono::Days::new(u64::from(days - 1));
+        let mut sums: HashMap<(chrono::NaiveDate, UsageKind), u64> = HashMap::new();
+        let rows = self
+            .store
+            .usage_by_day(tenant, first, today + chrono::Days::new(1))
+            .await?;
+        for (day, kind, n) in rows {
+            sums.insert((day, kind), n);
         }
+        let out = first
+            .iter_days()
+            .take(days as usize)
+            .map(|day| {
+                let get = |k| sums.get(&(day, k)).copied().unwrap_or_default();
+                DayUsage {
+                    date: day.format("%Y-%m-%d").to_string(),
+                    messages: get(UsageKind::Messages),
+                    prompt_tokens: get(UsageKind::PromptTokens),
+                    completion_tokens: get(UsageKind::CompletionTokens),
+                    documents: get(UsageKind::Documents),
+                }
+            })
+            .collect();
         Ok(DailyUsage { days: out })
     }
 }

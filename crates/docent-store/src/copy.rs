@@ -20,7 +20,7 @@ use crate::sql::{Vector, backend, failed};
 use docent_core::store::StoreResult;
 
 /// Every table, parents before children.
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 17] = [
     "tenants",
     "users",
     "refresh_tokens",
@@ -37,6 +37,7 @@ const TABLES: [&str; 16] = [
     "leads",
     "usage_counters",
     "usage_events",
+    "usage_days",
 ];
 
 /// Rows per INSERT: a few thousand bind parameters, far below the limit.
@@ -77,7 +78,7 @@ pub async fn sqlite_to_postgres(src: &SqlitePool, dst: &PgPool) -> StoreResult<C
         let columns = shared_columns(src, &mut tx, table).await?;
         let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
         // WITHOUT ROWID tables have no rowid; their order does not matter.
-        let order = if table == "usage_counters" {
+        let order = if matches!(table, "usage_counters" | "usage_days") {
             ""
         } else {
             " ORDER BY rowid"

@@ -2056,9 +2056,22 @@ conformance! {
             ])
             .await
             .unwrap();
-        let sums = store.usage_since(a.id, at(2)).await.unwrap();
-        assert_eq!(sums.get(&UsageKind::PromptTokens), Some(&42));
-        assert_eq!(sums.get(&UsageKind::CompletionTokens), Some(&7));
+        // Per UTC day and kind, the days from up to but not including to.
+        let day = |days: i64| at(days).date_naive();
+        let since = store
+            .usage_by_day(a.id, day(2), day(-1))
+            .await
+            .unwrap();
+        let total = |kind| -> u64 {
+            since
+                .iter()
+                .filter(|(_, k, _)| *k == kind)
+                .map(|(_, _, n)| n)
+                .sum()
+        };
+        assert_eq!(total(UsageKind::PromptTokens), 42);
+        assert_eq!(total(UsageKind::CompletionTokens), 7);
+        assert!(since.windows(2).all(|w| w[0].0 <= w[1].0), "oldest first");
         let recent = store.recent_usage(a.id, 2).await.unwrap();
         assert_eq!(
             recent
@@ -2072,28 +2085,27 @@ conformance! {
             "newest first"
         );
         assert_eq!(recent[0].bot_id, Some(b1.id));
-        assert!(store.usage_since(b.id, at(100)).await.unwrap().is_empty());
-        assert!(store.recent_usage(b.id, 10).await.unwrap().is_empty());
-        // A range is half-open: the event of a day ago is in [2 days ago,
-        // 12 hours ago) and not in [12 hours ago, now + 1 s).
-        let half = Utc::now() - Duration::hours(12);
-        let older = store
-            .usage_in(a.id, TimeRange { from: at(2), to: half })
-            .await
-            .unwrap();
-        assert_eq!(older.get(&UsageKind::PromptTokens), Some(&30));
-        assert_eq!(older.get(&UsageKind::CompletionTokens), None);
-        let soon = Utc::now() + Duration::seconds(1);
-        let newer = store
-            .usage_in(a.id, TimeRange { from: half, to: soon })
-            .await
-            .unwrap();
-        assert_eq!(newer.get(&UsageKind::PromptTokens), Some(&12));
         assert!(store
-            .usage_in(b.id, TimeRange { from: at(100), to: soon })
+            .usage_by_day(b.id, day(100), day(-1))
             .await
             .unwrap()
             .is_empty());
+        assert!(store.recent_usage(b.id, 10).await.unwrap().is_empty());
+        // The range is half-open: yesterday is in [2 days ago, today) and
+        // today is not.
+        let older = store.usage_by_day(a.id, day(2), day(0)).await.unwrap();
+        assert_eq!(older, [(day(1), UsageKind::PromptTokens, 30)]);
+        // Two events of one day and kind are one row.
+        store
+            .record_usage(&[event(UsageKind::CompletionTokens, 5, 0)])
+            .await
+            .unwrap();
+        let today = store
+            .usage_by_day(a.id, day(0), day(-1))
+            .await
+            .unwrap();
+        assert!(today.contains(&(day(0), UsageKind::CompletionTokens, 12)), "{today:?}");
+        assert!(today.contains(&(day(0), UsageKind::PromptTokens, 12)), "{today:?}");
     }
 }
 

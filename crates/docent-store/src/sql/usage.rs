@@ -5,16 +5,20 @@
 //! value. Either way, of N racing requests for the last M units exactly M
 //! succeed.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::NaiveDate;
 use docent_core::domain::{Charge, UsageEvent, UsageKind};
 use docent_core::ids::TenantId;
-use docent_core::store::{StoreError, StoreResult, TimeRange, UsageStore};
+use docent_core::store::{StoreError, StoreResult, UsageStore};
 use sqlx::{AssertSqlSafe, Transaction};
 
 use super::{Dialect, SqlStore, amount, commit, query};
+
+/// A UTC day as `usage_days` keys it (text on both backends, so ranges
+/// compare as strings).
+fn day_key(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
 
 /// The distinct counters `charges` touch, in one global order. Every
 /// transaction takes counter rows in this order, so two reservations naming
@@ -142,41 +146,34 @@ impl<D: Dialect> UsageStore for SqlStore<D> {
                 .bind(e.created_at)
                 .execute(&mut tx)
                 .await?;
+            let sql = "INSERT INTO usage_days (tenant_id, day, kind, quantity)
+                       VALUES ($1, $2, $3, $4)
+                       ON CONFLICT (tenant_id, day, kind)
+                       DO UPDATE SET quantity = usage_days.quantity + excluded.quantity";
+            query::<D>("record_usage", sql)
+                .bind((e.tenant_id, day_key(e.created_at.date_naive())))
+                .bind((e.kind.as_str(), amount(e.quantity)))
+                .execute(&mut tx)
+                .await?;
         }
         commit(tx, "record_usage").await
     }
 
-    async fn usage_since(
+    async fn usage_by_day(
         &self,
         tenant: TenantId,
-        since: DateTime<Utc>,
-    ) -> StoreResult<HashMap<UsageKind, u64>> {
-        // SUM of BIGINT is NUMERIC in PostgreSQL: cast back.
-        let sql = "SELECT kind, CAST(SUM(quantity) AS BIGINT) AS n FROM usage_events
-                   WHERE tenant_id = $1 AND created_at >= $2 GROUP BY kind";
-        let sums = query::<D>("usage_since", sql)
-            .bind((tenant, since))
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> StoreResult<Vec<(NaiveDate, UsageKind, u64)>> {
+        let sql = "SELECT day, kind, quantity FROM usage_days
+                   WHERE tenant_id = $1 AND day >= $2 AND day < $3 ORDER BY day, kind";
+        query::<D>("usage_by_day", sql)
+            .bind((tenant, day_key(from), day_key(to)))
             .fetch_all(self.pool(), |r| {
-                Ok((r.name("kind", UsageKind::parse)?, r.size("n")?))
+                let day = r.name("day", |d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())?;
+                Ok((day, r.name("kind", UsageKind::parse)?, r.size("quantity")?))
             })
-            .await?;
-        Ok(sums.into_iter().collect())
-    }
-
-    async fn usage_in(
-        &self,
-        tenant: TenantId,
-        range: TimeRange,
-    ) -> StoreResult<HashMap<UsageKind, u64>> {
-        let sql = "SELECT kind, CAST(SUM(quantity) AS BIGINT) AS n FROM usage_events
-                   WHERE tenant_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY kind";
-        let sums = query::<D>("usage_in", sql)
-            .bind((tenant, range.from, range.to))
-            .fetch_all(self.pool(), |r| {
-                Ok((r.name("kind", UsageKind::parse)?, r.size("n")?))
-            })
-            .await?;
-        Ok(sums.into_iter().collect())
+            .await
     }
 
     async fn recent_usage(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<UsageEvent>> {
