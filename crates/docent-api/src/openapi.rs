@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 use crate::routes::{
     admin, analytics, api_keys, auth, bots, chat, knowledge, leads, openai, ops, platform, search,
-    users, widget,
+    users, webhooks, widget,
 };
 
 #[derive(OpenApi)]
@@ -171,7 +171,11 @@ pub fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(widget::config))
         .routes(routes!(widget::token))
         .routes(routes!(widget::embed_token))
-        .routes(routes!(leads::create, leads::list));
+        .routes(routes!(leads::create, leads::list))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(openai::chat_completions))

@@ -69,3 +69,11 @@ id_type!(
     /// Contact details a visitor left with a bot.
     LeadId
 );
+id_type!(
+    /// A tenant's endpoint that receives signed event notifications.
+    WebhookId
+);
+id_type!(
+    /// One event's delivery to one webhook endpoint, with its attempts.
+    DeliveryId
+);

@@ -13,12 +13,13 @@ use std::collections::HashMap;
 
 use crate::domain::{
     ApiKey, AuditEntry, AuditQuery, Bot, Charge, ChatMessage, ChatSession, Chunk, ChunkView,
-    Document, DocumentCounts, DocumentStatus, Email, Feedback, Job, JobSpec, Lead, NewApiKey,
-    NewAuditEntry, NewJob, Plan, Progress, Role, StoredFile, Tenant, UsageEvent, UsageKind, User,
+    DeliveryAttempt, Document, DocumentCounts, DocumentStatus, Email, Feedback, Job, JobSpec, Lead,
+    NewApiKey, NewAuditEntry, NewJob, Plan, Progress, Role, StoredFile, Tenant, UsageEvent,
+    UsageKind, User, WebhookDelivery, WebhookEndpoint,
 };
 use crate::ids::{
-    ApiKeyId, BotId, ChunkId, DocumentId, FileId, JobId, MessageId, SessionId, TenantId,
-    TokenFamilyId, UserId,
+    ApiKeyId, BotId, ChunkId, DeliveryId, DocumentId, FileId, JobId, MessageId, SessionId,
+    TenantId, TokenFamilyId, UserId, WebhookId,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +106,7 @@ pub trait Store:
     + ChatStore
     + LeadStore
     + UsageStore
+    + WebhookStore
 {
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
@@ -596,4 +598,52 @@ pub trait UsageStore: Send + Sync + 'static {
     async fn recent_usage(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<UsageEvent>>;
     /// Passages indexed for the tenant.
     async fn count_chunks(&self, tenant: TenantId) -> StoreResult<u64>;
+}
+
+/// Webhook endpoints and their deliveries. Every call is scoped by tenant.
+#[async_trait]
+pub trait WebhookStore: Send + Sync + 'static {
+    /// Stores an endpoint with its signing secret (kept to sign with, so
+    /// not hashed; shown once).
+    async fn create_webhook(&self, endpoint: &WebhookEndpoint, secret: &str) -> StoreResult<()>;
+    /// The tenant's endpoints, oldest first.
+    async fn list_webhooks(&self, tenant: TenantId) -> StoreResult<Vec<WebhookEndpoint>>;
+    async fn get_webhook(&self, tenant: TenantId, id: WebhookId) -> StoreResult<WebhookEndpoint>;
+    async fn webhook_secret(&self, tenant: TenantId, id: WebhookId) -> StoreResult<String>;
+    /// Writes url, description, events, enabled, disabled_reason,
+    /// consecutive_failures and updated_at.
+    async fn update_webhook(&self, endpoint: &WebhookEndpoint) -> StoreResult<()>;
+    /// Deletes the endpoint and its deliveries.
+    async fn delete_webhook(&self, tenant: TenantId, id: WebhookId) -> StoreResult<()>;
+    /// Stores a pending delivery and enqueues the job that sends it, in one
+    /// transaction.
+    async fn create_delivery(&self, delivery: &WebhookDelivery, job: &NewJob) -> StoreResult<()>;
+    async fn get_delivery(&self, tenant: TenantId, id: DeliveryId) -> StoreResult<WebhookDelivery>;
+    /// An endpoint's deliveries, newest first.
+    async fn list_deliveries(
+        &self,
+        tenant: TenantId,
+        endpoint: WebhookId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<WebhookDelivery>>;
+    /// Records an attempt on the delivery and its endpoint in one
+    /// transaction: a success resets the endpoint's failures; a failure
+    /// counts one more, and the endpoint is disabled (with `reason`) once
+    /// it has failed `disable_after` times in a row. True when this attempt
+    /// disabled it.
+    async fn record_attempt(
+        &self,
+        tenant: TenantId,
+        delivery: DeliveryId,
+        attempt: &DeliveryAttempt,
+        disable_after: u32,
+        reason: &str,
+    ) -> StoreResult<bool>;
+    /// Sends a delivery again: pending, and a new job, in one transaction.
+    async fn redeliver(
+        &self,
+        tenant: TenantId,
+        delivery: DeliveryId,
+        job: &NewJob,
+    ) -> StoreResult<()>;
 }

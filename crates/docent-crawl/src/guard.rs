@@ -240,20 +240,49 @@ impl FetchError {
 impl GuardedClient {
     pub fn new(user_agent: &str, policy: NetworkPolicy) -> Self {
         Self {
-            inner: client(user_agent, policy.clone()),
+            inner: client(user_agent, policy.clone(), true),
             policy,
         }
+    }
+
+    /// A client that follows no redirect: for deliveries (webhooks), where
+    /// a 3xx is the receiver's answer, not a new place to send to.
+    pub fn without_redirects(user_agent: &str, policy: NetworkPolicy) -> Self {
+        Self {
+            inner: client(user_agent, policy.clone(), false),
+            policy,
+        }
+    }
+
+    /// POSTs `body` with `headers` to `url` after checking it.
+    pub async fn post(
+        &self,
+        url: &Url,
+        headers: reqwest::header::HeaderMap,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, FetchError> {
+        let request = self.inner.post(url.clone()).headers(headers).body(body);
+        self.send(url, request, timeout).await
     }
 
     /// GETs `url` after checking it; redirects and resolved names are
     /// checked by the client itself.
     pub async fn get(&self, url: &Url, timeout: Duration) -> Result<reqwest::Response, FetchError> {
+        self.send(url, self.inner.get(url.clone()), timeout).await
+    }
+
+    async fn send(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, FetchError> {
         self.policy.check_url(url).map_err(|r| FetchError {
             message: format!("could not fetch {url}: {r}"),
             refused: true,
         })?;
-        self.inner
-            .get(url.clone())
+        request
             .timeout(timeout)
             .send()
             .await
@@ -264,10 +293,14 @@ impl GuardedClient {
     }
 }
 
-/// A client that reaches only what `policy` allows, on every redirect too.
-fn client(user_agent: &str, policy: NetworkPolicy) -> reqwest::Client {
+/// A client that reaches only what `policy` allows, on every redirect too
+/// (when it follows them).
+fn client(user_agent: &str, policy: NetworkPolicy, follow: bool) -> reqwest::Client {
     let checks = policy.clone();
     let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+        if !follow {
+            return attempt.stop();
+        }
         if attempt.previous().len() >= MAX_REDIRECTS {
             return attempt.error(Refused("too many redirects".into()));
         }

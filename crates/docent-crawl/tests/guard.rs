@@ -241,3 +241,46 @@ async fn closed_and_open_ports_fail_alike() {
     assert_eq!(messages[0], messages[1]);
     assert_eq!(messages[0], "could not fetch http://127.0.0.1:PORT/");
 }
+
+#[tokio::test]
+async fn deliveries_reach_no_private_address_and_follow_no_redirect() {
+    let (secret_addr, hits) = secret().await;
+    let port = secret_addr.port();
+    // A "public" receiver that answers with a redirect into loopback.
+    let to_secret = format!("http://127.0.0.2:{port}/");
+    let receiver = Router::new().fallback(move || {
+        let to = to_secret.clone();
+        async move { Redirect::temporary(&to) }
+    });
+    let receiver_addr = serve("127.0.0.1:0", receiver).await;
+    let (policy, _lookup) = policy(
+        receiver_addr.ip(),
+        &[("hooks.test", "127.0.0.1"), ("secret.test", "127.0.0.2")],
+    );
+    let client = GuardedClient::without_redirects("Docent-Webhooks-test", policy);
+    let post = |url: String| {
+        let client = client.clone();
+        async move {
+            let url = Url::parse(&url).expect("url");
+            client
+                .post(
+                    &url,
+                    Default::default(),
+                    b"{}".to_vec(),
+                    Duration::from_secs(5),
+                )
+                .await
+        }
+    };
+    // A name whose answer is private is refused before any connection.
+    let refused = post(format!("http://secret.test:{port}/hook"))
+        .await
+        .unwrap_err();
+    assert!(refused.is_refused(), "{refused}");
+    // The redirect is the answer: not followed into loopback.
+    let answer = post(format!("http://hooks.test:{}/hook", receiver_addr.port()))
+        .await
+        .expect("the receiver answers");
+    assert_eq!(answer.status().as_u16(), 307);
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing reached loopback");
+}

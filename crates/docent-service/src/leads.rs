@@ -119,6 +119,13 @@ impl Services {
             .await;
         self.audit(ctx, "lead.create", "lead", Some(lead.id.to_string()))
             .await;
+        let data = serde_json::json!({
+            "lead_id": lead.id, "bot_id": lead.bot_id, "session_id": lead.session_id,
+            "email": lead.email, "name": lead.name, "phone": lead.phone,
+            "visitor": lead.visitor, "created_at": lead.created_at,
+        });
+        self.emit(tenant, docent_core::domain::WebhookEvent::LeadCreated, data)
+            .await;
         Ok(lead)
     }
 

@@ -15,6 +15,7 @@ mod platform;
 mod search;
 mod usage;
 mod users;
+pub mod webhooks;
 mod widget_tokens;
 
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub use platform::Operator;
 pub use search::{SearchRequest, SearchResult, SearchResults};
 pub use usage::{DailyUsage, DayUsage, Meter, UsageFigures, UsageReport};
 pub use users::{CreateUser, UpdateUser};
+pub use webhooks::{CreateWebhook, CreatedWebhook, UpdateWebhook};
 pub use widget_tokens::{
     EmbedToken, EmbedTokenRequest, VisitorClaims, WidgetConfig, WidgetTokenRequest,
 };
@@ -253,6 +255,8 @@ pub struct Settings {
     pub visitor_ip_per_minute: u32,
     /// The plan new tenants get (`DOCENT_DEFAULT_PLAN`).
     pub default_plan: docent_core::domain::Plan,
+    /// Attempts per webhook delivery (`DOCENT_WEBHOOK_MAX_ATTEMPTS`).
+    pub webhook_max_attempts: u32,
 }
 
 /// What the services are built from.

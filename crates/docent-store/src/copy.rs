@@ -20,7 +20,7 @@ use crate::sql::{Vector, backend, failed};
 use docent_core::store::StoreResult;
 
 /// Every table, parents before children.
-const TABLES: [&str; 17] = [
+const TABLES: [&str; 19] = [
     "tenants",
     "users",
     "refresh_tokens",
@@ -38,6 +38,8 @@ const TABLES: [&str; 17] = [
     "usage_counters",
     "usage_events",
     "usage_days",
+    "webhooks",
+    "webhook_deliveries",
 ];
 
 /// Rows per INSERT: a few thousand bind parameters, far below the limit.

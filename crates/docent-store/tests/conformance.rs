@@ -2185,3 +2185,112 @@ async fn postgres() -> Option<(Arc<dyn Store>, ())> {
     let url = DatabaseUrl::Postgres(fresh_postgres_database(&server, "docent_test").await);
     Some((docent_store::open(&url).await.unwrap(), ()))
 }
+
+conformance! {
+    async fn webhooks_and_their_deliveries_stay_in_their_tenant(store: Arc<dyn Store>) {
+        use docent_core::domain::{
+            DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent,
+        };
+        use docent_core::ids::{DeliveryId, WebhookId};
+        let (a, b) = two_tenants(&*store).await;
+        let now = Utc::now();
+        let endpoint = WebhookEndpoint {
+            id: WebhookId::new(),
+            tenant_id: a.id,
+            url: "https://hooks.example.com/a".into(),
+            description: Some("CRM".into()),
+            events: vec![WebhookEvent::LeadCreated, WebhookEvent::DocumentReady],
+            enabled: true,
+            disabled_reason: None,
+            consecutive_failures: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        store.create_webhook(&endpoint, "whsec_a").await.unwrap();
+        let read = store.get_webhook(a.id, endpoint.id).await.unwrap();
+        assert_eq!(read.events, endpoint.events);
+        assert_eq!(read.url, endpoint.url);
+        assert!(read.enabled);
+        assert_eq!(store.webhook_secret(a.id, endpoint.id).await.unwrap(), "whsec_a");
+        assert!(matches!(store.get_webhook(b.id, endpoint.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(store.webhook_secret(b.id, endpoint.id).await, Err(StoreError::NotFound)));
+        assert!(store.list_webhooks(b.id).await.unwrap().is_empty());
+
+        // Deliveries, each with its job in the same transaction.
+        let delivery = |n: u64| WebhookDelivery {
+            id: DeliveryId::new(),
+            tenant_id: a.id,
+            endpoint_id: endpoint.id,
+            event: WebhookEvent::LeadCreated,
+            message_id: format!("msg_{n}"),
+            payload: serde_json::json!({"type": "lead.created", "data": {"n": n}}),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            response_status: None,
+            error: None,
+            created_at: now,
+            last_attempt_at: None,
+            delivered_at: None,
+        };
+        let (first, second) = (delivery(1), delivery(2));
+        for d in [&first, &second] {
+            let job = NewJob::new(a.id, JobSpec::DeliverWebhook { delivery_id: d.id });
+            store.create_delivery(d, &job).await.unwrap();
+            assert_eq!(store.get_job(a.id, job.id).await.unwrap().kind, "deliver_webhook");
+        }
+        let page = store
+            .list_deliveries(a.id, endpoint.id, &PageRequest { limit: 1, after: None })
+            .await
+            .unwrap();
+        assert_eq!(page.items[0].id, second.id, "newest first");
+        let rest = store
+            .list_deliveries(a.id, endpoint.id, &PageRequest { limit: 1, after: page.next_cursor })
+            .await
+            .unwrap();
+        assert_eq!(rest.items[0].id, first.id);
+        assert_eq!(rest.items[0].payload, first.payload);
+        assert!(store.list_deliveries(b.id, endpoint.id, &PageRequest { limit: 10, after: None }).await.unwrap().items.is_empty());
+        assert!(matches!(store.get_delivery(b.id, first.id).await, Err(StoreError::NotFound)));
+
+        // Failures count in a row; the second disables the endpoint once.
+        let failed = |last| DeliveryAttempt {
+            at: Utc::now(),
+            response_status: Some(500),
+            error: Some("the endpoint answered 500".into()),
+            last,
+        };
+        assert!(!store.record_attempt(a.id, first.id, &failed(false), 2, "too many").await.unwrap());
+        let d = store.get_delivery(a.id, first.id).await.unwrap();
+        assert_eq!((d.status, d.attempts, d.response_status), (DeliveryStatus::Pending, 1, Some(500)));
+        assert!(store.record_attempt(a.id, first.id, &failed(true), 2, "too many").await.unwrap());
+        let e = store.get_webhook(a.id, endpoint.id).await.unwrap();
+        assert!(!e.enabled);
+        assert_eq!(e.disabled_reason.as_deref(), Some("too many"));
+        assert_eq!(e.consecutive_failures, 2);
+        assert_eq!(store.get_delivery(a.id, first.id).await.unwrap().status, DeliveryStatus::Failed);
+        // Skipped while disabled: no more failures counted, no second notice.
+        assert!(!store.record_attempt(a.id, second.id, &failed(true), 2, "too many").await.unwrap());
+        assert_eq!(store.get_webhook(a.id, endpoint.id).await.unwrap().consecutive_failures, 2);
+
+        // Enabled again, redelivered, delivered: failures reset.
+        let enabled = WebhookEndpoint { enabled: true, disabled_reason: None, consecutive_failures: 0, ..e };
+        store.update_webhook(&enabled).await.unwrap();
+        let job = NewJob::new(a.id, JobSpec::DeliverWebhook { delivery_id: first.id });
+        store.redeliver(a.id, first.id, &job).await.unwrap();
+        assert_eq!(store.get_delivery(a.id, first.id).await.unwrap().status, DeliveryStatus::Pending);
+        let ok = DeliveryAttempt { at: Utc::now(), response_status: Some(204), error: None, last: false };
+        assert!(!store.record_attempt(a.id, first.id, &ok, 2, "too many").await.unwrap());
+        let d = store.get_delivery(a.id, first.id).await.unwrap();
+        assert_eq!((d.status, d.attempts), (DeliveryStatus::Succeeded, 3));
+        assert!(d.delivered_at.is_some() && d.error.is_none());
+        // Another tenant can neither redeliver nor update nor delete.
+        assert!(matches!(store.redeliver(b.id, first.id, &job).await, Err(StoreError::NotFound)));
+        let stolen = WebhookEndpoint { tenant_id: b.id, ..enabled.clone() };
+        assert!(matches!(store.update_webhook(&stolen).await, Err(StoreError::NotFound)));
+        assert!(matches!(store.delete_webhook(b.id, endpoint.id).await, Err(StoreError::NotFound)));
+        // Deleting the endpoint deletes its deliveries.
+        store.delete_webhook(a.id, endpoint.id).await.unwrap();
+        assert!(matches!(store.get_delivery(a.id, first.id).await, Err(StoreError::NotFound)));
+        assert!(store.list_webhooks(a.id).await.unwrap().is_empty());
+    }
+}

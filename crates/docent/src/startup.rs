@@ -223,6 +223,7 @@ impl Components {
                 admin_token: config.auth.admin_token.clone(),
                 visitor_ip_per_minute: config.limits.visitor_ip_per_minute,
                 default_plan: config.plans.default,
+                webhook_max_attempts: config.webhooks.max_attempts,
             },
             meter: meter.clone(),
         });
@@ -269,6 +270,12 @@ impl Components {
             },
             http: docent_service::pipeline::crawler_client(c.crawl.allow_private_networks),
             meter: self.meter.clone(),
+            webhooks: docent_service::pipeline::WebhookDelivery {
+                http: docent_service::pipeline::webhook_client(c.crawl.allow_private_networks),
+                timeout: Duration::from_secs(c.webhooks.timeout_secs),
+                disable_after: c.webhooks.disable_after,
+            },
+            webhook_max_attempts: c.webhooks.max_attempts,
         };
         Worker::new(
             ctx,

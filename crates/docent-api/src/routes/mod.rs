@@ -15,6 +15,7 @@ pub mod ops;
 pub mod platform;
 pub mod search;
 pub mod users;
+pub mod webhooks;
 pub mod widget;
 
 use axum::Json;

@@ -12,7 +12,7 @@ use super::{ConfigError, Plans};
 /// `docent.toml`. The environment, the warning about unknown variables and
 /// the names in error messages all come from here; a test checks that it
 /// names every field of `Config` exactly once.
-pub(super) const SETTINGS: [(&str, &str); 53] = [
+pub(super) const SETTINGS: [(&str, &str); 56] = [
     ("listen", "server.listen"),
     ("data_dir", "server.data_dir"),
     ("public_url", "server.public_url"),
@@ -61,6 +61,9 @@ pub(super) const SETTINGS: [(&str, &str); 53] = [
     ("job_lease_secs", "jobs.lease_secs"),
     ("job_max_attempts", "jobs.max_attempts"),
     ("job_backoff_base_ms", "jobs.backoff_base_ms"),
+    ("webhook_max_attempts", "webhooks.max_attempts"),
+    ("webhook_disable_after", "webhooks.disable_after"),
+    ("webhook_timeout_secs", "webhooks.timeout_secs"),
     (
         "maintenance_interval_secs",
         "jobs.maintenance_interval_secs",

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use sections::{
     AuthSettings, CrawlSettings, EmbedderSettings, IngestSettings, JobSettings, LlmSettings, Plans,
-    RateLimits, RerankSettings, ServerSettings, StorageSettings,
+    RateLimits, RerankSettings, ServerSettings, StorageSettings, WebhookSettings,
 };
 pub use types::{DatabaseUrl, EmbedderKind, LogFormat, Secret, StorageUrl, VectorQuantization};
 
@@ -34,6 +34,7 @@ pub struct Config {
     pub llm: LlmSettings,
     pub crawl: CrawlSettings,
     pub jobs: JobSettings,
+    pub webhooks: WebhookSettings,
     pub limits: RateLimits,
     /// Each limit can also be set as `DOCENT_PLAN_<PLAN>_<LIMIT>`.
     pub plans: Plans,

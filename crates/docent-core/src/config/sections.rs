@@ -263,6 +263,28 @@ impl Default for JobSettings {
     }
 }
 
+/// Outbound webhooks: how hard delivery tries before it gives up.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Attempts per delivery, spaced by the job queue's backoff.
+    pub max_attempts: u32,
+    /// Failed attempts in a row after which an endpoint is disabled.
+    pub disable_after: u32,
+    /// Longest an endpoint may take to answer one attempt.
+    pub timeout_secs: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            disable_after: 40,
+            timeout_secs: 10,
+        }
+    }
+}
+
 /// Requests per minute, each counted per IP or per credential.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]

@@ -21,6 +21,7 @@ impl Config {
             llm,
             crawl,
             jobs,
+            webhooks,
             limits,
             plans: _,
         } = self;
@@ -61,6 +62,9 @@ impl Config {
             ("jobs.lease_secs", jobs.lease_secs >= 2, "must be at least 2 seconds"),
             ("jobs.max_attempts", (1..=100).contains(&jobs.max_attempts), "must be between 1 and 100"),
             ("jobs.maintenance_interval_secs", jobs.maintenance_interval_secs > 0, "must be greater than 0"),
+            ("webhooks.max_attempts", (1..=100).contains(&webhooks.max_attempts), "must be between 1 and 100"),
+            ("webhooks.disable_after", webhooks.disable_after >= 1, "must be at least 1"),
+            ("webhooks.timeout_secs", (1..=60).contains(&webhooks.timeout_secs), "must be between 1 and 60 seconds"),
             ("DOCENT_RATE_LIMIT_*", !per_minute.contains(&0), "rate limits must be at least 1 per minute"),
             ("limits.redis_url", redis.is_none_or(|u| u.starts_with("redis://") || u.starts_with("rediss://")), "must be redis://HOST:PORT[/DB]"),
         ];

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::ids::{BotId, DocumentId, JobId, TenantId};
+use crate::ids::{BotId, DeliveryId, DocumentId, JobId, TenantId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -56,6 +56,8 @@ pub enum JobSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<serde_json::Value>,
     },
+    /// Send one webhook delivery (an attempt per run).
+    DeliverWebhook { delivery_id: DeliveryId },
 }
 
 impl JobSpec {
@@ -63,14 +65,14 @@ impl JobSpec {
     pub fn bot_id(&self) -> Option<BotId> {
         match self {
             Self::Crawl { bot_id, .. } => Some(*bot_id),
-            Self::IngestDocument { .. } => None,
+            Self::IngestDocument { .. } | Self::DeliverWebhook { .. } => None,
         }
     }
 
     pub fn document_id(&self) -> Option<DocumentId> {
         match self {
             Self::IngestDocument { document_id } => Some(*document_id),
-            Self::Crawl { .. } => None,
+            Self::Crawl { .. } | Self::DeliverWebhook { .. } => None,
         }
     }
 
@@ -78,6 +80,7 @@ impl JobSpec {
         match self {
             Self::IngestDocument { .. } => "ingest_document",
             Self::Crawl { .. } => "crawl",
+            Self::DeliverWebhook { .. } => "deliver_webhook",
         }
     }
 }
@@ -93,7 +96,7 @@ pub struct Job {
     pub id: JobId,
     #[serde(skip)]
     pub tenant_id: TenantId,
-    /// `ingest_document` or `crawl`.
+    /// `ingest_document`, `crawl` or `deliver_webhook`.
     pub kind: String,
     #[serde(skip)]
     pub spec: Option<JobSpec>,

@@ -12,6 +12,7 @@ mod tenant;
 mod trace;
 mod usage;
 mod user;
+mod webhook;
 
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry, changes};
@@ -36,6 +37,9 @@ pub use trace::{
 };
 pub use usage::{Charge, HELD_PERIOD, Period, PlanLimits, UsageEvent, UsageKind};
 pub use user::{Email, Role, User};
+pub use webhook::{
+    DeliveryAttempt, DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent,
+};
 
 /// Input a domain rule rejects; the text says which rule, in words fit for
 /// the caller.

@@ -65,6 +65,16 @@ impl Services {
             Rating::Down => "down",
         };
         metrics::counter!("docent_chat_feedback_total", "rating" => rating).increment(1);
+        let data = serde_json::json!({
+            "message_id": id, "session_id": session.id, "bot_id": session.bot_id,
+            "rating": rating, "comment": feedback.comment, "created_at": feedback.created_at,
+        });
+        self.emit(
+            tenant,
+            docent_core::domain::WebhookEvent::MessageFeedback,
+            data,
+        )
+        .await;
         message.feedback = Some(feedback);
         Ok(message)
     }

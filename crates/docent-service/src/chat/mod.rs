@@ -570,6 +570,17 @@ impl Services {
         if p.is_new {
             // A new conversation is stored with its first turn, or not at all.
             self.store.create_session(&p.session, &turn).await?;
+            let s = &p.session;
+            let data = serde_json::json!({
+                "session_id": s.id, "bot_id": s.bot_id, "visitor": s.visitor,
+                "started_by": s.started_by, "created_at": s.created_at,
+            });
+            self.emit(
+                s.tenant_id,
+                docent_core::domain::WebhookEvent::ConversationStarted,
+                data,
+            )
+            .await;
         } else {
             self.store
                 .append_messages(p.session.tenant_id, p.session.id, &turn)

@@ -87,8 +87,20 @@ pub(super) async fn run(
         .replace_chunks(tenant, doc.id, &chunks, better_title)
         .await
     {
+        Ok(()) => {
+            if let Ok(ready) = ctx.store.get_document(tenant, doc.id).await {
+                crate::webhooks::emit(
+                    &ctx.store,
+                    tenant,
+                    docent_core::domain::WebhookEvent::DocumentReady,
+                    crate::webhooks::document_data(&ready),
+                    ctx.webhook_max_attempts,
+                )
+                .await;
+            }
+        }
         // Deleted while being ingested: nothing to index.
-        Ok(()) | Err(StoreError::NotFound) => {}
+        Err(StoreError::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
     ctx.meter

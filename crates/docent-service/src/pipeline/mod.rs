@@ -4,6 +4,7 @@
 mod crawl;
 mod ingest;
 pub mod maintenance;
+mod webhook;
 mod worker;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use docent_core::embed::Embedder;
 use docent_core::store::Store;
 
 pub use maintenance::MaintenanceSettings;
+pub use webhook::WebhookDelivery;
 pub use worker::{Worker, WorkerSettings};
 
 /// Everything a job handler may use.
@@ -27,6 +29,10 @@ pub struct JobContext {
     pub http: docent_crawl::GuardedClient,
     /// Crawled pages are billed and limited; embedding tokens recorded.
     pub meter: crate::Meter,
+    /// How webhooks are sent, and the events jobs emit.
+    pub webhooks: WebhookDelivery,
+    /// Attempts given to the deliveries of events that jobs emit.
+    pub webhook_max_attempts: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -68,6 +74,15 @@ impl PipelineSettings {
 pub fn crawler_client(allow_private: bool) -> docent_crawl::GuardedClient {
     docent_crawl::GuardedClient::new(
         concat!("DocentBot/", env!("CARGO_PKG_VERSION")),
+        docent_crawl::NetworkPolicy::new(allow_private),
+    )
+}
+
+/// The HTTP client of webhook deliveries: the crawler's guard, no
+/// redirects followed.
+pub fn webhook_client(allow_private: bool) -> docent_crawl::GuardedClient {
+    docent_crawl::GuardedClient::without_redirects(
+        concat!("Docent-Webhooks/", env!("CARGO_PKG_VERSION")),
         docent_crawl::NetworkPolicy::new(allow_private),
     )
 }

@@ -299,6 +299,11 @@ impl Worker {
                     .map(|()| Finished::Done)
             }
             Some(JobSpec::Crawl { .. }) => crawl::run(&self.ctx, job, &self.id, &self.wake).await,
+            Some(JobSpec::DeliverWebhook { delivery_id }) => {
+                super::webhook::run(&self.ctx, job, *delivery_id)
+                    .await
+                    .map(|()| Finished::Done)
+            }
             None => Err(JobError::Fatal(format!("unknown job kind `{}`", job.kind))),
         }
     }
@@ -320,12 +325,12 @@ impl Worker {
         }
     }
 
-    /// A job that gives up leaves its document marked failed, with the reason.
+    /// A job that gives up leaves its document marked failed, with the
+    /// reason, and tells the tenant's webhooks.
     async fn on_final_failure(&self, job: &Job, error: &str) {
         if let Some(JobSpec::IngestDocument { document_id }) = &job.spec {
-            let _ = self
-                .ctx
-                .store
+            let store = &self.ctx.store;
+            let marked = store
                 .set_document_status(
                     job.tenant_id,
                     *document_id,
@@ -333,6 +338,20 @@ impl Worker {
                     Some(error),
                 )
                 .await;
+            if let (Ok(()), Ok(doc)) = (
+                marked,
+                store.get_document(job.tenant_id, *document_id).await,
+            ) {
+                let data = crate::webhooks::document_data(&doc);
+                crate::webhooks::emit(
+                    store,
+                    job.tenant_id,
+                    docent_core::domain::WebhookEvent::DocumentFailed,
+                    data,
+                    self.ctx.webhook_max_attempts,
+                )
+                .await;
+            }
         }
     }
 }

@@ -37,6 +37,14 @@ macro_rules! columns {
         "id, tenant_id, bot_id, title, status, source_type, source_url, format, file_id, \
          object_key, content_hash, size_bytes, chunk_count, error, metadata, created_at, updated_at"
     };
+    (webhooks) => {
+        "id, tenant_id, url, description, events, enabled, disabled_reason, \
+         consecutive_failures, created_at, updated_at"
+    };
+    (webhook_deliveries) => {
+        "id, tenant_id, endpoint_id, event, message_id, payload, status, attempts, \
+         response_status, error, created_at, last_attempt_at, delivered_at"
+    };
     (files) => {
         "id, tenant_id, bot_id, filename, content_type, size_bytes, sha256, object_key, format, \
          uploaded_at, created_at"
@@ -129,6 +137,7 @@ mod knowledge;
 mod leads;
 mod query;
 mod usage;
+mod webhooks;
 
 use std::collections::HashMap;
 

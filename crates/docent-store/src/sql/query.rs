@@ -13,8 +13,8 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use docent_core::ids::{
-    ApiKeyId, AuditId, BotId, ChunkId, DocumentId, FileId, JobId, LeadId, MessageId, SessionId,
-    TenantId, TokenFamilyId, UserId,
+    ApiKeyId, AuditId, BotId, ChunkId, DeliveryId, DocumentId, FileId, JobId, LeadId, MessageId,
+    SessionId, TenantId, TokenFamilyId, UserId, WebhookId,
 };
 use docent_core::store::{StoreError, StoreResult};
 use sqlx::query::Query;
@@ -107,7 +107,9 @@ ids_bind_as_text!(
     JobId,
     SessionId,
     MessageId,
-    LeadId
+    LeadId,
+    WebhookId,
+    DeliveryId
 );
 
 macro_rules! tuples_bind_in_order {

@@ -272,6 +272,14 @@ const MUTATING_ROUTES: &[(&str, &str, &str)] = &[
         "/api/v1/platform/tenants/{tenant_id}/plan",
         "tenant.plan.set",
     ),
+    ("POST", "/api/v1/webhooks", "webhook.create"),
+    ("PATCH", "/api/v1/webhooks/{webhook_id}", "webhook.update"),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}", "webhook.delete"),
+    (
+        "POST",
+        "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+        "webhook.redeliver",
+    ),
 ];
 
 #[tokio::test]
@@ -381,6 +389,44 @@ async fn knowledge_widget_and_operator_actions_are_audited() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    // A webhook endpoint told of a lead, redelivered, changed and deleted.
+    let receiver = crate::webhooks::Receiver::start().await;
+    let (_, hook) = app
+        .post(
+            "/api/v1/webhooks",
+            &owner.token,
+            json!({"url": receiver.url, "events": ["lead.created"]}),
+        )
+        .await;
+    let hook = hook["id"].as_str().unwrap().to_string();
+    app.post(
+        "/api/v1/leads",
+        &owner.token,
+        json!({"bot_id": bot, "email": "second@x.io"}),
+    )
+    .await;
+    receiver.wait_for(1).await;
+    let (_, log) = app
+        .get(&format!("/api/v1/webhooks/{hook}/deliveries"), &owner.token)
+        .await;
+    let delivery = log["deliveries"][0]["id"].as_str().unwrap();
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/webhooks/{hook}/deliveries/{delivery}/redeliver"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    app.patch(
+        &format!("/api/v1/webhooks/{hook}"),
+        &owner.token,
+        json!({"description": "CRM"}),
+    )
+    .await;
+    app.wait_idle().await;
+    app.delete(&format!("/api/v1/webhooks/{hook}"), &owner.token)
+        .await;
 
     let entries = app
         .store

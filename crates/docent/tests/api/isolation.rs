@@ -27,6 +27,17 @@ async fn victim(app: &TestApp) -> Victim {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let (key_id, _) = app.api_key(&owner.token, "viewer").await;
+    // A webhook endpoint (on a receiver of this test) told of the document.
+    let receiver = crate::webhooks::Receiver::start().await;
+    let (status, hook) = app
+        .post(
+            "/api/v1/webhooks",
+            &owner.token,
+            json!({"url": receiver.url, "events": ["document.ready"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let webhook_id = hook["id"].as_str().unwrap().to_string();
     let (doc_id, job) = app
         .add_text(&owner.token, &bot, "secret doc", "The vault code is 1234.")
         .await;
@@ -54,8 +65,21 @@ async fn victim(app: &TestApp) -> Victim {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{lead}");
+    receiver.wait_for(1).await;
+    let (_, deliveries) = app
+        .get(
+            &format!("/api/v1/webhooks/{webhook_id}/deliveries"),
+            &owner.token,
+        )
+        .await;
+    let delivery_id = deliveries["deliveries"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let ids = HashMap::from([
         ("tenant_id", owner.id.clone()),
+        ("webhook_id", webhook_id),
+        ("delivery_id", delivery_id),
         (
             "session_id",
             chat["session_id"].as_str().unwrap().to_string(),
@@ -180,6 +204,7 @@ async fn lists_show_only_the_callers_tenant() {
         "/api/v1/auth/me",
         "/api/v1/leads",
         "/api/v1/chat/sessions",
+        "/api/v1/webhooks",
     ] {
         let (status, body) = app.get(path, &attacker.token).await;
         assert_eq!(status, StatusCode::OK, "{path}");

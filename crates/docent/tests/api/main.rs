@@ -34,4 +34,5 @@ mod snapshots;
 mod trust;
 mod usage;
 mod users;
+mod webhooks;
 mod widget;

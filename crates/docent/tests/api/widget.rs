@@ -242,6 +242,14 @@ async fn an_embed_token_opens_no_management_route() {
         ("{job_id}", job["id"].as_str().unwrap().to_string()),
         ("{file_id}", "00000000-0000-7000-8000-000000000000".into()),
         (
+            "{webhook_id}",
+            "00000000-0000-7000-8000-000000000001".into(),
+        ),
+        (
+            "{delivery_id}",
+            "00000000-0000-7000-8000-000000000002".into(),
+        ),
+        (
             "{session_id}",
             chat["session_id"].as_str().unwrap().to_string(),
         ),
