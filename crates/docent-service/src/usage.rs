@@ -33,7 +33,14 @@ pub struct Meter {
     store: Arc<dyn Store>,
     plans: Arc<Plans>,
     clock: Arc<dyn Clock>,
+    /// The limits this process has told webhooks about (`usage.limit_reached`
+    /// once per tenant, kind and period, not on every refused request).
+    noticed: Arc<std::sync::Mutex<std::collections::HashSet<(TenantId, UsageKind, String)>>>,
+    webhook_max_attempts: u32,
 }
+
+/// Limit notices remembered before the set starts afresh.
+const MAX_NOTICES: usize = 10_000;
 
 impl Meter {
     pub fn new(store: Arc<dyn Store>, plans: Plans, clock: Arc<dyn Clock>) -> Self {
@@ -41,7 +48,45 @@ impl Meter {
             store,
             plans: Arc::new(plans),
             clock,
+            noticed: Arc::default(),
+            webhook_max_attempts: docent_core::config::WebhookSettings::default().max_attempts,
         }
+    }
+
+    /// Attempts given to the `usage.limit_reached` deliveries.
+    pub fn with_webhook_attempts(mut self, attempts: u32) -> Self {
+        self.webhook_max_attempts = attempts;
+        self
+    }
+
+    /// Tells the tenant's webhooks, the first time this process refuses
+    /// `kind` in this period, without holding up the refusal.
+    fn notice(
+        &self,
+        tenant: TenantId,
+        plan: Plan,
+        limit: Option<u64>,
+        kind: UsageKind,
+        period: &Period,
+    ) {
+        let key = (tenant, kind, period.counter_key(kind).to_string());
+        {
+            let mut noticed = self.noticed.lock().unwrap_or_else(|p| p.into_inner());
+            if noticed.len() >= MAX_NOTICES {
+                noticed.clear();
+            }
+            if !noticed.insert(key.clone()) {
+                return;
+            }
+        }
+        let data = serde_json::json!({
+            "kind": kind.as_str(), "limit": limit, "plan": plan, "period": key.2,
+        });
+        let (store, attempts) = (self.store.clone(), self.webhook_max_attempts);
+        tokio::spawn(async move {
+            let event = docent_core::domain::WebhookEvent::UsageLimitReached;
+            crate::webhooks::emit(&store, tenant, event, data, attempts).await;
+        });
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -76,6 +121,7 @@ impl Meter {
             Err(StoreError::QuotaExceeded(kind)) => {
                 metrics::counter!("docent_quota_refusals_total", "kind" => kind.as_str())
                     .increment(1);
+                self.notice(tenant, plan, limits.of(kind), kind, &period);
                 Err(ServiceError::QuotaExceeded(refusal(
                     plan, &limits, kind, &period,
                 )))

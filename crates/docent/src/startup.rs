@@ -195,7 +195,8 @@ impl Components {
                 secret
             }
         };
-        let meter = Meter::new(store.clone(), config.plans.clone(), clock);
+        let meter = Meter::new(store.clone(), config.plans.clone(), clock)
+            .with_webhook_attempts(config.webhooks.max_attempts);
         let services = Services::new(Deps {
             store: store.clone(),
             blob: blob.clone(),

@@ -374,3 +374,40 @@ async fn endpoints_are_checked_guarded_and_for_owners_and_admins_only() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_plan_limit_is_told_once_per_period() {
+    let app = spawn_app_with(|c| {
+        c.crawl.allow_private_networks = true;
+        c.plans.free.documents = Some(1);
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let owner = app.signup("ann@acme.io").await;
+    let (_, secret) = create_hook(
+        &app,
+        &owner.token,
+        &receiver.url,
+        json!(["usage.limit_reached"]),
+    )
+    .await;
+    let bot = app.create_bot(&owner.token, "Help").await;
+    app.add_text(&owner.token, &bot, "One", "First text.").await;
+    for title in ["Two", "Three"] {
+        let (status, body) = app
+            .post(
+                "/api/v1/docs",
+                &owner.token,
+                json!({"bot_id": bot, "title": title, "text": "More text."}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
+    }
+    receiver.wait_for(1).await;
+    app.wait_idle().await;
+    let notices = receiver.events(&secret, "usage.limit_reached");
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["data"]["kind"], "documents");
+    assert_eq!(notices[0]["data"]["limit"], 1);
+    assert_eq!(notices[0]["data"]["plan"], "free");
+}
