@@ -8,8 +8,8 @@
 # PostgreSQL with pgvector, Redis and an S3-compatible server for the
 # scale-out backends (scripts/backends.sh), jq for the README walk-through,
 # Debian's chromium with
-# playwright-core (npm) for the widget test, and schemathesis (PyPI) for the
-# API fuzz run.
+# playwright-core (npm) for the widget test, schemathesis (PyPI) for the
+# API fuzz run, and the official `mcp` SDK (PyPI) for the MCP server's test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,16 @@ if ! command -v jq >/dev/null; then
   apt-get install -y -q jq >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q jq >/dev/null; }
 fi
 jq --version
+
+step "tools: the official MCP Python SDK (PyPI; the client of the /mcp test)"
+MCP_VERSION=2.3.0
+MCP_VENV="$PWD/.tools/mcp-venv"
+if ! "$MCP_VENV/bin/python" -c "import mcp, importlib.metadata as m; assert m.version('mcp') == '$MCP_VERSION'" 2>/dev/null; then
+  [[ -x "$MCP_VENV/bin/python" ]] || python3 -m venv "$MCP_VENV"
+  "$MCP_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "mcp==$MCP_VERSION"
+fi
+export DOCENT_TEST_MCP_PYTHON="$MCP_VENV/bin/python"
+"$DOCENT_TEST_MCP_PYTHON" -c "import importlib.metadata as m; print('mcp', m.version('mcp'))"
 
 step "model weights"
 scripts/fetch-model.sh

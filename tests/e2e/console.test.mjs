@@ -269,6 +269,10 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       await answer.locator('[data-candidates] summary').click();
       assert.ok((await answer.locator('[data-candidates] tr[data-outcome="kept"]').count()) >= 1);
       assert.match(await answer.locator('[data-candidates] summary').innerText(), /keyword, top 3/);
+      // A vote on the answer, recorded as a visitor's feedback is.
+      await answer.getByLabel('Comment (optional)').fill('clear and right');
+      await answer.getByRole('button', { name: 'Helpful', exact: true }).click();
+      await answer.getByRole('status').filter({ hasText: 'recorded as helpful' }).waitFor();
       await shot(page, 'console-playground');
       assert.deepEqual(await lowContrast(page), [], 'playground contrast (WCAG AA)');
 
@@ -282,6 +286,7 @@ describe('console in a browser', { timeout: 115_000 }, () => {
       await transcript.getByText('How many days do I have to return an item?').waitFor();
       assert.match(await transcript.locator('.turn.assistant .answer').innerText(), /30 days/);
       assert.match((await transcript.locator('.citations summary').allInnerTexts()).join('\n'), /Returns policy/);
+      assert.match(await transcript.locator('.turn.assistant').innerText(), /helpful[\s\S]*clear and right/);
 
       // Usage: the period against the plan, and the last 30 days.
       await page.getByRole('link', { name: 'Usage' }).click();

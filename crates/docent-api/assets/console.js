@@ -215,6 +215,7 @@ function playground(root) {
       if (done.citations.length) turn.append(citations(done.citations));
       const trace = await fetch(`/app/messages/${encodeURIComponent(done.message_id)}/trace`);
       if (trace.ok) turn.append(candidates(await trace.json()));
+      turn.append(vote(done.message_id, csrf));
     } catch (error) {
       turn.append(el('p', 'notice error', error.message));
     } finally {
@@ -223,6 +224,43 @@ function playground(root) {
       input.focus();
     }
   });
+}
+
+/** The vote under a streamed answer, sent without leaving the page. */
+function vote(messageId, csrf) {
+  const form = el('form', 'vote');
+  form.method = 'post';
+  form.action = `/app/messages/${encodeURIComponent(messageId)}/feedback`;
+  const label = el('label', null, 'Comment (optional)');
+  const comment = el('input');
+  comment.name = 'comment';
+  comment.maxLength = 2000;
+  comment.id = `comment-${messageId}`;
+  label.htmlFor = comment.id;
+  form.append(label, comment);
+  const status = el('p', 'note');
+  status.setAttribute('role', 'status');
+  for (const [rating, text] of [['up', 'Helpful'], ['down', 'Not helpful']]) {
+    const button = el('button', 'secondary', text);
+    button.type = 'submit';
+    button.value = rating;
+    form.append(button);
+  }
+  form.append(status);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const rating = event.submitter ? event.submitter.value : 'up';
+    const res = await fetch(form.action, {
+      method: 'POST',
+      headers: { Accept: 'application/json' },
+      body: new URLSearchParams({ csrf, rating, comment: comment.value }),
+    }).catch(() => null);
+    const body = res ? await res.json().catch(() => ({})) : {};
+    status.textContent = res && res.ok
+      ? `Thanks: recorded as ${rating === 'up' ? 'helpful' : 'not helpful'}.`
+      : body.message || 'The vote could not be sent.';
+  });
+  return form;
 }
 
 /** One file, one request: resolves with the server's message, or throws it. */

@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::ops::metrics_route(state.clone()))
         .merge(routes::home::routes(state.clone()))
         .merge(crate::console::routes(state.clone()))
+        .merge(crate::mcp::routes(state.clone()))
         .fallback(|| async { error::ApiError::not_found() })
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn_with_state(

@@ -133,8 +133,13 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
+    // The MCP transport answers JSON-RPC errors its clients read as they are.
+    let mcp = request.uri().path() == "/mcp";
     let response = next.run(request).await;
     let status = response.status();
+    if mcp && response.extensions().get::<ApiError>().is_none() {
+        return response;
+    }
     // The console's pages explain their own errors to a person.
     let html = response
         .headers()

@@ -7,6 +7,7 @@ mod console;
 mod cors;
 mod error;
 mod extractors;
+mod mcp;
 mod metrics;
 mod openapi;
 mod ratelimit;

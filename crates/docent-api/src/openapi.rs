@@ -16,7 +16,12 @@ use crate::routes::{
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Docent API", description = "Multi-tenant RAG chatbot server. \
-        Errors: `{\"error\": {\"code\", \"message\", \"request_id\"}}`; lists take `limit` and `cursor`."),
+        Errors: `{\"error\": {\"code\", \"message\", \"request_id\"}}`; lists take `limit` and `cursor`. \
+        Beside these routes: `/mcp`, the Model Context Protocol server (streamable HTTP, \
+        an API key as bearer; tools `list_bots`, `search`, `ask`, documents as resources), \
+        and webhook deliveries (`POST` to each endpoint, signed as Standard Webhooks says: \
+        `webhook-id`, `webhook-timestamp`, `webhook-signature`; body `{type, timestamp, data}`; \
+        the events and their `data` are in the README)."),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 
 pub async fn enforce(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    let limited = (path.starts_with("/api/v1/") || path.starts_with("/v1/"))
+    let limited = (path.starts_with("/api/v1/") || path.starts_with("/v1/") || path == "/mcp")
         && !matches!(path, "/api/v1/health" | "/api/v1/ready");
     if !limited {
         return next.run(request).await;

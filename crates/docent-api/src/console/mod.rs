@@ -76,6 +76,10 @@ pub fn routes(state: AppState) -> Router {
             get(playground::show).post(playground::ask),
         )
         .route("/app/messages/{message_id}/trace", get(playground::trace))
+        .route(
+            "/app/messages/{message_id}/feedback",
+            post(playground::feedback),
+        )
         .route("/app/bots/{bot_id}/conversations", get(conversations::list))
         .route(
             "/app/conversations/{session_id}",

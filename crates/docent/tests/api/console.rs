@@ -364,6 +364,20 @@ async fn the_playground_answers_without_scripts_and_shows_the_trace_to_its_tenan
         "{page}"
     );
 
+    // A vote from the page without scripts lands on the transcript, which
+    // shows it; another tenant cannot vote on the answer.
+    let vote_path = trace_path.replace("/trace", "/feedback");
+    let vote = [
+        ("csrf", csrf.as_str()),
+        ("rating", "down"),
+        ("comment", "too vague"),
+    ];
+    let (status, _, location) = ann.post(&vote_path, &vote, Some(&origin)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some(transcript.as_str()));
+    let (_, page, _) = ann.get(&transcript).await;
+    assert!(page.contains("not helpful: “too vague”"), "{page}");
+
     let mut bob = Browser::new(&app);
     bob.sign_up("Globex", "bob@globex.io").await;
     for path in [
@@ -376,6 +390,9 @@ async fn the_playground_answers_without_scripts_and_shows_the_trace_to_its_tenan
         assert!(!body.contains("refund"), "{path}");
     }
     let csrf = bob.csrf();
+    let vote = [("csrf", csrf.as_str()), ("rating", "up")];
+    let (status, _, _) = bob.post(&vote_path, &vote, Some(&origin)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let form = [("csrf", csrf.as_str()), ("message", "Refunds?")];
     let (status, _, _) = bob
         .post(&format!("/app/bots/{bot}/playground"), &form, Some(&origin))

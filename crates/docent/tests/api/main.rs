@@ -21,6 +21,7 @@ mod hardening;
 mod insights;
 mod isolation;
 mod knowledge;
+mod mcp;
 mod models;
 mod openai;
 mod ops;
