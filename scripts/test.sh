@@ -9,7 +9,8 @@
 # scale-out backends (scripts/backends.sh), jq for the README walk-through,
 # Debian's chromium with
 # playwright-core (npm) for the widget test, schemathesis (PyPI) for the
-# API fuzz run, and the official `mcp` SDK (PyPI) for the MCP server's test.
+# API fuzz run, the official `mcp` SDK and aiosmtpd (PyPI) for the MCP
+# server's and the email flows' tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,15 +28,20 @@ if ! command -v jq >/dev/null; then
 fi
 jq --version
 
-step "tools: the official MCP Python SDK (PyPI; the client of the /mcp test)"
+step "tools: Python packages the tests drive (PyPI): the official MCP SDK, aiosmtpd"
+# The MCP server's test talks to it with the official `mcp` client; the
+# email flows' tests send to a real SMTP server, aiosmtpd.
 MCP_VERSION=2.3.0
-MCP_VENV="$PWD/.tools/mcp-venv"
-if ! "$MCP_VENV/bin/python" -c "import mcp, importlib.metadata as m; assert m.version('mcp') == '$MCP_VERSION'" 2>/dev/null; then
-  [[ -x "$MCP_VENV/bin/python" ]] || python3 -m venv "$MCP_VENV"
-  "$MCP_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "mcp==$MCP_VERSION"
+AIOSMTPD_VERSION=1.4.6
+TEST_VENV="$PWD/.tools/test-venv"
+if ! "$TEST_VENV/bin/python" -c "import importlib.metadata as m; assert m.version('mcp') == '$MCP_VERSION' and m.version('aiosmtpd') == '$AIOSMTPD_VERSION'" 2>/dev/null; then
+  [[ -x "$TEST_VENV/bin/python" ]] || python3 -m venv "$TEST_VENV"
+  "$TEST_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "mcp==$MCP_VERSION" "aiosmtpd==$AIOSMTPD_VERSION"
 fi
-export DOCENT_TEST_MCP_PYTHON="$MCP_VENV/bin/python"
-"$DOCENT_TEST_MCP_PYTHON" -c "import importlib.metadata as m; print('mcp', m.version('mcp'))"
+export DOCENT_TEST_MCP_PYTHON="$TEST_VENV/bin/python"
+export DOCENT_TEST_SMTP_PYTHON="$TEST_VENV/bin/python"
+"$TEST_VENV/bin/python" -c "import importlib.metadata as m; print('mcp', m.version('mcp'), 'aiosmtpd', m.version('aiosmtpd'))"
 
 step "model weights"
 scripts/fetch-model.sh

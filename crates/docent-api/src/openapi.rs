@@ -9,8 +9,8 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::routes::{
-    admin, analytics, api_keys, auth, bots, chat, knowledge, leads, openai, ops, platform, search,
-    users, webhooks, widget,
+    admin, analytics, api_keys, auth, bots, chat, email_flows, knowledge, leads, openai, ops,
+    platform, search, users, webhooks, widget,
 };
 
 #[derive(OpenApi)]
@@ -141,6 +141,12 @@ pub fn routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
+        .routes(routes!(email_flows::request_reset))
+        .routes(routes!(email_flows::confirm_reset))
+        .routes(routes!(email_flows::verify))
+        .routes(routes!(email_flows::resend))
+        .routes(routes!(email_flows::invite))
+        .routes(routes!(email_flows::accept))
         .routes(routes!(users::create, users::list))
         .routes(routes!(users::update, users::delete))
         .routes(routes!(api_keys::create, api_keys::list))

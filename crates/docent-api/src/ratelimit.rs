@@ -34,7 +34,16 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
     let post = request.method() == Method::POST;
     // Sign-up counts per address; login and refresh count their failures
     // themselves (routes/auth.rs), so they pass here.
-    let sign_in = post && path == "/api/v1/tenants";
+    // The email flows' open routes count as sign-up does.
+    let sign_in = post
+        && matches!(
+            path,
+            "/api/v1/tenants"
+                | "/api/v1/auth/password-reset"
+                | "/api/v1/auth/password-reset/confirm"
+                | "/api/v1/auth/verify-email"
+                | "/api/v1/invitations/accept"
+        );
     if post && matches!(path, "/api/v1/auth/login" | "/api/v1/auth/refresh") {
         return next.run(request).await;
     }

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod embed;
 pub mod ids;
 pub mod llm;
+pub mod mail;
 pub mod ratelimit;
 pub mod rerank;
 pub mod store;

@@ -13,9 +13,9 @@ use std::collections::HashMap;
 
 use crate::domain::{
     ApiKey, AuditEntry, AuditQuery, Bot, Charge, ChatMessage, ChatSession, Chunk, ChunkView,
-    DeliveryAttempt, Document, DocumentCounts, DocumentStatus, Email, Feedback, Job, JobSpec, Lead,
-    NewApiKey, NewAuditEntry, NewJob, Plan, Progress, Role, StoredFile, Tenant, UsageEvent,
-    UsageKind, User, WebhookDelivery, WebhookEndpoint,
+    DeliveryAttempt, Document, DocumentCounts, DocumentStatus, Email, EmailPurpose, EmailToken,
+    Feedback, Job, JobSpec, Lead, NewApiKey, NewAuditEntry, NewJob, Plan, Progress, Role,
+    StoredFile, Tenant, UsageEvent, UsageKind, User, WebhookDelivery, WebhookEndpoint,
 };
 use crate::ids::{
     ApiKeyId, BotId, ChunkId, DeliveryId, DocumentId, FileId, JobId, MessageId, SessionId,
@@ -107,6 +107,7 @@ pub trait Store:
     + LeadStore
     + UsageStore
     + WebhookStore
+    + EmailTokenStore
 {
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
@@ -645,5 +646,27 @@ pub trait WebhookStore: Send + Sync + 'static {
         tenant: TenantId,
         delivery: DeliveryId,
         job: &NewJob,
+    ) -> StoreResult<()>;
+}
+
+/// The tokens of email links, and what using one changes.
+#[async_trait]
+pub trait EmailTokenStore: Send + Sync + 'static {
+    async fn create_email_token(&self, token: &EmailToken) -> StoreResult<()>;
+    /// Uses a live token of `purpose` once: marks it used and answers it;
+    /// `None` when it is unknown, of another purpose, used or expired. Of
+    /// two concurrent uses exactly one gets it.
+    async fn use_email_token(
+        &self,
+        token_hash: &str,
+        purpose: EmailPurpose,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<EmailToken>>;
+    /// Records that the user proved the address theirs.
+    async fn set_email_verified(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        at: DateTime<Utc>,
     ) -> StoreResult<()>;
 }

@@ -56,7 +56,7 @@ pub struct Me {
     pub role: Role,
 }
 
-fn check_password(password: &str) -> ServiceResult<()> {
+pub(super) fn check_password(password: &str) -> ServiceResult<()> {
     let n = password.chars().count();
     if n < password::MIN_LEN {
         return Err(ServiceError::Invalid(format!(
@@ -107,6 +107,7 @@ impl Services {
             email,
             role: Role::Owner,
             created_at: now,
+            email_verified_at: None,
             password_hash,
         };
         self.store()
@@ -121,6 +122,7 @@ impl Services {
         let ctx = user_ctx(&user, client);
         self.audit(&ctx, "tenant.create", "tenant", Some(tenant.id.to_string()))
             .await;
+        self.send_verification(&user).await;
         let tokens = self.issue_tokens(&user, TokenFamilyId::new()).await?;
         Ok(TenantSession {
             tenant,
@@ -284,7 +286,11 @@ impl Services {
         })
     }
 
-    async fn issue_tokens(&self, user: &User, family: TokenFamilyId) -> ServiceResult<TokenPair> {
+    pub(super) async fn issue_tokens(
+        &self,
+        user: &User,
+        family: TokenFamilyId,
+    ) -> ServiceResult<TokenPair> {
         let refresh = secret::generate(secret::REFRESH_TOKEN_PREFIX);
         let now = Utc::now();
         self.store()
@@ -360,7 +366,7 @@ impl Services {
     }
 }
 
-fn user_ctx(user: &User, client: ClientInfo) -> Ctx {
+pub(super) fn user_ctx(user: &User, client: ClientInfo) -> Ctx {
     Ctx {
         actor: Actor {
             tenant_id: user.tenant_id,

@@ -8,8 +8,10 @@ mod audit;
 mod auth;
 mod bots;
 mod chat;
+mod email_flows;
 mod knowledge;
 mod leads;
+pub mod mail;
 pub mod pipeline;
 mod platform;
 mod search;
@@ -34,6 +36,7 @@ pub use analytics::{BotAnalytics, ExportFormat, ExportStream};
 pub use api_keys::{CreateApiKey, CreatedApiKey};
 pub use auth::{Login, Me, Signup, TenantSession, TokenPair};
 pub use chat::{AnswerEvent, AskRequest, ChatAnswer, DONT_KNOW, FeedbackRequest, UsageView};
+pub use email_flows::{Invitation, PasswordResetRequest, TokenAndPassword, VerifyEmail};
 pub use knowledge::{
     CrawlRequest, DocumentAccepted, DocumentDetail, FileAccepted, JobAccepted, NewDocumentRequest,
     UploadParams, UploadTicket, UploadUrlRequest,
@@ -257,6 +260,8 @@ pub struct Settings {
     pub default_plan: docent_core::domain::Plan,
     /// Attempts per webhook delivery (`DOCENT_WEBHOOK_MAX_ATTEMPTS`).
     pub webhook_max_attempts: u32,
+    /// Where links in mail point (`DOCENT_PUBLIC_URL`, else the listen address).
+    pub public_url: String,
 }
 
 /// What the services are built from.
@@ -273,6 +278,8 @@ pub struct Deps {
     pub settings: Settings,
     /// Plan limits and the usage ledger.
     pub meter: Meter,
+    /// Sends the email flows' links.
+    pub mailer: Arc<dyn docent_core::mail::Mailer>,
 }
 
 /// The services, sharing one store, blob store and key set. Cheap to clone.
@@ -289,6 +296,7 @@ pub struct Services {
     settings: Arc<Settings>,
     tokens: TokenSettings,
     meter: Meter,
+    mailer: Arc<dyn docent_core::mail::Mailer>,
     /// Counts widget visitors' messages; `None` where nobody chats (workers).
     limiter: Option<Arc<dyn docent_core::ratelimit::RateLimiter>>,
 }
@@ -308,6 +316,7 @@ impl Services {
             tokens: deps.settings.tokens,
             settings: Arc::new(deps.settings),
             meter: deps.meter,
+            mailer: deps.mailer,
             limiter: None,
         }
     }

@@ -35,6 +35,7 @@ impl Services {
             email,
             role: req.role,
             created_at: Utc::now(),
+            email_verified_at: None,
             password_hash: hash_password(req.password).await?,
         };
         self.store()
@@ -106,7 +107,7 @@ impl Services {
     }
 }
 
-fn may_grant(ctx: &Ctx, role: Role) -> ServiceResult<()> {
+pub(super) fn may_grant(ctx: &Ctx, role: Role) -> ServiceResult<()> {
     if role > ctx.actor.role {
         return Err(ServiceError::Forbidden(format!(
             "a {} cannot grant the {role} role",

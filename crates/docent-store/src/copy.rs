@@ -20,7 +20,7 @@ use crate::sql::{Vector, backend, failed};
 use docent_core::store::StoreResult;
 
 /// Every table, parents before children.
-const TABLES: [&str; 19] = [
+const TABLES: [&str; 20] = [
     "tenants",
     "users",
     "refresh_tokens",
@@ -40,6 +40,7 @@ const TABLES: [&str; 19] = [
     "usage_days",
     "webhooks",
     "webhook_deliveries",
+    "email_tokens",
 ];
 
 /// Rows per INSERT: a few thousand bind parameters, far below the limit.

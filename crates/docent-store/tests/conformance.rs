@@ -2294,3 +2294,52 @@ conformance! {
         assert!(store.list_webhooks(a.id).await.unwrap().is_empty());
     }
 }
+
+conformance! {
+    async fn email_tokens_work_once_and_only_while_live(store: Arc<dyn Store>) {
+        use docent_core::domain::{EmailPurpose, EmailToken};
+        let (a, _) = two_tenants(&*store).await;
+        let ann = user(&a, "ann@conformance.io", Role::Owner);
+        store.create_user(&ann).await.unwrap();
+        let now = Utc::now();
+        let token = |hash: &str, purpose, expires_at| EmailToken {
+            id: uuid::Uuid::now_v7(),
+            tenant_id: a.id,
+            user_id: Some(ann.id),
+            email: ann.email.clone(),
+            role: Some(Role::Editor),
+            purpose,
+            token_hash: hash.into(),
+            expires_at,
+            used_at: None,
+            created_at: now,
+        };
+        store.create_email_token(&token("h-live", EmailPurpose::Reset, now + Duration::hours(1))).await.unwrap();
+        store.create_email_token(&token("h-old", EmailPurpose::Reset, now - Duration::seconds(1))).await.unwrap();
+        // Another purpose, an expired one, an unknown one: nothing.
+        assert!(store.use_email_token("h-live", EmailPurpose::Verify, now).await.unwrap().is_none());
+        assert!(store.use_email_token("h-old", EmailPurpose::Reset, now).await.unwrap().is_none());
+        assert!(store.use_email_token("h-none", EmailPurpose::Reset, now).await.unwrap().is_none());
+        // Of two concurrent uses, one gets it.
+        let (first, second) = tokio::join!(
+            store.use_email_token("h-live", EmailPurpose::Reset, now),
+            store.use_email_token("h-live", EmailPurpose::Reset, now),
+        );
+        let used: Vec<_> = [first.unwrap(), second.unwrap()].into_iter().flatten().collect();
+        assert_eq!(used.len(), 1);
+        assert_eq!(used[0].user_id, Some(ann.id));
+        assert_eq!(used[0].role, Some(Role::Editor));
+        assert_eq!(used[0].email, ann.email);
+        assert!(used[0].used_at.is_some());
+        // Verification is kept at its first time.
+        assert!(store.get_user(a.id, ann.id).await.unwrap().email_verified_at.is_none());
+        store.set_email_verified(a.id, ann.id, now).await.unwrap();
+        store.set_email_verified(a.id, ann.id, now + Duration::days(1)).await.unwrap();
+        let verified = store.get_user(a.id, ann.id).await.unwrap().email_verified_at.unwrap();
+        assert!((verified - now).num_seconds().abs() < 1);
+        assert!(matches!(
+            store.set_email_verified(TenantId::new(), ann.id, now).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+}

@@ -225,7 +225,16 @@ impl Components {
                 visitor_ip_per_minute: config.limits.visitor_ip_per_minute,
                 default_plan: config.plans.default,
                 webhook_max_attempts: config.webhooks.max_attempts,
+                public_url: config.server.public_url.clone().unwrap_or_else(|| {
+                    // A wildcard address is no place to send people to.
+                    let listen = config.server.listen;
+                    match listen.ip().is_unspecified() {
+                        true => format!("http://localhost:{}", listen.port()),
+                        false => format!("http://{listen}"),
+                    }
+                }),
             },
+            mailer: mailer(&config)?,
             meter: meter.clone(),
         });
         let extract_program = match &config.ingest.extract_program {
@@ -456,5 +465,24 @@ async fn signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+/// The SMTP server of `DOCENT_SMTP_URL`, or none (links are then not sent,
+/// and the start log says so).
+fn mailer(config: &Config) -> anyhow::Result<Arc<dyn docent_core::mail::Mailer>> {
+    let mail = &config.mail;
+    match (&mail.smtp_url, &mail.from) {
+        (Some(url), Some(from)) => Ok(Arc::new(
+            docent_service::mail::SmtpMailer::new(url.expose(), from)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        )),
+        _ => {
+            tracing::warn!(
+                "no SMTP server is configured (DOCENT_SMTP_URL): verification, password \
+                 reset and invitation emails are not sent"
+            );
+            Ok(Arc::new(docent_core::mail::NoMailer))
+        }
     }
 }

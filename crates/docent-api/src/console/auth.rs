@@ -58,6 +58,7 @@ fn login_form(csrf: &str, email: &str, error: Option<&str>) -> Markup {
                 input id="password" name="password" type="password" autocomplete="current-password" required;
                 button type="submit" { "Sign in" }
             }
+            p { a href="/app/reset/request" { "Forgot your password?" } }
             p { "New here? " a href="/app/signup" { "Create an account" } }
         }
     }
@@ -112,13 +113,21 @@ pub async fn signup_page(State(state): State<AppState>, jar: CookieJar) -> Respo
 /// A sign-in or sign-up form this server's own page sent: the CSRF cookie's
 /// token, which the form carries, and the right origin. The token, to
 /// render the form again with.
-fn trusted(jar: &CookieJar, headers: &axum::http::HeaderMap, form: &str) -> Option<String> {
+pub(super) fn trusted(
+    jar: &CookieJar,
+    headers: &axum::http::HeaderMap,
+    form: &str,
+) -> Option<String> {
     let expected = jar.get(session::CSRF)?.value().to_string();
     (session::csrf_ok(&expected, form) && session::same_origin(headers)).then_some(expected)
 }
 
 /// A new session's cookies, and the way to the bots.
-fn welcome(state: &AppState, jar: CookieJar, session: &docent_service::TenantSession) -> Response {
+pub(super) fn welcome(
+    state: &AppState,
+    jar: CookieJar,
+    session: &docent_service::TenantSession,
+) -> Response {
     let jar = session::signed_in(state, jar, session);
     (jar, Redirect::to("/app/bots")).into_response()
 }

@@ -12,6 +12,7 @@ mod bots;
 mod conversations;
 mod crawls;
 mod knowledge;
+mod links;
 mod page;
 mod playground;
 mod preview;
@@ -47,6 +48,16 @@ pub fn routes(state: AppState) -> Router {
         .route("/app/login", get(auth::login_page).post(auth::login))
         .route("/app/signup", get(auth::signup_page).post(auth::signup))
         .route("/app/logout", post(auth::logout))
+        .route(
+            "/app/reset/request",
+            get(links::request_page).post(links::request),
+        )
+        .route("/app/reset", get(links::reset_page).post(links::reset))
+        .route("/app/verify", get(links::verify_page).post(links::verify))
+        .route(
+            "/app/invitation",
+            get(links::invitation_page).post(links::accept),
+        )
         .route("/app/bots", get(bots::list).post(bots::create))
         .route("/app/bots/{bot_id}", get(bots::show).post(bots::update))
         .route(

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod bots;
 pub mod chat;
+pub mod email_flows;
 pub mod home;
 pub mod knowledge;
 pub mod leads;

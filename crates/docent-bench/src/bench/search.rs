@@ -499,6 +499,7 @@ async fn load(
                 .map_err(anyhow::Error::msg)?,
             role: Role::Owner,
             created_at: now,
+            email_verified_at: None,
             password_hash: String::new(),
         };
         store.create_tenant_with_owner(&tenant, &owner).await?;

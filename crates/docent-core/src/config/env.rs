@@ -12,7 +12,7 @@ use super::{ConfigError, Plans};
 /// `docent.toml`. The environment, the warning about unknown variables and
 /// the names in error messages all come from here; a test checks that it
 /// names every field of `Config` exactly once.
-pub(super) const SETTINGS: [(&str, &str); 56] = [
+pub(super) const SETTINGS: [(&str, &str); 58] = [
     ("listen", "server.listen"),
     ("data_dir", "server.data_dir"),
     ("public_url", "server.public_url"),
@@ -64,6 +64,8 @@ pub(super) const SETTINGS: [(&str, &str); 56] = [
     ("webhook_max_attempts", "webhooks.max_attempts"),
     ("webhook_disable_after", "webhooks.disable_after"),
     ("webhook_timeout_secs", "webhooks.timeout_secs"),
+    ("smtp_url", "mail.smtp_url"),
+    ("mail_from", "mail.from"),
     (
         "maintenance_interval_secs",
         "jobs.maintenance_interval_secs",

@@ -15,8 +15,9 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 pub use sections::{
-    AuthSettings, CrawlSettings, EmbedderSettings, IngestSettings, JobSettings, LlmSettings, Plans,
-    RateLimits, RerankSettings, ServerSettings, StorageSettings, WebhookSettings,
+    AuthSettings, CrawlSettings, EmbedderSettings, IngestSettings, JobSettings, LlmSettings,
+    MailSettings, Plans, RateLimits, RerankSettings, ServerSettings, StorageSettings,
+    WebhookSettings,
 };
 pub use types::{DatabaseUrl, EmbedderKind, LogFormat, Secret, StorageUrl, VectorQuantization};
 
@@ -35,6 +36,7 @@ pub struct Config {
     pub crawl: CrawlSettings,
     pub jobs: JobSettings,
     pub webhooks: WebhookSettings,
+    pub mail: MailSettings,
     pub limits: RateLimits,
     /// Each limit can also be set as `DOCENT_PLAN_<PLAN>_<LIMIT>`.
     pub plans: Plans,

@@ -263,6 +263,18 @@ impl Default for JobSettings {
     }
 }
 
+/// Outgoing mail (verification, password reset, invitations).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// `smtp://user:pass@host:port` (STARTTLS when the server offers it
+    /// with `?tls=required`), `smtps://…` (TLS from the start); unset: no
+    /// mail is sent.
+    pub smtp_url: Option<Secret>,
+    /// The sender, `Docent <no-reply@example.com>`.
+    pub from: Option<String>,
+}
+
 /// Outbound webhooks: how hard delivery tries before it gives up.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]

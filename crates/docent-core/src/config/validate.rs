@@ -22,6 +22,7 @@ impl Config {
             crawl,
             jobs,
             webhooks,
+            mail,
             limits,
             plans: _,
         } = self;
@@ -64,6 +65,8 @@ impl Config {
             ("jobs.maintenance_interval_secs", jobs.maintenance_interval_secs > 0, "must be greater than 0"),
             ("webhooks.max_attempts", (1..=100).contains(&webhooks.max_attempts), "must be between 1 and 100"),
             ("webhooks.disable_after", webhooks.disable_after >= 1, "must be at least 1"),
+            ("mail.smtp_url", mail.smtp_url.as_ref().is_none_or(|u| u.expose().starts_with("smtp://") || u.expose().starts_with("smtps://")), "must be smtp://USER:PASS@HOST:PORT or smtps://…"),
+            ("mail.from", mail.smtp_url.is_none() || mail.from.is_some(), "is required when DOCENT_SMTP_URL is set"),
             ("webhooks.timeout_secs", (1..=60).contains(&webhooks.timeout_secs), "must be between 1 and 60 seconds"),
             ("DOCENT_RATE_LIMIT_*", !per_minute.contains(&0), "rate limits must be at least 1 per minute"),
             ("limits.redis_url", redis.is_none_or(|u| u.starts_with("redis://") || u.starts_with("rediss://")), "must be redis://HOST:PORT[/DB]"),

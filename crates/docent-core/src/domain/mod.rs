@@ -5,6 +5,7 @@ mod audit;
 mod bot;
 mod chat;
 mod document;
+mod email;
 mod grounding;
 mod job;
 mod lead;
@@ -24,6 +25,7 @@ pub use chat::{ChatMessage, ChatSession, Citation, MessageRole};
 pub use document::{
     Chunk, ChunkView, Document, DocumentCounts, DocumentStatus, SourceType, StoredFile,
 };
+pub use email::{EmailPurpose, EmailToken};
 pub use grounding::{
     GROUNDING_SENTENCE_CHARS, Grounding, GroundingTrace, SentenceCheck, UnsupportedSentences,
 };

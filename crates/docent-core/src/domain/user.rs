@@ -89,6 +89,9 @@ pub struct User {
     pub email: Email,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+    /// When the user proved the address theirs (the link of the
+    /// verification email, or an accepted invitation); null until then.
+    pub email_verified_at: Option<DateTime<Utc>>,
     #[serde(skip)]
     pub password_hash: String,
 }

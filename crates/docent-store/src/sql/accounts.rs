@@ -33,6 +33,7 @@ fn read_user<D: Dialect>(r: Row<'_, D>) -> StoreResult<User> {
         email: Email::parse(&r.text("email")?).map_err(|e| corrupt("user", e.0))?,
         role: r.name("role", Role::parse)?,
         created_at: r.time("created_at")?,
+        email_verified_at: r.opt_time("email_verified_at")?,
         password_hash: r.text("password_hash")?,
     })
 }
@@ -62,10 +63,11 @@ fn read_refresh<D: Dialect>(r: Row<'_, D>) -> StoreResult<RefreshToken> {
 }
 
 async fn insert_user<'e, D: Dialect>(on: impl Into<Exec<'e, D>>, user: &User) -> StoreResult<()> {
-    let sql = insert!(users: "$1, $2, $3, $4, $5, $6");
+    let sql = insert!(users: "$1, $2, $3, $4, $5, $6, $7");
     query::<D>("insert_user", sql)
         .bind((user.id, user.tenant_id, user.email.as_str()))
         .bind((&user.password_hash, user.role.as_str(), user.created_at))
+        .bind(user.email_verified_at)
         .run(on)
         .await
 }

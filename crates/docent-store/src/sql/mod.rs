@@ -28,7 +28,10 @@ macro_rules! columns {
          feedback_comment, feedback_at, created_at"
     };
     (users) => {
-        "id, tenant_id, email, password_hash, role, created_at"
+        "id, tenant_id, email, password_hash, role, created_at, email_verified_at"
+    };
+    (email_tokens) => {
+        "id, tenant_id, user_id, email, role, purpose, token_hash, expires_at, used_at, created_at"
     };
     (api_keys) => {
         "id, tenant_id, name, role, prefix, created_by, created_at, last_used_at"
@@ -132,6 +135,7 @@ mod accounts;
 mod audit;
 mod bots;
 mod chat;
+mod email_tokens;
 mod jobs;
 mod knowledge;
 mod leads;

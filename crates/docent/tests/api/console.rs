@@ -648,3 +648,53 @@ async fn a_plan_limit_is_named_on_the_page_that_reached_it() {
     assert!(page.contains("1 documents"), "{page}");
     assert!(!page.contains(">Shipping<"), "nothing was added: {page}");
 }
+
+#[tokio::test]
+async fn the_pages_of_emailed_links_take_their_token_to_the_services() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut visitor = Browser::new(&app);
+    let (status, page, _) = visitor.get("/app/login").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("href=\"/app/reset/request\""), "{page}");
+    let origin = visitor.origin();
+
+    visitor.get("/app/reset/request").await;
+    let csrf = visitor.csrf();
+    let form = [("csrf", csrf.as_str()), ("email", "nobody@acme.io")];
+    let (status, page, _) = visitor
+        .post("/app/reset/request", &form, Some(&origin))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("If the address has an account"), "{page}");
+
+    // The link's token is carried, escaped, into the form.
+    for (path, action) in [
+        ("/app/reset?token=eml_x%22y", "/app/reset"),
+        ("/app/verify?token=eml_x%22y", "/app/verify"),
+        ("/app/invitation?token=eml_x%22y", "/app/invitation"),
+    ] {
+        let (status, page, _) = visitor.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            page.contains("name=\"token\" value=\"eml_x&quot;y\""),
+            "{path}: {page}"
+        );
+        let csrf = visitor.csrf();
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("token", "eml_guess"),
+            ("password", "a long enough secret"),
+        ];
+        let (status, page, _) = visitor.post(action, &form, Some(&origin)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{action}");
+        assert!(
+            page.contains("invalid, used or expired"),
+            "{action}: {page}"
+        );
+        // Another site's form is refused.
+        let (status, _, _) = visitor
+            .post(action, &form, Some("https://evil.example"))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{action}");
+    }
+}

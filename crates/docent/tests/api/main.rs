@@ -13,6 +13,7 @@ mod bots;
 mod chat;
 mod console;
 mod crawl;
+mod email;
 mod embedding;
 mod errors;
 mod formats;
