@@ -44,7 +44,12 @@ pub async fn enforce(State(state): State<AppState>, request: Request, next: Next
                 | "/api/v1/auth/verify-email"
                 | "/api/v1/invitations/accept"
         );
-    if post && matches!(path, "/api/v1/auth/login" | "/api/v1/auth/refresh") {
+    if post
+        && matches!(
+            path,
+            "/api/v1/auth/login" | "/api/v1/auth/refresh" | "/api/v1/auth/mfa"
+        )
+    {
         return next.run(request).await;
     }
     let widget_token = post && path.starts_with("/api/v1/widget/") && path.ends_with("/token");

@@ -108,6 +108,7 @@ pub trait Store:
     + UsageStore
     + WebhookStore
     + EmailTokenStore
+    + MfaStore
 {
     /// A cheap round trip, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
@@ -669,4 +670,53 @@ pub trait EmailTokenStore: Send + Sync + 'static {
         user: UserId,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+}
+
+/// A user's TOTP second factor.
+#[derive(Clone, Debug, Default)]
+pub struct MfaState {
+    /// Being set up: shown to the user, not yet confirmed by a code.
+    pub pending_secret: Option<String>,
+    /// In force (base32), once a code confirmed it.
+    pub secret: Option<String>,
+    pub enabled_at: Option<DateTime<Utc>>,
+    /// The last time step a code was accepted for.
+    pub last_step: Option<i64>,
+}
+
+#[async_trait]
+pub trait MfaStore: Send + Sync + 'static {
+    /// `None` when the user never set up a second factor.
+    async fn mfa_state(&self, tenant: TenantId, user: UserId) -> StoreResult<Option<MfaState>>;
+    /// Keeps a secret being set up (replacing an earlier one; the factor in
+    /// force, if any, stays).
+    async fn set_mfa_pending(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        secret: &str,
+    ) -> StoreResult<()>;
+    /// Puts the pending secret in force with new recovery codes (their
+    /// digests), in one transaction; the step its code was for is used.
+    async fn enable_mfa(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        secret: &str,
+        step: i64,
+        recovery_hashes: &[String],
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Removes the second factor and its recovery codes.
+    async fn disable_mfa(&self, tenant: TenantId, user: UserId) -> StoreResult<()>;
+    /// Accepts a code's time step once: false when it (or a later one) was
+    /// used already. Atomic, so a code replayed at once is refused too.
+    async fn use_mfa_step(&self, tenant: TenantId, user: UserId, step: i64) -> StoreResult<bool>;
+    /// Uses a recovery code once; false when unknown or used.
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        code_hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 }

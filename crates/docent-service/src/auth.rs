@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
-    Actor, ClientInfo, Ctx, Principal, ServiceError, ServiceResult, Services, blocking, limit_len,
+    Actor, ClientInfo, Ctx, LoginOutcome, Principal, ServiceError, ServiceResult, Services,
+    blocking, limit_len,
 };
 use docent_core::auth::{password, secret};
 use docent_core::domain::{ApiKey, Email, Role, Tenant, User};
@@ -133,7 +134,7 @@ impl Services {
 
     /// Checks email and password. Unknown email and wrong password give the same
     /// answer after the same work, so accounts cannot be enumerated.
-    pub async fn login(&self, req: Login, client: ClientInfo) -> ServiceResult<TenantSession> {
+    pub async fn login(&self, req: Login, client: ClientInfo) -> ServiceResult<LoginOutcome> {
         let found = match Email::parse(&req.email) {
             Ok(email) => self.store().find_user_by_email(&email).await?,
             Err(_) => None,
@@ -151,20 +152,23 @@ impl Services {
             }
         };
         let user = user.ok_or(ServiceError::Unauthorized)?;
-        let tenant = self.store().get_tenant(user.tenant_id).await?;
-        self.audit(
-            &user_ctx(&user, client),
-            "auth.login",
-            "user",
-            Some(user.id.to_string()),
-        )
-        .await;
-        let tokens = self.issue_tokens(&user, TokenFamilyId::new()).await?;
-        Ok(TenantSession {
-            tenant,
-            user,
-            tokens,
-        })
+        let session = async || {
+            let tenant = self.store().get_tenant(user.tenant_id).await?;
+            self.audit(
+                &user_ctx(&user, client),
+                "auth.login",
+                "user",
+                Some(user.id.to_string()),
+            )
+            .await;
+            let tokens = self.issue_tokens(&user, TokenFamilyId::new()).await?;
+            Ok(TenantSession {
+                tenant,
+                user: user.clone(),
+                tokens,
+            })
+        };
+        self.after_password(&user, session).await
     }
 
     /// A signed-in user's new password, given the current one; every

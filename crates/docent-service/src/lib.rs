@@ -12,6 +12,7 @@ mod email_flows;
 mod knowledge;
 mod leads;
 pub mod mail;
+mod mfa;
 pub mod pipeline;
 mod platform;
 mod search;
@@ -42,6 +43,7 @@ pub use knowledge::{
     UploadParams, UploadTicket, UploadUrlRequest,
 };
 pub use leads::NewLeadRequest;
+pub use mfa::{LoginOutcome, MfaChallenge, MfaCode, MfaLogin, MfaSetup, RecoveryCodes};
 pub use platform::Operator;
 pub use search::{SearchRequest, SearchResult, SearchResults};
 pub use usage::{DailyUsage, DayUsage, Meter, UsageFigures, UsageReport};

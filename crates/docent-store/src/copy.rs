@@ -20,7 +20,7 @@ use crate::sql::{Vector, backend, failed};
 use docent_core::store::StoreResult;
 
 /// Every table, parents before children.
-const TABLES: [&str; 20] = [
+const TABLES: [&str; 22] = [
     "tenants",
     "users",
     "refresh_tokens",
@@ -41,6 +41,8 @@ const TABLES: [&str; 20] = [
     "webhooks",
     "webhook_deliveries",
     "email_tokens",
+    "user_mfa",
+    "mfa_recovery_codes",
 ];
 
 /// Rows per INSERT: a few thousand bind parameters, far below the limit.
@@ -81,7 +83,10 @@ pub async fn sqlite_to_postgres(src: &SqlitePool, dst: &PgPool) -> StoreResult<C
         let columns = shared_columns(src, &mut tx, table).await?;
         let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
         // WITHOUT ROWID tables have no rowid; their order does not matter.
-        let order = if matches!(table, "usage_counters" | "usage_days") {
+        let order = if matches!(
+            table,
+            "usage_counters" | "usage_days" | "mfa_recovery_codes"
+        ) {
             ""
         } else {
             " ORDER BY rowid"

@@ -2343,3 +2343,38 @@ conformance! {
         ));
     }
 }
+
+conformance! {
+    async fn a_second_factor_accepts_each_step_and_recovery_code_once(store: Arc<dyn Store>) {
+        let (a, b) = two_tenants(&*store).await;
+        let ann = user(&a, "ann@mfa.io", Role::Owner);
+        store.create_user(&ann).await.unwrap();
+        assert!(store.mfa_state(a.id, ann.id).await.unwrap().is_none());
+        store.set_mfa_pending(a.id, ann.id, "PENDING").await.unwrap();
+        let state = store.mfa_state(a.id, ann.id).await.unwrap().unwrap();
+        assert_eq!(state.pending_secret.as_deref(), Some("PENDING"));
+        assert!(state.secret.is_none());
+        // No factor in force yet: no step is accepted.
+        assert!(!store.use_mfa_step(a.id, ann.id, 10).await.unwrap());
+        let hashes = vec!["r1".to_string(), "r2".to_string()];
+        store.enable_mfa(a.id, ann.id, "PENDING", 10, &hashes, Utc::now()).await.unwrap();
+        let state = store.mfa_state(a.id, ann.id).await.unwrap().unwrap();
+        assert_eq!((state.secret.as_deref(), state.pending_secret), (Some("PENDING"), None));
+        assert_eq!(state.last_step, Some(10));
+        // Steps move forward only; another tenant's view of the user is empty.
+        assert!(!store.use_mfa_step(a.id, ann.id, 10).await.unwrap());
+        assert!(!store.use_mfa_step(a.id, ann.id, 9).await.unwrap());
+        assert!(store.use_mfa_step(a.id, ann.id, 11).await.unwrap());
+        assert!(!store.use_mfa_step(b.id, ann.id, 12).await.unwrap());
+        assert!(store.mfa_state(b.id, ann.id).await.unwrap().is_none());
+        // Recovery codes: once each.
+        assert!(store.use_recovery_code(ann.id, "r1", Utc::now()).await.unwrap());
+        assert!(!store.use_recovery_code(ann.id, "r1", Utc::now()).await.unwrap());
+        assert!(!store.use_recovery_code(ann.id, "nope", Utc::now()).await.unwrap());
+        // Off: state and codes gone.
+        assert!(matches!(store.disable_mfa(b.id, ann.id).await, Err(StoreError::NotFound)));
+        store.disable_mfa(a.id, ann.id).await.unwrap();
+        assert!(store.mfa_state(a.id, ann.id).await.unwrap().is_none());
+        assert!(!store.use_recovery_code(ann.id, "r2", Utc::now()).await.unwrap());
+    }
+}

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
-use docent_service::{Login, ServiceError, Signup};
+use docent_service::{Login, LoginOutcome, MfaLogin, ServiceError, Signup};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -167,7 +167,11 @@ pub async fn login(
         }
     };
     match result {
-        Ok(session) => welcome(&state, jar, &session),
+        Ok(LoginOutcome::Session(session)) => welcome(&state, jar, &session),
+        Ok(LoginOutcome::Mfa(challenge)) => {
+            let body = mfa_form(&expected, &challenge.mfa_token, None);
+            page("Sign in", None, body).into_response()
+        }
         Err(e) => {
             let message = if e.status == StatusCode::UNAUTHORIZED {
                 "Wrong email or password.".to_string()
@@ -218,6 +222,72 @@ pub async fn signup(
             };
             let body = signup_form(&expected, &form.name, &form.email, Some(&message));
             (e.status, page("Create your account", None, body)).into_response()
+        }
+    }
+}
+
+fn mfa_form(csrf: &str, mfa_token: &str, error: Option<&str>) -> Markup {
+    html! {
+        section class="narrow" {
+            h1 { "Sign in" }
+            (notice(error, None))
+            form method="post" action="/app/login/mfa" class="stack" {
+                (csrf_field(csrf))
+                input type="hidden" name="mfa_token" value=(mfa_token);
+                label for="code" { "Code from your authenticator app (or a recovery code)" }
+                input id="code" name="code" autocomplete="one-time-code" inputmode="numeric" required;
+                button type="submit" { "Sign in" }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MfaForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    mfa_token: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// The second step of a sign-in with a second factor.
+pub async fn login_mfa(
+    State(state): State<AppState>,
+    Client(client): Client,
+    jar: CookieJar,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<MfaForm>,
+) -> Response {
+    let Some(expected) = trusted(&jar, &headers, &form.csrf) else {
+        return stale_form(&state, jar);
+    };
+    let guard = SignInGuard::new(&state, client.ip.as_deref(), None);
+    let req = MfaLogin {
+        mfa_token: form.mfa_token.clone(),
+        code: form.code,
+    };
+    let result = match guard.refuse_if_locked().await {
+        Err(e) => Err(e),
+        Ok(()) => match state.services.mfa_login(req, client).await {
+            Err(ServiceError::Unauthorized) => {
+                guard.failed().await;
+                Err(ApiError::from(ServiceError::Unauthorized))
+            }
+            other => other.map_err(ApiError::from),
+        },
+    };
+    match result {
+        Ok(session) => welcome(&state, jar, &session),
+        Err(e) => {
+            let message = if e.status == StatusCode::UNAUTHORIZED {
+                "That code is not right, or the sign-in took too long.".to_string()
+            } else {
+                explain(&e)
+            };
+            let body = mfa_form(&expected, &form.mfa_token, Some(&message));
+            (e.status, page("Sign in", None, body)).into_response()
         }
     }
 }

@@ -47,6 +47,7 @@ pub fn routes(state: AppState) -> Router {
         .route("/app/assets/console.js", get(page::js))
         .route("/app/login", get(auth::login_page).post(auth::login))
         .route("/app/signup", get(auth::signup_page).post(auth::signup))
+        .route("/app/login/mfa", post(auth::login_mfa))
         .route("/app/logout", post(auth::logout))
         .route(
             "/app/reset/request",

@@ -3,7 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use docent_service::{Login, Me, ServiceError, Signup, TenantSession};
+use docent_service::{
+    Login, LoginOutcome, Me, MfaCode, MfaLogin, MfaSetup, RecoveryCodes, ServiceError, Signup,
+    TenantSession,
+};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -30,13 +33,15 @@ pub async fn signup(
 /// Failed attempts are limited per account and per address (429 with
 /// `Retry-After` once either is used up, even for the right password);
 /// successful ones are not, so an office behind one address is not throttled.
+/// A user with a second factor gets `{mfa_required: true, mfa_token}`
+/// instead of the token pair: `POST /auth/mfa` completes the sign-in.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Login, responses(
-    (status = 200, body = TenantSession), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    (status = 200, body = LoginOutcome), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     Client(client): Client,
     Json(req): Json<Login>,
-) -> ApiResult<Json<TenantSession>> {
+) -> ApiResult<Json<LoginOutcome>> {
     let guard = SignInGuard::new(&state, client.ip.as_deref(), Some(&req.email));
     guard.refuse_if_locked().await?;
     match state.services.login(req, client).await {
@@ -143,4 +148,62 @@ pub async fn logout(
     (status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub async fn me(State(state): State<AppState>, Auth(ctx): Auth) -> ApiResult<Json<Me>> {
     Ok(Json(state.services.me(&ctx.actor).await?))
+}
+
+/// Completes a sign-in of a user with a second factor: the login's
+/// `mfa_token` and the authenticator's code (or a recovery code, each good
+/// once). Every failure is the same 401, counted as a failed sign-in.
+#[utoipa::path(post, path = "/auth/mfa", tag = "auth", request_body = MfaLogin, responses(
+    (status = 200, body = TenantSession), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn mfa(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Json(req): Json<MfaLogin>,
+) -> ApiResult<Json<TenantSession>> {
+    let guard = SignInGuard::new(&state, client.ip.as_deref(), None);
+    guard.refuse_if_locked().await?;
+    match state.services.mfa_login(req, client).await {
+        Err(ServiceError::Unauthorized) => {
+            guard.failed().await;
+            Err(ServiceError::Unauthorized.into())
+        }
+        other => Ok(Json(other?)),
+    }
+}
+
+/// A new TOTP secret for the signed-in owner or admin to add to an
+/// authenticator; nothing changes until `POST /auth/mfa/enable`.
+#[utoipa::path(post, path = "/auth/mfa/setup", tag = "auth", security(("bearer" = [])), responses(
+    (status = 200, body = MfaSetup), (status = 403, body = ErrorBody)))]
+pub async fn mfa_setup(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+) -> ApiResult<Json<MfaSetup>> {
+    Ok(Json(state.services.mfa_setup(&ctx).await?))
+}
+
+/// A code from the new secret turns the second factor on; the answer holds
+/// the ten recovery codes, shown this once.
+#[utoipa::path(post, path = "/auth/mfa/enable", tag = "auth", security(("bearer" = [])),
+    request_body = MfaCode, responses(
+    (status = 200, body = RecoveryCodes), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn mfa_enable(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Json(req): Json<MfaCode>,
+) -> ApiResult<Json<RecoveryCodes>> {
+    Ok(Json(state.services.mfa_enable(&ctx, req).await?))
+}
+
+/// Turns the second factor off, given a current code or a recovery code.
+#[utoipa::path(delete, path = "/auth/mfa", tag = "auth", security(("bearer" = [])),
+    request_body = MfaCode, responses(
+    (status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn mfa_disable(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Json(req): Json<MfaCode>,
+) -> ApiResult<StatusCode> {
+    state.services.mfa_disable(&ctx, req).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

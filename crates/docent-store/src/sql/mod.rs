@@ -139,6 +139,7 @@ mod email_tokens;
 mod jobs;
 mod knowledge;
 mod leads;
+mod mfa;
 mod query;
 mod usage;
 mod webhooks;

@@ -698,3 +698,69 @@ async fn the_pages_of_emailed_links_take_their_token_to_the_services() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{action}");
     }
 }
+
+#[tokio::test]
+async fn a_console_sign_in_asks_for_the_second_factor_of_an_owner_who_has_one() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut ann = Browser::new(&app);
+    ann.sign_up("Acme", "ann@acme.io").await;
+    let token = ann.cookies["docent_access"].clone();
+    let (_, setup) = app
+        .post("/api/v1/auth/mfa/setup", &token, serde_json::json!({}))
+        .await;
+    let secret = setup["secret"].as_str().unwrap().to_string();
+    let totp = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(&secret).unwrap())
+        .build()
+        .unwrap();
+    let now = chrono::Utc::now().timestamp() as u64;
+    let (status, _) = app
+        .post(
+            "/api/v1/auth/mfa/enable",
+            &token,
+            serde_json::json!({"code": totp.generate(now).to_string()}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let mut again = Browser::new(&app);
+    again.get("/app/login").await;
+    let csrf = again.csrf();
+    let origin = again.origin();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("email", "ann@acme.io"),
+        ("password", "correct horse battery"),
+    ];
+    let (status, page, _) = again.post("/app/login", &form, Some(&origin)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Code from your authenticator app"), "{page}");
+    assert!(
+        !again.cookies.contains_key("docent_access"),
+        "no session before the code"
+    );
+    let mfa_token = page
+        .split("name=\"mfa_token\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let wrong = [
+        ("csrf", csrf.as_str()),
+        ("mfa_token", mfa_token.as_str()),
+        ("code", "000000"),
+    ];
+    let (status, page, _) = again.post("/app/login/mfa", &wrong, Some(&origin)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("That code is not right"), "{page}");
+    let code = totp.generate(now + 30).to_string();
+    let right = [
+        ("csrf", csrf.as_str()),
+        ("mfa_token", mfa_token.as_str()),
+        ("code", code.as_str()),
+    ];
+    let (status, _, location) = again.post("/app/login/mfa", &right, Some(&origin)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/app/bots"));
+    assert!(again.cookies.contains_key("docent_access"));
+}

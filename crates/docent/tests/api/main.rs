@@ -23,6 +23,7 @@ mod insights;
 mod isolation;
 mod knowledge;
 mod mcp;
+mod mfa;
 mod models;
 mod openai;
 mod ops;
