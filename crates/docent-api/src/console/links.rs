@@ -38,16 +38,23 @@ pub struct LinkForm {
     password: String,
 }
 
-/// Counted per address, as the API's open email-flow routes are.
-async fn limited(state: &AppState, client: &docent_service::ClientInfo) -> Result<(), ApiError> {
-    let ip = client.ip.clone().unwrap_or_default();
+/// A flow's service call, once the address's sign-in budget allows it
+/// (counted as the API's open email-flow routes are). The call is a future
+/// not yet started, so a refused request does nothing.
+async fn within_limit<T>(
+    state: &AppState,
+    ip: Option<String>,
+    call: impl std::future::Future<Output = docent_service::ServiceResult<T>>,
+) -> Result<T, ApiError> {
+    let ip = ip.unwrap_or_default();
     crate::ratelimit::check(
         state,
         "sign_in",
         &ip,
         state.config.limits.sign_in_per_minute,
     )
-    .await
+    .await?;
+    call.await.map_err(ApiError::from)
 }
 
 fn request_form(csrf: &str, error: Option<&str>, done: Option<&str>) -> Markup {
@@ -107,14 +114,15 @@ pub async fn request(
     let Some(csrf) = trusted(&jar, &headers, &form.csrf) else {
         return super::page::forbidden("The form expired; reload the page.");
     };
-    let outcome = match limited(&state, &client).await {
-        Err(e) => Err(e),
-        Ok(()) => state
+    let ip = client.ip.clone();
+    let outcome = within_limit(
+        &state,
+        ip,
+        state
             .services
-            .request_password_reset(PasswordResetRequest { email: form.email }, client)
-            .await
-            .map_err(ApiError::from),
-    };
+            .request_password_reset(PasswordResetRequest { email: form.email }, client),
+    )
+    .await;
     let body = match &outcome {
         Ok(()) => request_form(
             &csrf,
@@ -153,14 +161,13 @@ pub async fn reset(
         token: form.token.clone(),
         password: form.password,
     };
-    let outcome = match limited(&state, &client).await {
-        Err(e) => Err(e),
-        Ok(()) => state
-            .services
-            .confirm_password_reset(req, client)
-            .await
-            .map_err(ApiError::from),
-    };
+    let ip = client.ip.clone();
+    let outcome = within_limit(
+        &state,
+        ip,
+        state.services.confirm_password_reset(req, client),
+    )
+    .await;
     match outcome {
         Ok(()) => {
             let body = html! {
@@ -215,14 +222,8 @@ pub async fn verify(
     if trusted(&jar, &headers, &form.csrf).is_none() {
         return super::page::forbidden("The form expired; reload the page.");
     }
-    let outcome = match limited(&state, &client).await {
-        Err(e) => Err(e),
-        Ok(()) => state
-            .services
-            .verify_email(&form.token, client)
-            .await
-            .map_err(ApiError::from),
-    };
+    let ip = client.ip.clone();
+    let outcome = within_limit(&state, ip, state.services.verify_email(&form.token, client)).await;
     let (status, message) = match outcome {
         Ok(()) => (StatusCode::OK, "Your address is confirmed.".to_string()),
         Err(e) => (e.status, explain(&e)),
@@ -267,14 +268,8 @@ pub async fn accept(
         token: form.token.clone(),
         password: form.password,
     };
-    let outcome = match limited(&state, &client).await {
-        Err(e) => Err(e),
-        Ok(()) => state
-            .services
-            .accept_invitation(req, client)
-            .await
-            .map_err(ApiError::from),
-    };
+    let ip = client.ip.clone();
+    let outcome = within_limit(&state, ip, state.services.accept_invitation(req, client)).await;
     match outcome {
         Ok(session) => welcome(&state, jar, &session),
         Err(e) => {
